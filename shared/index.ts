@@ -1,0 +1,8 @@
+// Public surface of shared/: schemas and types of every message that crosses a process boundary.
+export * from './schemas/common.ts';
+export * from './schemas/check-result.ts';
+export * from './schemas/device-facts.ts';
+export * from './schemas/policy.ts';
+export * from './schemas/report.ts';
+export * from './schemas/events.ts';
+export * from './validate.ts';

@@ -1,0 +1,81 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { IsoDateTimeSchema, SchemaVersionSchema, Text, UuidSchema } from './common.ts';
+
+/** Identity of a USB device as the guard sees it. Bulk-bought sticks can share a serial. */
+export const UsbDeviceSchema = Type.Object(
+  {
+    vendorId: Type.String({ pattern: '^[0-9a-f]{4}$' }),
+    productId: Type.String({ pattern: '^[0-9a-f]{4}$' }),
+    serial: Type.Union([Text(200), Type.Null()]),
+    name: Text(200),
+  },
+  { additionalProperties: false },
+);
+
+const event = <K extends string, D extends TSchema>(type: K, data: D) =>
+  Type.Object(
+    {
+      schemaVersion: SchemaVersionSchema,
+      id: UuidSchema,
+      occurredAt: IsoDateTimeSchema,
+      type: Type.Literal(type),
+      data,
+    },
+    { additionalProperties: false },
+  );
+
+const aupData = Type.Object(
+  {
+    user: Text(256),
+    role: Type.Union([Type.Literal('staff'), Type.Literal('pupil')]),
+    documentId: Text(100),
+    version: Text(50),
+    textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+
+/** Every event the agent sends, as a union discriminated by `type`. */
+export const AgentEventSchema = Type.Union([
+  event(
+    'usb.blocked',
+    Type.Object(
+      { device: UsbDeviceSchema, user: Type.Union([Text(256), Type.Null()]) },
+      { additionalProperties: false },
+    ),
+  ),
+  event(
+    'usb.allowed',
+    Type.Object(
+      {
+        device: UsbDeviceSchema,
+        user: Type.Union([Text(256), Type.Null()]),
+        mode: Type.Union([Type.Literal('read-only'), Type.Literal('read-write')]),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  event('aup.accepted', aupData),
+  event('aup.declined', Type.Object({ ...aupData.properties }, { additionalProperties: false })),
+  event(
+    'idle.locked',
+    Type.Object(
+      { user: Type.Union([Text(256), Type.Null()]), idleSeconds: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
+  ),
+  event(
+    'tamper.antivirus-disabled',
+    Type.Object({ product: Text(200) }, { additionalProperties: false }),
+  ),
+  event(
+    'tamper.agent-stopped',
+    Type.Object({ detail: Text(500) }, { additionalProperties: false }),
+  ),
+  event(
+    'tamper.policy-rejected',
+    Type.Object({ reason: Text(2000) }, { additionalProperties: false }),
+  ),
+]);
+export type AgentEvent = Static<typeof AgentEventSchema>;
+export type AgentEventType = AgentEvent['type'];

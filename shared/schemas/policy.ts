@@ -1,0 +1,177 @@
+import { Type, type Static } from 'typebox';
+import { SchemaVersionSchema, Text } from './common.ts';
+
+const strict = { additionalProperties: false } as const;
+const Days = (description: string) => Type.Integer({ minimum: 0, maximum: 3650, description });
+
+/** A dotted version such as `10.0.19045.4412`, `14.6` or `12`. */
+export const DottedVersionSchema = Type.String({ pattern: '^[0-9]+(\\.[0-9]+){0,3}$' });
+
+/** Thresholds of the compliance checks. */
+export const CheckThresholdsSchema = Type.Object(
+  {
+    diskEncryption: Type.Object(
+      {
+        required: Type.Boolean({ description: 'Fail when the system volume is not encrypted.' }),
+        requireSwapEncrypted: Type.Boolean({ description: 'Linux: swap must be encrypted too.' }),
+      },
+      strict,
+    ),
+    antivirus: Type.Object(
+      {
+        required: Type.Boolean({
+          description: 'Fail when no product is on with real-time protection.',
+        }),
+        maxSignatureAgeDays: Days('Signatures older than this fail.'),
+      },
+      strict,
+    ),
+    osUpdates: Type.Object(
+      {
+        requireAutomaticUpdates: Type.Boolean(),
+        maxDaysSinceLastUpdate: Days('Last successful update older than this fails.'),
+        maxPendingSecurityUpdates: Type.Integer({ minimum: 0, maximum: 10000 }),
+        rebootPendingWarnOnly: Type.Boolean({
+          description: 'A pending reboot warns (true) or fails (false).',
+        }),
+        minimumVersion: Type.Object(
+          {
+            windows: Type.Optional(DottedVersionSchema),
+            darwin: Type.Optional(DottedVersionSchema),
+            linux: Type.Optional(
+              Type.Record(Type.String({ pattern: '^[a-z0-9._-]{1,40}$' }), DottedVersionSchema, {
+                description: 'By os-release ID, e.g. { debian: "12", ubuntu: "22.04" }.',
+              }),
+            ),
+          },
+          { ...strict, description: 'Minimum OS version per OS; Windows as 10.0.BUILD.UBR.' },
+        ),
+      },
+      strict,
+    ),
+    firewall: Type.Object({ required: Type.Boolean() }, strict),
+    screenLock: Type.Object(
+      {
+        required: Type.Boolean(),
+        maxIdleMinutes: Type.Integer({ minimum: 1, maximum: 240 }),
+      },
+      strict,
+    ),
+  },
+  strict,
+);
+
+/** Who is exempt from an enforcement, by user name or group/role. */
+export const ExemptionSchema = Type.Object(
+  {
+    users: Type.Array(Text(256), { maxItems: 1000 }),
+    groups: Type.Array(Text(256), { maxItems: 200 }),
+  },
+  strict,
+);
+
+/** Idle screen lock enforced by the tray. */
+export const IdleLockSchema = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    minutes: Type.Integer({ minimum: 1, maximum: 240 }),
+    warningSeconds: Type.Integer({ minimum: 0, maximum: 600 }),
+    exempt: ExemptionSchema,
+  },
+  strict,
+);
+
+/** A USB storage device ICT has approved. */
+export const UsbAllowEntrySchema = Type.Object(
+  {
+    vendorId: Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
+    productId: Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
+    serial: Type.Optional(Text(200)),
+    description: Text(200),
+  },
+  strict,
+);
+
+/** USB storage guard. */
+export const UsbPolicySchema = Type.Object(
+  {
+    mode: Type.Union([
+      Type.Literal('block'),
+      Type.Literal('read-only'),
+      Type.Literal('audit'),
+      Type.Literal('allow'),
+    ]),
+    allow: Type.Array(UsbAllowEntrySchema, { maxItems: 5000 }),
+    exempt: ExemptionSchema,
+  },
+  strict,
+);
+
+/** Roles an AUP document is written for. */
+export const AupRoleSchema = Type.Union([Type.Literal('staff'), Type.Literal('pupil')]);
+
+/** One document a user signs: an AUP, or a device responsibility contract. */
+export const AupDocumentSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }),
+    kind: Type.Union([Type.Literal('aup'), Type.Literal('device-contract')]),
+    role: AupRoleSchema,
+    version: Type.String({ minLength: 1, maxLength: 50 }),
+    title: Text(200),
+    introduction: Text(5000),
+    statements: Type.Array(Text(1000), {
+      minItems: 1,
+      maxItems: 100,
+      description: 'Each statement is acknowledged on its own ("initial each line").',
+    }),
+    askTutorGroup: Type.Boolean(),
+    askParentCarer: Type.Boolean(),
+  },
+  strict,
+);
+
+/** When and how users sign. */
+export const AupPolicySchema = Type.Object(
+  {
+    documents: Type.Array(AupDocumentSchema, { maxItems: 20 }),
+    resign: Type.Object(
+      {
+        onVersionChange: Type.Boolean(),
+        eachSeptember: Type.Boolean(),
+      },
+      strict,
+    ),
+    onDecline: Type.Union([
+      Type.Literal('sign-out'),
+      Type.Literal('lock'),
+      Type.Literal('record-only'),
+    ]),
+  },
+  strict,
+);
+
+/** Reporting cadence. */
+export const ReportingSchema = Type.Object(
+  {
+    intervalMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
+    slowChecksIntervalHours: Type.Integer({ minimum: 1, maximum: 168 }),
+  },
+  strict,
+);
+
+/** The policy of one device group: thresholds, enforcement and reporting. */
+export const PolicySchema = Type.Object(
+  {
+    schemaVersion: SchemaVersionSchema,
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    version: Type.Integer({ minimum: 0, description: 'Set by the server on each upload.' }),
+    checks: CheckThresholdsSchema,
+    idleLock: IdleLockSchema,
+    usb: UsbPolicySchema,
+    aup: AupPolicySchema,
+    reporting: ReportingSchema,
+  },
+  { ...strict, $id: 'https://hallpass.invalid/schemas/policy.json', title: 'Hallpass policy' },
+);
+export type Policy = Static<typeof PolicySchema>;
+export type CheckThresholds = Static<typeof CheckThresholdsSchema>;
