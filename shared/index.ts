@@ -5,4 +5,5 @@ export * from './schemas/device-facts.ts';
 export * from './schemas/policy.ts';
 export * from './schemas/report.ts';
 export * from './schemas/events.ts';
+export * from './schemas/api.ts';
 export * from './validate.ts';

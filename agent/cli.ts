@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The `hallpass` command. Thin: parses arguments and hands over to agent/commands.
+import { parseArgs } from 'node:util';
+import packageJson from '../package.json' with { type: 'json' };
+import { checkCommand } from './commands/check.ts';
+import { factsCommand } from './commands/facts.ts';
+import { paintFor } from './commands/table.ts';
+import { realHost } from './core/host.ts';
+import { osFromPlatform } from './core/platform.ts';
+import { PolicyError } from './core/policy/policy-file.ts';
+
+const USAGE = `Usage: hallpass <command> [options]
+
+Commands:
+  check [--json] [--policy FILE]   run every compliance check on this device
+  facts [--json]                   print the device facts (inventory, hashed machine id)
+
+Exit status of check: 0 all passed (warnings allowed), 1 a check failed,
+3 none failed but some could not tell (unknown), 2 bad usage or a bad policy file.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      policy: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if (rest.length > 0) {
+    throw new UsageError(`unexpected argument: ${rest.join(' ')}`);
+  }
+  const os = osFromPlatform(process.platform);
+  if (os === null) {
+    throw new UsageError(`${process.platform} is not a supported operating system`);
+  }
+  const write = (text: string) => process.stdout.write(text);
+  switch (command) {
+    case 'check':
+      return checkCommand({
+        os,
+        host: realHost,
+        json: values.json,
+        policyPath: values.policy,
+        agentVersion: packageJson.version,
+        paint: paintFor(process.stdout),
+        write,
+      });
+    case 'facts':
+      return factsCommand({
+        os,
+        json: values.json,
+        agentVersion: packageJson.version,
+        write,
+        warn: (text) => process.stderr.write(text),
+      });
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof PolicyError || error instanceof UsageError) {
+      process.stderr.write(`hallpass: ${error.message}\n`);
+    } else if (
+      error instanceof TypeError &&
+      'code' in error &&
+      String(error.code).startsWith('ERR_PARSE_ARGS')
+    ) {
+      process.stderr.write(`hallpass: ${error.message}\n\n${USAGE}`);
+    } else {
+      process.stderr.write(
+        `hallpass: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 70;
+      return;
+    }
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,30 @@
+/** What the os-updates check measured, the same shape on every OS (plain JSON). */
+export type OsUpdatesFacts = {
+  /** Human name of the OS, e.g. "Windows 11 (registry: Windows 10 Pro)", "macOS", "debian". */
+  osName: string | null;
+  /** Linux os-release ID (policy's minimumVersion.linux is keyed by it); null elsewhere. */
+  osReleaseId: string | null;
+  /** Dotted version compared with the policy: 10.0.BUILD.UBR, 14.6.1, or VERSION_ID. */
+  osVersion: string | null;
+  /** Whether updates install without anyone acting; null when it could not be told. */
+  automaticUpdates: boolean | null;
+  /** Why automaticUpdates has its value, for ICT staff. */
+  automaticUpdatesDetail: string;
+  /** ISO time of the last successful update (see lastUpdateSource); null when unknown. */
+  lastUpdateAt: string | null;
+  /** Where lastUpdateAt came from. */
+  lastUpdateSource: string;
+  /** Updates waiting to be installed; null when the list could not be read. */
+  pendingUpdates: number | null;
+  /** Of those, the security ones; null when unknown. */
+  pendingSecurityUpdates: number | null;
+  /** Titles of pending security updates (at most 20), as the OS names them. */
+  pendingSecurityTitles: string[];
+  /** A restart is needed to finish installing updates; null when unknown. */
+  rebootPending: boolean | null;
+  /** Parts of the probe that failed, kept as evidence. */
+  problems: string[];
+};
+
+/** Most titles kept as evidence. */
+export const MAX_TITLES = 20;

@@ -1,0 +1,73 @@
+import type { Policy } from '../../../../shared/index.ts';
+import type { OsName } from '../../platform.ts';
+import { assertNever, type EvaluationContext, type Verdict } from '../define-check.ts';
+import type { ScreenLockFacts } from './facts.ts';
+
+const minutesText = (minutes: number): string =>
+  minutes === 1 ? '1 minute' : `${minutes} minutes`;
+
+/** Where ICT staff set the idle lock on each OS. */
+function remediationFor(os: OsName, maxIdleMinutes: number): string {
+  const seconds = maxIdleMinutes * 60;
+  switch (os) {
+    case 'windows':
+      return `Set "Interactive logon: Machine inactivity limit" (InactivityTimeoutSecs) to ${seconds} seconds or less by Group Policy or Intune.`;
+    case 'darwin':
+      return `Deploy a com.apple.screensaver profile with idleTime of ${seconds} seconds or less and askForPassword on, with a short delay.`;
+    case 'linux':
+      return `Set org/gnome/desktop/session idle-delay to ${seconds} or less and screensaver lock-enabled=true in /etc/dconf/db/local.d/, lock both keys, then run dconf update.`;
+    default:
+      return assertNever(os);
+  }
+}
+
+/** Turns screen-lock facts and the policy into a verdict; unknown is never a pass. */
+export function evaluate(
+  facts: ScreenLockFacts,
+  policy: Policy,
+  context: EvaluationContext,
+): Verdict {
+  const { required, maxIdleMinutes } = policy.checks.screenLock;
+  if (!required) {
+    return {
+      status: 'pass',
+      summary: 'Your school does not require this screen to lock by itself, so it was not checked.',
+    };
+  }
+  if (facts.session === 'none') {
+    const detail = facts.problem ?? 'no one is signed in';
+    return {
+      status: 'unknown',
+      summary: 'Could not check the screen lock because nobody is signed in.',
+      reason: { code: 'not-measured', detail },
+    };
+  }
+  if (facts.lockEnabled === null) {
+    const detail = facts.problem ?? 'the screen lock settings could not be read';
+    return {
+      status: 'unknown',
+      summary: 'Could not tell whether this screen locks by itself.',
+      reason: { code: 'unrecognised-output', detail },
+    };
+  }
+  const remediation = remediationFor(context.os, maxIdleMinutes);
+  if (!facts.lockEnabled || facts.lockAfterSeconds === null) {
+    return {
+      status: 'fail',
+      summary: 'This screen never locks by itself when it is left alone.',
+      remediation,
+    };
+  }
+  const minutes = Math.ceil(facts.lockAfterSeconds / 60);
+  if (minutes <= maxIdleMinutes) {
+    return {
+      status: 'pass',
+      summary: `This screen locks by itself after ${minutesText(minutes)} without use.`,
+    };
+  }
+  return {
+    status: 'fail',
+    summary: `This screen only locks after ${minutesText(minutes)}; your school asks for ${minutesText(maxIdleMinutes)} or less.`,
+    remediation,
+  };
+}

@@ -1,0 +1,58 @@
+import { createHmac } from 'node:crypto';
+import nodeMachineId from 'node-machine-id';
+import type { OsName } from '../platform.ts';
+
+/**
+ * App-specific key for hashing the OS machine id: the hash identifies the device to Hallpass
+ * only and cannot be joined with other software's plain SHA-256 of the same id.
+ */
+const MACHINE_ID_KEY = 'hallpass/machine-id/v1';
+
+// What each OS's id looks like: Linux /etc/machine-id is 32 lowercase hex (machine-id(5));
+// Windows MachineGuid and macOS IOPlatformUUID are GUIDs.
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SHAPES: Record<OsName, RegExp> = {
+  linux: /^[0-9a-f]{32}$/,
+  windows: GUID,
+  darwin: GUID,
+};
+
+/** Why no machine id could be used, or the keyed hash of the one found. */
+export type MachineIdHash = { ok: true; hash: string } | { ok: false; reason: string };
+
+/**
+ * Accepts an OS machine id only when it has that OS's shape. node-machine-id silently falls back
+ * to the hostname on Linux when /etc/machine-id is missing, and a golden image before first boot
+ * has an empty one (PLATFORMS.md §9): both fail the shape test and are reported as missing.
+ */
+export function hashMachineId(os: OsName, rawId: string): MachineIdHash {
+  const id = rawId.trim().toLowerCase();
+  if (id === '') {
+    return {
+      ok: false,
+      reason: 'the OS machine id is empty (an image that has not been booted yet?)',
+    };
+  }
+  if (/^0+$/.test(id.replaceAll('-', ''))) {
+    return { ok: false, reason: 'the OS machine id is all zeros' };
+  }
+  if (!SHAPES[os].test(id)) {
+    return {
+      ok: false,
+      reason: `the OS machine id is not a ${os} machine id (hostname fallback?)`,
+    };
+  }
+  return { ok: true, hash: createHmac('sha256', MACHINE_ID_KEY).update(id).digest('hex') };
+}
+
+/** Reads the OS machine id through node-machine-id and hashes it with the Hallpass key. */
+export async function readMachineIdHash(os: OsName): Promise<MachineIdHash> {
+  try {
+    return hashMachineId(os, await nodeMachineId.machineId(true));
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `could not read the OS machine id: ${(error as Error).message.split('\n')[0] ?? ''}`,
+    };
+  }
+}

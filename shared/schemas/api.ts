@@ -1,0 +1,75 @@
+import { Type, type Static } from 'typebox';
+import { DeviceFactsSchema } from './device-facts.ts';
+import { AgentEventSchema } from './events.ts';
+import { ComplianceReportSchema } from './report.ts';
+import { IsoDateTimeSchema, SchemaVersionSchema, Text, UuidSchema } from './common.ts';
+
+/** Largest batch a device sends in one request. */
+export const MAX_BATCH_REPORTS = 50;
+export const MAX_BATCH_EVENTS = 500;
+
+/** `POST /api/v1/enroll`: an enrolment token, the device's facts and its P-256 public key. */
+export const EnrollRequestSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersionSchema,
+    token: Type.String({ minLength: 16, maxLength: 200 }),
+    publicKey: Type.String({
+      minLength: 40,
+      maxLength: 400,
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: 'P-256 public key, SubjectPublicKeyInfo DER, base64url.',
+    }),
+    facts: DeviceFactsSchema,
+    replaces: Type.Optional(
+      Type.String({
+        ...UuidSchema,
+        description: 'Explicit re-enrolment: the id this device had before; it is retired.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EnrollRequest = Static<typeof EnrollRequestSchema>;
+
+/** Answer to an enrolment: the device id is the device's identity from now on. */
+export const EnrollResponseSchema = Type.Object(
+  {
+    deviceId: UuidSchema,
+    serverTime: IsoDateTimeSchema,
+    cloneSuspect: Type.Boolean({ description: 'Another enrolled device has this machine id.' }),
+  },
+  { additionalProperties: false },
+);
+export type EnrollResponse = Static<typeof EnrollResponseSchema>;
+
+/** `POST /api/v1/reports`: reports and events from the outbox, each with its own id. */
+export const ReportBatchSchema = Type.Object(
+  {
+    schemaVersion: SchemaVersionSchema,
+    reports: Type.Array(ComplianceReportSchema, { maxItems: MAX_BATCH_REPORTS }),
+    events: Type.Array(AgentEventSchema, { maxItems: MAX_BATCH_EVENTS }),
+  },
+  { additionalProperties: false },
+);
+export type ReportBatch = Static<typeof ReportBatchSchema>;
+
+/** Which ids the server now holds; a resent id is accepted again and stored once. */
+export const IngestResponseSchema = Type.Object(
+  {
+    accepted: Type.Array(UuidSchema),
+    serverTime: IsoDateTimeSchema,
+  },
+  { additionalProperties: false },
+);
+export type IngestResponse = Static<typeof IngestResponseSchema>;
+
+/** Every 4xx/5xx body. `serverTime` lets a device with a wrong clock recover. */
+export const ApiErrorSchema = Type.Object(
+  {
+    error: Type.String({ maxLength: 100 }),
+    message: Text(1000),
+    serverTime: Type.Optional(IsoDateTimeSchema),
+  },
+  { additionalProperties: false },
+);
+export type ApiError = Static<typeof ApiErrorSchema>;

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { diskEncryptionCheck } from '../../../../../agent/core/checks/disk-encryption/index.ts';
+import { parse } from '../../../../../agent/core/checks/disk-encryption/windows.ts';
+import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
+import type { Host } from '../../../../../agent/core/host.ts';
+import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
+import { ProbeError } from '../../../../../agent/core/runner.ts';
+
+const fixture = (name: string): string =>
+  readFileSync(
+    new URL(`../../../../fixtures/windows/disk-encryption/${name}`, import.meta.url),
+    'utf8',
+  );
+
+const good = [
+  ['fully-encrypted-ms-learn.json', 'encrypted', 100, ['Tpm', 'RecoveryPassword']],
+  ['fully-encrypted-german-locale.json', 'encrypted', 100, ['Tpm', 'RecoveryPassword']],
+  ['fully-decrypted-zh-cn.json', 'not-encrypted', 0, []],
+  ['waiting-for-activation-tr.json', 'not-activated', 100, []],
+  ['encryption-in-progress.json', 'encrypting', 99, ['RecoveryPassword', 'Tpm']],
+] as const;
+
+describe('windows parse (recorded outputs)', () => {
+  it.each(good)('%s → %s', (name, state, percent, protectors) => {
+    const parsed = parse(fixture(name));
+    expect(parsed).toEqual({
+      ok: true,
+      facts: expect.objectContaining({
+        technology: 'BitLocker',
+        volume: 'C:',
+        state,
+        percentEncrypted: percent,
+        protectors: [...protectors],
+        swap: null,
+      }) as unknown,
+    });
+  });
+
+  it.each(['cmdlet-json-not-probe-shape.txt', 'error-text-zh-cn.txt'])(
+    '%s is unrecognised, not a pass',
+    (name) => {
+      const parsed = parse(fixture(name));
+      expect(parsed.ok).toBe(false);
+      expect(parsed.ok ? null : parsed.code).toBe('unrecognised-output');
+    },
+  );
+
+  it('never copies a recovery password into the facts', () => {
+    expect(JSON.stringify(parse(fixture('fully-encrypted-ms-learn.json')))).not.toMatch(
+      /\d{6}-\d{6}/,
+    );
+  });
+});
+
+describe('windows parse (the probe reports its own failure)', () => {
+  it('turns the script error field into unknown with its reason', () => {
+    const raw = JSON.stringify({
+      source: null,
+      mountPoint: 'C:',
+      volumeStatus: null,
+      protectionStatus: null,
+      encryptionPercentage: null,
+      encryptionMethod: null,
+      keyProtectorTypes: [],
+      error: 'Get-BitLockerVolume: Access denied | Win32_EncryptableVolume: Access denied',
+      errorKind: 'permission-denied',
+    });
+    expect(parse(raw)).toMatchObject({ ok: false, code: 'permission-denied' });
+  });
+
+  it('rejects empty output and out-of-range enums', () => {
+    expect(parse('').ok).toBe(false);
+    const shifted = fixture('fully-encrypted-ms-learn.json').replace(
+      '"volumeStatus":1',
+      '"volumeStatus":9',
+    );
+    expect(parse(shifted).ok).toBe(false);
+  });
+});
+
+describe('windows probe plumbing', () => {
+  it('a missing powershell.exe is unknown command-missing', async () => {
+    const host: Host = {
+      run: () =>
+        Promise.reject(new ProbeError('command-missing', 'powershell.exe is not installed')),
+      files: {
+        readBytes: () => Promise.resolve(null),
+        readText: () => Promise.resolve(null),
+        mtime: () => Promise.resolve(null),
+        list: () => Promise.resolve(null),
+      },
+      now: () => new Date('2025-01-01T00:00:00Z'),
+    };
+    const result = await runCheck(diskEncryptionCheck, {
+      os: 'windows',
+      host,
+      policy: await readDefaultPolicy(),
+    });
+    expect(result.status).toBe('unknown');
+    expect(result.reason?.code).toBe('command-missing');
+  });
+
+  it('sends the shipped script and parses its answer', async () => {
+    const calls: string[][] = [];
+    const host: Host = {
+      run: (command, args) => {
+        calls.push([command, ...args]);
+        return Promise.resolve({
+          stdout: fixture('fully-encrypted-ms-learn.json'),
+          stderr: '',
+          exitCode: 0,
+        });
+      },
+      files: {
+        readBytes: () => Promise.resolve(null),
+        readText: () => Promise.resolve(null),
+        mtime: () => Promise.resolve(null),
+        list: () => Promise.resolve(null),
+      },
+      now: () => new Date('2025-01-01T00:00:00Z'),
+    };
+    const result = await runCheck(diskEncryptionCheck, {
+      os: 'windows',
+      host,
+      policy: await readDefaultPolicy(),
+    });
+    expect(result.status).toBe('pass');
+    const encoded = calls[0]?.at(-1) ?? '';
+    expect(Buffer.from(encoded, 'base64').toString('utf16le')).toContain(
+      'Get-BitLockerVolume -MountPoint $env:SystemDrive',
+    );
+  });
+});

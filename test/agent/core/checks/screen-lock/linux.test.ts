@@ -1,0 +1,219 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
+import { screenLockCheck } from '../../../../../agent/core/checks/screen-lock/index.ts';
+import {
+  parse,
+  parseSessionProperties,
+  readGnomeSettings,
+  type LinuxRaw,
+} from '../../../../../agent/core/checks/screen-lock/linux.ts';
+import { realHost, type Host } from '../../../../../agent/core/host.ts';
+import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
+import { ProbeError, type CommandOutput, type Runner } from '../../../../../agent/core/runner.ts';
+import { fixtureDir } from './fixture-files.ts';
+
+const dir = fixtureDir('linux');
+const pupil = { user: 'pupil', uid: 1000 };
+
+function gsettingsOutput(name: string): CommandOutput {
+  const file = (part: string): string => {
+    const url = new URL(`${name}/${part}.txt`, dir);
+    return existsSync(url) ? readFileSync(url, 'utf8') : '';
+  };
+  return { stdout: file('stdout'), stderr: file('stderr'), exitCode: Number(file('exit') || '0') };
+}
+
+const defaults = gsettingsOutput('debian12-defaults');
+
+describe('screen-lock linux parse, recorded gsettings output', () => {
+  it.each([
+    {
+      fixture: 'debian12-defaults',
+      facts: { lockEnabled: true, lockAfterSeconds: 300, source: 'gnome-settings' },
+      settings: { lockEnabled: true, idleDelaySeconds: 300, lockDelaySeconds: 0 },
+    },
+    {
+      fixture: 'debian12-idle-1800-lock-delay-30',
+      facts: { lockEnabled: true, lockAfterSeconds: 1830 },
+      settings: { lockEnabled: true, idleDelaySeconds: 1800, lockDelaySeconds: 30 },
+    },
+    {
+      fixture: 'opensemanticsearch-lock-off',
+      facts: { lockEnabled: false, lockAfterSeconds: null },
+      settings: { lockEnabled: false, idleDelaySeconds: 0, lockDelaySeconds: null },
+    },
+  ])('$fixture', ({ fixture, facts, settings }) => {
+    const parsed = parse({ session: pupil, gsettings: gsettingsOutput(fixture) });
+    expect(parsed).toMatchObject({
+      ok: true,
+      facts: { ...facts, session: 'present', user: 'pupil', settings },
+    });
+    expect(parsed.ok && parsed.facts.settings).toEqual(settings);
+  });
+
+  it('debian12-no-schema: no GNOME is not-measured, never a pass', () => {
+    expect(parse({ session: pupil, gsettings: gsettingsOutput('debian12-no-schema') })).toEqual({
+      ok: false,
+      code: 'not-measured',
+      detail: 'no GNOME desktop: No schemas installed',
+    });
+  });
+
+  it.each([
+    { name: 'empty output', out: { stdout: '', stderr: '', exitCode: 0 } },
+    { name: 'prefixed lines', out: { ...defaults, stdout: defaults.stdout.replace(/^/gm, '> ') } },
+    { name: 'a warning on stderr', out: { ...defaults, stderr: 'dconf-WARNING **: failed\n' } },
+    { name: 'non-zero exit', out: { ...defaults, exitCode: 1 } },
+    {
+      name: 'lock-enabled not boolean',
+      out: { ...defaults, stdout: defaults.stdout.replace('lock-enabled true', 'lock-enabled 1') },
+    },
+    {
+      name: 'idle-delay missing',
+      out: { ...defaults, stdout: defaults.stdout.replace(/^.*idle-delay.*\n/m, '') },
+    },
+  ])('refuses $name', ({ out }) => {
+    expect(parse({ session: pupil, gsettings: out })).toMatchObject({
+      ok: false,
+      code: 'unrecognised-output',
+    });
+  });
+
+  it('reports no graphical session as not measured', () => {
+    const raw: LinuxRaw = { session: { none: 'Failed to connect to bus' }, gsettings: null };
+    expect(parse(raw)).toMatchObject({
+      ok: true,
+      facts: {
+        session: 'none',
+        lockEnabled: null,
+        problem: 'no graphical session: Failed to connect to bus',
+      },
+    });
+  });
+
+  it('counts only x11 and wayland sessions', () => {
+    expect(parseSessionProperties('Name=pupil\nUser=1000\nType=wayland\n')).toEqual(pupil);
+    expect(parseSessionProperties('Name=pupil\nUser=1000\nType=tty\n')).toEqual({
+      none: 'the active session is tty, not a desktop',
+    });
+    expect('none' in parseSessionProperties('')).toBe(true);
+  });
+});
+
+describe('screen-lock linux probe plumbing (fake runner)', () => {
+  const policyPromise = readDefaultPolicy();
+  const hostWith = (run: Runner): Host => ({ ...realHost, run });
+
+  it('runs gsettings as the desktop user with their bus', async () => {
+    const calls: { command: string; args: readonly string[]; env?: Record<string, string> }[] = [];
+    const run: Runner = (command, args, options) => {
+      calls.push({ command, args, env: options.env });
+      if (args[0] === 'show-seat') {
+        return Promise.resolve({ stdout: '2\n', stderr: '', exitCode: 0 });
+      }
+      if (args[0] === 'show-session') {
+        return Promise.resolve({
+          stdout: 'Name=pupil\nUser=1000\nType=x11\n',
+          stderr: '',
+          exitCode: 0,
+        });
+      }
+      const schema = args.at(-1) ?? '';
+      const lines = defaults.stdout.split('\n').filter((l) => l.startsWith(schema + ' '));
+      return Promise.resolve({ stdout: lines.join('\n') + '\n', stderr: '', exitCode: 0 });
+    };
+    const result = await runCheck(screenLockCheck, {
+      os: 'linux',
+      host: hostWith(run),
+      policy: await policyPromise,
+    });
+    expect(result).toMatchObject({
+      status: 'pass',
+      evidence: { lockAfterSeconds: 300, user: 'pupil' },
+    });
+    const gsettings = calls.filter((c) => c.command === 'runuser');
+    expect(gsettings.map((c) => c.args)).toEqual([
+      ['-u', 'pupil', '--', 'gsettings', 'list-recursively', 'org.gnome.desktop.session'],
+      ['-u', 'pupil', '--', 'gsettings', 'list-recursively', 'org.gnome.desktop.screensaver'],
+    ]);
+    expect(gsettings[0]?.env).toEqual({
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+      XDG_RUNTIME_DIR: '/run/user/1000',
+    });
+  });
+
+  it('is unknown command-missing when loginctl is not installed', async () => {
+    const run: Runner = (command) =>
+      Promise.reject(new ProbeError('command-missing', `${command} is not installed`));
+    const result = await runCheck(screenLockCheck, {
+      os: 'linux',
+      host: hostWith(run),
+      policy: await policyPromise,
+    });
+    expect(result).toMatchObject({ status: 'unknown', reason: { code: 'command-missing' } });
+  });
+});
+
+describe('screen-lock linux on this machine (real probe)', () => {
+  it('matches what logind itself says about seat0', async () => {
+    const result = await runCheck(screenLockCheck, {
+      os: 'linux',
+      host: realHost,
+      policy: await readDefaultPolicy(),
+    });
+    // Independent look: logind writes the active session of seat0 to this file (sd-login).
+    const seatFile = '/run/systemd/seats/seat0';
+    const active = existsSync(seatFile) && /^ACTIVE=\S+/m.test(readFileSync(seatFile, 'utf8'));
+    if (active) {
+      expect(result.evidence).toMatchObject({ session: 'present' });
+    } else {
+      expect(result).toMatchObject({
+        status: 'unknown',
+        reason: { code: 'not-measured' },
+        evidence: { session: 'none', lockEnabled: null },
+      });
+      expect(result.summary).toContain('nobody is signed in');
+    }
+    expect(result.status).not.toBe('pass');
+  });
+
+  it('reads the same GNOME settings that the installed schema and dconf say', async () => {
+    const parsed = parse({ session: pupil, gsettings: await readGnomeSettings(realHost, null) });
+    // Independent source: with no user dconf database and no system databases, gsettings must
+    // return the schema defaults, which the schema XML states.
+    const schema = (file: string): string =>
+      readFileSync(`/usr/share/glib-2.0/schemas/${file}.gschema.xml`, 'utf8');
+    const defaultOf = (xml: string, key: string): string =>
+      new RegExp(`name="${key}"[^>]*>\\s*<default>([^<]+)</default>`).exec(xml)?.[1] ?? 'missing';
+    const userDb = existsSync(`${homedir()}/.config/dconf/user`);
+    const systemDbs = (existsSync('/etc/dconf/db') ? readdirNames('/etc/dconf/db') : []).length;
+    expect({ userDb, systemDbs }).toEqual({ userDb: false, systemDbs: 0 });
+    const session = schema('org.gnome.desktop.session');
+    const screensaver = schema('org.gnome.desktop.screensaver');
+    expect(parsed).toMatchObject({
+      ok: true,
+      facts: {
+        settings: {
+          idleDelaySeconds: Number(defaultOf(session, 'idle-delay')),
+          lockEnabled: defaultOf(screensaver, 'lock-enabled') === 'true',
+          lockDelaySeconds: Number(defaultOf(screensaver, 'lock-delay')),
+        },
+      },
+    });
+  });
+});
+
+function readdirNames(path: string): string[] {
+  // Only compiled databases count: keyfile folders (*.d) need `dconf update` first.
+  return readdirSyncSafe(path).filter((name) => !name.endsWith('.d'));
+}
+
+function readdirSyncSafe(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
