@@ -6,4 +6,6 @@ export * from './schemas/policy.ts';
 export * from './schemas/report.ts';
 export * from './schemas/events.ts';
 export * from './schemas/api.ts';
+export * from './schemas/ict-api.ts';
+export * from './http-signature.ts';
 export * from './validate.ts';

@@ -1,0 +1,116 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ServerConfig } from './config.ts';
+import type { Database } from './db/db.ts';
+import { dashboardRoutes } from './routes/dashboard/index.ts';
+import { enrollRoutes } from './routes/api/v1/enroll.ts';
+import { ictRoutes } from './routes/api/v1/ict/index.ts';
+import { policyRoutes } from './routes/api/v1/policy.ts';
+import { reportsRoutes } from './routes/api/v1/reports.ts';
+
+/** What the app needs from outside: configuration, the database and a clock. */
+export interface AppDependencies {
+  config: ServerConfig;
+  db: Database;
+  now?: () => Date;
+  /** pino options, or false for tests. */
+  logger?: boolean | { level: string };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database;
+    config: ServerConfig;
+    now: () => Date;
+  }
+  interface FastifyRequest {
+    /** The exact bytes of the body: signatures cover these, not a re-serialisation. */
+    rawBody: Buffer | null;
+  }
+}
+
+/** The Fastify instance with the TypeBox type provider every route uses. */
+export type App = FastifyInstance & ReturnType<FastifyInstance['withTypeProvider']>;
+
+/** Builds the server: plugins, then routes, then one error handler that hides 5xx details. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? { level: deps.config.logLevel },
+    bodyLimit: deps.config.bodyLimitBytes,
+    trustProxy: deps.config.trustProxy,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  })
+    .setValidatorCompiler(TypeBoxValidatorCompiler)
+    .withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('db', deps.db);
+  app.decorate('config', deps.config);
+  app.decorate('now', deps.now ?? (() => new Date()));
+  app.decorateRequest('rawBody', null);
+  app.decorateRequest('deviceId', null);
+
+  // Keep the raw body: Content-Digest and the signature are over the bytes as sent.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    if (raw.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(raw.toString('utf8')) as unknown);
+    } catch {
+      const error = new Error('the body is not valid JSON') as FastifyError;
+      error.statusCode = 400;
+      error.code = 'invalid-json';
+      done(error, undefined);
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Hallpass server API',
+        version: '1',
+        description: 'Device API (signed with RFC 9421 HTTP Message Signatures) and ICT API.',
+      },
+    },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply
+        .status(500)
+        .send({ error: 'internal', message: 'Something went wrong on the server.' });
+    }
+    const code =
+      error.validation !== undefined
+        ? 'invalid-request'
+        : status === 413
+          ? 'too-large'
+          : error.code && /^[a-z-]+$/.test(error.code)
+            ? error.code
+            : 'bad-request';
+    return reply.status(status).send({ error: code, message: error.message.slice(0, 1000) });
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    reply.status(404).send({ error: 'not-found', message: 'No such route.' }),
+  );
+
+  await app.register(enrollRoutes, { prefix: '/api/v1' });
+  await app.register(policyRoutes, { prefix: '/api/v1' });
+  await app.register(reportsRoutes, { prefix: '/api/v1' });
+  await app.register(ictRoutes, { prefix: '/api/v1/ict' });
+  await app.register(dashboardRoutes);
+  app.get('/healthz', { schema: { hide: true } }, async () => {
+    await deps.db.query('select 1');
+    return { ok: true, database: deps.db.engine };
+  });
+  return app;
+}

@@ -1,0 +1,43 @@
+import pg from 'pg';
+import type { Database, Queryable } from './db.ts';
+
+// Return bigint and numeric as JS numbers where they fit: counts and ids stay well below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** Opens a pool against a PostgreSQL server (15 or newer). */
+export function openPostgres(url: string, poolSize = 10): Database {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const query = async <R extends object>(
+    client: pg.Pool | pg.PoolClient,
+    sql: string,
+    params?: readonly unknown[],
+  ) => (await client.query<R>(sql, params as unknown[] | undefined)).rows;
+  return {
+    engine: 'postgresql',
+    query: (sql, params) => query(pool, sql, params),
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const tx: Queryable = {
+          query: (sql, params) => query(client, sql, params),
+          exec: async (sql) => {
+            await client.query(sql);
+          },
+        };
+        const result = await work(tx);
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,207 @@
+// Schemas of the ICT-facing JSON API (`/api/v1/ict/...`): what the dashboard pages read and
+// what admin tools write. Session cookie auth; state-changing requests carry `x-csrf-token`.
+import { Type, type Static } from 'typebox';
+import { CheckIdSchema, CheckStatusSchema, EvidenceSchema } from './check-result.ts';
+import { DeviceFactsSchema } from './device-facts.ts';
+import { IsoDateTimeSchema, Text, UuidSchema } from './common.ts';
+import { PolicySchema } from './policy.ts';
+
+const strict = { additionalProperties: false } as const;
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+/** Roles of ICT accounts. */
+export const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('viewer')]);
+
+/** `POST /api/v1/ict/session`: sign in. */
+export const SignInRequestSchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 100 }),
+    password: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  strict,
+);
+export type SignInRequest = Static<typeof SignInRequestSchema>;
+
+/** The signed-in account, and the CSRF token to send as `x-csrf-token` on every change. */
+export const SessionSchema = Type.Object(
+  { username: Text(100), role: RoleSchema, csrfToken: Type.String({ maxLength: 100 }) },
+  strict,
+);
+export type Session = Static<typeof SessionSchema>;
+
+/** Counts of devices by overall or per-check status. */
+export const StatusCountsSchema = Type.Object(
+  {
+    pass: Type.Integer(),
+    fail: Type.Integer(),
+    warn: Type.Integer(),
+    unknown: Type.Integer(),
+    /** Enrolled but no report yet. */
+    none: Type.Integer(),
+  },
+  strict,
+);
+export type StatusCounts = Static<typeof StatusCountsSchema>;
+
+/** `GET /api/v1/ict/summary`: compliance per check and per school. */
+export const ComplianceSummarySchema = Type.Object(
+  {
+    generatedAt: IsoDateTimeSchema,
+    devices: Type.Integer(),
+    overall: StatusCountsSchema,
+    staleDays: Type.Integer({ description: 'Devices silent for longer count as stale.' }),
+    stale: Type.Integer(),
+    byCheck: Type.Array(
+      Type.Object({ checkId: CheckIdSchema, counts: StatusCountsSchema }, strict),
+    ),
+    bySchool: Type.Array(
+      Type.Object({ schoolId: UuidSchema, school: Text(200), counts: StatusCountsSchema }, strict),
+    ),
+  },
+  strict,
+);
+export type ComplianceSummary = Static<typeof ComplianceSummarySchema>;
+
+/** Query of `GET /api/v1/ict/devices` (and `.csv`). */
+export const DeviceListQuerySchema = Type.Object(
+  {
+    status: Type.Optional(Type.Union([CheckStatusSchema, Type.Literal('none')])),
+    checkId: Type.Optional(CheckIdSchema),
+    schoolId: Type.Optional(UuidSchema),
+    groupId: Type.Optional(UuidSchema),
+    silentDays: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 3650, description: 'Not reported for N days.' }),
+    ),
+    search: Type.Optional(
+      Type.String({ maxLength: 100, description: 'Hostname or serial contains.' }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
+  },
+  strict,
+);
+export type DeviceListQuery = Static<typeof DeviceListQuerySchema>;
+
+/** One row of the device list. */
+export const DeviceListItemSchema = Type.Object(
+  {
+    id: UuidSchema,
+    hostname: Text(255),
+    serial: Nullable(Text(200)),
+    os: Text(300),
+    school: Text(200),
+    group: Text(200),
+    overall: Nullable(CheckStatusSchema),
+    lastSeenAt: Nullable(IsoDateTimeSchema),
+    lastReportAt: Nullable(IsoDateTimeSchema),
+    cloneSuspect: Type.Boolean(),
+  },
+  strict,
+);
+export type DeviceListItem = Static<typeof DeviceListItemSchema>;
+
+/** `GET /api/v1/ict/devices`. */
+export const DeviceListSchema = Type.Object(
+  { total: Type.Integer(), items: Type.Array(DeviceListItemSchema) },
+  strict,
+);
+export type DeviceList = Static<typeof DeviceListSchema>;
+
+/** Latest state of one check on one device. */
+export const CheckStateSchema = Type.Object(
+  {
+    checkId: CheckIdSchema,
+    status: CheckStatusSchema,
+    summary: Text(300),
+    remediation: Nullable(Text(1000)),
+    evidence: EvidenceSchema,
+    measuredAt: IsoDateTimeSchema,
+    changedAt: IsoDateTimeSchema,
+  },
+  strict,
+);
+
+/** One recorded status change. */
+export const CheckChangeSchema = Type.Object(
+  {
+    checkId: CheckIdSchema,
+    from: Nullable(CheckStatusSchema),
+    to: CheckStatusSchema,
+    summary: Text(300),
+    measuredAt: IsoDateTimeSchema,
+  },
+  strict,
+);
+
+/** One stored event, as ICT reads it. */
+export const StoredEventSchema = Type.Object(
+  {
+    id: UuidSchema,
+    deviceId: UuidSchema,
+    hostname: Text(255),
+    type: Text(100),
+    occurredAt: IsoDateTimeSchema,
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  strict,
+);
+export type StoredEvent = Static<typeof StoredEventSchema>;
+
+/** `GET /api/v1/ict/devices/:id`. */
+export const DeviceDetailSchema = Type.Object(
+  {
+    device: DeviceListItemSchema,
+    facts: DeviceFactsSchema,
+    enrolledAt: IsoDateTimeSchema,
+    policyVersion: Nullable(Type.Integer()),
+    checks: Type.Array(CheckStateSchema),
+    history: Type.Array(CheckChangeSchema),
+    events: Type.Array(StoredEventSchema),
+  },
+  strict,
+);
+export type DeviceDetail = Static<typeof DeviceDetailSchema>;
+
+/** `GET /api/v1/ict/events`. */
+export const EventListSchema = Type.Object(
+  { total: Type.Integer(), items: Type.Array(StoredEventSchema) },
+  strict,
+);
+
+/** A school or device group. */
+export const NamedSchema = Type.Object({ id: UuidSchema, name: Text(200) }, strict);
+
+/** `POST /api/v1/ict/tokens` (admin). */
+export const CreateTokenRequestSchema = Type.Object(
+  {
+    schoolId: UuidSchema,
+    groupId: UuidSchema,
+    label: Type.String({ maxLength: 200 }),
+    expiresInDays: Type.Integer({ minimum: 1, maximum: 365 }),
+    maxUses: Type.Integer({ minimum: 1, maximum: 100_000 }),
+  },
+  strict,
+);
+
+/** An enrolment token as listed (the secret is shown once, at creation). */
+export const TokenSchema = Type.Object(
+  {
+    id: UuidSchema,
+    label: Text(200),
+    school: Text(200),
+    group: Text(200),
+    expiresAt: IsoDateTimeSchema,
+    maxUses: Type.Integer(),
+    uses: Type.Integer(),
+    revokedAt: Nullable(IsoDateTimeSchema),
+    createdAt: IsoDateTimeSchema,
+  },
+  strict,
+);
+
+/** `PUT /api/v1/ict/groups/:id/policy` (admin) answers with the stored version. */
+export const PolicyUploadResponseSchema = Type.Object(
+  { groupId: UuidSchema, version: Type.Integer(), etag: Type.String(), policy: PolicySchema },
+  strict,
+);
