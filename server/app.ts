@@ -16,6 +16,8 @@ export interface AppDependencies {
   now?: () => Date;
   /** pino options, or false for tests. */
   logger?: boolean | { level: string };
+  /** Certificate and key (PEM) when the server terminates TLS itself. */
+  https?: { cert: Buffer; key: Buffer } | null;
 }
 
 declare module 'fastify' {
@@ -36,6 +38,7 @@ export type App = FastifyInstance & ReturnType<FastifyInstance['withTypeProvider
 /** Builds the server: plugins, then routes, then one error handler that hides 5xx details. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     logger: deps.logger ?? { level: deps.config.logLevel },
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
@@ -82,6 +85,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // PostgreSQL "data exception" (SQLSTATE class 22: a number out of range, a NUL character, a
+    // date the database cannot hold) means the client sent a value the schema let through but
+    // the database cannot store: the client's fault, so a 400, never a 5xx.
+    const sqlState = (error as { code?: unknown }).code;
+    if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
+      request.log.warn({ sqlState, err: error }, 'value refused by the database');
+      return reply
+        .status(400)
+        .send({ error: 'invalid-data', message: 'A value in the request cannot be stored.' });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 500) {
       request.log.error({ err: error }, 'request failed');

@@ -8,8 +8,13 @@ export const SchemaVersionSchema = Type.Literal(SCHEMA_VERSION, {
   description: 'Version of the document format.',
 });
 
-/** An ISO 8601 date-time with offset, as `Date.prototype.toISOString` writes it. */
-export const IsoDateTimeSchema = Type.String({ format: 'date-time', maxLength: 40 });
+/** An RFC 3339 date-time with offset, as `Date.prototype.toISOString` writes it. */
+export const IsoDateTimeSchema = Type.String({
+  format: 'date-time',
+  maxLength: 40,
+  // Years 1900–2199 only: every database and clock in the system can hold them.
+  pattern: '^(19|20|21)[0-9]{2}-',
+});
 
 /** A UUID (any version) as written by `crypto.randomUUID`. */
 export const UuidSchema = Type.String({

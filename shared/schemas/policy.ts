@@ -164,7 +164,11 @@ export const PolicySchema = Type.Object(
   {
     schemaVersion: SchemaVersionSchema,
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    version: Type.Integer({ minimum: 0, description: 'Set by the server on each upload.' }),
+    version: Type.Integer({
+      minimum: 0,
+      maximum: 2_147_483_647,
+      description: 'Set by the server on each upload.',
+    }),
     checks: CheckThresholdsSchema,
     idleLock: IdleLockSchema,
     usb: UsbPolicySchema,

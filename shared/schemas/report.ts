@@ -18,7 +18,7 @@ export const ComplianceReportSchema = Type.Object(
     id: UuidSchema,
     createdAt: IsoDateTimeSchema,
     policy: Type.Object(
-      { name: Text(200), version: Type.Integer({ minimum: 0 }) },
+      { name: Text(200), version: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }) },
       { additionalProperties: false },
     ),
     device: DeviceFactsSchema,

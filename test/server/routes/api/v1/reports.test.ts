@@ -198,6 +198,21 @@ describe.each(testEngines)('POST /api/v1/reports on $name', (engine) => {
     },
   );
 
+  it.each([
+    ['a NUL character in the hostname', { hostname: 'lab\u0000pc' }, {}],
+    ['a NUL character in evidence', {}, { evidence: { note: 'a\u0000b' } }],
+    ['a date the database cannot hold', {}, { measuredAt: '2199-13-45T99:99:99Z' }],
+  ])('%s is a 4xx, never a 5xx, and stores nothing', async (_name, facts, resultFields) => {
+    const r = report({ ...device.facts, ...facts }, [
+      { ...result('firewall', 'pass'), ...resultFields },
+    ]);
+    const answer = await device.postBatch(server.app, [r]);
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+    expect(answer.status).toBeLessThan(500);
+    const stored = await server.db.query('select 1 from report_receipts where id = $1', [r.id]);
+    expect(stored).toHaveLength(0);
+  });
+
   it('an oversized body is 413', async () => {
     const body = JSON.stringify({
       schemaVersion: SCHEMA_VERSION,

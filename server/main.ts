@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { databaseLocation, type ServerConfig } from './config.ts';
+import type { Database } from './db/db.ts';
+import { openDatabase } from './db/open-database.ts';
+import { purgeOldReports } from './store/ingest.ts';
+import { purgeNonces } from './store/nonces.ts';
+
+/** A running server: its address and a way to stop it cleanly. */
+export interface RunningServer {
+  app: FastifyInstance;
+  db: Database;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the database (migrating it), listens, and runs the housekeeping jobs: forgetting nonces
+ * once they are outside the clock-skew window, and deleting raw reports past their retention.
+ * Every job is idempotent, so several instances against one database may all run them.
+ */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const https =
+    config.tlsCertFile !== null && config.tlsKeyFile !== null
+      ? { cert: await readFile(config.tlsCertFile), key: await readFile(config.tlsKeyFile) }
+      : null;
+  const db = await openDatabase(databaseLocation(config));
+  const app = await buildApp({ config, db, https });
+  const housekeeping = async () => {
+    try {
+      const nonces = await purgeNonces(db, 2 * config.maxClockSkewSeconds);
+      const reports = await purgeOldReports(db, config.reportRetentionDays);
+      if (nonces + reports > 0) {
+        app.log.info({ nonces, reports }, 'housekeeping');
+      }
+    } catch (error) {
+      app.log.error({ err: error }, 'housekeeping failed');
+    }
+  };
+  const timer = setInterval(() => void housekeeping(), 60_000);
+  timer.unref();
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    app,
+    db,
+    url: `${https ? 'https' : 'http'}://${host}:${port}`,
+    async stop() {
+      clearInterval(timer);
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+/** Stops the server on SIGINT/SIGTERM: finish in-flight requests, close the database, exit. */
+export function stopOnSignals(server: RunningServer): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    server.app.log.info({ signal }, 'shutting down');
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => {
+    stop('SIGINT');
+  });
+  process.once('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+}
