@@ -44,6 +44,24 @@ export default tseslint.config(
     },
   },
   { files: ['agent/tray/**'], rules: { 'no-restricted-imports': 'off' } },
+  // ui/ runs in the browser, where shared/'s modules are not served: types only (ARCHITECTURE.md).
+  {
+    files: ['ui/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/shared/**'],
+              allowTypeImports: true,
+              message: 'ui/ may import only types from shared/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // Fastify plugins are async by contract even when they only register routes.
   { files: ['server/routes/**'], rules: { '@typescript-eslint/require-await': 'off' } },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },

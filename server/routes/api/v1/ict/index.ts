@@ -1,6 +1,28 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { refuseNul } from './common.ts';
+import { deviceRoutes } from './devices.ts';
+import { eventRoutes } from './events.ts';
+import { groupPolicyRoutes } from './group-policy.ts';
+import { namedRoutes } from './named.ts';
+import { sessionRoutes } from './session.ts';
+import { summaryRoutes } from './summary.ts';
+import { tokenRoutes } from './tokens.ts';
+import { userRoutes } from './users.ts';
 
-/** ICT API (`/api/v1/ict`): sessions, compliance reads, admin. */
-export const ictRoutes: FastifyPluginAsyncTypebox = async () => {
-  // Routes are registered here as they are built.
+/**
+ * ICT API (`/api/v1/ict`): sessions, compliance reads, admin. Every route but sign-in needs a
+ * session cookie (`requireUser`); every state-changing one also needs `x-csrf-token`.
+ */
+export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.decorateRequest('user', null);
+  app.addHook('preValidation', refuseNul);
+  await app.register(sessionRoutes);
+  await app.register(summaryRoutes);
+  await app.register(deviceRoutes);
+  await app.register(eventRoutes);
+  await app.register(namedRoutes('/schools', 'schools', 'school'));
+  await app.register(namedRoutes('/groups', 'device_groups', 'device group'));
+  await app.register(groupPolicyRoutes);
+  await app.register(tokenRoutes);
+  await app.register(userRoutes);
 };

@@ -1,0 +1,114 @@
+// Retry timing between failed sends. Full jitter (a uniformly random delay between 0 and the
+// exponential ceiling, as in AWS's "Exponential Backoff and Jitter") spreads 5,000 laptops
+// that all lost the server at once, so they do not come back in lock-step on Monday morning.
+
+/** Back-off settings: the first ceiling, the largest ceiling, and the longest Retry-After obeyed. */
+export interface BackoffOptions {
+  baseMs: number;
+  capMs: number;
+  maxRetryAfterMs: number;
+}
+
+/** 30 s doubling to 1 h; a server may ask for up to a day. */
+export const DEFAULT_BACKOFF: BackoffOptions = {
+  baseMs: 30_000,
+  capMs: 60 * 60_000,
+  maxRetryAfterMs: 24 * 60 * 60_000,
+};
+
+/** Delay before retrying after `failures` consecutive failures (≥ 1): random in [0, ceiling). */
+export function backoffDelayMs(
+  failures: number,
+  options: BackoffOptions,
+  random: () => number,
+): number {
+  // The exponent is clamped so 2 ** n cannot overflow to Infinity after weeks offline.
+  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.min(failures - 1, 52));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * Parses an HTTP Retry-After value (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) into
+ * milliseconds from `nowMs`; undefined when absent or unparseable.
+ */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  nowMs: number,
+): number | undefined {
+  if (value === null || value === undefined) {
+    return undefined;
+  }
+  const text = value.trim();
+  if (/^\d+$/.test(text)) {
+    return Number(text) * 1000;
+  }
+  // An HTTP-date always names a weekday and "GMT"; demanding both keeps Date.parse from
+  // accepting the odd strings it is lenient about.
+  if (!/^[A-Za-z]{3},? .*GMT$/.test(text)) {
+    return undefined;
+  }
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** When the next send may happen, given the failures so far. State is in memory only. */
+export class RetrySchedule {
+  #options: BackoffOptions;
+  #random: () => number;
+  #now: () => number;
+  #failures = 0;
+  #nextAt: number | null = null;
+
+  constructor(options: BackoffOptions, random: () => number, now: () => number) {
+    if (!(options.baseMs > 0 && options.capMs >= options.baseMs)) {
+      throw new RangeError('back-off needs 0 < baseMs <= capMs');
+    }
+    this.#options = options;
+    this.#random = random;
+    this.#now = now;
+  }
+
+  /** Consecutive failures since the last success. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /**
+   * The earliest time of the next attempt, or null when a send may happen now. A stored
+   * time further ahead than any delay we could have chosen means the clock went backwards;
+   * it is clamped so a clock change cannot silence a device for days.
+   */
+  nextAttemptAt(): number | null {
+    if (this.#nextAt === null) {
+      return null;
+    }
+    const longest = Math.max(this.#options.capMs, this.#options.maxRetryAfterMs);
+    return Math.min(this.#nextAt, this.#now() + longest);
+  }
+
+  /** Whether a send may happen now. */
+  isDue(): boolean {
+    const at = this.nextAttemptAt();
+    return at === null || this.#now() >= at;
+  }
+
+  /**
+   * Records a failed send. A server's Retry-After is a floor, not a replacement: the
+   * jittered back-off still applies when it is longer, so a busy server sees retries spread.
+   */
+  recordFailure(retryAfterMs?: number): number {
+    this.#failures++;
+    let delay = backoffDelayMs(this.#failures, this.#options, this.#random);
+    if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > 0) {
+      delay = Math.max(delay, Math.min(retryAfterMs, this.#options.maxRetryAfterMs));
+    }
+    this.#nextAt = this.#now() + delay;
+    return this.#nextAt;
+  }
+
+  /** Records a successful send: the next one may happen at once. */
+  recordSuccess(): void {
+    this.#failures = 0;
+    this.#nextAt = null;
+  }
+}

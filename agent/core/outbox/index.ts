@@ -1,0 +1,24 @@
+// Public surface of the outbox: the service imports from here, not from the parts.
+export {
+  Outbox,
+  REJECTED_DIR,
+  type AddResult,
+  type OutboxItem,
+  type OutboxKind,
+  type OutboxOptions,
+  type RejectedItem,
+  type SetAsideFile,
+} from './outbox.ts';
+export {
+  deliver,
+  type DeliverOptions,
+  type DeliveryResult,
+  type Send,
+  type SendOutcome,
+} from './deliver.ts';
+export {
+  DEFAULT_BACKOFF,
+  backoffDelayMs,
+  parseRetryAfter,
+  type BackoffOptions,
+} from './backoff.ts';

@@ -1,0 +1,136 @@
+import type { FastifyError } from 'fastify';
+import {
+  TypeBoxValidatorCompiler,
+  type FastifyPluginAsyncTypebox,
+} from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { parse as parseYaml } from 'yaml';
+import {
+  ApiErrorSchema,
+  describeProblems,
+  PolicySchema,
+  PolicyUploadResponseSchema,
+  UuidSchema,
+  validate,
+} from '../../../../../shared/index.ts';
+import { currentUser, requireUser } from '../../../../auth/sessions.ts';
+import { namedExists } from '../../../../store/ict-admin.ts';
+import { currentPolicy, uploadPolicy } from '../../../../store/policies.ts';
+import { signedInErrors } from './common.ts';
+
+/** Largest policy upload; a real policy is a few kilobytes. */
+export const MAX_POLICY_BYTES = 256 * 1024;
+
+// A YAML document can expand far beyond its size through aliases ("billion laughs"): bound them.
+const MAX_YAML_ALIASES = 100;
+
+function badRequest(code: string, message: string): FastifyError {
+  const error = new Error(message) as FastifyError;
+  error.statusCode = 400;
+  error.code = code;
+  return error;
+}
+
+/** Parses a YAML policy body; throws a 400 for anything that is not one plain YAML document. */
+export function parsePolicyYaml(text: string): unknown {
+  try {
+    return parseYaml(text, {
+      maxAliasCount: MAX_YAML_ALIASES,
+      uniqueKeys: true,
+      // YAML 1.2 core schema: no custom tags, no `<<` merge keys.
+      version: '1.2',
+      schema: 'core',
+      // Warnings (an unknown tag, say) are the uploader's problem, not lines in the server's log.
+      logLevel: 'error',
+    });
+  } catch (error) {
+    const detail = error instanceof Error ? (error.message.split('\n')[0] ?? '') : '';
+    throw badRequest('invalid-yaml', `The body is not valid YAML: ${detail}`.slice(0, 500));
+  }
+}
+
+const params = Type.Object({ id: UuidSchema });
+
+/** `GET` and `PUT` of `/groups/:id/policy`: a device group's policy, uploaded as YAML or JSON. */
+export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addContentTypeParser(
+    ['application/yaml', 'text/yaml', 'application/x-yaml'],
+    { parseAs: 'string', bodyLimit: MAX_POLICY_BYTES },
+    (_request, body, done) => {
+      try {
+        done(null, parsePolicyYaml(body as string));
+      } catch (error) {
+        done(error as FastifyError, undefined);
+      }
+    },
+  );
+
+  app.get(
+    '/groups/:id/policy',
+    {
+      onRequest: requireUser('viewer'),
+      schema: {
+        summary: "A device group's policy in force",
+        tags: ['ict'],
+        params,
+        response: { 200: PolicyUploadResponseSchema, 404: ApiErrorSchema, ...signedInErrors },
+      },
+    },
+    async (request, reply) => {
+      const policy = await currentPolicy(app.db, request.params.id);
+      if (policy === null) {
+        return reply
+          .status(404)
+          .send({ error: 'not-found', message: 'No such group, or no policy uploaded for it.' });
+      }
+      return {
+        groupId: request.params.id,
+        version: policy.version,
+        etag: policy.etag,
+        policy: policy.document,
+      };
+    },
+  );
+
+  app.put(
+    '/groups/:id/policy',
+    {
+      onRequest: requireUser('admin'),
+      bodyLimit: MAX_POLICY_BYTES,
+      // The body is checked in the handler with `validate`, whose messages name the bad key;
+      // the schema stays on the route for the OpenAPI document.
+      validatorCompiler: (route) =>
+        route.httpPart === 'body'
+          ? (value: unknown) => ({ value })
+          : TypeBoxValidatorCompiler(route),
+      schema: {
+        summary: 'Upload a new policy version for a device group (admin; YAML or JSON)',
+        tags: ['ict'],
+        params,
+        body: PolicySchema,
+        response: { 200: PolicyUploadResponseSchema, 404: ApiErrorSchema, ...signedInErrors },
+      },
+    },
+    async (request, reply) => {
+      const checked = validate(PolicySchema, request.body as unknown);
+      if (!checked.ok) {
+        return reply.status(400).send({
+          error: 'invalid-policy',
+          message: `Invalid policy: ${describeProblems(checked.problems)}`.slice(0, 1000),
+        });
+      }
+      const groupId = request.params.id;
+      const user = currentUser(request);
+      const stored = await app.db.transaction(async (tx) =>
+        (await namedExists(tx, 'device_groups', groupId))
+          ? uploadPolicy(tx, { groupId, policy: checked.value, uploadedBy: user.id })
+          : null,
+      );
+      if (stored === null) {
+        return reply.status(404).send({ error: 'not-found', message: 'No such device group.' });
+      }
+      request.log.info({ groupId, version: stored.version }, 'policy uploaded');
+      return { groupId, version: stored.version, etag: stored.etag, policy: stored.document };
+    },
+  );
+};

@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ApiErrorSchema, RoleSchema, UuidSchema } from '../../../../../shared/index.ts';
+import { requireUser } from '../../../../auth/sessions.ts';
+import { createUser, UserError } from '../../../../store/users.ts';
+import { signedInErrors } from './common.ts';
+
+/** Body of `POST /users`. The store checks the username's characters and the password's length. */
+export const CreateUserRequestSchema = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 100 }),
+    password: Type.String({ minLength: 1, maxLength: 200 }),
+    role: RoleSchema,
+  },
+  { additionalProperties: false },
+);
+
+/** An account as created (never its password or hash). */
+export const CreatedUserSchema = Type.Object(
+  { id: UuidSchema, username: Type.String(), role: RoleSchema },
+  { additionalProperties: false },
+);
+
+/** `POST /users` (admin): creates a local ICT account. */
+export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/users',
+    {
+      onRequest: requireUser('admin'),
+      schema: {
+        summary: 'Create an ICT account (admin)',
+        tags: ['ict'],
+        body: CreateUserRequestSchema,
+        response: { 201: CreatedUserSchema, 409: ApiErrorSchema, ...signedInErrors },
+      },
+    },
+    async (request, reply) => {
+      const { username, password, role } = request.body;
+      try {
+        const { id } = await createUser(app.db, { username, password, role });
+        request.log.info({ userId: id, role }, 'account created');
+        return await reply.status(201).send({ id, username, role });
+      } catch (error) {
+        if (!(error instanceof UserError)) {
+          throw error;
+        }
+        const exists = error.message.includes('already exists');
+        return reply
+          .status(exists ? 409 : 400)
+          .send({ error: exists ? 'exists' : 'invalid-user', message: error.message });
+      }
+    },
+  );
+};

@@ -1,0 +1,108 @@
+// Files of ui/dashboard as the browser gets them: HTML and CSS as they are, page scripts with
+// their TypeScript types stripped (Node's own stripper: erasable syntax only, no build step).
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
+import path from 'node:path';
+
+/** The only folder whose files the dashboard serves. */
+export const DASHBOARD_DIR = path.resolve(import.meta.dirname, '../../../ui/dashboard');
+
+/** A file ready to send. */
+export interface Asset {
+  body: string;
+  contentType: string;
+  etag: string;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.ts': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/**
+ * A plain file name with a served extension: no folders, no dots but the extension's, so no
+ * `..`, no encoded separators and no hidden files can get through.
+ */
+const FILE_NAME = /^[a-z0-9][a-z0-9-]*\.(html|css|ts|svg)$/;
+
+/** Page scripts may import only their siblings; `import type` from shared/ is stripped away. */
+const SPECIFIER =
+  /\b(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(?\s*['"]([^'"]+)['"]/g;
+const SIBLING = /^\.\/[a-z0-9][a-z0-9-]*\.ts$/;
+
+/** Throws when a stripped script would make the browser fetch something the dashboard lacks. */
+export function assertSiblingImports(name: string, code: string): void {
+  for (const match of code.matchAll(SPECIFIER)) {
+    const specifier = match[1] ?? match[2] ?? '';
+    if (!SIBLING.test(specifier)) {
+      // A bug in ui/dashboard (a value import from shared/, say), not a client error.
+      throw new Error(
+        `ui/dashboard/${name} imports ${specifier}: only ./<name>.ts may be imported`,
+      );
+    }
+  }
+}
+
+/** Reads dashboard files on first use and keeps them in memory: they change only on deploy. */
+export class AssetCache {
+  readonly #dir: string;
+  readonly #cache = new Map<string, Promise<Asset | null>>();
+
+  constructor(dir: string = DASHBOARD_DIR) {
+    this.#dir = dir;
+  }
+
+  /** The named file, or null when the name is not a servable file of the folder. */
+  get(name: string): Promise<Asset | null> {
+    if (!FILE_NAME.test(name)) {
+      return Promise.resolve(null);
+    }
+    let entry = this.#cache.get(name);
+    if (entry === undefined) {
+      entry = this.#load(name);
+      this.#cache.set(name, entry);
+      // Forget failures (a missing file): only existing files stay cached, so the map is bounded.
+      void entry.then(
+        (asset) => {
+          if (asset === null) {
+            this.#cache.delete(name);
+          }
+        },
+        () => this.#cache.delete(name),
+      );
+    }
+    return entry;
+  }
+
+  async #load(name: string): Promise<Asset | null> {
+    const file = path.resolve(this.#dir, name);
+    // Belt and braces behind FILE_NAME: whatever the name, never leave the folder.
+    if (path.dirname(file) !== this.#dir) {
+      return null;
+    }
+    let source: string;
+    try {
+      source = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return null;
+      }
+      throw error;
+    }
+    const extension = path.extname(name);
+    let body = source;
+    if (extension === '.ts') {
+      body = stripTypeScriptTypes(source, { mode: 'strip' });
+      assertSiblingImports(name, body);
+    }
+    const contentType = CONTENT_TYPES[extension];
+    if (contentType === undefined) {
+      return null;
+    }
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    return { body, contentType, etag };
+  }
+}

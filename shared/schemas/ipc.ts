@@ -1,0 +1,57 @@
+// Messages between the tray (per user, untrusted) and the service over local IPC: one JSON
+// object per line. Both sides validate every message with these schemas.
+import { Type, type Static } from 'typebox';
+import { CheckResultSchema } from './check-result.ts';
+import { IsoDateTimeSchema, Text } from './common.ts';
+
+/** Channels the service answers, `noun:verb` (STYLE.md §13). */
+export const IpcChannelSchema = Type.Union([
+  Type.Literal('status:get'),
+  Type.Literal('checks:run'),
+]);
+export type IpcChannel = Static<typeof IpcChannelSchema>;
+
+/** A request from the tray. */
+export const IpcRequestSchema = Type.Object(
+  { id: Type.Integer({ minimum: 0, maximum: 2 ** 31 }), channel: IpcChannelSchema },
+  { additionalProperties: false },
+);
+export type IpcRequest = Static<typeof IpcRequestSchema>;
+
+/** What the service knows about itself and the device. */
+export const AgentStatusSchema = Type.Object(
+  {
+    agentVersion: Text(50),
+    enrolled: Type.Boolean(),
+    deviceId: Type.Union([Text(100), Type.Null()]),
+    serverUrl: Type.Union([Text(500), Type.Null()]),
+    policy: Type.Object(
+      { name: Text(200), version: Type.Integer() },
+      { additionalProperties: false },
+    ),
+    lastCheckAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
+    lastReportQueuedAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
+    lastDeliveryAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
+    lastDeliveryError: Type.Union([Text(1000), Type.Null()]),
+    outbox: Type.Object(
+      { reports: Type.Integer(), events: Type.Integer() },
+      { additionalProperties: false },
+    ),
+    results: Type.Array(CheckResultSchema),
+  },
+  { additionalProperties: false },
+);
+export type AgentStatus = Static<typeof AgentStatusSchema>;
+
+/** The service's answer to one request. */
+export const IpcResponseSchema = Type.Union([
+  Type.Object(
+    { id: Type.Integer(), ok: Type.Literal(true), status: AgentStatusSchema },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { id: Type.Integer(), ok: Type.Literal(false), error: Text(500) },
+    { additionalProperties: false },
+  ),
+]);
+export type IpcResponse = Static<typeof IpcResponseSchema>;

@@ -1,0 +1,380 @@
+// The overview, device list and device detail pages, in real Chromium, over a fleet of real
+// enrolled devices that sent real signed reports (see seed.ts).
+import { readFile } from 'node:fs/promises';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CheckId } from '../../../shared/index.ts';
+import {
+  launchBrowser,
+  signIn,
+  startDashboard,
+  watchForProblems,
+  type Dashboard,
+} from '../../helpers/browser.ts';
+import {
+  FLEET,
+  HOSTILE_HOSTNAME,
+  HOSTILE_SUMMARY,
+  countStatuses,
+  seedFleet,
+  type Seeded,
+} from './seed.ts';
+
+const STATUS_ORDER = ['pass', 'fail', 'warn', 'unknown', 'none'] as const;
+
+describe('dashboard pages (Chromium)', () => {
+  let dashboard: Dashboard;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+  let fleet: Seeded;
+  let storageState: Awaited<ReturnType<BrowserContext['storageState']>>;
+
+  beforeAll(async () => {
+    [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
+    fleet = await seedFleet(dashboard);
+    // Sign in once; every test starts a fresh context with this session cookie.
+    const first = await browser.newContext();
+    await signIn(await first.newPage(), dashboard);
+    storageState = await first.storageState();
+    await first.close();
+  });
+  afterAll(async () => {
+    await browser.close();
+    await dashboard.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ storageState, acceptDownloads: true });
+    page = await context.newPage();
+    problems = watchForProblems(page);
+    // An alert() would mean device data ran as script.
+    page.on('dialog', (dialog) => {
+      problems.push(`dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+  });
+  afterEach(async () => {
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  const url = (path: string) => dashboard.baseUrl + path;
+
+  /** Opens a page and waits until its script has loaded the data. */
+  async function open(path: string): Promise<void> {
+    await page.goto(url(path));
+    await page.locator('main:not([aria-busy])').waitFor();
+  }
+
+  /** Trimmed text of every element a selector matches. */
+  const texts = async (selector: string) =>
+    (await page.locator(selector).allTextContents()).map((text) => text.trim());
+
+  /** Text of each cell of each body row of a table. */
+  const rows = async (selector: string) =>
+    Promise.all(
+      (await page.locator(`${selector} tbody tr`).all()).map(async (tr) =>
+        (await tr.locator(':scope > th, :scope > td').allTextContents()).map((t) => t.trim()),
+      ),
+    );
+
+  /** Hostnames in the device list, in page order. */
+  const listed = () => texts('#results tbody tr th a');
+
+  const hostnames = (filter: (spec: (typeof FLEET)[number]) => boolean) =>
+    FLEET.filter(filter)
+      .map((spec) => spec.hostname)
+      .sort();
+
+  describe('overview', () => {
+    it('shows the counts the devices reported: overall, stale, per check, per school', async () => {
+      await open('/');
+      const total = (key: string) =>
+        page.locator(`ul.totals li[data-key="${key}"] .big`).innerText();
+      expect(await total('devices')).toBe(String(FLEET.length));
+      const overall = countStatuses(fleet.devices.map((d) => d.overall));
+      for (const status of STATUS_ORDER) {
+        expect(await total(status), status).toBe(String(overall[status]));
+      }
+      // Silent for over 7 days: the one that stopped 10 days ago and the one that never reported.
+      expect(await total('stale')).toBe('2');
+
+      const checkIds = [
+        ...new Set(FLEET.flatMap((s) => s.reports.flatMap((r) => Object.keys(r.checks)))),
+      ];
+      const byCheck = await rows('#by-check');
+      expect(byCheck.map((r) => r[0])).toEqual(['Anti-virus', 'Disk encryption', 'OS updates']);
+      for (const checkId of checkIds as CheckId[]) {
+        const counts = countStatuses(fleet.devices.map((d) => d.checks[checkId] ?? null));
+        const row = await texts(`#by-check tr[data-key="${checkId}"] td`);
+        expect(row, checkId).toEqual([
+          ...STATUS_ORDER.map((s) => String(counts[s])),
+          String(FLEET.length),
+        ]);
+      }
+
+      for (const school of [fleet.schools.northgate, fleet.schools.riverside]) {
+        const counts = countStatuses(
+          fleet.devices.filter((d) => d.schoolId === school.id).map((d) => d.overall),
+        );
+        const row = await texts(`#by-school tr[data-key="${school.id}"] > *`);
+        const total = STATUS_ORDER.reduce((sum, s) => sum + counts[s], 0);
+        expect(row, school.name).toEqual([
+          school.name,
+          ...STATUS_ORDER.map((s) => String(counts[s])),
+          String(total),
+        ]);
+      }
+      // Tables are described for screen readers.
+      expect(await page.locator('#by-check caption').innerText()).toContain('each check');
+      expect(await page.locator('#by-check th[scope="col"]').count()).toBe(7);
+      await page.screenshot({ path: '/tmp/hallpass-overview.png', fullPage: true });
+    });
+
+    it('links each count to the device list filtered to exactly those devices', async () => {
+      await open('/');
+      await page.getByRole('link', { name: '1 device: Disk encryption, Fail' }).click();
+      await page.waitForURL(url('/devices?checkId=disk-encryption&status=fail'));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['ng-lt-002']);
+
+      await open('/');
+      await page.locator('ul.totals li[data-key="stale"] a').click();
+      await page.waitForURL(url('/devices?silentDays=7'));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect((await listed()).sort()).toEqual(['ng-lt-005', 'rv-st-002']);
+
+      await open('/');
+      const riverside = fleet.schools.riverside.id;
+      await page.locator(`#by-school tr[data-key="${riverside}"] td[data-status="warn"] a`).click();
+      await page.waitForURL(url(`/devices?schoolId=${riverside}&status=warn`));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['rv-st-001']);
+    });
+  });
+
+  describe('device list', () => {
+    it('lists every device with its status word, school, serial and clone flag', async () => {
+      await open('/devices');
+      expect(await page.locator('#results caption').innerText()).toBe(
+        `Devices 1–${String(FLEET.length)} of ${String(FLEET.length)}`,
+      );
+      const table = await rows('#results');
+      expect(table.map((r) => r[0]).sort()).toEqual(hostnames(() => true));
+      const row = (hostname: string) => table.find((r) => r[0] === hostname) ?? [];
+      const failing = fleet.byHostname('ng-lt-002');
+      expect(row('ng-lt-002').slice(1, 4)).toEqual(['Fail', 'Northgate Primary', 'Pupil laptops']);
+      expect(row('ng-lt-002')[5]).toBe(failing.serial);
+      expect(row('ng-lt-005')[1]).toBe('No report');
+      expect(row('ng-lt-005')[6]).toBe('Never');
+      expect(row('ng-lt-003')[1]).toBe('Unknown');
+      expect(row('rv-st-001').slice(1, 4)).toEqual([
+        'Warning',
+        'Riverside Academy',
+        'Staff laptops',
+      ]);
+      for (const hostname of hostnames(() => true)) {
+        const flagged = hostname === 'ng-lt-003' || hostname === 'ng-lt-004';
+        expect(row(hostname)[7], hostname).toBe(flagged ? 'Possible cloned image' : '');
+      }
+      await page.screenshot({ path: '/tmp/hallpass-devices.png', fullPage: true });
+    });
+
+    it('filters by status, school, group, silence and search, and puts the filters in the URL', async () => {
+      await open('/devices');
+      await page.getByLabel('Status').selectOption('fail');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(url('/devices?status=fail'));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['ng-lt-002']);
+
+      // The form shows the URL's filters; changing one keeps the others.
+      expect(await page.getByLabel('Status').inputValue()).toBe('fail');
+      await page.getByLabel('Status').selectOption('');
+      await page.getByLabel('School').selectOption({ label: 'Riverside Academy' });
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(url(`/devices?schoolId=${fleet.schools.riverside.id}`));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['rv-st-001', 'rv-st-002']);
+
+      await page.getByLabel('Not reported for (days)').fill('7');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(url(`/devices?schoolId=${fleet.schools.riverside.id}&silentDays=7`));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['rv-st-002']);
+
+      await open('/devices');
+      await page.getByLabel('Device group').selectOption({ label: 'Pupil laptops' });
+      await page.getByLabel('Hostname or serial').fill('NG-LT-00');
+      await page.getByLabel('Check').selectOption('antivirus');
+      await page.getByLabel('Status').selectOption('unknown');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await page.waitForURL(
+        (u) =>
+          u.searchParams.get('groupId') === dashboard.server.groupId &&
+          u.searchParams.get('search') === 'NG-LT-00' &&
+          u.searchParams.get('checkId') === 'antivirus' &&
+          u.searchParams.get('status') === 'unknown',
+      );
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['ng-lt-003']);
+
+      // Search matches serials too.
+      const serial = fleet.byHostname('ng-lt-004').serial;
+      await open('/devices?search=' + encodeURIComponent(serial));
+      expect(await listed()).toEqual(['ng-lt-004']);
+
+      await page.getByRole('link', { name: 'Clear filters' }).click();
+      await page.waitForURL(url('/devices'));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toHaveLength(FLEET.length);
+    });
+
+    it('says so when nothing matches, and shows the API refusing a bad filter', async () => {
+      await open('/devices?search=no-such-host');
+      expect(await page.locator('#results').innerText()).toBe('No devices match these filters.');
+      await open('/devices?silentDays=0');
+      expect(await page.getByRole('alert').innerText()).toContain(
+        'The device list could not be loaded.',
+      );
+      // The form still works to correct it.
+      expect(await page.getByLabel('School').locator('option').count()).toBe(3);
+    });
+
+    it('pages through the list with Previous and Next, keeping the filters', async () => {
+      await open('/devices?limit=3&search=-');
+      const seen: string[] = [];
+      const matching = hostnames((s) => s.hostname.includes('-'));
+      for (let pageNo = 0; ; pageNo++) {
+        seen.push(...(await listed()));
+        const next = page.getByRole('link', { name: 'Next' });
+        if ((await next.count()) === 0) {
+          break;
+        }
+        await next.click();
+        await page.waitForURL(url(`/devices?search=-&limit=3&offset=${String((pageNo + 1) * 3)}`));
+        await page.locator('main:not([aria-busy])').waitFor();
+      }
+      expect(seen.sort()).toEqual(matching);
+      expect(await page.locator('#results caption').innerText()).toBe(
+        `Devices 7–${String(matching.length)} of ${String(matching.length)}`,
+      );
+      await page.getByRole('link', { name: 'Previous' }).click();
+      await page.waitForURL(url('/devices?search=-&limit=3&offset=3'));
+    });
+
+    it('downloads the CSV of the same filters', async () => {
+      const riverside = fleet.schools.riverside.id;
+      await open(`/devices?schoolId=${riverside}&limit=1`);
+      const link = page.getByRole('link', { name: 'Download CSV' });
+      expect(await link.getAttribute('href')).toBe(`/api/v1/ict/devices.csv?schoolId=${riverside}`);
+      const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      const csv = await readFile(await download.path(), 'utf8');
+      const lines = csv.trim().split('\r\n');
+      expect(lines[0]).toMatch(/^id,hostname,serial,/);
+      // Every device of the school, not just the one page shown.
+      expect(lines.slice(1).map((line) => line.split(',')[1])).toEqual(['rv-st-001', 'rv-st-002']);
+    });
+  });
+
+  describe('device detail', () => {
+    it('shows facts, each check, the history of changes and recent events', async () => {
+      const device = fleet.byHostname('ng-lt-001');
+      await open(`/devices/${device.id}`);
+      expect(await page.locator('h1').innerText()).toBe('ng-lt-001 Pass');
+      expect(await page.title()).toBe('ng-lt-001 · Hallpass');
+      const facts = await texts('dl.facts dt, dl.facts dd');
+      const fact = (label: string) => facts[facts.indexOf(label) + 1];
+      expect(fact('School')).toBe('Northgate Primary');
+      expect(fact('Serial')).toBe(device.serial);
+      expect(fact('Model')).toBe('LENOVO ThinkPad L13 Gen 4');
+      expect(fact('Device id')).toBe(device.id);
+
+      const checks = await rows('#checks');
+      expect(checks.map((r) => r.slice(0, 3))).toEqual([
+        ['Anti-virus', 'Pass', 'antivirus is pass'],
+        ['Disk encryption', 'Pass', 'disk-encryption is pass'],
+        ['OS updates', 'Pass', 'os-updates is pass'],
+      ]);
+      const measured = await Promise.all(
+        (await page.locator('#checks tbody tr td:nth-child(5) time').all()).map((time) =>
+          time.getAttribute('datetime'),
+        ),
+      );
+      expect(new Set(measured).size).toBe(1);
+
+      const history = await rows('#history');
+      // Newest first: the fix, then the first report of each check.
+      expect(history[0]?.slice(1)).toEqual([
+        'Disk encryption',
+        'Fail',
+        'Pass',
+        'disk-encryption is pass',
+      ]);
+      expect(
+        history
+          .slice(1)
+          .map((r) => r.slice(1, 4))
+          .sort(),
+      ).toEqual([
+        ['Anti-virus', 'First report', 'Pass'],
+        ['Disk encryption', 'First report', 'Fail'],
+        ['OS updates', 'First report', 'Pass'],
+      ]);
+
+      const events = await rows('#events');
+      expect(events).toHaveLength(2);
+      for (const event of events) {
+        expect(event[1]).toBe('usb.blocked');
+        expect(event[2]).toContain('device.name: SanDisk Ultra');
+        expect(event[2]).toContain('user: j.smith');
+      }
+      expect(await page.locator('#clone-flag').isVisible()).toBe(false);
+      await page.screenshot({ path: '/tmp/hallpass-device.png', fullPage: true });
+    });
+
+    it('shows what to do about a failing check', async () => {
+      await open(`/devices/${fleet.byHostname('ng-lt-002').id}`);
+      const failing = (await rows('#checks')).find((r) => r[0] === 'Disk encryption');
+      expect(failing?.slice(1, 4)).toEqual([
+        'Fail',
+        'disk-encryption is fail',
+        'Turn on BitLocker from Control Panel, or re-image the laptop.',
+      ]);
+    });
+
+    it('flags a suspected cloned image', async () => {
+      await open(`/devices/${fleet.byHostname('ng-lt-003').id}`);
+      const flag = page.locator('#clone-flag');
+      expect(await flag.isVisible()).toBe(true);
+      expect(await flag.innerText()).toContain('Possible cloned image.');
+      expect(await flag.innerText()).toContain('same machine id');
+      await page.screenshot({ path: '/tmp/hallpass-device-clone.png', fullPage: true });
+    });
+
+    it('says plainly when there is no such device', async () => {
+      await open('/devices/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90');
+      expect(await page.getByRole('alert').innerText()).toContain(
+        'There is no device with this id.',
+      );
+    });
+  });
+
+  describe('untrusted device data', () => {
+    it('renders a hostname and a summary that hold HTML as text, everywhere', async () => {
+      const hostile = fleet.byHostname(HOSTILE_HOSTNAME);
+      await open('/devices');
+      expect(await listed()).toContain(HOSTILE_HOSTNAME);
+      expect(await page.locator('#results img').count()).toBe(0);
+
+      await open(`/devices/${hostile.id}`);
+      expect(await page.locator('h1').innerText()).toBe(`${HOSTILE_HOSTNAME} Pass`);
+      expect(await page.title()).toBe(`${HOSTILE_HOSTNAME} · Hallpass`);
+      const summaries = (await rows('#checks')).map((r) => r[2]);
+      expect(summaries).toContain(HOSTILE_SUMMARY);
+      expect(await page.locator('main img, main script, main b').count()).toBe(0);
+      // afterEach checks that no alert() dialog opened.
+    });
+  });
+});

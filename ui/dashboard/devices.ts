@@ -1,0 +1,166 @@
+// The device list: filters live in the page's URL (so a filtered list can be bookmarked and
+// shared), the same filters go to the API, to the CSV link and to the paging links.
+import type { DeviceList, DeviceListItem } from '../../shared/schemas/ict-api.ts';
+import { API, describeError, getJson, loaded, startPage } from './api.ts';
+import { CHECK_NAMES, byId, h, showError, statusBadge, table, time } from './dom.ts';
+
+interface Named {
+  id: string;
+  name: string;
+}
+
+/** URL parameters that filter the list, in the API's own names. */
+const FILTER_KEYS = ['status', 'checkId', 'schoolId', 'groupId', 'silentDays', 'search'] as const;
+const PAGE_SIZE = 50;
+
+const url = new URLSearchParams(location.search);
+
+/** The filters in this page's URL, empty ones left out. */
+function filtersFromUrl(): URLSearchParams {
+  const filters = new URLSearchParams();
+  for (const key of FILTER_KEYS) {
+    const value = url.get(key)?.trim() ?? '';
+    if (value !== '') {
+      filters.set(key, value);
+    }
+  }
+  return filters;
+}
+
+/** A whole number from the URL, or the fallback when absent or not one. */
+function wholeNumber(key: string, fallback: number): number {
+  const value = Number(url.get(key) ?? '');
+  return url.has(key) && Number.isInteger(value) && value >= 0 ? value : fallback;
+}
+
+const filters = filtersFromUrl();
+const limit = Math.min(Math.max(wholeNumber('limit', PAGE_SIZE), 1), 1000);
+const offset = wholeNumber('offset', 0);
+
+/** This page with the current filters and another offset. */
+function pageUrl(newOffset: number): string {
+  const query = new URLSearchParams(filters);
+  if (url.has('limit')) {
+    query.set('limit', String(limit));
+  }
+  if (newOffset > 0) {
+    query.set('offset', String(newOffset));
+  }
+  const text = query.toString();
+  return text === '' ? '/devices' : '/devices?' + text;
+}
+
+function fillOptions(select: HTMLSelectElement, options: readonly Named[]): void {
+  select.append(...options.map((option) => h('option', { value: option.id }, option.name)));
+}
+
+/** Shows the URL's filters in the form, and sends a filtered URL (no empty fields) on submit. */
+function setUpForm(schools: readonly Named[], groups: readonly Named[]): void {
+  const form = byId('filters', HTMLFormElement);
+  fillOptions(
+    byId('f-check', HTMLSelectElement),
+    Object.entries(CHECK_NAMES).map(([id, name]) => ({ id, name })),
+  );
+  fillOptions(byId('f-school', HTMLSelectElement), schools);
+  fillOptions(byId('f-group', HTMLSelectElement), groups);
+  for (const key of FILTER_KEYS) {
+    const control = form.elements.namedItem(key);
+    if (control instanceof HTMLInputElement || control instanceof HTMLSelectElement) {
+      control.value = filters.get(key) ?? '';
+    }
+  }
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) {
+      if (typeof value === 'string' && value.trim() !== '') {
+        chosen.set(key, value.trim());
+      }
+    }
+    if (url.has('limit')) {
+      chosen.set('limit', String(limit));
+    }
+    // New filters start again at the first page.
+    const query = chosen.toString();
+    location.assign(query === '' ? '/devices' : '/devices?' + query);
+  });
+  const csvQuery = filters.toString();
+  byId('csv', HTMLAnchorElement).href =
+    `${API}/devices.csv${csvQuery === '' ? '' : '?' + csvQuery}`;
+}
+
+function deviceRow(device: DeviceListItem): HTMLTableRowElement {
+  return h(
+    'tr',
+    { 'data-id': device.id },
+    h('th', { scope: 'row' }, h('a', { href: `/devices/${device.id}` }, device.hostname)),
+    h('td', {}, statusBadge(device.overall)),
+    h('td', {}, device.school),
+    h('td', {}, device.group),
+    h('td', {}, device.os),
+    h('td', {}, device.serial ?? h('span', { class: 'muted' }, 'Not known')),
+    h('td', {}, time(device.lastReportAt)),
+    h('td', {}, device.cloneSuspect ? h('span', { class: 'flag' }, 'Possible cloned image') : ''),
+  );
+}
+
+function render(list: DeviceList): void {
+  const first = list.items.length === 0 ? 0 : offset + 1;
+  const last = offset + list.items.length;
+  const caption =
+    list.total === 0
+      ? 'No devices match these filters.'
+      : `Devices ${first}–${last} of ${list.total}`;
+  byId('results').replaceChildren(
+    list.items.length === 0
+      ? h('p', { id: 'result-count' }, caption)
+      : table(
+          caption,
+          [
+            'Hostname',
+            'Overall status',
+            'School',
+            'Group',
+            'Operating system',
+            'Serial',
+            'Last report',
+            'Flags',
+          ],
+          list.items.map(deviceRow),
+        ),
+  );
+  const links: Node[] = [];
+  if (offset > 0) {
+    links.push(h('a', { href: pageUrl(Math.max(offset - limit, 0)), rel: 'prev' }, 'Previous'));
+  }
+  if (last < list.total) {
+    links.push(h('a', { href: pageUrl(offset + limit), rel: 'next' }, 'Next'));
+  }
+  byId('paging').replaceChildren(...links);
+}
+
+async function main(): Promise<void> {
+  await startPage();
+  const query = new URLSearchParams(filters);
+  query.set('limit', String(limit));
+  query.set('offset', String(offset));
+  const [schools, groups, list] = await Promise.allSettled([
+    getJson<Named[]>('/schools'),
+    getJson<Named[]>('/groups'),
+    getJson<DeviceList>('/devices?' + query.toString()),
+  ]);
+  // The form works even when the list does not: a bad filter in the URL can be corrected.
+  setUpForm(
+    schools.status === 'fulfilled' ? schools.value : [],
+    groups.status === 'fulfilled' ? groups.value : [],
+  );
+  if (list.status === 'fulfilled') {
+    render(list.value);
+  } else {
+    byId('results').replaceChildren();
+    showError('The device list could not be loaded. ' + describeError(list.reason));
+  }
+  loaded();
+}
+
+void main();
