@@ -2,7 +2,19 @@
 // The `hallpass` command. Thin: parses arguments and hands over to agent/commands.
 import { parseArgs } from 'node:util';
 import packageJson from '../package.json' with { type: 'json' };
+import { resolve } from 'node:path';
 import { checkCommand } from './commands/check.ts';
+import {
+  agentConfig,
+  enrolCommand,
+  EnrolRefused,
+  serviceCommand,
+  type AgentCommandOptions,
+} from './commands/service.ts';
+import { ServiceUnavailable, statusCommand } from './commands/status.ts';
+import { AgentConfigError } from './core/config/agent-config.ts';
+import { EnrolmentError } from './core/enrolment.ts';
+import { CredentialError } from './core/secrets/index.ts';
 import { factsCommand } from './commands/facts.ts';
 import { paintFor } from './commands/table.ts';
 import { realHost } from './core/host.ts';
@@ -14,6 +26,11 @@ const USAGE = `Usage: hallpass <command> [options]
 Commands:
   check [--json] [--policy FILE]   run every compliance check on this device
   facts [--json]                   print the device facts (inventory, hashed machine id)
+  enroll --server URL --token T    enrol this device (once; --replace to re-enrol explicitly)
+  service                          run the agent service in the foreground (as root/SYSTEM)
+  status [--json]                  ask the running service for its status
+
+Service options: --config FILE (instead of the OS's agent.json), --state-dir DIR, --ipc PATH.
 
 Exit status of check: 0 all passed (warnings allowed), 1 a check failed,
 3 none failed but some could not tell (unknown), 2 bad usage or a bad policy file.
@@ -26,6 +43,12 @@ async function main(argv: string[]): Promise<number> {
     options: {
       json: { type: 'boolean', default: false },
       policy: { type: 'string' },
+      server: { type: 'string' },
+      token: { type: 'string' },
+      replace: { type: 'boolean', default: false },
+      config: { type: 'string' },
+      'state-dir': { type: 'string' },
+      ipc: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -42,7 +65,36 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`${process.platform} is not a supported operating system`);
   }
   const write = (text: string) => process.stdout.write(text);
+  const agent: AgentCommandOptions = {
+    os,
+    host: realHost,
+    agentVersion: packageJson.version,
+    configFile: values.config,
+    overrides: {
+      ...(values['state-dir'] === undefined ? {} : { stateDir: resolve(values['state-dir']) }),
+      ...(values.ipc === undefined ? {} : { ipcPath: values.ipc }),
+    },
+    write,
+  };
   switch (command) {
+    case 'enroll':
+      if (values.server === undefined || values.token === undefined) {
+        throw new UsageError('enroll needs --server URL and --token TOKEN');
+      }
+      return enrolCommand({
+        ...agent,
+        serverUrl: values.server,
+        token: values.token,
+        replace: values.replace,
+      });
+    case 'service':
+      return serviceCommand(agent);
+    case 'status':
+      return statusCommand({
+        ipcPath: (await agentConfig(agent)).ipcPath,
+        json: values.json,
+        write,
+      });
     case 'check':
       return checkCommand({
         os,
@@ -73,6 +125,18 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (
+      error instanceof CredentialError ||
+      error instanceof EnrolmentError ||
+      error instanceof EnrolRefused ||
+      error instanceof AgentConfigError ||
+      error instanceof ServiceUnavailable
+    ) {
+      // Conditions the operator must fix (EX_CONFIG): a service manager should not just restart.
+      process.stderr.write(`hallpass: ${error.message}\n`);
+      process.exitCode = 78;
+      return;
+    }
     if (error instanceof PolicyError || error instanceof UsageError) {
       process.stderr.write(`hallpass: ${error.message}\n`);
     } else if (

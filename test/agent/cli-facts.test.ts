@@ -20,6 +20,20 @@ describe('hallpass facts', () => {
   });
 });
 
+describe('hallpass status', () => {
+  it('says plainly when the service is not running (exit 78)', async () => {
+    const run = await runCli([
+      'status',
+      '--ipc',
+      '/nonexistent/hallpass.sock',
+      '--config',
+      '/nonexistent/agent.json',
+    ]);
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain('the Hallpass service is not running');
+  });
+});
+
 describe('hallpass usage', () => {
   it('an unknown command is a usage error, exit 2', async () => {
     const run = await runCli(['frobnicate']);

@@ -19,36 +19,36 @@ function requiredVerdict(facts: DiskEncryptionFacts): Verdict {
   const how = HOW_TO[facts.technology];
   switch (facts.state) {
     case 'encrypted':
-      return { status: 'pass', summary: "This laptop's disk is encrypted." };
+      return { status: 'pass', summary: "This computer's disk is encrypted." };
     case 'encrypting':
       return {
         status: 'warn',
-        summary: `This laptop's disk is being encrypted${percent(facts)}. Keep it plugged in.`,
+        summary: `This computer's disk is being encrypted${percent(facts)}. Keep it plugged in.`,
         remediation: `Encryption of ${facts.volume} is under way; check it finishes. If it stays paused, resume it.`,
       };
     case 'decrypting':
       return {
         status: 'fail',
-        summary: `This laptop's disk is being decrypted${percent(facts)}.`,
+        summary: `This computer's disk is being decrypted${percent(facts)}.`,
         remediation: `Someone is turning encryption off on ${facts.volume}. Find out why, then: ${how}`,
       };
     case 'suspended':
       return {
         status: 'fail',
-        summary: "This laptop's disk encryption is suspended, so the disk is not protected.",
+        summary: "This computer's disk encryption is suspended, so the disk is not protected.",
         remediation: `BitLocker protection on ${facts.volume} is suspended (often after a firmware update). Resume it: Resume-BitLocker -MountPoint ${facts.volume}.`,
       };
     case 'not-activated':
       return {
         status: 'fail',
-        summary: "This laptop's disk encryption has not been switched on yet.",
+        summary: "This computer's disk encryption has not been switched on yet.",
         remediation: `${facts.volume} is encrypted with a clear key and no protector (Device Encryption waiting for activation). Add a TPM protector and a recovery password (Enable-BitLocker -TpmProtector, Add-BitLockerKeyProtector -RecoveryPasswordProtector) and escrow the key.`,
       };
     case 'pending-restart':
       return {
         status: 'fail',
         summary:
-          "This laptop's disk is not encrypted yet: it will start after the next restart or sign-out.",
+          "This computer's disk is not encrypted yet: it will start after the next restart or sign-out.",
         remediation:
           'FileVault is set to turn on at the next restart or login (deferred enablement). Ask the user to restart and sign in.',
       };
@@ -56,19 +56,19 @@ function requiredVerdict(facts: DiskEncryptionFacts): Verdict {
       if (facts.partial.length > 0) {
         return {
           status: 'fail',
-          summary: `Only part of this laptop's disk is encrypted (partial: ${facts.partial.join(', ')}); the system disk is not.`,
+          summary: `Only part of this computer's disk is encrypted (partial: ${facts.partial.join(', ')}); the system disk is not.`,
           remediation: `Only ${facts.partial.join(', ')} is encrypted; ${facts.volume} is not. ${how}`,
         };
       }
       return {
         status: 'fail',
-        summary: "This laptop's disk is not encrypted.",
+        summary: "This computer's disk is not encrypted.",
         remediation: `${facts.volume} is not encrypted${facts.detail === null ? '' : ` (${facts.detail})`}. ${how}`,
       };
     case 'undetermined':
       return {
         status: 'unknown',
-        summary: "Could not tell whether this laptop's disk is encrypted.",
+        summary: "Could not tell whether this computer's disk is encrypted.",
         remediation: 'Check the encryption state on the device by hand.',
         reason: {
           code: 'unrecognised-output',
@@ -119,7 +119,7 @@ export function evaluate(
   if (exposed.some((area) => area.state === 'undetermined')) {
     return {
       status: 'unknown',
-      summary: "This laptop's disk is encrypted, but could not tell whether its swap is.",
+      summary: "This computer's disk is encrypted, but could not tell whether its swap is.",
       reason: {
         code: 'unrecognised-output',
         detail: `swap encryption undetermined: ${exposed.map((area) => area.device).join(', ')}`,
@@ -129,7 +129,7 @@ export function evaluate(
   if (exposed.length > 0) {
     return {
       status: 'fail',
-      summary: "This laptop's disk is encrypted, but its swap space is not.",
+      summary: "This computer's disk is encrypted, but its swap space is not.",
       remediation: `Swap on ${exposed.map((area) => area.device).join(', ')} is not encrypted: move swap inside the LUKS volume or use an encrypted swap (crypttab with a random key).`,
     };
   }

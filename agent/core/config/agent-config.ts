@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import { Type, type Static } from 'typebox';
+import { describeProblems, validate } from '../../../shared/index.ts';
+import type { OsName } from '../platform.ts';
+
+/** Settings of the agent service. Managed settings beat the config file, which beats defaults. */
+export const AgentConfigSchema = Type.Object(
+  {
+    serverUrl: Type.Union([Type.String({ pattern: '^https?://', maxLength: 500 }), Type.Null()]),
+    enrolmentToken: Type.Union([Type.String({ minLength: 16, maxLength: 200 }), Type.Null()]),
+    stateDir: Type.String({ minLength: 1, maxLength: 500 }),
+    ipcPath: Type.String({ minLength: 1, maxLength: 500 }),
+    logLevel: Type.Union([
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ]),
+    outboxMaxReports: Type.Integer({ minimum: 10, maximum: 100_000 }),
+    heartbeatMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
+    /** First delivery after start-up waits up to this long, so a school's devices booting at
+     * 08:40 do not all send at once. */
+    startupJitterSeconds: Type.Integer({ minimum: 0, maximum: 3600 }),
+    deliveryRetryBaseSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
+    deliveryRetryCapSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentConfig = Static<typeof AgentConfigSchema>;
+
+/** A bad setting, naming the key and its source. */
+export class AgentConfigError extends Error {}
+
+/** Where each OS keeps the agent's files (ARCHITECTURE.md; installers create them). */
+export const PLATFORM_PATHS: Record<
+  OsName,
+  { configFile: string; stateDir: string; ipcPath: string }
+> = {
+  linux: {
+    configFile: '/etc/hallpass/agent.json',
+    stateDir: '/var/lib/hallpass',
+    ipcPath: '/run/hallpass/agent.sock',
+  },
+  windows: {
+    configFile: 'C:\\ProgramData\\Hallpass\\agent.json',
+    stateDir: 'C:\\ProgramData\\Hallpass\\state',
+    ipcPath: '\\\\.\\pipe\\hallpass-agent',
+  },
+  darwin: {
+    configFile: '/Library/Application Support/Hallpass/agent.json',
+    stateDir: '/Library/Application Support/Hallpass/state',
+    ipcPath: '/var/run/hallpass-agent.sock',
+  },
+};
+
+/** Defaults for an OS. */
+export function defaultAgentConfig(os: OsName): AgentConfig {
+  const paths = PLATFORM_PATHS[os];
+  return {
+    serverUrl: null,
+    enrolmentToken: null,
+    stateDir: paths.stateDir,
+    ipcPath: paths.ipcPath,
+    logLevel: 'info',
+    outboxMaxReports: 2000,
+    heartbeatMinutes: 5,
+    startupJitterSeconds: 60,
+    deliveryRetryBaseSeconds: 30,
+    deliveryRetryCapSeconds: 3600,
+  };
+}
+
+/** Reads a JSON settings file; a missing file is no settings, an unreadable one an error. */
+export async function readJsonSettings(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return {};
+    }
+    throw new AgentConfigError(
+      `${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new AgentConfigError(`${path}: not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AgentConfigError(`${path}: expected a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration. `managed` comes from the OS's managed settings (see
+ * managed-settings.ts); `overrides` from the command line (state directory for tests and the
+ * demo). Fails fast with the key and the source of a bad value.
+ */
+export async function loadAgentConfig(options: {
+  os: OsName;
+  configFile?: string;
+  managed: Record<string, unknown>;
+  overrides: Partial<AgentConfig>;
+}): Promise<AgentConfig> {
+  const file = options.configFile ?? PLATFORM_PATHS[options.os].configFile;
+  const fromFile = await readJsonSettings(file);
+  const merged = {
+    ...defaultAgentConfig(options.os),
+    ...fromFile,
+    ...options.managed,
+    ...options.overrides,
+  };
+  const checked = validate(AgentConfigSchema, merged);
+  if (!checked.ok) {
+    const keys = new Set(checked.problems.map((p) => p.path.split('/')[1] ?? ''));
+    const source = [...keys]
+      .map((k) => (k in options.managed ? 'managed settings' : k in fromFile ? file : 'defaults'))
+      .join(', ');
+    throw new AgentConfigError(
+      `invalid agent configuration (${source}): ${describeProblems(checked.problems)}`,
+    );
+  }
+  return checked.value;
+}

@@ -1,0 +1,139 @@
+// Enrolment (ARCHITECTURE.md, "Identity and trust"): the device makes a P-256 key pair, sends
+// the public half with the installer's token and its facts, and keeps the private half, with
+// the device id the server answers, in the machine-scoped secret store. The key never leaves.
+import { createPublicKey } from 'node:crypto';
+import {
+  describeProblems,
+  EnrollRequestSchema,
+  EnrollResponseSchema,
+  SCHEMA_VERSION,
+  validate,
+  type DeviceFacts,
+  type EnrollRequest,
+} from '../../shared/index.ts';
+import { generateDeviceKeyPair } from './http-signature/sign.ts';
+import type { SecretStore } from './secrets/secret-store.ts';
+import {
+  apiError,
+  normalizeServerUrl,
+  readAnswer,
+  transportError,
+  type Answer,
+} from './server-client.ts';
+
+/** Enrolment was refused or could not happen; `code` is the server's error code or ours. */
+export class EnrolmentError extends Error {
+  readonly code: string;
+  readonly status: number | null;
+  constructor(code: string, status: number | null, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EnrolmentError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** What enrolment needs. `replaces` re-enrols a device that had that id (same machine only). */
+export interface EnrolOptions {
+  serverUrl: string;
+  token: string;
+  facts: DeviceFacts;
+  store: SecretStore;
+  replaces?: string;
+  fetch?: typeof globalThis.fetch;
+  now?: () => Date;
+  /** Whole request, answer included (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** The outcome: the device's id, and whether another enrolled device shares its machine id. */
+export interface Enrolment {
+  deviceId: string;
+  cloneSuspect: boolean;
+}
+
+/** Enrols this device and stores its credential; throws an EnrolmentError when refused. */
+export async function enrolDevice(options: EnrolOptions): Promise<Enrolment> {
+  let base: string;
+  try {
+    base = normalizeServerUrl(options.serverUrl);
+  } catch (error) {
+    throw new EnrolmentError('bad-server-url', null, (error as Error).message, { cause: error });
+  }
+  const keys = generateDeviceKeyPair();
+  const request: EnrollRequest = {
+    schemaVersion: SCHEMA_VERSION,
+    token: options.token.trim(),
+    // The server wants SubjectPublicKeyInfo DER, base64url.
+    publicKey: createPublicKey(keys.privateKey)
+      .export({ format: 'der', type: 'spki' })
+      .toString('base64url'),
+    facts: options.facts,
+    ...(options.replaces === undefined ? {} : { replaces: options.replaces }),
+  };
+  const checked = validate(EnrollRequestSchema, request);
+  if (!checked.ok) {
+    // Said here, before the token is spent: a typo'd token or odd facts are ours to report.
+    throw new EnrolmentError(
+      'invalid-request',
+      null,
+      `cannot enrol: ${describeProblems(checked.problems)}`,
+    );
+  }
+
+  const url = `${base}/api/v1/enroll`;
+  let answer: Answer;
+  try {
+    const response = await (options.fetch ?? globalThis.fetch)(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(request),
+      // The token must not follow a redirect to another host or to plain http.
+      redirect: 'error',
+      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+    });
+    answer = await readAnswer(response, 64 * 1024);
+  } catch (error) {
+    const failure = transportError(error, url);
+    throw new EnrolmentError(failure.code, failure.status, failure.message, { cause: error });
+  }
+
+  if (answer.status !== 201) {
+    const refusal = apiError(answer);
+    throw new EnrolmentError(
+      refusal?.error ?? `http-${answer.status}`,
+      answer.status,
+      refusal === null
+        ? `the server refused enrolment (HTTP ${answer.status}); is ${base} a Hallpass server?`
+        : `the server refused enrolment: ${refusal.message}`,
+    );
+  }
+  const enrolled = validate(EnrollResponseSchema, answer.json);
+  if (!enrolled.ok) {
+    throw new EnrolmentError(
+      'bad-response',
+      201,
+      `the server's enrolment answer is not valid: ${describeProblems(enrolled.problems)}`,
+    );
+  }
+  const { deviceId, cloneSuspect } = enrolled.value;
+  try {
+    await options.store.write({
+      schemaVersion: 1,
+      serverUrl: base,
+      deviceId,
+      privateKeyPem: keys.privateKeyPem,
+      enrolledAt: (options.now ?? (() => new Date()))().toISOString(),
+    });
+  } catch (error) {
+    throw new EnrolmentError(
+      'store-failed',
+      null,
+      `the server enrolled this device as ${deviceId}, but its credential could not be stored ` +
+        `in ${options.store.location}: ${(error as Error).message}. Fix that, then enrol ` +
+        `again, replacing device ${deviceId}.`,
+      { cause: error },
+    );
+  }
+  return { deviceId, cloneSuspect };
+}

@@ -1,0 +1,200 @@
+// The last good policy and its ETag, kept on disk (ARCHITECTURE.md, "Policy"): a device keeps
+// enforcing it when offline or when the server sends something invalid. A cache file that
+// cannot be trusted is set aside and reported, and the default policy applies until the
+// server's arrives: start-up never fails on a bad cache.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type } from 'typebox';
+import {
+  describeProblems,
+  IsoDateTimeSchema,
+  PolicySchema,
+  validate,
+  type Policy,
+} from '../../../shared/index.ts';
+import { isMissing, moveIfPresent, syncDir, writeFileDurably } from '../outbox/durable-fs.ts';
+import { parsePolicyText, PolicyError, readDefaultPolicy } from './policy-file.ts';
+
+/** Where the policy in force came from. */
+export type PolicySource = 'default' | 'cache' | 'server';
+
+/** The answer to an offered policy. A rejected one changes nothing; the reason names the key. */
+export type PolicyOffer =
+  | { kind: 'accepted'; policy: Policy; persistError: string | null }
+  | { kind: 'rejected'; reason: string };
+
+/** An opened cache and what was wrong with the file on disk, if anything. */
+export interface OpenedPolicyCache {
+  cache: PolicyCache;
+  problems: string[];
+}
+
+const FILE_NAME = 'policy.json';
+const MAX_CACHE_BYTES = 4 * 1024 * 1024;
+
+const CacheFileSchema = Type.Object(
+  {
+    etag: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]),
+    receivedAt: IsoDateTimeSchema,
+    policy: PolicySchema,
+  },
+  { additionalProperties: false },
+);
+
+interface Entry {
+  policy: Policy;
+  etag: string | null;
+  receivedAt: string | null;
+  source: PolicySource;
+}
+
+/** The policy in force, backed by `policy.json` in a directory of the service's state. */
+export class PolicyCache {
+  readonly #dir: string;
+  readonly #now: () => Date;
+  #entry: Entry;
+  #writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(dir: string, entry: Entry, now: () => Date) {
+    this.#dir = dir;
+    this.#entry = entry;
+    this.#now = now;
+  }
+
+  /** Loads the cached policy, or the default one; a bad cache file is moved aside and listed. */
+  static async open(dir: string, options: { now?: () => Date } = {}): Promise<OpenedPolicyCache> {
+    const now = options.now ?? (() => new Date());
+    const path = join(dir, FILE_NAME);
+    const problems: string[] = [];
+    const loaded = await readCacheFile(path);
+    if (loaded.kind === 'ok') {
+      const entry: Entry = { ...loaded.value, source: 'cache' };
+      return { cache: new PolicyCache(dir, entry, now), problems };
+    }
+    if (loaded.kind === 'bad') {
+      const aside = `${path}.corrupt-${now().toISOString().replace(/[:.]/g, '-')}`;
+      try {
+        await moveIfPresent(path, aside);
+        problems.push(`${loaded.reason}; moved aside to ${aside}; the default policy applies`);
+      } catch (error) {
+        problems.push(
+          `${loaded.reason}; could not move it aside (${errorText(error)}); ` +
+            'the default policy applies',
+        );
+      }
+    }
+    const entry: Entry = {
+      policy: await readDefaultPolicy(),
+      etag: null,
+      receivedAt: null,
+      source: 'default',
+    };
+    return { cache: new PolicyCache(dir, entry, now), problems };
+  }
+
+  /** The policy in force. */
+  current(): Policy {
+    return this.#entry.policy;
+  }
+
+  /** The ETag of the policy in force (for If-None-Match), or null when it did not come from the server. */
+  etag(): string | null {
+    return this.#entry.etag;
+  }
+
+  /** When the policy in force arrived from the server (ISO), or null for the default policy. */
+  receivedAt(): string | null {
+    return this.#entry.receivedAt;
+  }
+
+  /** Whether the policy in force is the default, the cached one, or one received this run. */
+  source(): PolicySource {
+    return this.#entry.source;
+  }
+
+  /**
+   * Offers policy text from the server. Valid: it is in force at once and persisted (a disk
+   * failure is reported, not thrown). Invalid or hostile: rejected, the policy in force stays.
+   */
+  async offer(text: string, etag: string | null): Promise<PolicyOffer> {
+    let policy: Policy;
+    try {
+      policy = parsePolicyText(text, 'policy from the server');
+    } catch (error) {
+      if (error instanceof PolicyError) {
+        return { kind: 'rejected', reason: error.message };
+      }
+      throw error;
+    }
+    const receivedAt = this.#now().toISOString();
+    // ETags longer than the cache file allows are dropped, so the file always reads back.
+    const keptEtag = etag !== null && etag.length <= 200 ? etag : null;
+    this.#entry = { policy, etag: keptEtag, receivedAt, source: 'server' };
+    const data = JSON.stringify({ etag: keptEtag, receivedAt, policy }, null, 2);
+    // Writes are chained so a slow earlier write can never land after a later one.
+    const write = this.#writes.then(() => this.#persist(data));
+    this.#writes = write.catch(() => undefined);
+    try {
+      await write;
+      return { kind: 'accepted', policy, persistError: null };
+    } catch (error) {
+      return { kind: 'accepted', policy, persistError: errorText(error) };
+    }
+  }
+
+  async #persist(data: string): Promise<void> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const temp = `.${FILE_NAME}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFileDurably(this.#dir, FILE_NAME, temp, data);
+    await syncDir(this.#dir);
+  }
+}
+
+type CacheRead =
+  | { kind: 'ok'; value: Omit<Entry, 'source'> }
+  | { kind: 'missing' }
+  | { kind: 'bad'; reason: string };
+
+async function readCacheFile(path: string): Promise<CacheRead> {
+  let text: string;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      if (size > MAX_CACHE_BYTES) {
+        return {
+          kind: 'bad',
+          reason: `policy cache ${path} is larger than ${MAX_CACHE_BYTES} bytes`,
+        };
+      }
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (isMissing(error)) {
+      return { kind: 'missing' };
+    }
+    return { kind: 'bad', reason: `policy cache ${path} is unreadable (${errorText(error)})` };
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return { kind: 'bad', reason: `policy cache ${path} is corrupt (not JSON)` };
+  }
+  const checked = validate(CacheFileSchema, document);
+  if (!checked.ok) {
+    return {
+      kind: 'bad',
+      reason: `policy cache ${path} is invalid: ${describeProblems(checked.problems)}`,
+    };
+  }
+  return { kind: 'ok', value: checked.value };
+}
+
+function errorText(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,118 @@
+// Composition root of the privileged daemon: builds the service from the configuration, opens
+// its state (credential, outbox, policy cache), serves the tray over IPC and starts the schedule.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { CheckDefinition } from '../core/checks/define-check.ts';
+import type { AgentConfig } from '../core/config/agent-config.ts';
+import { enrolDevice } from '../core/enrolment.ts';
+import { collectDeviceFacts } from '../core/facts/device-facts.ts';
+import type { Host } from '../core/host.ts';
+import { Outbox } from '../core/outbox/outbox.ts';
+import type { OsName } from '../core/platform.ts';
+import { PolicyCache } from '../core/policy/policy-cache.ts';
+import { secretStoreFor } from '../core/secrets/index.ts';
+import { ServerClient } from '../core/server-client.ts';
+import { startIpcServer } from './ipc-server.ts';
+import { AgentService, type DeviceConnection } from './service.ts';
+import { SlowCheckCache } from './slow-checks.ts';
+
+/** A running service and how to stop it. */
+export interface RunningService {
+  service: AgentService;
+  stop(): Promise<void>;
+}
+
+/** Starts the service. Throws (CredentialError etc.) when it must not run: the caller exits. */
+export async function runService(options: {
+  os: OsName;
+  host: Host;
+  config: AgentConfig;
+  agentVersion: string;
+  checks: readonly CheckDefinition[];
+}): Promise<RunningService> {
+  const { os, host, config } = options;
+  const log = pino({
+    level: config.logLevel,
+    base: { program: 'hallpass-service' },
+    redact: ['privateKeyPem', 'token', 'enrolmentToken', '*.privateKeyPem'],
+  });
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const store = secretStoreFor(os, { stateDir: config.stateDir, run: host.run });
+  // Fail fast on a credential with loose permissions or garbage: never run half-trusted.
+  let credential = await store.read();
+
+  const outbox = await Outbox.open({
+    dir: join(config.stateDir, 'outbox'),
+    maxReports: config.outboxMaxReports,
+    backoff: {
+      baseMs: config.deliveryRetryBaseSeconds * 1000,
+      capMs: Math.max(config.deliveryRetryCapSeconds, config.deliveryRetryBaseSeconds) * 1000,
+    },
+  });
+  for (const file of outbox.corruptFiles()) {
+    log.error(
+      { file: file.file, movedTo: file.movedTo, reason: file.reason },
+      'outbox file set aside',
+    );
+  }
+  const opened = await PolicyCache.open(join(config.stateDir, 'policy'));
+  for (const problem of opened.problems) {
+    log.error({ problem }, 'policy cache problem; using the last good or default policy');
+  }
+  const slowChecks = await SlowCheckCache.open(config.stateDir);
+  const collectFacts = async () => (await collectDeviceFacts(os, options.agentVersion)).facts;
+
+  const connection = async (): Promise<DeviceConnection | null> => {
+    if (credential === null && config.serverUrl !== null && config.enrolmentToken !== null) {
+      const enrolment = await enrolDevice({
+        serverUrl: config.serverUrl,
+        token: config.enrolmentToken,
+        facts: await collectFacts(),
+        store,
+      });
+      log.info({ deviceId: enrolment.deviceId, cloneSuspect: enrolment.cloneSuspect }, 'enrolled');
+      credential = await store.read();
+    }
+    if (credential === null) {
+      return null;
+    }
+    const client = new ServerClient({ credential });
+    return {
+      deviceId: credential.deviceId,
+      serverUrl: credential.serverUrl,
+      fetchPolicy: (etag) => client.fetchPolicy(etag),
+      sendBatch: (batch) => client.sendBatch(batch),
+    };
+  };
+
+  const service = new AgentService({
+    os,
+    host,
+    agentVersion: options.agentVersion,
+    checks: options.checks,
+    outbox,
+    policy: opened.cache,
+    slowChecks,
+    collectFacts,
+    connection,
+    log,
+    heartbeatMinutes: config.heartbeatMinutes,
+    startupJitterMs: config.startupJitterSeconds * 1000,
+  });
+  const closeIpc = await startIpcServer(config.ipcPath, {
+    status: () => service.status(),
+    runChecks: () => service.runPass(),
+  });
+  service.start();
+  log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
+  return {
+    service,
+    async stop() {
+      await closeIpc();
+      await service.stop();
+      await outbox.close();
+      log.info({}, 'service stopped');
+    },
+  };
+}

@@ -1,0 +1,336 @@
+// The privileged daemon's behaviour: check passes on a schedule, reports and events through the
+// durable outbox, delivery with back-off, policy refresh, heartbeat. Everything it talks to is
+// passed in (composition happens in run-service.ts), so tests drive it with the real server.
+import {
+  SCHEMA_VERSION,
+  type AgentEvent,
+  type AgentStatus,
+  type CheckResult,
+  type DeviceFacts,
+  type ReportBatch,
+} from '../../shared/index.ts';
+import { runChecks } from '../core/checks/run-checks.ts';
+import type { CheckDefinition } from '../core/checks/define-check.ts';
+import type { Host } from '../core/host.ts';
+import { deliver, type SendOutcome } from '../core/outbox/deliver.ts';
+import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
+import type { OsName } from '../core/platform.ts';
+import type { PolicyCache } from '../core/policy/policy-cache.ts';
+import { buildReport } from '../core/report.ts';
+import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
+
+/** What the service needs from the server, for an enrolled device. */
+export interface DeviceConnection {
+  readonly deviceId: string;
+  readonly serverUrl: string;
+  fetchPolicy(
+    etag: string | null,
+  ): Promise<
+    | { kind: 'policy'; text: string; etag: string | null }
+    | { kind: 'not-modified' }
+    | { kind: 'no-policy' }
+    | { kind: 'failed'; error: unknown }
+  >;
+  sendBatch(batch: ReportBatch): Promise<SendOutcome>;
+}
+
+/** The policy in force and how to offer it a new one (the policy cache). */
+export type PolicySource = Pick<PolicyCache, 'current' | 'etag' | 'offer'>;
+
+/** The service's structured logger (pino's shape). */
+export interface ServiceLog {
+  info(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+/** Everything the service is built from. */
+export interface ServiceParts {
+  os: OsName;
+  host: Host;
+  agentVersion: string;
+  checks: readonly CheckDefinition[];
+  outbox: Outbox;
+  policy: PolicySource;
+  slowChecks: SlowCheckCache;
+  collectFacts: () => Promise<DeviceFacts>;
+  /** The connection once enrolled; null before (checks still run, reports wait in the outbox). */
+  connection: () => Promise<DeviceConnection | null>;
+  log: ServiceLog;
+  heartbeatMinutes: number;
+  /** Upper bound of the random wait before the first delivery after start-up. */
+  startupJitterMs: number;
+  random?: () => number;
+}
+
+const MINUTE = 60_000;
+
+/** The agent service: call start(), then stop() on shutdown. */
+export class AgentService {
+  readonly #parts: ServiceParts;
+  readonly #random: () => number;
+  #timers = new Set<NodeJS.Timeout>();
+  #stopped = false;
+  /** False until the start-up jitter has passed: no delivery before then. */
+  #started = false;
+  #pass: Promise<CheckResult[]> | null = null;
+  #delivering: Promise<void> | null = null;
+  #results: CheckResult[] = [];
+  #lastCheckAt: Date | null = null;
+  #lastQueuedAt: Date | null = null;
+  #lastDeliveryAt: Date | null = null;
+  #lastDeliveryError: string | null = null;
+  #enrolled: DeviceConnection | null = null;
+
+  constructor(parts: ServiceParts) {
+    this.#parts = parts;
+    this.#random = parts.random ?? Math.random;
+  }
+
+  /** Starts the schedule: delivery of what is queued, policy refresh, the first pass. Returns at once. */
+  start(): void {
+    // What earlier runs left in the outbox goes out first (after a random wait, so devices that
+    // boot together do not send together), without waiting for a check pass.
+    this.#after(this.#random() * this.#parts.startupJitterMs, () => {
+      this.#started = true;
+      this.#kickDelivery();
+    });
+    this.#after(0, async () => {
+      await this.#refreshPolicy();
+      await this.runPass();
+      this.#scheduleChecks();
+    });
+    this.#every(this.#parts.heartbeatMinutes * MINUTE, () => this.#heartbeat());
+  }
+
+  /** Stops the timers and waits for work in flight; nothing queued is lost (it is on disk). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#timers) {
+      clearTimeout(timer);
+    }
+    this.#timers.clear();
+    await Promise.allSettled([this.#pass, this.#delivering]);
+  }
+
+  /** One check pass → one report in the outbox → a delivery attempt. Concurrent calls share a pass. */
+  runPass(): Promise<CheckResult[]> {
+    this.#pass ??= this.#doPass().finally(() => {
+      this.#pass = null;
+    });
+    return this.#pass;
+  }
+
+  /** Queues an event (USB, AUP, tamper…) durably, then tries to deliver. */
+  async recordEvent(event: AgentEvent): Promise<void> {
+    await this.#parts.outbox.add({ kind: 'event', id: event.id, payload: event });
+    this.#kickDelivery();
+  }
+
+  /** What `hallpass status` and the tray show. */
+  status(): AgentStatus {
+    const policy = this.#parts.policy.current();
+    return {
+      agentVersion: this.#parts.agentVersion,
+      enrolled: this.#enrolled !== null,
+      deviceId: this.#enrolled?.deviceId ?? null,
+      serverUrl: this.#enrolled?.serverUrl ?? null,
+      policy: { name: policy.name, version: policy.version },
+      lastCheckAt: this.#lastCheckAt?.toISOString() ?? null,
+      lastReportQueuedAt: this.#lastQueuedAt?.toISOString() ?? null,
+      lastDeliveryAt: this.#lastDeliveryAt?.toISOString() ?? null,
+      lastDeliveryError: this.#lastDeliveryError,
+      outbox: this.#parts.outbox.depth(),
+      results: this.#results,
+    };
+  }
+
+  /** Waits for any delivery in flight (tests and shutdown). */
+  async settled(): Promise<void> {
+    await this.#delivering;
+  }
+
+  async #doPass(): Promise<CheckResult[]> {
+    const { host, os, log } = this.#parts;
+    const policy = this.#parts.policy.current();
+    const now = host.now();
+    const maxAge = policy.reporting.slowChecksIntervalHours;
+    const cached = new Map<string, CheckResult>();
+    for (const id of SLOW_CHECK_IDS) {
+      const fresh = this.#parts.slowChecks.fresh(id, now, maxAge);
+      if (fresh !== undefined) {
+        cached.set(id, fresh);
+      }
+    }
+    const toRun = this.#parts.checks.filter((c) => !cached.has(c.id));
+    const [ran, device] = await Promise.all([
+      runChecks({ checks: toRun, os, host, policy, log }),
+      this.#parts.collectFacts(),
+    ]);
+    await this.#parts.slowChecks.store(ran);
+    const byId = new Map([...cached, ...ran.map((r) => [r.checkId, r] as const)]);
+    const results = this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []);
+    const report = buildReport({ device, policy, results, now });
+    const added = await this.#parts.outbox.add({ kind: 'report', id: report.id, payload: report });
+    if (added.dropped.length > 0) {
+      log.warn({ dropped: added.dropped.length }, 'outbox full: dropped the oldest reports');
+    }
+    const changed = results.some((r, i) => r.status !== this.#results[i]?.status);
+    log.info(
+      { overall: report.overall, changed, ran: toRun.length, cached: cached.size },
+      'check pass finished',
+    );
+    this.#results = results;
+    this.#lastCheckAt = now;
+    this.#lastQueuedAt = now;
+    this.#kickDelivery();
+    return results;
+  }
+
+  #kickDelivery(): void {
+    if (this.#stopped || this.#delivering !== null || !this.#started) {
+      return;
+    }
+    this.#delivering = this.#deliver().finally(() => {
+      this.#delivering = null;
+    });
+  }
+
+  async #deliver(): Promise<void> {
+    const connection = await this.#connection();
+    if (connection === null || !this.#parts.outbox.isDue()) {
+      this.#scheduleDelivery();
+      return;
+    }
+    const send = async (batch: OutboxItem[]): Promise<SendOutcome> => {
+      const reports = batch.flatMap((i) => (i.kind === 'report' ? [i.payload] : []));
+      const events = batch.flatMap((i) => (i.kind === 'event' ? [i.payload] : []));
+      return connection.sendBatch({ schemaVersion: SCHEMA_VERSION, reports, events });
+    };
+    const result = await deliver(this.#parts.outbox, send);
+    if (result.delivered > 0) {
+      this.#lastDeliveryAt = this.#parts.host.now();
+    }
+    if (result.status === 'backing-off') {
+      this.#lastDeliveryError = errorText(result.error);
+      this.#parts.log.warn(
+        { error: this.#lastDeliveryError, retryAt: result.nextAttemptAt },
+        'delivery failed; will retry',
+      );
+    } else if (result.status === 'drained') {
+      this.#lastDeliveryError = null;
+    }
+    for (const item of result.rejected) {
+      this.#parts.log.error(
+        { id: item.id, reason: item.reason },
+        'server refused an item; set aside',
+      );
+    }
+    this.#scheduleDelivery();
+  }
+
+  #scheduleDelivery(): void {
+    const at = this.#parts.outbox.nextAttemptAt();
+    const depth = this.#parts.outbox.depth();
+    if (this.#stopped || at === null || depth.reports + depth.events === 0) {
+      return;
+    }
+    this.#after(Math.max(1000, at - this.#parts.host.now().getTime()), () => {
+      this.#kickDelivery();
+    });
+  }
+
+  async #connection(): Promise<DeviceConnection | null> {
+    if (this.#enrolled === null) {
+      try {
+        this.#enrolled = await this.#parts.connection();
+      } catch (error) {
+        this.#lastDeliveryError = errorText(error);
+        this.#parts.log.error({ error: this.#lastDeliveryError }, 'not enrolled');
+      }
+    }
+    return this.#enrolled;
+  }
+
+  async #refreshPolicy(): Promise<void> {
+    const connection = await this.#connection();
+    if (connection === null) {
+      return;
+    }
+    const answer = await connection.fetchPolicy(this.#parts.policy.etag());
+    if (answer.kind === 'policy') {
+      const offered = await this.#parts.policy.offer(answer.text, answer.etag);
+      if (offered.kind === 'accepted') {
+        this.#parts.log.info({ policy: this.#parts.policy.current().name }, 'new policy in force');
+      } else {
+        // Keep enforcing the last good policy, and tell ICT: a bad policy is a tamper signal.
+        this.#parts.log.error({ reason: offered.reason }, 'policy from the server rejected');
+        await this.recordEvent({
+          schemaVersion: SCHEMA_VERSION,
+          id: crypto.randomUUID(),
+          occurredAt: this.#parts.host.now().toISOString(),
+          type: 'tamper.policy-rejected',
+          data: { reason: offered.reason.slice(0, 2000) },
+        });
+      }
+    } else if (answer.kind === 'failed') {
+      this.#parts.log.warn(
+        { error: errorText(answer.error) },
+        'policy refresh failed; keeping the last good policy',
+      );
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const depth = this.#parts.outbox.depth();
+    const connection = await this.#connection();
+    if (connection === null || depth.reports + depth.events > 0) {
+      this.#kickDelivery();
+      return;
+    }
+    // An empty batch: the server records that the device is alive without a full report.
+    const outcome = await connection.sendBatch({
+      schemaVersion: SCHEMA_VERSION,
+      reports: [],
+      events: [],
+    });
+    if (outcome.kind === 'accepted') {
+      this.#lastDeliveryAt = this.#parts.host.now();
+    }
+  }
+
+  #scheduleChecks(): void {
+    const minutes = this.#parts.policy.current().reporting.intervalMinutes;
+    // ±10 % jitter so a school's laptops, all started at 08:40, spread their reports.
+    const delay = minutes * MINUTE * (0.9 + 0.2 * this.#random());
+    this.#after(delay, async () => {
+      await this.#refreshPolicy();
+      await this.runPass();
+      this.#scheduleChecks();
+    });
+  }
+
+  #every(ms: number, task: () => Promise<void>): void {
+    this.#after(ms, async () => {
+      await task();
+      this.#every(ms, task);
+    });
+  }
+
+  #after(ms: number, task: () => void | Promise<void>): void {
+    if (this.#stopped) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      Promise.resolve(task()).catch((error: unknown) => {
+        this.#parts.log.error({ error: errorText(error) }, 'scheduled task failed');
+      });
+    }, ms);
+    this.#timers.add(timer);
+  }
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 1000);
+}
