@@ -20,6 +20,8 @@ export async function insertDevice(
     publicKeySpki: string;
     facts: DeviceFacts;
     replaces: string | undefined;
+    /** The server's clock (app.now()), not the database's. */
+    enrolledAt: Date;
   },
 ): Promise<Enrolment> {
   const existingKey = await tx.query('select 1 from devices where public_key_spki = $1', [
@@ -43,7 +45,10 @@ export async function insertDevice(
     ) {
       return { ok: false, reason: 'machine-mismatch' };
     }
-    await tx.query('update devices set retired_at = now() where id = $1', [input.replaces]);
+    await tx.query('update devices set retired_at = $2 where id = $1', [
+      input.replaces,
+      input.enrolledAt,
+    ]);
   }
   const twins =
     input.facts.machineIdHash === null
@@ -55,8 +60,8 @@ export async function insertDevice(
   const cloneSuspect = twins.length > 0;
   const rows = await tx.query<{ id: string }>(
     `insert into devices (school_id, group_id, public_key_spki, machine_id_hash, hostname, serial, os_name,
-                          facts, enrolled_via, clone_suspect, replaces)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id`,
+                          facts, enrolled_via, clone_suspect, replaces, enrolled_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id`,
     [
       input.schoolId,
       input.groupId,
@@ -69,6 +74,7 @@ export async function insertDevice(
       input.tokenId,
       cloneSuspect,
       input.replaces ?? null,
+      input.enrolledAt,
     ],
   );
   if (cloneSuspect) {

@@ -40,19 +40,19 @@ async function applyReport(
   // Data-modifying CTEs all see the state before this statement, so `previous` is the old status.
   await tx.query(
     `with incoming as (
-       select * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
-         as t(check_id, status, summary, remediation, evidence, measured_at)
+       select * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::jsonb[])
+         as t(check_id, status, summary, remediation, evidence, measured_at, reason)
      ), changes as (
        insert into check_changes (device_id, check_id, from_status, to_status, summary, measured_at)
        select $1, i.check_id, c.status, i.status, i.summary, i.measured_at
          from incoming i left join check_states c on c.device_id = $1 and c.check_id = i.check_id
         where (c.status is distinct from i.status) and (c.measured_at is null or c.measured_at <= i.measured_at)
      )
-     insert into check_states (device_id, check_id, status, summary, remediation, evidence, measured_at, changed_at)
-     select $1, check_id, status, summary, remediation, evidence, measured_at, measured_at from incoming
+     insert into check_states (device_id, check_id, status, summary, remediation, evidence, measured_at, changed_at, reason)
+     select $1, check_id, status, summary, remediation, evidence, measured_at, measured_at, reason from incoming
      on conflict (device_id, check_id) do update set
        status = excluded.status, summary = excluded.summary, remediation = excluded.remediation,
-       evidence = excluded.evidence, measured_at = excluded.measured_at,
+       evidence = excluded.evidence, measured_at = excluded.measured_at, reason = excluded.reason,
        changed_at = case when check_states.status = excluded.status then check_states.changed_at else excluded.measured_at end
      where check_states.measured_at <= excluded.measured_at`,
     [
@@ -63,6 +63,7 @@ async function applyReport(
       r.map((x) => x.remediation ?? null),
       r.map((x) => JSON.stringify(x.evidence)),
       r.map((x) => x.measuredAt),
+      r.map((x) => (x.reason === undefined ? null : JSON.stringify(x.reason))),
     ],
   );
   await tx.query(

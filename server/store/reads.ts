@@ -11,6 +11,7 @@ import type {
   DeviceListQuery,
   StatusCounts,
   StoredEvent,
+  UnknownReason,
 } from '../../shared/index.ts';
 import type { Queryable } from '../db/db.ts';
 
@@ -48,7 +49,7 @@ export async function complianceSummary(
        from schools s
        left join (
          select school_id, overall_status as status, count(*)::int as n,
-                (count(*) filter (where last_seen_at is null or last_seen_at < $1))::int as stale
+                (count(*) filter (where coalesce(last_seen_at, enrolled_at) < $1))::int as stale
            from devices where retired_at is null
           group by school_id, overall_status
        ) c on c.school_id = s.id
@@ -136,7 +137,9 @@ function deviceFilter(
   }
   if (query.silentDays !== undefined) {
     const before = new Date(now.getTime() - query.silentDays * DAY_MS);
-    conditions.push(`(d.last_seen_at is null or d.last_seen_at < ${p(before)})`);
+    // Silent since its last contact, or since enrolment if it never reported: a device enrolled
+    // five minutes ago is not "not reported for 7 days".
+    conditions.push(`coalesce(d.last_seen_at, d.enrolled_at) < ${p(before)}`);
   }
   if (query.search !== undefined && query.search !== '') {
     // lower() on both sides with LIKE matches as ILIKE does, at half the cost per row.
@@ -285,8 +288,9 @@ export async function deviceDetail(db: Queryable, id: string): Promise<DeviceDet
       evidence: Record<string, unknown>;
       measured_at: Date;
       changed_at: Date;
+      reason: UnknownReason | null;
     }>(
-      `select check_id, status, summary, remediation, evidence, measured_at, changed_at
+      `select check_id, status, summary, remediation, evidence, measured_at, changed_at, reason
          from check_states where device_id = $1 order by check_id`,
       [id],
     ),
@@ -322,6 +326,7 @@ export async function deviceDetail(db: Queryable, id: string): Promise<DeviceDet
       status: c.status,
       summary: c.summary,
       remediation: c.remediation,
+      reason: c.reason,
       evidence: c.evidence,
       measuredAt: isoRequired(c.measured_at),
       changedAt: isoRequired(c.changed_at),

@@ -1,7 +1,12 @@
 // Schemas of the ICT-facing JSON API (`/api/v1/ict/...`): what the dashboard pages read and
 // what admin tools write. Session cookie auth; state-changing requests carry `x-csrf-token`.
 import { Type, type Static } from 'typebox';
-import { CheckIdSchema, CheckStatusSchema, EvidenceSchema } from './check-result.ts';
+import {
+  CheckIdSchema,
+  CheckStatusSchema,
+  EvidenceSchema,
+  UnknownReasonSchema,
+} from './check-result.ts';
 import { DeviceFactsSchema } from './device-facts.ts';
 import { IsoDateTimeSchema, Text, UuidSchema } from './common.ts';
 import { PolicySchema } from './policy.ts';
@@ -115,6 +120,8 @@ export const CheckStateSchema = Type.Object(
     status: CheckStatusSchema,
     summary: Text(300),
     remediation: Nullable(Text(1000)),
+    /** Why the agent could not tell, for `unknown`. */
+    reason: Nullable(UnknownReasonSchema),
     evidence: EvidenceSchema,
     measuredAt: IsoDateTimeSchema,
     changedAt: IsoDateTimeSchema,

@@ -89,7 +89,13 @@ function render(detail: DeviceDetail): void {
               { 'data-check': check.checkId },
               h('th', { scope: 'row' }, checkName(check.checkId)),
               h('td', {}, statusBadge(check.status)),
-              h('td', {}, check.summary),
+              h(
+                'td',
+                {},
+                check.summary,
+                check.reason !== null &&
+                  h('p', { class: 'reason' }, `Why: ${check.reason.detail} (${check.reason.code})`),
+              ),
               h('td', {}, check.remediation ?? ''),
               h('td', {}, time(check.measuredAt)),
               h('td', {}, time(check.changedAt)),

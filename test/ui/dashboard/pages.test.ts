@@ -344,6 +344,12 @@ describe('dashboard pages (Chromium)', () => {
       ]);
     });
 
+    it('says why a check could not tell', async () => {
+      await open(`/devices/${fleet.byHostname('ng-lt-003').id}`);
+      const unknown = (await rows('#checks')).find((r) => r[0] === 'Anti-virus');
+      expect(unknown?.slice(1, 3)).toEqual(['Unknown', 'antivirus is unknownWhy: slow (timeout)']);
+    });
+
     it('flags a suspected cloned image', async () => {
       await open(`/devices/${fleet.byHostname('ng-lt-003').id}`);
       const flag = page.locator('#clone-flag');

@@ -81,7 +81,8 @@ export const FLEET: readonly DeviceSpec[] = [
     reports: [{ hoursAgo: 3, checks: allPass }],
     twin: 'image-a',
   },
-  { hostname: 'ng-lt-005', school: 'northgate', reports: [] },
+  // Enrolled 20 days ago and never reported since: silent, counted from its enrolment.
+  { hostname: 'ng-lt-005', school: 'northgate', silentDays: 20, reports: [] },
   { hostname: HOSTILE_HOSTNAME, school: 'northgate', reports: [{ hoursAgo: 1, checks: allPass }] },
   {
     hostname: 'rv-st-001',

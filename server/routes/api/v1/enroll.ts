@@ -70,6 +70,7 @@ export const enrollRoutes: FastifyPluginAsyncTypebox = async (app) => {
             publicKeySpki: body.publicKey,
             facts: body.facts,
             replaces: body.replaces,
+            enrolledAt: now,
           });
           if (!enrolment.ok) {
             // Roll back the token use: a refused enrolment consumes nothing.

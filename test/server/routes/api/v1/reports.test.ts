@@ -40,6 +40,15 @@ describe.each(testEngines)('POST /api/v1/reports on $name', (engine) => {
     expect(row?.overall_status).toBe('fail');
   });
 
+  it('keeps the reason of an unknown result, so ICT can see why the agent could not tell', async () => {
+    await device.postBatch(server.app, [report(device.facts, [result('screen-lock', 'unknown')])]);
+    const [state] = await server.db.query<{ reason: unknown }>(
+      "select reason from check_states where device_id = $1 and check_id = 'screen-lock'",
+      [device.id],
+    );
+    expect(state?.reason).toEqual({ code: 'timeout', detail: 'slow' });
+  });
+
   it('a resent batch stores nothing twice and is accepted again', async () => {
     const r = report(device.facts, [result('antivirus', 'pass')]);
     const e = usbBlocked();

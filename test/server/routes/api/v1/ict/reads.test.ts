@@ -114,8 +114,12 @@ describe.each(testEngines)('ICT read API on $name', (engine) => {
     // A hostname and serial that a spreadsheet would run as formulas, with a quote and a comma.
     await enrol('formula', '=HYPERLINK("http://evil.example","x")', server.token, '+SUM(A1:A9)');
     await send('formula', [result('os-updates', 'warn'), result('antivirus', 'pass')], ago(5));
-    // delta: in Southfield, never reported; its name holds LIKE wildcards.
+    // delta: in Southfield, enrolled 20 days ago and never reported; its name holds LIKE wildcards.
     await enrol('delta', 'delta_04%', southToken, '@serial');
+    await server.db.query(
+      `update devices set enrolled_at = now() - interval '20 days' where id = $1`,
+      [devices.delta?.id],
+    );
     // echo: reported unknown long ago (silent since).
     await enrol('echo', 'echo-05');
     await send('echo', [result('disk-encryption', 'unknown')], ago(60));
@@ -140,7 +144,7 @@ describe.each(testEngines)('ICT read API on $name', (engine) => {
     expect(summary.devices).toBe(6);
     expect(summary.overall).toEqual({ pass: 2, fail: 1, warn: 1, unknown: 1, none: 1 });
     expect(summary.staleDays).toBe(7);
-    // echo (last seen 10 days ago) and delta (never seen).
+    // echo (last seen 10 days ago) and delta (never seen, enrolled 20 days ago).
     expect(summary.stale).toBe(2);
     const byCheck = Object.fromEntries(summary.byCheck.map((c) => [c.checkId, c.counts]));
     expect(byCheck).toEqual({
@@ -157,8 +161,10 @@ describe.each(testEngines)('ICT read API on $name', (engine) => {
     expect(summary.bySchool.find((s) => s.school === southfield.name)?.schoolId).toBe(
       southfield.id,
     );
-    const wide = await get<ComplianceSummary>('/summary?staleDays=30');
+    // Silence counts from the last contact, or from enrolment for a device that never reported.
+    const wide = await get<ComplianceSummary>('/summary?staleDays=15');
     expect(wide.stale).toBe(1);
+    expect((await get<ComplianceSummary>('/summary?staleDays=30')).stale).toBe(0);
   });
 
   it('GET /devices lists active devices by hostname with the total', async () => {
