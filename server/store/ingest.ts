@@ -30,30 +30,53 @@ async function claimIds(
   return { fresh, accepted: ids.filter((id) => fresh.has(id) || resent.has(id)) };
 }
 
-/** Applies one report to the latest state per check, recording status changes. */
-async function applyReport(
+/**
+ * Applies new reports (oldest first) to the latest state per check in one statement, however
+ * many reports the batch holds: a result older than the stored state changes nothing; each
+ * status change, within the batch or against the stored state, is one history row; `changed_at`
+ * is when the current status began.
+ */
+async function applyResults(
   tx: Queryable,
   deviceId: string,
-  report: ComplianceReport,
+  reports: readonly ComplianceReport[],
 ): Promise<void> {
-  const r = report.results;
-  // Data-modifying CTEs all see the state before this statement, so `previous` is the old status.
+  const r = reports.flatMap((report) => report.results);
+  if (r.length === 0) {
+    return;
+  }
+  // Data-modifying CTEs all see the state before this statement, so `stored` is the old state.
   await tx.query(
     `with incoming as (
        select * from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[], $8::jsonb[])
-         as t(check_id, status, summary, remediation, evidence, measured_at, reason)
+         with ordinality as t(check_id, status, summary, remediation, evidence, measured_at, reason, n)
+     ), stored as (
+       select check_id, status, measured_at, changed_at from check_states
+        where device_id = $1 and check_id in (select check_id from incoming)
+     ), newer as (
+       select i.*, coalesce(lag(i.status) over w, s.status) as previous
+         from incoming i left join stored s using (check_id)
+        where s.measured_at is null or i.measured_at >= s.measured_at
+       window w as (partition by i.check_id order by i.measured_at, i.n)
+     ), runs as (
+       select n.*, max(case when n.previous is distinct from n.status then n.measured_at end)
+                     over (partition by n.check_id order by n.measured_at, n.n) as run_start
+         from newer n
      ), changes as (
        insert into check_changes (device_id, check_id, from_status, to_status, summary, measured_at)
-       select $1, i.check_id, c.status, i.status, i.summary, i.measured_at
-         from incoming i left join check_states c on c.device_id = $1 and c.check_id = i.check_id
-        where (c.status is distinct from i.status) and (c.measured_at is null or c.measured_at <= i.measured_at)
+       select $1, check_id, previous, status, summary, measured_at from runs
+        where previous is distinct from status
+     ), latest as (
+       select distinct on (check_id) * from runs order by check_id, measured_at desc, n desc
      )
      insert into check_states (device_id, check_id, status, summary, remediation, evidence, measured_at, changed_at, reason)
-     select $1, check_id, status, summary, remediation, evidence, measured_at, measured_at, reason from incoming
+     select $1, l.check_id, l.status, l.summary, l.remediation, l.evidence, l.measured_at,
+            coalesce(l.run_start, s.changed_at, l.measured_at), l.reason
+       from latest l left join stored s using (check_id)
      on conflict (device_id, check_id) do update set
        status = excluded.status, summary = excluded.summary, remediation = excluded.remediation,
        evidence = excluded.evidence, measured_at = excluded.measured_at, reason = excluded.reason,
-       changed_at = case when check_states.status = excluded.status then check_states.changed_at else excluded.measured_at end
+       changed_at = excluded.changed_at
      where check_states.measured_at <= excluded.measured_at`,
     [
       deviceId,
@@ -66,18 +89,37 @@ async function applyReport(
       r.map((x) => (x.reason === undefined ? null : JSON.stringify(x.reason))),
     ],
   );
+}
+
+/** Records contact, and the newest report's facts and overall status unless a newer one is stored. */
+async function updateDevice(
+  tx: Queryable,
+  deviceId: string,
+  newest: ComplianceReport | undefined,
+  now: Date,
+): Promise<void> {
+  if (newest === undefined) {
+    await tx.query('update devices set last_seen_at = $2 where id = $1', [deviceId, now]);
+    return;
+  }
   await tx.query(
-    `update devices set last_report_at = $2, overall_status = $3, facts = $4, hostname = $5, serial = $6,
-            policy_version = $7
-      where id = $1 and (last_report_at is null or last_report_at <= $2)`,
+    `update devices set last_seen_at = $8,
+            last_report_at = case when last_report_at is null or last_report_at <= $2 then $2 else last_report_at end,
+            overall_status = case when last_report_at is null or last_report_at <= $2 then $3 else overall_status end,
+            facts = case when last_report_at is null or last_report_at <= $2 then $4::jsonb else facts end,
+            hostname = case when last_report_at is null or last_report_at <= $2 then $5 else hostname end,
+            serial = case when last_report_at is null or last_report_at <= $2 then $6 else serial end,
+            policy_version = case when last_report_at is null or last_report_at <= $2 then $7 else policy_version end
+      where id = $1`,
     [
       deviceId,
-      report.createdAt,
-      report.overall,
-      JSON.stringify(report.device),
-      report.device.hostname,
-      report.device.serial,
-      report.policy.version,
+      newest.createdAt,
+      newest.overall,
+      JSON.stringify(newest.device),
+      newest.device.hostname,
+      newest.device.serial,
+      newest.policy.version,
+      now,
     ],
   );
 }
@@ -115,9 +157,7 @@ export async function ingestBatch(
         fresh.map((r) => JSON.stringify(r)),
       ],
     );
-    for (const report of fresh) {
-      await applyReport(tx, deviceId, report);
-    }
+    await applyResults(tx, deviceId, fresh);
   }
   const events: AgentEvent[] = batch.events;
   const eventIds = events.map((e) => e.id);
@@ -141,7 +181,7 @@ export async function ingestBatch(
     },
     eventIds,
   );
-  await tx.query('update devices set last_seen_at = $2 where id = $1', [deviceId, now]);
+  await updateDevice(tx, deviceId, fresh.at(-1), now);
   return [...receipts.accepted, ...stored.accepted];
 }
 

@@ -89,6 +89,62 @@ describe.each(testEngines)('POST /api/v1/reports on $name', (engine) => {
     expect(state?.status).toBe('pass');
   });
 
+  it('applies a batch of many reports (an outbox emptying after days offline) in time order', async () => {
+    const t = (hours: number) => new Date(Date.parse('2026-11-10T09:00:00Z') + hours * 3_600_000);
+    const d = new TestDevice();
+    await d.enrol(server.app, server.token);
+    const statuses = ['pass', 'fail', 'fail', 'pass', 'warn', 'warn'] as const;
+    // Sent out of order: the server sorts by creation time.
+    const batch = statuses.map((status, i) =>
+      report(d.facts, [result('antivirus', status, t(i)), result('firewall', 'pass', t(i))], t(i)),
+    );
+    expect((await d.postBatch(server.app, [...batch].reverse())).status).toBe(200);
+    const history = await server.db.query<{
+      check_id: string;
+      from_status: string | null;
+      to_status: string;
+      measured_at: Date;
+    }>(
+      'select check_id, from_status, to_status, measured_at from check_changes where device_id = $1 order by check_id, measured_at',
+      [d.id],
+    );
+    expect(
+      history.map((h) => [h.check_id, h.from_status, h.to_status, h.measured_at.toISOString()]),
+    ).toEqual([
+      ['antivirus', null, 'pass', t(0).toISOString()],
+      ['antivirus', 'pass', 'fail', t(1).toISOString()],
+      ['antivirus', 'fail', 'pass', t(3).toISOString()],
+      ['antivirus', 'pass', 'warn', t(4).toISOString()],
+      ['firewall', null, 'pass', t(0).toISOString()],
+    ]);
+    const states = await server.db.query<{
+      check_id: string;
+      status: string;
+      changed_at: Date;
+      measured_at: Date;
+    }>(
+      'select check_id, status, changed_at, measured_at from check_states where device_id = $1 order by check_id',
+      [d.id],
+    );
+    expect(
+      states.map((s) => [
+        s.check_id,
+        s.status,
+        s.changed_at.toISOString(),
+        s.measured_at.toISOString(),
+      ]),
+    ).toEqual([
+      ['antivirus', 'warn', t(4).toISOString(), t(5).toISOString()],
+      ['firewall', 'pass', t(0).toISOString(), t(5).toISOString()],
+    ]);
+    const [row] = await server.db.query<{ overall_status: string; last_report_at: Date }>(
+      'select overall_status, last_report_at from devices where id = $1',
+      [d.id],
+    );
+    expect(row?.overall_status).toBe('warn');
+    expect(row?.last_report_at.toISOString()).toBe(t(5).toISOString());
+  });
+
   it('a device can never write as another: ids already held for another device are not accepted', async () => {
     const r = report(device.facts, [result('firewall', 'pass')]);
     await device.postBatch(server.app, [r]);
