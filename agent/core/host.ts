@@ -21,6 +21,8 @@ export interface Host {
 }
 
 const MAX_TEXT_BYTES = 4 * 1024 * 1024;
+const FIRST_CHUNK_BYTES = 4 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 function missingToNull(error: unknown, path: string): null {
   const code = (error as NodeJS.ErrnoException).code;
@@ -39,9 +41,23 @@ export const nodeFileReader: FileReader = {
     try {
       const handle = await open(path, 'r');
       try {
-        const buffer = new Uint8Array(maxBytes);
-        const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
-        return buffer.subarray(0, bytesRead);
+        // Read in small chunks rather than allocating `maxBytes` up front: a 4 MiB buffer per
+        // read, every check pass, fragmented malloc's heap and grew the service's RSS without
+        // bound (bench/RESULTS.md, service). /proc and /sys files report size 0, so no stat.
+        const chunks: Uint8Array[] = [];
+        let total = 0;
+        while (total < maxBytes) {
+          // Most files read here are tiny (/proc/<pid>/comm): start small.
+          const size = total === 0 ? FIRST_CHUNK_BYTES : CHUNK_BYTES;
+          const chunk = new Uint8Array(Math.min(size, maxBytes - total));
+          const { bytesRead } = await handle.read(chunk, 0, chunk.length, total);
+          if (bytesRead === 0) {
+            break;
+          }
+          chunks.push(chunk.subarray(0, bytesRead));
+          total += bytesRead;
+        }
+        return Buffer.concat(chunks, total);
       } finally {
         await handle.close();
       }
