@@ -1,0 +1,555 @@
+// Benchmark: report ingest. Simulated devices, enrolled through the real /api/v1/enroll with real
+// P-256 keys, post signed batches over loopback to the real server on PostgreSQL. Next to it, in
+// the same run, the raw INSERT ceiling of the same database: the same rows written straight
+// with `pg` multi-row inserts at the same concurrency. Goals: ≥ 5,000 reports/s and ≥ 0.3 of the
+// ceiling. Also the share of the server's CPU spent on signature checks. Writes bench/RESULTS.md.
+//
+// Two processes so the load does not starve the server: this one runs the server (and so its
+// process.cpuUsage() is the server's CPU), a forked child runs the clients. PostgreSQL's own
+// processes share the same cores.
+//
+// BENCH_INGEST_SECONDS (default 20) sets the measured time of each phase, BENCH_DEVICES
+// (default 200) and BENCH_CONCURRENCY (default 32) the load.
+import { fork } from 'node:child_process';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+} from 'node:crypto';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import {
+  SCHEMA_VERSION,
+  type CheckId,
+  type CheckResult,
+  type CheckStatus,
+  type ComplianceReport,
+  type DeviceFacts,
+} from '../shared/index.ts';
+import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
+import { median, recordResults } from './results-file.ts';
+
+const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 20);
+const WARMUP_SECONDS = 3;
+const DEVICES = Number(process.env.BENCH_INGEST_DEVICES ?? 200);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const REPORTS_PER_BATCH = 10;
+const CHECKS: readonly CheckId[] = [
+  'disk-encryption',
+  'antivirus',
+  'os-updates',
+  'firewall',
+  'screen-lock',
+];
+
+// ---------------------------------------------------------------------------------------------
+// Report generation (both processes): realistic bodies, statuses that mostly stay put.
+
+/** One simulated device: facts, current check statuses and a clock that only moves forward. */
+interface SimDevice {
+  facts: DeviceFacts;
+  statuses: CheckStatus[];
+  clock: number;
+}
+
+function simDevice(n: number): SimDevice {
+  return {
+    facts: {
+      hostname: `pupil-lt-${String(n).padStart(5, '0')}`,
+      os: {
+        name: 'windows',
+        distro: 'Microsoft Windows 11 Education',
+        version: '10.0.22631',
+        build: '22631',
+        arch: 'x64',
+      },
+      model: 'ThinkPad L13 Gen 4',
+      manufacturer: 'LENOVO',
+      serial: `PF${randomUUID().slice(0, 8).toUpperCase()}`,
+      machineIdHash: createHash('sha256').update(randomUUID()).digest('hex'),
+      agentVersion: '0.1.0',
+    },
+    statuses: CHECKS.map(() => 'pass'),
+    clock: Date.now() - 3_600_000,
+  };
+}
+
+const STATUS_MIX: readonly CheckStatus[] = ['pass', 'pass', 'pass', 'pass', 'fail', 'warn'];
+
+function checkResult(checkId: CheckId, status: CheckStatus, at: string): CheckResult {
+  return {
+    checkId,
+    status,
+    summary: `${checkId}: ${status === 'pass' ? 'compliant' : 'needs attention'}`,
+    ...(status === 'pass' ? {} : { remediation: `Ask ICT to look at ${checkId} on this laptop.` }),
+    evidence: {
+      source: 'bench',
+      probe: `${checkId}-probe`,
+      values: { enabled: status === 'pass', version: '4.18.24090.11', lastUpdate: at },
+    },
+    measuredAt: at,
+    durationMs: 12.5,
+  };
+}
+
+/** The device's next report: one status in twenty changes. */
+function nextReport(device: SimDevice): ComplianceReport {
+  device.clock += 60_000;
+  const at = new Date(device.clock).toISOString();
+  device.statuses = device.statuses.map((s) =>
+    Math.random() < 0.05 ? (STATUS_MIX[Math.floor(Math.random() * STATUS_MIX.length)] ?? s) : s,
+  );
+  const results = CHECKS.map((id, i) => checkResult(id, device.statuses[i] ?? 'pass', at));
+  const overall = (['fail', 'unknown', 'warn'] as const).find((s) => device.statuses.includes(s));
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    id: randomUUID(),
+    createdAt: at,
+    policy: { name: 'Pupil laptops', version: 1 },
+    device: device.facts,
+    overall: overall ?? 'pass',
+    results,
+  };
+}
+
+/** p-th percentile (0–100) of a list, nearest rank. */
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client process: enrols the devices, then posts signed batches with bounded concurrency.
+
+interface StartMessage {
+  type: 'start';
+  url: string;
+  token: string;
+}
+interface ClientResult {
+  type: 'done';
+  batches: number;
+  reports: number;
+  refused: Record<string, number>;
+  seconds: number;
+  latenciesMs: number[];
+  clientCpuSeconds: number;
+}
+
+async function runClients(start: StartMessage): Promise<void> {
+  const send = (message: unknown) =>
+    new Promise<void>((resolve) => {
+      process.send?.(message, () => {
+        resolve();
+      });
+    });
+  const devices = Array.from({ length: DEVICES }, (_, n) => ({
+    sim: simDevice(n),
+    keys: generateDeviceKeyPair(),
+    id: '',
+  }));
+  // Enrol through the real endpoint, a few at a time.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let d = devices[next++]; d !== undefined; d = devices[next++]) {
+        const publicKey = Buffer.from(
+          d.keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''),
+          'base64',
+        ).toString('base64url');
+        const response = await fetch(`${start.url}/api/v1/enroll`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            schemaVersion: SCHEMA_VERSION,
+            token: start.token,
+            publicKey,
+            facts: d.sim.facts,
+          }),
+        });
+        if (response.status !== 201) {
+          throw new Error(`enrolment failed: ${String(response.status)} ${await response.text()}`);
+        }
+        d.id = ((await response.json()) as { deviceId: string }).deviceId;
+      }
+    }),
+  );
+  await send({ type: 'enrolled' });
+
+  const post = async (device: (typeof devices)[number]) => {
+    const body = JSON.stringify({
+      schemaVersion: SCHEMA_VERSION,
+      reports: Array.from({ length: REPORTS_PER_BATCH }, () => nextReport(device.sim)),
+      events: [],
+    });
+    const url = `${start.url}/api/v1/reports`;
+    const headers = signRequest({
+      method: 'POST',
+      url,
+      body,
+      keyId: device.id,
+      privateKey: device.keys.privateKey,
+      now: new Date(),
+    });
+    const t0 = performance.now();
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+    await response.arrayBuffer();
+    return { status: response.status, ms: performance.now() - t0 };
+  };
+  // Each worker owns its devices, so no device has two batches in flight (as on a real fleet).
+  const run = async (seconds: number) => {
+    const latenciesMs: number[] = [];
+    const refused: Record<string, number> = {};
+    let batches = 0;
+    const until = performance.now() + seconds * 1000;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
+        for (let i = 0; performance.now() < until; i++) {
+          const device = mine[i % mine.length];
+          if (device === undefined) {
+            return;
+          }
+          const { status, ms } = await post(device);
+          if (status === 200) {
+            batches++;
+            latenciesMs.push(ms);
+          } else {
+            refused[String(status)] = (refused[String(status)] ?? 0) + 1;
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      batches,
+      reports: batches * REPORTS_PER_BATCH,
+      refused,
+      seconds: elapsed,
+      latenciesMs,
+      clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    };
+  };
+  await run(WARMUP_SECONDS);
+  await send({ type: 'measuring' });
+  const result: ClientResult = { type: 'done', ...(await run(SECONDS)) };
+  await send(result);
+}
+
+if (process.argv[2] === 'client') {
+  process.once('message', (message: StartMessage) => {
+    runClients(message).then(
+      () => {
+        process.disconnect();
+      },
+      (error: unknown) => {
+        process.stderr.write(`client failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+} else {
+  await main();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process.
+
+async function main(): Promise<void> {
+  const {
+    loadNote,
+    postgresCpuSeconds,
+    resetStatementStats,
+    sourceState,
+    startBenchPostgres,
+    topStatements,
+  } = await import('./postgres.ts');
+  const load = loadNote();
+  const { startServer } = await import('../server/main.ts');
+  const { defaultServerConfig } = await import('../server/config.ts');
+  const { ensureDeviceGroup, ensureSchool } = await import('../server/store/organisation.ts');
+  const { createEnrolmentToken } = await import('../server/store/tokens.ts');
+
+  const postgres = await startBenchPostgres();
+  try {
+    const server = await startServer({
+      ...defaultServerConfig,
+      databaseUrl: postgres.url,
+      port: 0,
+      // Request logs off: at info, pino writes a line per request (a real, separate cost).
+      logLevel: 'warn',
+    });
+    const school = await ensureSchool(server.db, 'Bench Academy');
+    const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
+    const { token } = await createEnrolmentToken(server.db, {
+      schoolId: school.id,
+      groupId: group.id,
+      label: 'bench',
+      expiresAt: new Date(Date.now() + 86_400_000),
+      maxUses: DEVICES,
+      createdBy: null,
+    });
+
+    // Ingest through the server, clients in a child process.
+    const child = fork(fileURLToPath(import.meta.url), ['client'], {
+      execArgv: [],
+      stdio: 'inherit',
+    });
+    const exited = new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => {
+        if (code === 0) {
+          resolve();
+        } else {
+          reject(new Error(`client process exited with ${String(code)}`));
+        }
+      });
+    });
+    let cpu0 = process.cpuUsage();
+    let pg0 = postgresCpuSeconds(postgres.postmasterPid);
+    let statsReset: Promise<boolean> = Promise.resolve(false);
+    const done = new Promise<{ result: ClientResult; serverCpu: number; pgCpu: number | null }>(
+      (resolve) => {
+        child.on('message', (message: { type: string }) => {
+          if (message.type === 'enrolled') {
+            process.stdout.write(`enrolled ${String(DEVICES)} devices; warming up\n`);
+          } else if (message.type === 'measuring') {
+            cpu0 = process.cpuUsage();
+            pg0 = postgresCpuSeconds(postgres.postmasterPid);
+            statsReset = resetStatementStats(postgres.url);
+          } else if (message.type === 'done') {
+            const cpu = process.cpuUsage(cpu0);
+            const pg1 = postgresCpuSeconds(postgres.postmasterPid);
+            resolve({
+              result: message as ClientResult,
+              serverCpu: (cpu.user + cpu.system) / 1e6,
+              pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+            });
+          }
+        });
+      },
+    );
+    child.send({ type: 'start', url: server.url, token } satisfies StartMessage);
+    const { result, serverCpu, pgCpu } = await done;
+    await exited;
+    // Where PostgreSQL's time went during the measured ingest (pg_stat_statements).
+    const statements = (await statsReset) ? await topStatements(postgres.url, 50) : [];
+    const ingestRate = result.reports / result.seconds;
+    process.stdout.write(`ingest: ${ingestRate.toFixed(0)} reports/s\n`);
+
+    // The raw INSERT ceiling of the same database, same devices, same concurrency and pool size.
+    const deviceIds = (
+      await server.db.query<{ id: string }>('select id from devices order by id')
+    ).map((r) => r.id);
+    await server.stop();
+    const ceiling = await insertCeiling(postgres.url, deviceIds, postgresCpuSeconds, postgres);
+    process.stdout.write(`ceiling: ${ceiling.reportsPerSecond.toFixed(0)} reports/s\n`);
+
+    // Signature checks: the same number of verifications as the server did, in this process.
+    const crypto = signatureCost(result.batches);
+
+    const ratio = ingestRate / ceiling.reportsPerSecond;
+    const requests = result.batches;
+    const verifyShare = crypto.verifySeconds / serverCpu;
+    const cryptoShare = crypto.allSeconds / serverCpu;
+    const refused = Object.entries(result.refused)
+      .map(([status, n]) => `${String(n)} × ${status}`)
+      .join(', ');
+    const cores = os.cpus().length;
+    const lines = [
+      `## Ingest (\`bench/ingest.bench.ts\`, ${new Date().toISOString().slice(0, 10)})`,
+      '',
+      `Machine: ${String(cores)} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; ${load}; ${sourceState()}; ${postgres.description} (fsync on).`,
+      `Load: ${String(DEVICES)} devices enrolled through \`/api/v1/enroll\`, ${String(CONCURRENCY)} in flight, batches of ${String(REPORTS_PER_BATCH)} reports × ${String(CHECKS.length)} check results (${(crypto.bodyBytes / 1024).toFixed(1)} KiB), signed (RFC 9421, P-256), over loopback HTTP for ${String(SECONDS)} s after ${String(WARMUP_SECONDS)} s of warm-up. Server (\`startServer\`, pool of 10, log level warn) in the benchmark process; clients in a forked child process; PostgreSQL in its own processes: all on the same ${String(cores)} cores.`,
+      '',
+      '| measure | value |',
+      '| --- | --- |',
+      `| ingest through the server | ${ingestRate.toFixed(0)} reports/s (${(requests / result.seconds).toFixed(0)} batches/s) |`,
+      `| request latency p50 / p99 | ${median(result.latenciesMs).toFixed(1)} / ${percentile(result.latenciesMs, 99).toFixed(1)} ms |`,
+      `| refused batches | ${refused === '' ? 'none' : refused} |`,
+      `| raw INSERT ceiling, same database (${ceiling.what}) | ${ceiling.reportsPerSecond.toFixed(0)} reports/s |`,
+      `| **ingest / ceiling** (goal ≥ 0.3) | **${ratio.toFixed(2)}** |`,
+      `| **ingest reports/s** (goal ≥ 5,000) | **${ingestRate.toFixed(0)}** |`,
+      `| CPU during the measured ingest: server process / PostgreSQL / clients | ${serverCpu.toFixed(1)} / ${pgCpu === null ? 'n/a' : pgCpu.toFixed(1)} / ${result.clientCpuSeconds.toFixed(1)} s of ${(result.seconds * cores).toFixed(0)} core-seconds |`,
+      `| server CPU per batch | ${((serverCpu / requests) * 1000).toFixed(2)} ms |`,
+      `| one P-256 verify (in-process, after the run) | ${((crypto.verifySeconds / requests) * 1e6).toFixed(0)} µs |`,
+      `| **share of server CPU verifying signatures** | **${(verifyShare * 100).toFixed(1)} %** (${(cryptoShare * 100).toFixed(1)} % with the key import and body digest) |`,
+      `| PostgreSQL CPU during the ceiling run | ${ceiling.pgCpu === null ? 'n/a' : `${ceiling.pgCpu.toFixed(1)} s`} |`,
+    ];
+    const statementMs = statements.reduce((sum, st) => sum + st.totalMs, 0);
+    if (statements.length > 0) {
+      lines.push(
+        '',
+        `Where PostgreSQL's execution time went during the measured ingest (pg_stat_statements, ${(statementMs / 1000).toFixed(1)} s in all; top statements):`,
+        '',
+        '| statement | calls per batch | mean | share |',
+        '| --- | --- | --- | --- |',
+        ...statements
+          .slice(0, 8)
+          .map(
+            (st) =>
+              `| \`${st.query.slice(0, 110).replaceAll('|', '\\|')}${st.query.length > 110 ? '…' : ''}\` | ${(st.calls / requests).toFixed(1)} | ${st.meanMs.toFixed(2)} ms | ${((st.totalMs / statementMs) * 100).toFixed(0)} % |`,
+          ),
+      );
+    }
+    const markdown = lines.join('\n');
+    process.stdout.write(markdown + '\n');
+    await recordResults('ingest', markdown);
+  } finally {
+    postgres.stop();
+  }
+}
+
+/**
+ * Writes the rows an ingest of the same batches needs, straight through `pg`: per batch one
+ * transaction with a multi-row insert into report_receipts and reports and a multi-row upsert of
+ * the latest check_states. No signature, no JSON parsing, no per-report state machine.
+ */
+async function insertCeiling(
+  url: string,
+  deviceIds: string[],
+  cpuSeconds: (pid: number | null) => number | null,
+  postgres: { postmasterPid: number | null },
+): Promise<{ reportsPerSecond: number; what: string; pgCpu: number | null }> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const devices = deviceIds.map((id, n) => ({ id, sim: simDevice(n) }));
+  const writeBatch = async (device: (typeof devices)[number]) => {
+    const reports = Array.from({ length: REPORTS_PER_BATCH }, () => nextReport(device.sim));
+    const now = new Date();
+    const receipts: unknown[] = [];
+    const rows: unknown[] = [];
+    for (const r of reports) {
+      receipts.push(r.id, device.id, now);
+      rows.push(r.id, device.id, r.createdAt, now, JSON.stringify(r));
+    }
+    const latest = reports.at(-1)?.results ?? [];
+    const states: unknown[] = [];
+    for (const c of latest) {
+      states.push(
+        device.id,
+        c.checkId,
+        c.status,
+        c.summary,
+        c.remediation ?? null,
+        JSON.stringify(c.evidence),
+        c.measuredAt,
+        c.measuredAt,
+      );
+    }
+    const values = (count: number, width: number) =>
+      Array.from(
+        { length: count },
+        (_, i) =>
+          `(${Array.from({ length: width }, (_w, j) => `$${String(i * width + j + 1)}`).join(', ')})`,
+      ).join(', ');
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(
+        `insert into report_receipts (id, device_id, received_at) values ${values(reports.length, 3)}`,
+        receipts,
+      );
+      await client.query(
+        `insert into reports (id, device_id, created_at, received_at, body) values ${values(reports.length, 5)}`,
+        rows,
+      );
+      await client.query(
+        `insert into check_states (device_id, check_id, status, summary, remediation, evidence, measured_at, changed_at)
+         values ${values(latest.length, 8)}
+         on conflict (device_id, check_id) do update set status = excluded.status, summary = excluded.summary,
+           remediation = excluded.remediation, evidence = excluded.evidence, measured_at = excluded.measured_at`,
+        states,
+      );
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+  };
+  const run = async (seconds: number) => {
+    let batches = 0;
+    const until = performance.now() + seconds * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
+        for (let i = 0; performance.now() < until; i++) {
+          const device = mine[i % mine.length];
+          if (device === undefined) {
+            return;
+          }
+          await writeBatch(device);
+          batches++;
+        }
+      }),
+    );
+    return (batches * REPORTS_PER_BATCH) / ((performance.now() - t0) / 1000);
+  };
+  try {
+    await run(WARMUP_SECONDS);
+    const pg0 = cpuSeconds(postgres.postmasterPid);
+    const reportsPerSecond = await run(SECONDS);
+    const pg1 = cpuSeconds(postgres.postmasterPid);
+    return {
+      reportsPerSecond,
+      what: 'receipts + reports + check_states upsert, one transaction per batch',
+      pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * CPU seconds this process needs for `requests` signature checks as the server does them: the
+ * P-256 verify alone, and with the per-request key import (SPKI DER) and body digest.
+ */
+function signatureCost(requests: number): {
+  verifySeconds: number;
+  allSeconds: number;
+  bodyBytes: number;
+} {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const device = simDevice(0);
+  const body = Buffer.from(
+    JSON.stringify({
+      schemaVersion: SCHEMA_VERSION,
+      reports: Array.from({ length: REPORTS_PER_BATCH }, () => nextReport(device)),
+      events: [],
+    }),
+  );
+  const base = Buffer.from(
+    `"@method": POST\n"@path": /api/v1/reports\n"@query": ?\n"content-digest": sha-256=:${createHash('sha256').update(body).digest('base64')}:\n"@signature-params": ("@method" "@path" "@query" "content-digest");created=1700000000;nonce="${randomUUID()}";keyid="${randomUUID()}";alg="ecdsa-p256-sha256"`,
+  );
+  const signature = sign('sha256', base, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  // Warm-up, then time.
+  for (let i = 0; i < 200; i++) {
+    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  let t0 = cpu();
+  for (let i = 0; i < requests; i++) {
+    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  const verifySeconds = cpu() - t0;
+  t0 = cpu();
+  for (let i = 0; i < requests; i++) {
+    createHash('sha256').update(body).digest();
+    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    verify('sha256', base, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  return { verifySeconds, allSeconds: cpu() - t0, bodyBytes: body.length };
+}

@@ -1,0 +1,607 @@
+// Benchmark: what the agent service costs a pupil's laptop. Writes bench/RESULTS.md.
+//
+// 1. Idle: the real server in this process (PGlite in a temp folder), the real `hallpass service`
+//    as a child process, enrolled by its config's token. Once its first check pass has been
+//    delivered, its RSS (/proc/<pid>/status) and CPU time (/proc/<pid>/stat) are sampled over a
+//    60 s window with no check pass or heartbeat in it (goal ≤ 50 MB, ≤ 0.1 % of one core), next
+//    to a bare `node` process sampled in the same window.
+// 2. Check cycles: a child process builds the service exactly as `hallpass service` does
+//    (runService) and runs passes back to back against the same server, each one reported and
+//    delivered, sampling RSS and heap after a forced GC (goal: no growth between cycle 100 and
+//    the last). Each pass spawns the probes' commands, so a time budget caps the count.
+// 3. Where the RSS goes: fresh processes that only load a module each.
+//
+// BENCH_IDLE_SECONDS (60), BENCH_CYCLES (1000) and BENCH_CYCLE_SECONDS (300) set the sizes.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allChecks } from '../agent/core/checks/index.ts';
+import { defaultAgentConfig } from '../agent/core/config/agent-config.ts';
+import { realHost } from '../agent/core/host.ts';
+import { ipcRequest } from '../agent/service/ipc-server.ts';
+import { runService } from '../agent/service/run-service.ts';
+import { readPolicyFile } from '../agent/core/policy/policy-file.ts';
+import { defaultServerConfig } from '../server/config.ts';
+import { startServer } from '../server/main.ts';
+import { ensureDeviceGroup, ensureSchool } from '../server/store/organisation.ts';
+import { uploadPolicy } from '../server/store/policies.ts';
+import { createEnrolmentToken } from '../server/store/tokens.ts';
+import type { AgentStatus } from '../shared/index.ts';
+import { recordResults } from './results-file.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+const MB = 1024 * 1024;
+const CHILD_FLAG = '--cycles-child';
+
+/** One memory sample of the cycles child, after a forced GC. */
+interface CycleSample {
+  cycle: number;
+  seconds: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** Resident pages of glibc malloc's main arena ([heap] in /proc/self/smaps). */
+  mallocHeap: number;
+  cpuMs: number;
+}
+
+/** What the cycles child reports when done. */
+interface CycleReport {
+  samples: CycleSample[];
+  cycles: number;
+  seconds: number;
+  deviceId: string | null;
+  outbox: { reports: number; events: number };
+  lastDeliveryError: string | null;
+}
+
+if (process.argv.includes(CHILD_FLAG)) {
+  await cyclesChild();
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+  const loadAtStart = os.loadavg()[0] ?? 0;
+  const work = await mkdtemp(join(tmpdir(), 'hallpass-bench-'));
+  const say = (text: string) => process.stderr.write(`[service bench] ${text}\n`);
+  const server = await startServer({
+    ...defaultServerConfig,
+    port: 0,
+    dataDir: join(work, 'server'),
+    logLevel: 'silent',
+  });
+  try {
+    const school = await ensureSchool(server.db, 'Northgate Primary');
+    const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
+    const policy = await readPolicyFile(join(root, 'agent/core/policy/example-policy.yaml'));
+    await server.db.transaction((tx) =>
+      uploadPolicy(tx, { groupId: group.id, policy, uploadedBy: null }),
+    );
+    const { token } = await createEnrolmentToken(server.db, {
+      schoolId: school.id,
+      groupId: group.id,
+      label: 'bench',
+      expiresAt: new Date(Date.now() + 86_400_000),
+      maxUses: 5,
+      createdBy: null,
+    });
+
+    // --- 1. Idle ------------------------------------------------------------------------------
+    const home = join(work, 'idle');
+    await mkdir(home, { recursive: true });
+    const ipcPath = join(home, 'agent.sock');
+    const stateDir = join(home, 'state');
+    const configFile = join(home, 'agent.json');
+    // Defaults (heartbeat every 5 min, info logging, the policy's 15 min interval) except the
+    // start-up jitter, which would only delay the first delivery.
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        serverUrl: server.url,
+        enrolmentToken: token,
+        ipcPath,
+        startupJitterSeconds: 0,
+      }),
+    );
+    say('starting `hallpass service` and a bare node process…');
+    const service = spawnDraining([
+      join(root, 'agent/cli.ts'),
+      'service',
+      '--config',
+      configFile,
+      '--state-dir',
+      stateDir,
+    ]);
+    const bare = spawnDraining(['-e', 'setInterval(() => {}, 1e9)']);
+    let idle;
+    try {
+      const first = await waitForStatus(ipcPath, service, (s) =>
+        s.lastCheckAt !== null && s.lastDeliveryAt !== null && s.outbox.reports === 0 ? s : null,
+      );
+      say(`first pass delivered; sampling ${idleSeconds} s of idle…`);
+      await sleep(1000);
+      idle = await sampleIdle(service, bare, idleSeconds);
+      const after = await ipcRequest(ipcPath, 'status:get', 5000);
+      const last = after.ok ? after.status : null;
+      idle.passesInWindow =
+        last === null ? null : last.lastCheckAt === first.lastCheckAt ? 0 : '≥ 1';
+      idle.deliveriesInWindow =
+        last === null ? null : last.lastDeliveryAt === first.lastDeliveryAt ? 0 : '≥ 1';
+    } finally {
+      await stop(service);
+      await stop(bare);
+    }
+
+    // --- 2. Check cycles ----------------------------------------------------------------------
+    const cyclesState = join(work, 'cycles', 'state');
+    await mkdir(cyclesState, { recursive: true, mode: 0o700 });
+    // The os-updates result the idle service cached (apt-get, seconds): the cycles then run
+    // only the fast checks, as the service does between its daily slow runs.
+    await copyFile(join(stateDir, 'slow-checks.json'), join(cyclesState, 'slow-checks.json'));
+    say('running check cycles in a child process…');
+    const cycles = await runCyclesChild({
+      serverUrl: server.url,
+      token,
+      stateDir: cyclesState,
+      ipcPath: join(work, 'cycles', 'agent.sock'),
+      say,
+    });
+    const receipts = await server.db.query<{ n: string }>(
+      'select count(*)::text as n from report_receipts where device_id = $1',
+      [cycles.deviceId ?? ''],
+    );
+
+    // --- 3. Where the RSS goes ----------------------------------------------------------------
+    say('measuring module load costs…');
+    const modules = await moduleCosts();
+
+    const markdown = render({
+      idle,
+      load: [loadAtStart, os.loadavg()[0] ?? 0],
+      cycles,
+      receipts: Number(receipts[0]?.n ?? 0),
+      modules,
+    });
+    process.stdout.write(markdown + '\n');
+    await recordResults('service', markdown);
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle sampling
+
+interface ProcSample {
+  rssKb: number;
+  anonKb: number;
+  fileKb: number;
+  hwmKb: number;
+  ticks: number;
+}
+
+async function readProc(pid: number): Promise<ProcSample> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm)": state is field 3, utime 14 and stime 15 (proc(5)).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    rssKb: kb('VmRSS'),
+    anonKb: kb('RssAnon'),
+    fileKb: kb('RssFile'),
+    hwmKb: kb('VmHWM'),
+    ticks: Number(fields[11]) + Number(fields[12]),
+  };
+}
+
+interface IdleProcess {
+  start: ProcSample;
+  end: ProcSample;
+  maxRssKb: number;
+  cpuPercent: number;
+  /** Resident main malloc arena at the end of the window. */
+  mallocHeapKb: number;
+}
+
+interface IdleFigures {
+  service: IdleProcess;
+  bare: IdleProcess;
+  ticksPerSecond: number;
+  windowSeconds: number;
+  /** The service's CPU ticks, by second of the window in which they were spent. */
+  serviceTicks: { second: number; ticks: number }[];
+  passesInWindow: number | string | null;
+  deliveriesInWindow: number | string | null;
+}
+
+async function sampleIdle(
+  service: ChildProcess,
+  bare: ChildProcess,
+  seconds: number,
+): Promise<IdleFigures> {
+  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  const pids = [service.pid ?? 0, bare.pid ?? 0] as const;
+  const t0 = performance.now();
+  const starts = await Promise.all(pids.map(readProc));
+  const max = starts.map((s) => s.rssKb);
+  let ends = starts;
+  const serviceTicks: { second: number; ticks: number }[] = [];
+  for (let i = 1; i <= seconds; i++) {
+    await sleep(t0 + i * 1000 - performance.now());
+    const previous = ends[0]?.ticks ?? 0;
+    ends = await Promise.all(pids.map(readProc));
+    ends.forEach((s, j) => (max[j] = Math.max(max[j] ?? 0, s.rssKb)));
+    const spent = (ends[0]?.ticks ?? 0) - previous;
+    if (spent > 0) {
+      serviceTicks.push({ second: i, ticks: spent });
+    }
+  }
+  const windowSeconds = (performance.now() - t0) / 1000;
+  const figures = async (j: 0 | 1): Promise<IdleProcess> => {
+    const start = starts[j] as ProcSample;
+    const end = ends[j] as ProcSample;
+    const cpuSeconds = (end.ticks - start.ticks) / ticksPerSecond;
+    return {
+      start,
+      end,
+      maxRssKb: max[j] ?? 0,
+      cpuPercent: (100 * cpuSeconds) / windowSeconds,
+      mallocHeapKb: (await mallocHeapBytes(pids[j])) / 1024,
+    };
+  };
+  return {
+    service: await figures(0),
+    bare: await figures(1),
+    ticksPerSecond,
+    windowSeconds,
+    serviceTicks,
+    passesInWindow: null,
+    deliveriesInWindow: null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Check cycles
+
+async function runCyclesChild(options: {
+  serverUrl: string;
+  token: string;
+  stateDir: string;
+  ipcPath: string;
+  say: (text: string) => void;
+}): Promise<CycleReport> {
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', new URL(import.meta.url).pathname, CHILD_FLAG],
+    {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: {
+        ...process.env,
+        BENCH_SERVER_URL: options.serverUrl,
+        BENCH_TOKEN: options.token,
+        BENCH_STATE_DIR: options.stateDir,
+        BENCH_IPC_PATH: options.ipcPath,
+      },
+    },
+  );
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const result: { report: CycleReport | null } = { report: null };
+  child.on('message', (message: { progress?: CycleSample; done?: CycleReport }) => {
+    if (message.progress !== undefined) {
+      const p = message.progress;
+      options.say(
+        `cycle ${p.cycle} at ${p.seconds.toFixed(0)} s: RSS ${(p.rss / MB).toFixed(1)} MB, heap ${(p.heapUsed / MB).toFixed(1)} MB`,
+      );
+    }
+    if (message.done !== undefined) {
+      result.report = message.done;
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (result.report === null || code !== 0) {
+    throw new Error(`the cycles child failed (exit ${String(code)}):\n${tail}`);
+  }
+  return result.report;
+}
+
+/** Child: the service as `hallpass service` builds it, passes back to back. */
+async function cyclesChild(): Promise<void> {
+  const env = (name: string) => {
+    const value = process.env[name];
+    if (value === undefined) {
+      throw new Error(`${name} is not set`);
+    }
+    return value;
+  };
+  const gc = globalThis.gc;
+  if (gc === undefined) {
+    throw new Error('run with --expose-gc');
+  }
+  const maxCycles = Number(process.env.BENCH_CYCLES ?? 1000);
+  const budgetMs = Number(process.env.BENCH_CYCLE_SECONDS ?? 300) * 1000;
+  const running = await runService({
+    os: 'linux',
+    host: realHost,
+    config: {
+      ...defaultAgentConfig('linux'),
+      serverUrl: env('BENCH_SERVER_URL'),
+      enrolmentToken: env('BENCH_TOKEN'),
+      stateDir: env('BENCH_STATE_DIR'),
+      ipcPath: env('BENCH_IPC_PATH'),
+      startupJitterSeconds: 0,
+    },
+    agentVersion: '0.0.0-bench',
+    checks: allChecks,
+  });
+  const { service } = running;
+  // start() runs the first pass and delivers it; the cycles begin after that.
+  while (service.status().lastDeliveryAt === null) {
+    await sleep(100);
+  }
+  await service.settled();
+  const send = (message: unknown) => process.send?.(message);
+  const samples: CycleSample[] = [];
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const checkpoints = new Set([10, 100, 250, 500, 750, 1000]);
+  let cycle = 0;
+  while (cycle < maxCycles) {
+    cycle++;
+    await service.runPass();
+    await service.settled();
+    const elapsed = performance.now() - t0;
+    const last = cycle === maxCycles || elapsed > budgetMs;
+    if (checkpoints.has(cycle) || cycle % 25 === 0 || last) {
+      gc();
+      const memory = process.memoryUsage();
+      const used = process.cpuUsage(cpu0);
+      const sample = {
+        cycle,
+        seconds: elapsed / 1000,
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        heapTotal: memory.heapTotal,
+        external: memory.external,
+        mallocHeap: await mallocHeapBytes(),
+        cpuMs: (used.user + used.system) / 1000,
+      };
+      samples.push(sample);
+      if (checkpoints.has(cycle) || cycle % 100 === 0 || last) {
+        send({ progress: sample });
+      }
+    }
+    if (last) {
+      break;
+    }
+  }
+  const status = service.status();
+  await running.stop();
+  const report: CycleReport = {
+    samples,
+    cycles: cycle,
+    seconds: (performance.now() - t0) / 1000,
+    deviceId: status.deviceId,
+    outbox: status.outbox,
+    lastDeliveryError: status.lastDeliveryError,
+  };
+  send({ done: report });
+  process.disconnect();
+}
+
+async function mallocHeapBytes(pid: number | 'self' = 'self'): Promise<number> {
+  const smaps = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  const heap = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(smaps);
+  return Number(heap?.[1] ?? 0) * 1024;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module load costs
+
+interface ModuleCost {
+  label: string;
+  rss: number;
+  heapUsed: number;
+}
+
+async function moduleCosts(): Promise<ModuleCost[]> {
+  // Cumulative: each row loads what the rows above it loaded, plus its own modules.
+  const steps: [string, string[]][] = [
+    ['bare `node`', []],
+    ['+ one small `.ts` file (type stripping)', ['./bench/results-file.ts']],
+    ['+ typebox, typebox/value', ['typebox', 'typebox/value']],
+    ['+ pino', ['pino']],
+    ['+ systeminformation', ['systeminformation']],
+    ['+ `shared/` (schemas, validation)', ['./shared/index.ts']],
+    [
+      '+ the rest of the service (run-service.ts, checks)',
+      ['./agent/service/run-service.ts', './agent/core/checks/index.ts'],
+    ],
+  ];
+  const imports = steps.map(
+    ([label], i) => [label, steps.slice(0, i + 1).flatMap(([, s]) => s)] as const,
+  );
+  const costs: ModuleCost[] = [];
+  for (const [label, specifiers] of imports) {
+    const script = [
+      ...specifiers.map((s) => `await import(${JSON.stringify(s)});`),
+      'gc();',
+      'const m = process.memoryUsage();',
+      'process.stdout.write(JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed }));',
+    ].join('\n');
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.once('exit', (code) => {
+        if (code === 0) {
+          resolve(text);
+        } else {
+          reject(new Error(`${label}: exit ${String(code)}`));
+        }
+      });
+    });
+    const parsed = JSON.parse(out) as { rss: number; heapUsed: number };
+    costs.push({ label, ...parsed });
+  }
+  return costs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+/** Least-squares slope of y over x. */
+function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const num = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
+  const den = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+function render(input: {
+  idle: IdleFigures;
+  /** 1-minute load average at the start and the end of the run. */
+  load: [number, number];
+  cycles: CycleReport;
+  receipts: number;
+  modules: ModuleCost[];
+}): string {
+  const { idle, cycles, modules } = input;
+  const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
+  const bytesMb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
+  const s = idle.service;
+  const b = idle.bare;
+  const tick = (100 / idle.ticksPerSecond / idle.windowSeconds).toFixed(3);
+
+  const checkpoints = new Set([10, 100, 250, 500, 750, 1000, cycles.cycles]);
+  const shown = cycles.samples.filter((x) => checkpoints.has(x.cycle));
+  const from = cycles.samples.find((x) => x.cycle === 100) ?? cycles.samples[0];
+  const to = cycles.samples.at(-1);
+  const trend = cycles.samples.filter((x) => x.cycle >= 100);
+  const perHundred = (pick: (x: CycleSample) => number) =>
+    trend.length < 2 ? 0 : 100 * slope(trend.map((x) => ({ x: x.cycle, y: pick(x) })));
+  const msPerCycle = to === undefined ? 0 : (to.seconds * 1000) / to.cycle;
+  const cpuPerCycle = to === undefined ? 0 : to.cpuMs / to.cycle;
+
+  const bare = modules[0]?.rss ?? 0;
+  const lines = [
+    `## Service (\`npm run bench\`, ${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; load average ${input.load[0].toFixed(1)} at the start, ${input.load[1].toFixed(1)} at the end (other work on the machine shifts the timings). The real server (PGlite) in the benchmark process; the real \`hallpass service\` (\`node agent/cli.ts service\`, default settings, start-up jitter 0) enrolled by its config's token.`,
+    '',
+    `### Idle (${idle.windowSeconds.toFixed(1)} s window after the first pass was delivered)`,
+    '',
+    `Check passes in the window: ${String(idle.passesInWindow)}; deliveries (incl. heartbeat): ${String(idle.deliveriesInWindow)}. CPU from /proc/<pid>/stat at ${idle.ticksPerSecond} ticks/s: one tick in this window is ${tick} % of a core.`,
+    '',
+    '| measure | `hallpass service` | bare `node -e setInterval` | ratio service / bare |',
+    '| --- | --- | --- | --- |',
+    `| RSS at start of window | ${mb(s.start.rssKb)} | ${mb(b.start.rssKb)} | ${(s.start.rssKb / b.start.rssKb).toFixed(2)} |`,
+    `| RSS at end of window | ${mb(s.end.rssKb)} | ${mb(b.end.rssKb)} | ${(s.end.rssKb / b.end.rssKb).toFixed(2)} |`,
+    `| **max RSS in window** (goal ≤ 50 MB) | **${mb(s.maxRssKb)}** | ${mb(b.maxRssKb)} | **${(s.maxRssKb / b.maxRssKb).toFixed(2)}** |`,
+    `| of which anonymous / file-backed (end) | ${mb(s.end.anonKb)} / ${mb(s.end.fileKb)} | ${mb(b.end.anonKb)} / ${mb(b.end.fileKb)} | |`,
+    `| of which malloc's main arena \`[heap]\` (end) | ${mb(s.mallocHeapKb)} | ${mb(b.mallocHeapKb)} | |`,
+    `| peak RSS since start (VmHWM, incl. first pass) | ${mb(s.end.hwmKb)} | ${mb(b.end.hwmKb)} | ${(s.end.hwmKb / b.end.hwmKb).toFixed(2)} |`,
+    `| **CPU, % of one core** (goal ≤ 0.1 %) | **${s.cpuPercent.toFixed(3)} %** | ${b.cpuPercent.toFixed(3)} % | |`,
+    '',
+    `Seconds of the window in which the service used CPU (second: ticks): ${idle.serviceTicks.map((t) => `${t.second} s: ${t.ticks}`).join(', ') || 'none'}.`,
+    '',
+    `### Check cycles (${cycles.cycles} passes in ${cycles.seconds.toFixed(0)} s)`,
+    '',
+    `A child process built with \`runService\` (as \`hallpass service\`), os-updates served from the slow-check cache (as between its daily runs), the other ${allChecks.length - 1} checks and the device facts run for real each pass; each report queued in the outbox and delivered to the server before the next pass. Memory after \`gc()\`. ${cycles.cycles < 1000 ? `**Only ${cycles.cycles} of 1,000 passes fitted the time budget** (each pass spawns the probes' commands: ${msPerCycle.toFixed(0)} ms a pass here); set BENCH_CYCLE_SECONDS to run all 1,000.` : ''}`,
+    '',
+    `Server holds ${input.receipts} reports from this device (${cycles.cycles + 1} passes incl. the start-up one); outbox at the end: ${cycles.outbox.reports} reports, ${cycles.outbox.events} events; last delivery error: ${cycles.lastDeliveryError ?? 'none'}. ${msPerCycle.toFixed(0)} ms wall and ${cpuPerCycle.toFixed(0)} ms CPU (service process only) per pass.`,
+    '',
+    '| cycle | RSS | V8 heap used / total | external | malloc `[heap]` |',
+    '| --- | --- | --- | --- | --- |',
+    ...shown.map(
+      (x) =>
+        `| ${x.cycle} | ${bytesMb(x.rss)} | ${bytesMb(x.heapUsed)} / ${bytesMb(x.heapTotal)} | ${bytesMb(x.external)} | ${bytesMb(x.mallocHeap)} |`,
+    ),
+    '',
+    from !== undefined && to !== undefined
+      ? `**Growth from cycle ${from.cycle} to ${to.cycle}** (goal: no trend): RSS ${to.rss >= from.rss ? '+' : ''}${bytesMb(to.rss - from.rss)} (ratio ${(to.rss / from.rss).toFixed(3)}), heap ${to.heapUsed >= from.heapUsed ? '+' : ''}${bytesMb(to.heapUsed - from.heapUsed)} (ratio ${(to.heapUsed / from.heapUsed).toFixed(3)}). Least-squares slope over the ${trend.length} samples from cycle 100 (every 25 cycles): RSS ${(perHundred((x) => x.rss) / 1024).toFixed(1)} kB, heap ${(perHundred((x) => x.heapUsed) / 1024).toFixed(1)} kB per 100 passes.`
+      : '',
+    '',
+    '### Where the RSS goes',
+    '',
+    'Fresh processes that only import modules, each row adding to the row above; RSS after `gc()`:',
+    '',
+    '| loaded | RSS | added by this row | V8 heap used |',
+    '| --- | --- | --- | --- |',
+    ...modules.map(
+      (m, i) =>
+        `| ${m.label} | ${bytesMb(m.rss)} | +${bytesMb(m.rss - (modules[i - 1]?.rss ?? m.rss))} | ${bytesMb(m.heapUsed)} |`,
+    ),
+    `| **whole service over bare \`node\`** | | **+${bytesMb((modules.at(-1)?.rss ?? 0) - bare)}** | |`,
+  ];
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function spawnDraining(args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return Object.assign(child, { output: () => tail });
+}
+
+async function waitForStatus(
+  ipcPath: string,
+  child: ChildProcess & { output: () => string },
+  ready: (status: AgentStatus) => AgentStatus | null,
+  timeoutMs = 180_000,
+): Promise<AgentStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`the service exited (${child.exitCode}):\n${child.output()}`);
+    }
+    try {
+      const answer = await ipcRequest(ipcPath, 'status:get', 5000);
+      const status = answer.ok ? ready(answer.status) : null;
+      if (status !== null) {
+        return status;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no delivered first pass after ${timeoutMs} ms:\n${child.output()}`);
+    }
+    await sleep(500);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
