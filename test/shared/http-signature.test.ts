@@ -16,13 +16,7 @@ import {
   signatureParamsValue,
   splitRequestTarget,
 } from '../../shared/http-signature.ts';
-
-// RFC 9421 Appendix B.1.3, `test-key-ecc-p256`, public half. Copied from the RFC (checked against
-// https://rfcinfo.com/rfc-9421 and the test suites of several implementations that vendor it).
-const RFC_P256_PUBLIC_PEM = `-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqIVYZVLCrPZHGHjP17CTW0/+D9Lf
-w0EkjqF7xB4FivAxzic30tMM4GF+hR6Dxh71Z50VGGdldkkDXZCnTNnoXQ==
------END PUBLIC KEY-----`;
+import { RFC_P256_PUBLIC_PEM } from '../helpers/rfc9421-key.ts';
 
 // RFC 9421 Appendix B.2 `test-response` content and its Content-Digest.
 const RFC_RESPONSE_BODY = '{"message": "good dog"}';

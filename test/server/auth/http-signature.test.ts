@@ -1,5 +1,6 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { RFC_P256_PRIVATE_PEM, RFC_P256_PUBLIC_PEM } from '../../helpers/rfc9421-key.ts';
 import { verifyRequest, type VerifyRequestInput } from '../../../server/auth/http-signature.ts';
 // The device's signer, as the real counterpart: tests may cross layers that code may not.
 import {
@@ -7,17 +8,6 @@ import {
   generateDeviceKeyPair,
   signRequest,
 } from '../../../agent/core/http-signature/sign.ts';
-
-// RFC 9421 Appendix B.1.3, `test-key-ecc-p256`, copied from the RFC.
-const RFC_P256_PRIVATE_PEM = `-----BEGIN EC PRIVATE KEY-----
-MHcCAQEEIFKbhfNZfpDsW43+0+JjUr9K+bTeuxopu653+hBaXGA7oAoGCCqGSM49
-AwEHoUQDQgAEqIVYZVLCrPZHGHjP17CTW0/+D9Lfw0EkjqF7xB4FivAxzic30tMM
-4GF+hR6Dxh71Z50VGGdldkkDXZCnTNnoXQ==
------END EC PRIVATE KEY-----`;
-const RFC_P256_PUBLIC_PEM = `-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqIVYZVLCrPZHGHjP17CTW0/+D9Lf
-w0EkjqF7xB4FivAxzic30tMM4GF+hR6Dxh71Z50VGGdldkkDXZCnTNnoXQ==
------END PUBLIC KEY-----`;
 
 const NOW = new Date('2025-01-01T00:00:00.000Z');
 const NOW_S = 1735689600;
