@@ -8,8 +8,7 @@ import {
   parseDefender,
   parseSecurityCenter,
 } from '../../../../../agent/core/checks/antivirus/windows.ts';
-import type { Host } from '../../../../../agent/core/host.ts';
-import { ProbeError } from '../../../../../agent/core/runner.ts';
+import { fakeHost } from '../../../../helpers/fake-host.ts';
 import { fixtureText } from './fixtures.ts';
 
 const json = (name: string): unknown => JSON.parse(fixtureText('windows', name));
@@ -236,51 +235,34 @@ describe('parse (the whole script output)', () => {
 });
 
 describe('Windows probe plumbing', () => {
+  const now = new Date('2024-06-05T00:00:00Z');
+
   it('a missing powershell.exe becomes unknown command-missing', async () => {
-    const host: Host = {
-      run: () =>
-        Promise.reject(new ProbeError('command-missing', 'powershell.exe is not installed')),
-      files: {
-        readBytes: () => Promise.resolve(null),
-        readText: () => Promise.resolve(null),
-        mtime: () => Promise.resolve(null),
-        list: () => Promise.resolve(null),
-      },
-      now: () => new Date('2024-06-05T00:00:00Z'),
-    };
     const result = await runCheck(antivirusCheck, {
       os: 'windows',
-      host,
+      host: fakeHost({ now }),
       policy: await readDefaultPolicy(),
     });
     expect(result).toMatchObject({ status: 'unknown', reason: { code: 'command-missing' } });
   });
 
   it('passes the script to powershell.exe and parses what it prints', async () => {
-    const calls: string[] = [];
     const stdout = JSON.stringify({
       securityCenter: json('wsc-defender-on.securitycenter.json'),
       defender: json('mp-normal-2024.defender.json'),
     });
-    const host: Host = {
-      run: (command, args) => {
-        calls.push(`${command} ${args.slice(0, 4).join(' ')}`);
-        return Promise.resolve({ stdout, stderr: '', exitCode: 0 });
-      },
-      files: {
-        readBytes: () => Promise.resolve(null),
-        readText: () => Promise.resolve(null),
-        mtime: () => Promise.resolve(null),
-        list: () => Promise.resolve(null),
-      },
-      now: () => new Date('2024-06-05T00:00:00Z'),
-    };
+    const host = fakeHost({
+      commands: { 'powershell.exe': { stdout, stderr: '', exitCode: 0 } },
+      now,
+    });
     const result = await runCheck(antivirusCheck, {
       os: 'windows',
       host,
       policy: await readDefaultPolicy(),
     });
-    expect(calls).toEqual(['powershell.exe -NoProfile -NonInteractive -NoLogo -ExecutionPolicy']);
+    expect(host.calls.map((c) => `${c.command} ${c.args.slice(0, 4).join(' ')}`)).toEqual([
+      'powershell.exe -NoProfile -NonInteractive -NoLogo -ExecutionPolicy',
+    ]);
     expect(result).toMatchObject({
       status: 'pass',
       summary: 'Anti-virus (Windows Defender) is on and up to date.',

@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from '../../../../../agent/core/checks/disk-encryption/darwin.ts';
 import { diskEncryptionCheck } from '../../../../../agent/core/checks/disk-encryption/index.ts';
 import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
-import type { Host } from '../../../../../agent/core/host.ts';
 import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
-import { ProbeError } from '../../../../../agent/core/runner.ts';
+import { fakeHost } from '../../../../helpers/fake-host.ts';
 
 const stdout = (name: string) => ({
   stdout: readFileSync(
@@ -58,17 +57,7 @@ describe('darwin parse (recorded outputs)', () => {
 
 describe('darwin probe plumbing', () => {
   it('a missing fdesetup is unknown command-missing', async () => {
-    const host: Host = {
-      run: () =>
-        Promise.reject(new ProbeError('command-missing', '/usr/bin/fdesetup is not installed')),
-      files: {
-        readBytes: () => Promise.resolve(null),
-        readText: () => Promise.resolve(null),
-        mtime: () => Promise.resolve(null),
-        list: () => Promise.resolve(null),
-      },
-      now: () => new Date('2025-01-01T00:00:00Z'),
-    };
+    const host = fakeHost({ now: new Date('2025-01-01T00:00:00Z') });
     const result = await runCheck(diskEncryptionCheck, {
       os: 'darwin',
       host,

@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { diskEncryptionCheck } from '../../../../../agent/core/checks/disk-encryption/index.ts';
 import { parse } from '../../../../../agent/core/checks/disk-encryption/windows.ts';
 import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
-import type { Host } from '../../../../../agent/core/host.ts';
 import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
-import { ProbeError } from '../../../../../agent/core/runner.ts';
+import { fakeHost } from '../../../../helpers/fake-host.ts';
 
 const fixture = (name: string): string =>
   readFileSync(
@@ -80,21 +79,12 @@ describe('windows parse (the probe reports its own failure)', () => {
 });
 
 describe('windows probe plumbing', () => {
+  const now = new Date('2025-01-01T00:00:00Z');
+
   it('a missing powershell.exe is unknown command-missing', async () => {
-    const host: Host = {
-      run: () =>
-        Promise.reject(new ProbeError('command-missing', 'powershell.exe is not installed')),
-      files: {
-        readBytes: () => Promise.resolve(null),
-        readText: () => Promise.resolve(null),
-        mtime: () => Promise.resolve(null),
-        list: () => Promise.resolve(null),
-      },
-      now: () => new Date('2025-01-01T00:00:00Z'),
-    };
     const result = await runCheck(diskEncryptionCheck, {
       os: 'windows',
-      host,
+      host: fakeHost({ now }),
       policy: await readDefaultPolicy(),
     });
     expect(result.status).toBe('unknown');
@@ -102,31 +92,18 @@ describe('windows probe plumbing', () => {
   });
 
   it('sends the shipped script and parses its answer', async () => {
-    const calls: string[][] = [];
-    const host: Host = {
-      run: (command, args) => {
-        calls.push([command, ...args]);
-        return Promise.resolve({
-          stdout: fixture('fully-encrypted-ms-learn.json'),
-          stderr: '',
-          exitCode: 0,
-        });
-      },
-      files: {
-        readBytes: () => Promise.resolve(null),
-        readText: () => Promise.resolve(null),
-        mtime: () => Promise.resolve(null),
-        list: () => Promise.resolve(null),
-      },
-      now: () => new Date('2025-01-01T00:00:00Z'),
-    };
+    const stdout = fixture('fully-encrypted-ms-learn.json');
+    const host = fakeHost({
+      commands: { 'powershell.exe': { stdout, stderr: '', exitCode: 0 } },
+      now,
+    });
     const result = await runCheck(diskEncryptionCheck, {
       os: 'windows',
       host,
       policy: await readDefaultPolicy(),
     });
     expect(result.status).toBe('pass');
-    const encoded = calls[0]?.at(-1) ?? '';
+    const encoded = host.calls[0]?.args.at(-1) ?? '';
     expect(Buffer.from(encoded, 'base64').toString('utf16le')).toContain(
       'Get-BitLockerVolume -MountPoint $env:SystemDrive',
     );
