@@ -18,6 +18,10 @@ const good = [
   ['fully-decrypted-zh-cn.json', 'not-encrypted', 0, []],
   ['waiting-for-activation-tr.json', 'not-activated', 100, []],
   ['encryption-in-progress.json', 'encrypting', 99, ['RecoveryPassword', 'Tpm']],
+  ['suspended-numerical-password-win11.json', 'suspended', 100, ['RecoveryPassword']],
+  // Windows' UI called this one "waiting for activation"; with a protector present the probe's
+  // numbers read as suspended. Both fail, which is what matters.
+  ['protection-off-tpm-only.json', 'suspended', 100, ['Tpm']],
 ] as const;
 
 describe('windows parse (recorded outputs)', () => {
@@ -90,6 +94,23 @@ describe('windows probe plumbing', () => {
     expect(result.status).toBe('unknown');
     expect(result.reason?.code).toBe('command-missing');
   });
+
+  it.each(['suspended-numerical-password-win11.json', 'protection-off-tpm-only.json'])(
+    '%s: encrypted with protection off fails',
+    async (name) => {
+      const host = fakeHost({
+        commands: { 'powershell.exe': { stdout: fixture(name), stderr: '', exitCode: 0 } },
+        now,
+      });
+      const result = await runCheck(diskEncryptionCheck, {
+        os: 'windows',
+        host,
+        policy: await readDefaultPolicy(),
+      });
+      expect(result.status).toBe('fail');
+      expect(result.evidence).toMatchObject({ state: 'suspended' });
+    },
+  );
 
   it('sends the shipped script and parses its answer', async () => {
     const stdout = fixture('fully-encrypted-ms-learn.json');
