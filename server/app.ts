@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { DeviceKeyCache } from './auth/device-keys.ts';
 import type { ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { dashboardRoutes } from './routes/dashboard/index.ts';
@@ -25,6 +26,8 @@ declare module 'fastify' {
     db: Database;
     config: ServerConfig;
     now: () => Date;
+    /** Public keys of active devices, for signature checks. */
+    deviceKeys: DeviceKeyCache;
   }
   interface FastifyRequest {
     /** The exact bytes of the body: signatures cover these, not a re-serialisation. */
@@ -50,6 +53,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('db', deps.db);
   app.decorate('config', deps.config);
   app.decorate('now', deps.now ?? (() => new Date()));
+  app.decorate('deviceKeys', new DeviceKeyCache());
   app.decorateRequest('rawBody', null);
   app.decorateRequest('deviceId', null);
 

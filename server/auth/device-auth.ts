@@ -1,6 +1,4 @@
-import { createPublicKey } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { findDeviceKey } from '../store/devices.ts';
 import { recordNonce } from '../store/nonces.ts';
 import { verifyRequest } from './http-signature.ts';
 
@@ -24,12 +22,7 @@ export async function requireDevice(request: FastifyRequest, reply: FastifyReply
     url: request.url,
     headers: request.headers,
     body: request.rawBody ?? new Uint8Array(),
-    lookupKey: async (keyId) => {
-      const spki = await findDeviceKey(app.db, keyId);
-      return spki === null
-        ? null
-        : createPublicKey({ key: Buffer.from(spki, 'base64url'), format: 'der', type: 'spki' });
-    },
+    lookupKey: (keyId) => app.deviceKeys.lookup(app.db, keyId),
     now,
     maxSkewSeconds: app.config.maxClockSkewSeconds,
   });

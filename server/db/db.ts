@@ -1,8 +1,18 @@
+/**
+ * How a statement is sent. `name` makes it a prepared statement on PostgreSQL: parsed and
+ * planned once per pooled connection, then only bound and executed (for hot statements whose
+ * planning costs as much as running them). PGlite runs in-process and ignores it.
+ */
+export interface QueryOptions {
+  name?: string;
+}
+
 /** A row-returning SQL call with positional parameters ($1, $2, …). */
 export interface Queryable {
   query<R extends object = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],
+    options?: QueryOptions,
   ): Promise<R[]>;
   /** Runs several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;

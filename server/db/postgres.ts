@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Queryable } from './db.ts';
+import type { Database, Queryable, QueryOptions } from './db.ts';
 
 // Return bigint and numeric as JS numbers where they fit: counts and ids stay well below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -17,10 +17,18 @@ export function openPostgres(url: string, poolSize = 10): Database {
     client: pg.Pool | pg.PoolClient,
     sql: string,
     params?: readonly unknown[],
-  ) => (await client.query<R>(sql, params as unknown[] | undefined)).rows;
+    options?: QueryOptions,
+  ) =>
+    (
+      await client.query<R>({
+        text: sql,
+        values: params as unknown[] | undefined,
+        ...(options?.name === undefined ? {} : { name: options.name }),
+      })
+    ).rows;
   return {
     engine: 'postgresql',
-    query: (sql, params) => query(pool, sql, params),
+    query: (sql, params, options) => query(pool, sql, params, options),
     exec: async (sql) => {
       await pool.query(sql);
     },
@@ -29,7 +37,7 @@ export function openPostgres(url: string, poolSize = 10): Database {
       try {
         await client.query('begin');
         const tx: Queryable = {
-          query: (sql, params) => query(client, sql, params),
+          query: (sql, params, options) => query(client, sql, params, options),
           exec: async (sql) => {
             await client.query(sql);
           },

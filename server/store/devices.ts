@@ -97,6 +97,7 @@ export async function findDeviceKey(db: Queryable, deviceId: string): Promise<st
   const rows = await db.query<{ public_key_spki: string }>(
     'select public_key_spki from devices where id = $1 and retired_at is null',
     [deviceId],
+    { name: 'device-key' },
   );
   return rows[0]?.public_key_spki ?? null;
 }

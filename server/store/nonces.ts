@@ -12,6 +12,7 @@ export async function recordNonce(
   const rows = await db.query(
     'insert into seen_nonces (device_id, nonce) values ($1, $2) on conflict do nothing returning 1',
     [deviceId, nonce],
+    { name: 'record-nonce' },
   );
   return rows.length > 0;
 }

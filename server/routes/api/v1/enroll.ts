@@ -96,6 +96,10 @@ export const enrollRoutes: FastifyPluginAsyncTypebox = async (app) => {
           .status(status)
           .send({ error: outcome.reason, message: MESSAGES[outcome.reason] });
       }
+      if (body.replaces !== undefined) {
+        // The replaced device is retired: its key stops working here now, not at the cache's expiry.
+        app.deviceKeys.forget(body.replaces);
+      }
       request.log.info(
         { deviceId: outcome.deviceId, cloneSuspect: outcome.cloneSuspect },
         'device enrolled',

@@ -94,6 +94,8 @@ describe.each(testEngines)('POST /api/v1/enroll on $name', (engine) => {
     const facts = sampleFacts();
     const old = new TestDevice(facts);
     await old.enrol(server.app, server.token);
+    // Signed once before, so its key is held in the server's key cache.
+    expect((await old.signed(server.app, 'GET', '/api/v1/policy')).status).toBe(200);
     const stranger = new TestDevice();
     const refused = await stranger.enrol(server.app, server.token, { replaces: old.id });
     expect(refused.status).toBe(409);
@@ -107,6 +109,10 @@ describe.each(testEngines)('POST /api/v1/enroll on $name', (engine) => {
       [old.id],
     );
     expect(rows).toEqual([{ retired: true }]);
+    // The retired device's key stops working at once, cached or not.
+    const afterwards = await old.signed(server.app, 'GET', '/api/v1/policy');
+    expect(afterwards.status).toBe(401);
+    expect((await reinstalled.signed(server.app, 'GET', '/api/v1/policy')).status).toBe(200);
   });
 
   it.each([
