@@ -61,6 +61,18 @@ describe.each(testEngines)('POST /api/v1/reports on $name', (engine) => {
     expect(await count('events', device.id)).toBe(events);
   });
 
+  it('an item listed twice in one batch is stored once and accepted', async () => {
+    const r = report(device.facts, [result('antivirus', 'warn')]);
+    const e = usbBlocked();
+    const reports = await count('reports', device.id);
+    const changes = await count('check_changes', device.id);
+    const answer = await device.postBatch(server.app, [r, r], [e, e]);
+    expect(answer.status).toBe(200);
+    expect((answer.json() as { accepted: string[] }).accepted).toEqual([r.id, r.id, e.id, e.id]);
+    expect(await count('reports', device.id)).toBe(reports + 1);
+    expect(await count('check_changes', device.id)).toBe(changes + 1);
+  });
+
   it('keeps a history of status changes only, and an older report never overwrites a newer state', async () => {
     const t = (minutes: number) => new Date(Date.parse('2026-11-20T09:00:00Z') + minutes * 60_000);
     const d = new TestDevice();
