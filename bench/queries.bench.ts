@@ -154,6 +154,12 @@ async function measure(raw: Database): Promise<CaseResult[]> {
     const [school] = await raw.query<{ id: string }>(
       "select id from schools where name = 'School 07'",
     );
+    // The keyset cursor at the same depth as the deep offset: the id of the device before it.
+    const deep = Math.floor(DEVICES * 0.9);
+    const [cursor] = await raw.query<{ id: string }>(
+      'select id from devices where retired_at is null order by hostname, id offset $1 limit 1',
+      [deep - 1],
+    );
     const cases: [string, string][] = [
       ['summary', '/api/v1/ict/summary'],
       ['devices, no filter', '/api/v1/ict/devices'],
@@ -169,9 +175,10 @@ async function measure(raw: Database): Promise<CaseResult[]> {
       ['devices, schoolId', `/api/v1/ict/devices?schoolId=${school?.id ?? ''}`],
       ['devices, silentDays=7', '/api/v1/ict/devices?silentDays=7'],
       ['devices, search (hostname part)', '/api/v1/ict/devices?search=lt-0042'],
+      [`devices, offset=${String(deep)}`, `/api/v1/ict/devices?offset=${String(deep)}`],
       [
-        `devices, offset=${String(Math.floor(DEVICES * 0.9))}`,
-        `/api/v1/ict/devices?offset=${String(Math.floor(DEVICES * 0.9))}`,
+        `devices, after=<cursor at ${String(deep)}>`,
+        `/api/v1/ict/devices?after=${cursor?.id ?? ''}`,
       ],
     ];
     const results: CaseResult[] = [];

@@ -118,16 +118,27 @@ export function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** WHERE clause and parameters of a device-list query (`d` is devices). */
-function deviceFilter(
-  query: DeviceListQuery,
-  now: Date,
-): { where: string; params: unknown[]; source: string | null } {
+/** Conditions of a device-list query (`d` is devices) and their parameters. */
+interface DeviceFilter {
+  where: string;
+  params: unknown[];
+  /**
+   * "Has no result for this check" is rare, so the planner walks the hostname index hoping to
+   * meet a match soon; when there are none it probes all 100,000 devices one by one. Such a
+   * filter finds every match first (one hash anti-join, materialised) and pages within them.
+   */
+  matchFirst: boolean;
+}
+
+/** Appends `value` to `params`; returns its placeholder. */
+function param(params: unknown[], value: unknown): string {
+  params.push(value);
+  return `$${String(params.length)}`;
+}
+
+function deviceFilter(query: DeviceListQuery, now: Date): DeviceFilter {
   const params: unknown[] = [];
-  const p = (value: unknown): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
+  const p = (value: unknown): string => param(params, value);
   const conditions = ['d.retired_at is null'];
   if (query.schoolId !== undefined) {
     conditions.push(`d.school_id = ${p(query.schoolId)}`);
@@ -142,7 +153,8 @@ function deviceFilter(
     conditions.push(`coalesce(d.last_seen_at, d.enrolled_at) < ${p(before)}`);
   }
   if (query.search !== undefined && query.search !== '') {
-    // lower() on both sides with LIKE matches as ILIKE does, at half the cost per row.
+    // lower() on both sides with LIKE matches as ILIKE does; devices_active_hostname stores
+    // lower(hostname) and lower(serial), so the scan reads them from the index (migration 005).
     const pattern = p(`%${likeLiteral(query.search)}%`);
     conditions.push(
       `(lower(d.hostname) like lower(${pattern}) escape '\\' or lower(d.serial) like lower(${pattern}) escape '\\')`,
@@ -165,15 +177,43 @@ function deviceFilter(
       );
     }
   }
-  // "Has no result for this check" is rare, so the planner walks the hostname index hoping to
-  // meet a match soon; when there are none it probes all 100,000 devices one by one. Finding
-  // the matches first (one hash anti-join in a materialised CTE) bounds that case.
-  const source =
-    query.status === 'none' && query.checkId !== undefined
-      ? `(with matched as materialized (select d.id from devices d where ${conditions.join(' and ')})
-          select d.* from matched m join devices d on d.id = m.id)`
-      : null;
-  return { where: source === null ? conditions.join(' and ') : 'true', params, source };
+  return {
+    where: conditions.join(' and '),
+    params,
+    matchFirst: query.status === 'none' && query.checkId !== undefined,
+  };
+}
+
+/** The `matched` CTE: id and hostname of every device the filter lets through. */
+const matchedCte = (filter: DeviceFilter): string =>
+  `matched as ${filter.matchFirst ? 'materialized ' : ''}(select d.id, d.hostname from devices d where ${filter.where})`;
+
+/** Which devices of `matched` one page holds: a cursor, an order, a limit and an offset. */
+interface PageSpec {
+  after?: string | undefined;
+  before?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * SELECT of one page's ids and hostnames from `matched` (aliased `d`). A cursor compares
+ * (hostname, id) with the cursor device's own, which devices_active_hostname seeks to directly;
+ * a page before the cursor is read backwards and put back in order by the caller. An unknown
+ * cursor id compares with NULL: an empty page.
+ */
+function pageIds(page: PageSpec, params: unknown[]): string {
+  const cursor = page.before ?? page.after;
+  const backwards = page.before !== undefined;
+  let keyset = '';
+  if (cursor !== undefined) {
+    const id = `${param(params, cursor)}::uuid`;
+    keyset = `where (d.hostname, d.id) ${backwards ? '<' : '>'} ((select k.hostname from devices k where k.id = ${id}), ${id})`;
+  }
+  const direction = backwards ? ' desc' : '';
+  return `select d.id, d.hostname from matched d ${keyset}
+    order by d.hostname${direction}, d.id${direction}
+    limit ${param(params, page.limit)} offset ${param(params, page.offset)}`;
 }
 
 interface DeviceRow {
@@ -193,9 +233,18 @@ const DEVICE_COLUMNS = `d.id, d.hostname, d.serial, coalesce(d.facts #>> '{os,di
   s.name as school, g.name as "group", d.overall_status, d.last_seen_at, d.last_report_at,
   d.clone_suspect`;
 
-/** FROM of the device queries; `source` replaces the devices table with a pre-filtered set. */
-const deviceFrom = (source: string | null = null): string =>
-  `${source ?? 'devices'} d join schools s on s.id = d.school_id join device_groups g on g.id = d.group_id`;
+/** FROM of the device queries: each device with its school and group. */
+const DEVICE_FROM =
+  'devices d join schools s on s.id = d.school_id join device_groups g on g.id = d.group_id';
+
+/**
+ * The list's rows for the ids a page query picks. Only ids and hostnames go through the
+ * ordering, OFFSET and LIMIT (from devices_active_hostname alone when the filters allow); the
+ * wide rows are read for the page's devices only.
+ */
+const pageRows = (ids: string): string =>
+  `select ${DEVICE_COLUMNS} from (${ids}) p join devices d on d.id = p.id
+     join schools s on s.id = d.school_id join device_groups g on g.id = d.group_id`;
 
 function toListItem(row: DeviceRow): DeviceListItem {
   return {
@@ -212,24 +261,49 @@ function toListItem(row: DeviceRow): DeviceListItem {
   };
 }
 
-/** Filtered devices, ordered by hostname, one page of them and how many match in all. */
+/**
+ * Filtered devices, ordered by hostname, one page of them and how many match in all. A page is
+ * chosen by `offset` or by a keyset cursor (`after` / `before`, a device id); not by both.
+ */
 export async function listDevices(
   db: Queryable,
   query: DeviceListQuery,
   now: Date,
 ): Promise<{ total: number; items: DeviceListItem[] }> {
-  const { where, params, source } = deviceFilter(query, now);
-  const limit = query.limit ?? 100;
-  const offset = query.offset ?? 0;
+  const filter = deviceFilter(query, now);
+  const params = [...filter.params];
+  const ids = pageIds(
+    {
+      after: query.after,
+      before: query.before,
+      limit: query.limit ?? 100,
+      offset: query.offset ?? 0,
+    },
+    params,
+  );
+  if (filter.matchFirst) {
+    // Every match is found anyway: count them in the same statement. The page's rows join to the
+    // single count row, so an empty page still brings the total.
+    const rows = await db.query<{ total: number } & (DeviceRow | { [K in keyof DeviceRow]: null })>(
+      `with ${matchedCte(filter)}
+       select t.total, x.* from (select count(*)::int as total from matched) t
+         left join (${pageRows(ids)}) x on true
+        order by x.hostname, x.id`,
+      params,
+    );
+    return {
+      total: rows[0]?.total ?? 0,
+      items: rows.flatMap((row) => (row.id === null ? [] : [toListItem(row)])),
+    };
+  }
   const [rows, count] = await Promise.all([
     db.query<DeviceRow>(
-      `select ${DEVICE_COLUMNS} from ${deviceFrom(source)} where ${where}
-        order by d.hostname, d.id limit $${String(params.length + 1)} offset $${String(params.length + 2)}`,
-      [...params, limit, offset],
+      `with ${matchedCte(filter)} ${pageRows(ids)} order by d.hostname, d.id`,
+      params,
     ),
     db.query<{ n: number }>(
-      `select count(*)::int as n from ${source ?? 'devices'} d where ${where}`,
-      params,
+      `select count(*)::int as n from devices d where ${filter.where}`,
+      filter.params,
     ),
   ]);
   return { total: count[0]?.n ?? 0, items: rows.map(toListItem) };
@@ -244,10 +318,11 @@ export async function exportDevices(
   query: DeviceListQuery,
   now: Date,
 ): Promise<DeviceListItem[]> {
-  const { where, params, source } = deviceFilter(query, now);
+  const filter = deviceFilter(query, now);
+  const params = [...filter.params];
+  const ids = pageIds({ limit: CSV_MAX_ROWS, offset: 0 }, params);
   const rows = await db.query<DeviceRow>(
-    `select ${DEVICE_COLUMNS} from ${deviceFrom(source)} where ${where}
-      order by d.hostname, d.id limit ${String(CSV_MAX_ROWS)}`,
+    `with ${matchedCte(filter)} ${pageRows(ids)} order by d.hostname, d.id`,
     params,
   );
   return rows.map(toListItem);
@@ -277,7 +352,7 @@ export async function deviceDetail(db: Queryable, id: string): Promise<DeviceDet
   const [devices, checks, history, events] = await Promise.all([
     db.query<DeviceRow & { facts: DeviceFacts; enrolled_at: Date; policy_version: number | null }>(
       `select ${DEVICE_COLUMNS}, d.facts, d.enrolled_at, d.policy_version
-         from ${deviceFrom()} where d.id = $1`,
+         from ${DEVICE_FROM} where d.id = $1`,
       [id],
     ),
     db.query<{

@@ -83,6 +83,14 @@ export const DeviceListQuerySchema = Type.Object(
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000, default: 0 })),
+    /**
+     * Keyset paging, cheap at any depth (an OFFSET reads every row it skips): the page after the
+     * device with this id in hostname order (the last one of the current page). Not with before
+     * or offset.
+     */
+    after: Type.Optional(UuidSchema),
+    /** The page before the device with this id (the first one of the current page). */
+    before: Type.Optional(UuidSchema),
   },
   strict,
 );

@@ -35,16 +35,27 @@ function wholeNumber(key: string, fallback: number): number {
 
 const filters = filtersFromUrl();
 const limit = Math.min(Math.max(wholeNumber('limit', PAGE_SIZE), 1), 1000);
-const offset = wholeNumber('offset', 0);
+// Pages follow a keyset cursor: the devices after (or before) a device id in hostname order, as
+// cheap on the last page as on the first. `start` is the first row's number, for the caption only.
+const after = url.get('after') ?? undefined;
+const before = after === undefined ? (url.get('before') ?? undefined) : undefined;
+// Links from before the cursors paged by offset; they still work.
+const offset = after === undefined && before === undefined ? wholeNumber('offset', 0) : 0;
+const start = Math.max(wholeNumber('start', offset + 1), 1);
 
-/** This page with the current filters and another offset. */
-function pageUrl(newOffset: number): string {
+/** This page with the current filters and another position (start 1: the first page). */
+function pageUrl(page: { after?: string; before?: string; start: number }): string {
   const query = new URLSearchParams(filters);
   if (url.has('limit')) {
     query.set('limit', String(limit));
   }
-  if (newOffset > 0) {
-    query.set('offset', String(newOffset));
+  if (page.start > 1) {
+    if (page.after !== undefined) {
+      query.set('after', page.after);
+    } else if (page.before !== undefined) {
+      query.set('before', page.before);
+    }
+    query.set('start', String(page.start));
   }
   const text = query.toString();
   return text === '' ? '/devices' : '/devices?' + text;
@@ -105,12 +116,13 @@ function deviceRow(device: DeviceListItem): HTMLTableRowElement {
 }
 
 function render(list: DeviceList): void {
-  const first = list.items.length === 0 ? 0 : offset + 1;
-  const last = offset + list.items.length;
-  const caption =
-    list.total === 0
-      ? 'No devices match these filters.'
-      : `Devices ${first}–${last} of ${list.total}`;
+  const last = start + list.items.length - 1;
+  let caption = `Devices ${String(start)}–${String(last)} of ${String(list.total)}`;
+  if (list.total === 0) {
+    caption = 'No devices match these filters.';
+  } else if (list.items.length === 0) {
+    caption = 'No more devices match these filters.';
+  }
   byId('results').replaceChildren(
     list.items.length === 0
       ? h('p', { id: 'result-count' }, caption)
@@ -130,11 +142,18 @@ function render(list: DeviceList): void {
         ),
   );
   const links: Node[] = [];
-  if (offset > 0) {
-    links.push(h('a', { href: pageUrl(Math.max(offset - limit, 0)), rel: 'prev' }, 'Previous'));
+  const firstItem = list.items[0];
+  const lastItem = list.items.at(-1);
+  if (firstItem !== undefined && start > 1) {
+    const previous = { before: firstItem.id, start: Math.max(start - limit, 1) };
+    links.push(h('a', { href: pageUrl(previous), rel: 'prev' }, 'Previous'));
+  } else if (firstItem === undefined && start > 1) {
+    links.push(h('a', { href: pageUrl({ start: 1 }) }, 'First page'));
   }
-  if (last < list.total) {
-    links.push(h('a', { href: pageUrl(offset + limit), rel: 'next' }, 'Next'));
+  if (lastItem !== undefined && last < list.total) {
+    links.push(
+      h('a', { href: pageUrl({ after: lastItem.id, start: last + 1 }), rel: 'next' }, 'Next'),
+    );
   }
   byId('paging').replaceChildren(...links);
 }
@@ -143,7 +162,13 @@ async function main(): Promise<void> {
   await startPage();
   const query = new URLSearchParams(filters);
   query.set('limit', String(limit));
-  query.set('offset', String(offset));
+  if (after !== undefined) {
+    query.set('after', after);
+  } else if (before !== undefined) {
+    query.set('before', before);
+  } else if (offset > 0) {
+    query.set('offset', String(offset));
+  }
   const [schools, groups, list] = await Promise.allSettled([
     getJson<Named[]>('/schools'),
     getJson<Named[]>('/groups'),

@@ -242,26 +242,65 @@ describe('dashboard pages (Chromium)', () => {
       expect(await page.getByLabel('School').locator('option').count()).toBe(3);
     });
 
-    it('pages through the list with Previous and Next, keeping the filters', async () => {
+    it('pages through the list with Previous and Next by cursor, keeping the filters', async () => {
       await open('/devices?limit=3&search=-');
-      const seen: string[] = [];
+      const pages: string[][] = [];
       const matching = hostnames((s) => s.hostname.includes('-'));
-      for (let pageNo = 0; ; pageNo++) {
-        seen.push(...(await listed()));
+      for (;;) {
+        pages.push(await listed());
         const next = page.getByRole('link', { name: 'Next' });
         if ((await next.count()) === 0) {
           break;
         }
         await next.click();
-        await page.waitForURL(url(`/devices?search=-&limit=3&offset=${String((pageNo + 1) * 3)}`));
+        // The cursor is the last device shown; start numbers the next page's first row.
+        const lastShown = fleet.byHostname(pages.at(-1)?.at(-1) ?? '').id;
+        await page.waitForURL(
+          url(`/devices?search=-&limit=3&after=${lastShown}&start=${String(pages.length * 3 + 1)}`),
+        );
         await page.locator('main:not([aria-busy])').waitFor();
       }
-      expect(seen.sort()).toEqual(matching);
+      expect(pages.flat().sort()).toEqual(matching);
+      expect(pages.length).toBeGreaterThanOrEqual(3);
       expect(await page.locator('#results caption').innerText()).toBe(
-        `Devices 7–${String(matching.length)} of ${String(matching.length)}`,
+        `Devices ${String((pages.length - 1) * 3 + 1)}–${String(matching.length)} of ${String(matching.length)}`,
       );
-      await page.getByRole('link', { name: 'Previous' }).click();
-      await page.waitForURL(url('/devices?search=-&limit=3&offset=3'));
+      // Back page by page: the devices before the first one shown, as on the way forward; the
+      // first page is a plain URL without a cursor.
+      for (let i = pages.length - 2; i >= 0; i--) {
+        await page.getByRole('link', { name: 'Previous' }).click();
+        const firstShown = fleet.byHostname(pages[i + 1]?.[0] ?? '').id;
+        await page.waitForURL(
+          url(
+            i === 0
+              ? '/devices?search=-&limit=3'
+              : `/devices?search=-&limit=3&before=${firstShown}&start=${String(i * 3 + 1)}`,
+          ),
+        );
+        await page.locator('main:not([aria-busy])').waitFor();
+        expect(await listed()).toEqual(pages[i]);
+      }
+      expect(await page.getByRole('link', { name: 'Previous' }).count()).toBe(0);
+    });
+
+    it('still opens links that page by offset', async () => {
+      await open('/devices?search=-&limit=3&offset=3');
+      const matching = hostnames((s) => s.hostname.includes('-'));
+      expect(await listed()).toEqual(matching.slice(3, 6));
+      expect(await page.locator('#results caption').innerText()).toBe(
+        `Devices 4–6 of ${String(matching.length)}`,
+      );
+    });
+
+    it('past the last device, says so and links to the first page', async () => {
+      const matching = hostnames((s) => s.hostname.includes('-'));
+      const last = fleet.byHostname(matching.at(-1) ?? '').id;
+      await open(`/devices?search=-&limit=3&after=${last}&start=${String(matching.length + 1)}`);
+      expect(await page.locator('#results').innerText()).toBe(
+        'No more devices match these filters.',
+      );
+      const first = page.getByRole('link', { name: 'First page' });
+      expect(await first.getAttribute('href')).toBe('/devices?search=-&limit=3');
     });
 
     it('downloads the CSV of the same filters', async () => {

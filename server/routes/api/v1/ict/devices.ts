@@ -55,13 +55,24 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       onRequest: viewer,
       schema: {
-        summary: 'Devices, filtered, ordered by hostname',
+        summary:
+          'Devices, filtered, ordered by hostname; paged by offset or by an after/before cursor',
         tags: ['ict'],
         querystring: DeviceListQuerySchema,
         response: { 200: DeviceListSchema, ...signedInErrors },
       },
     },
-    async (request) => listDevices(app.db, request.query, app.now()),
+    async (request, reply) => {
+      const { after, before, offset = 0 } = request.query;
+      const pagings = [after !== undefined, before !== undefined, offset > 0].filter(Boolean);
+      if (pagings.length > 1) {
+        return reply.status(400).send({
+          error: 'invalid-request',
+          message: 'Page with one of after, before and offset, not several.',
+        });
+      }
+      return listDevices(app.db, request.query, app.now());
+    },
   );
 
   app.get(
@@ -69,7 +80,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       onRequest: viewer,
       schema: {
-        summary: 'The device list as CSV (same filters; limit and offset are ignored)',
+        summary:
+          'The device list as CSV (same filters; limit, offset, after and before are ignored)',
         tags: ['ict'],
         querystring: DeviceListQuerySchema,
         produces: ['text/csv'],

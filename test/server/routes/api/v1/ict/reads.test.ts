@@ -201,6 +201,53 @@ describe.each(testEngines)('ICT read API on $name', (engine) => {
     expect(hostnames(page)).toEqual(['alpha-01', 'bravo-02']);
   });
 
+  it('GET /devices pages by keyset cursor, forwards and backwards, with the total each time', async () => {
+    const all = hostnames(await get<DeviceList>('/devices'));
+    // Forwards two at a time from the start, each page after the last id of the one before.
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await get<DeviceList>(`/devices?limit=2${after ? `&after=${after}` : ''}`);
+      expect(page.total).toBe(6);
+      if (page.items.length === 0) {
+        break;
+      }
+      seen.push(...hostnames(page));
+      after = page.items.at(-1)?.id;
+    }
+    expect(seen).toEqual(all);
+    // Backwards from the last device: the two before it, in hostname order.
+    const before = await get<DeviceList>(`/devices?limit=2&before=${devices.foxtrot?.id ?? ''}`);
+    expect(hostnames(before)).toEqual(['delta_04%', 'echo-05']);
+    expect(before.total).toBe(6);
+    const first = await get<DeviceList>(`/devices?limit=2&before=${devices.bravo?.id ?? ''}`);
+    expect(hostnames(first)).toEqual(['=HYPERLINK("http://evil.example","x")', 'alpha-01']);
+    // A cursor device need not match the filters: it only marks a place in hostname order.
+    const passing = await get<DeviceList>(`/devices?status=pass&after=${devices.alpha?.id ?? ''}`);
+    expect(hostnames(passing)).toEqual(['bravo-02', 'foxtrot-06']);
+    // An unknown cursor is an empty page; the total still counts every match.
+    const unknown = await get<DeviceList>('/devices?after=00000000-0000-4000-8000-000000000000');
+    expect(unknown).toEqual({ total: 6, items: [] });
+  });
+
+  it('GET /devices with checkId and status=none pages and counts in one go', async () => {
+    const query = 'checkId=firewall&status=none&limit=2';
+    const first = await get<DeviceList>(`/devices?${query}`);
+    expect(hostnames(first)).toEqual(['=HYPERLINK("http://evil.example","x")', 'delta_04%']);
+    expect(first.total).toBe(4);
+    const next = await get<DeviceList>(`/devices?${query}&after=${first.items[1]?.id ?? ''}`);
+    expect(hostnames(next)).toEqual(['echo-05', 'foxtrot-06']);
+    const back = await get<DeviceList>(`/devices?${query}&before=${next.items[0]?.id ?? ''}`);
+    expect(hostnames(back)).toEqual(hostnames(first));
+    expect(await get<DeviceList>(`/devices?${query}&offset=3`)).toMatchObject({
+      total: 4,
+      items: [{ hostname: 'foxtrot-06' }],
+    });
+    // Past the end: no rows, and still the total.
+    const past = await get<DeviceList>(`/devices?${query}&after=${next.items[1]?.id ?? ''}`);
+    expect(past).toEqual({ total: 4, items: [] });
+  });
+
   it.each([
     ['status=fail', ['alpha-01']],
     ['status=pass', ['bravo-02', 'foxtrot-06']],
@@ -357,6 +404,11 @@ describe.each(testEngines)('ICT read API on $name', (engine) => {
     '/devices?limit=abc',
     '/devices?limit=1&limit=2',
     '/devices?offset=-1',
+    '/devices?after=42',
+    '/devices?before=00000000-0000-4000-8000-00000000000g',
+    '/devices?after=00000000-0000-4000-8000-000000000000&before=00000000-0000-4000-8000-000000000000',
+    '/devices?after=00000000-0000-4000-8000-000000000000&offset=1',
+    '/devices?before=00000000-0000-4000-8000-000000000000&offset=1',
     '/devices?status=broken',
     '/devices?status=',
     '/devices?checkId=nope&status=pass',
