@@ -9,7 +9,8 @@ import {
   type DeviceListItem,
 } from '../../../../../shared/index.ts';
 import { requireUser } from '../../../../auth/sessions.ts';
-import { deviceDetail, exportDevices, listDevices } from '../../../../store/reads.ts';
+import { deviceDetail } from '../../../../store/device-detail.ts';
+import { exportDevices, listDevices } from '../../../../store/device-list.ts';
 import { signedInErrors } from './common.ts';
 
 const CSV_COLUMNS: readonly (keyof DeviceListItem)[] = [

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EventListSchema, UuidSchema } from '../../../../../shared/index.ts';
 import { requireUser } from '../../../../auth/sessions.ts';
-import { listEvents } from '../../../../store/reads.ts';
+import { listEvents } from '../../../../store/device-detail.ts';
 import { signedInErrors } from './common.ts';
 
 /** Query of `GET /events`. */

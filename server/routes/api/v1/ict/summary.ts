@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ComplianceSummarySchema } from '../../../../../shared/index.ts';
 import { requireUser } from '../../../../auth/sessions.ts';
-import { complianceSummary } from '../../../../store/reads.ts';
+import { complianceSummary } from '../../../../store/compliance-summary.ts';
 import { signedInErrors } from './common.ts';
 
 /** `GET /summary`: compliance counts overall, per check and per school. */
