@@ -1,8 +1,10 @@
 // Composition root of the privileged daemon: builds the service from the configuration, opens
 // its state (credential, outbox, policy cache), serves the tray over IPC and starts the schedule.
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
+import { SCHEMA_VERSION } from '../../shared/index.ts';
 import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
 import { enrolDevice } from '../core/enrolment.ts';
@@ -50,6 +52,12 @@ export async function runService(options: {
       capMs: Math.max(config.deliveryRetryCapSeconds, config.deliveryRetryBaseSeconds) * 1000,
     },
   });
+  if (outbox.prunedAtOpen().length > 0) {
+    log.info(
+      { files: outbox.prunedAtOpen() },
+      'outbox: set-aside files past their retention removed',
+    );
+  }
   for (const file of outbox.corruptFiles()) {
     log.error(
       { file: file.file, movedTo: file.movedTo, reason: file.reason },
@@ -104,6 +112,23 @@ export async function runService(options: {
     status: () => service.status(),
     runChecks: () => service.runPass(),
   });
+  // Corrupt state was set aside, never a crash; only root can write it, so ICT hears of it too.
+  const corrupt = [
+    ...outbox.corruptFiles().map((file) => ({
+      store: 'outbox' as const,
+      detail: `${file.file}: ${file.reason}${file.movedTo === null ? '' : ` (moved to ${file.movedTo})`}`,
+    })),
+    ...opened.problems.map((problem) => ({ store: 'policy-cache' as const, detail: problem })),
+  ];
+  for (const data of corrupt) {
+    await service.recordEvent({
+      schemaVersion: SCHEMA_VERSION,
+      id: randomUUID(),
+      occurredAt: host.now().toISOString(),
+      type: 'tamper.state-corrupt',
+      data: { store: data.store, detail: data.detail.slice(0, 2000) },
+    });
+  }
   service.start();
   log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
   return {

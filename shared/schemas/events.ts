@@ -76,6 +76,18 @@ export const AgentEventSchema = Type.Union([
     'tamper.policy-rejected',
     Type.Object({ reason: Text(2000) }, { additionalProperties: false }),
   ),
+  // A state file only root can write was found corrupt at start-up and set aside: a failing disk,
+  // or someone with root on the device. The service carried on; ICT should know.
+  event(
+    'tamper.state-corrupt',
+    Type.Object(
+      {
+        store: Type.Union([Type.Literal('outbox'), Type.Literal('policy-cache')]),
+        detail: Text(2000),
+      },
+      { additionalProperties: false },
+    ),
+  ),
 ]);
 export type AgentEvent = Static<typeof AgentEventSchema>;
 export type AgentEventType = AgentEvent['type'];

@@ -14,6 +14,7 @@ import { MAX_BATCH_EVENTS, MAX_BATCH_REPORTS } from '../../../shared/index.ts';
 import { DEFAULT_BACKOFF, RetrySchedule, type BackoffOptions } from './backoff.ts';
 import { moveIfPresent, removeIfPresent, syncDir, writeFileDurably } from './durable-fs.ts';
 import { readItemFile, scanDir, setAsideFile, type SetAsideFile } from './item-files.ts';
+import { pruneSetAside } from './set-aside-retention.ts';
 import {
   TEMP_PREFIX,
   encodeRecord,
@@ -89,6 +90,7 @@ export class Outbox {
   #nextSeq = 0;
   #setAside: SetAsideFile[] = [];
   #droppedAtOpen: string[] = [];
+  #pruned: string[] = [];
   #chain: Promise<unknown> = Promise.resolve();
 
   private constructor(options: OutboxOptions) {
@@ -107,6 +109,7 @@ export class Outbox {
   static async open(options: OutboxOptions): Promise<Outbox> {
     const outbox = new Outbox(options);
     await mkdir(join(options.dir, REJECTED_DIR), { recursive: true, mode: 0o700 });
+    outbox.#pruned = await pruneSetAside(options.dir, REJECTED_DIR, outbox.#now());
     await outbox.#load();
     return outbox;
   }
@@ -247,7 +250,7 @@ export class Outbox {
           continue;
         }
         const note = JSON.stringify({ id: name.id, kind: name.kind, reason, at: this.#now() });
-        // A random temp name: nothing cleans rejected/, so a crash's leftover must not collide.
+        // A random temp name, so a crash's leftover never collides (open removes leftovers).
         const temp = `${TEMP_PREFIX}${randomUUID()}`;
         await writeFileDurably(rejectedDir, `${name.file}.reason`, temp, note);
         if (await moveIfPresent(join(this.dir, name.file), join(rejectedDir, name.file))) {
@@ -293,6 +296,11 @@ export class Outbox {
   /** Files set aside as unsound since open, for the service to log and report. */
   corruptFiles(): readonly SetAsideFile[] {
     return this.#setAside;
+  }
+
+  /** Set-aside and rejected files removed at open, past their retention (relative names). */
+  prunedAtOpen(): readonly string[] {
+    return this.#pruned;
   }
 
   /** Reports deleted at open to get back within `maxReports`. */
