@@ -7,7 +7,14 @@ import { importDirection } from './scripts/eslint/import-direction.js';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'coverage/', '.demo/', 'shared/json-schema/', 'test/fixtures/'],
+    ignores: [
+      'node_modules/',
+      'coverage/',
+      '.demo/',
+      'dist/',
+      'shared/json-schema/',
+      'test/fixtures/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

@@ -1,19 +1,23 @@
 // Benchmark: what the agent service costs a pupil's laptop. Writes bench/RESULTS.md.
 //
-// 1. Idle: the real server in this process (PGlite in a temp folder), the real `hallpass service`
-//    as a child process, enrolled by its config's token. Once its first check pass has been
-//    delivered, its RSS (/proc/<pid>/status) and CPU time (/proc/<pid>/stat) are sampled over a
-//    60 s window with no check pass or heartbeat in it (goal ≤ 50 MB, ≤ 0.1 % of one core), next
-//    to a bare `node` process sampled in the same window.
+// 1. Idle: the real server in this process (PGlite in a temp folder) and two real `hallpass
+//    service` child processes, each enrolled by its config's token: the packaged single
+//    executable (dist/agent/hallpass, built by `npm run build:agent`, rebuilt here when missing or
+//    older than the sources) and the unpackaged `node agent/cli.ts service`. Once both have
+//    delivered their first check pass, their RSS (/proc/<pid>/status) and CPU time
+//    (/proc/<pid>/stat) are sampled over a 60 s window with no check pass or heartbeat in it
+//    (goal ≤ 50 MB, ≤ 0.1 % of one core), next to a bare `node` process in the same window.
 // 2. Check cycles: a child process builds the service exactly as `hallpass service` does
 //    (runService) and runs passes back to back against the same server, each one reported and
 //    delivered, sampling RSS and heap after a forced GC (goal: no growth between cycle 100 and
-//    the last). Each pass spawns the probes' commands, so a time budget caps the count.
-// 3. Where the RSS goes: fresh processes that only load a module each.
+//    the last); once with Node's default V8 flags, once with the flags the executable bakes in.
+//    Each pass spawns the probes' commands, so a time budget caps the count.
+// 3. Where the RSS goes: fresh processes that only load modules, unpackaged (type stripping) and
+//    bundled as in the executable (esbuild, with its V8 flags).
 //
 // BENCH_IDLE_SECONDS (60), BENCH_CYCLES (1000) and BENCH_CYCLE_SECONDS (300) set the sizes.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allChecks } from '../agent/core/checks/index.ts';
@@ -28,6 +32,13 @@ import { ensureDeviceGroup, ensureSchool } from '../server/store/organisation.ts
 import { uploadPolicy } from '../server/store/policies.ts';
 import { createEnrolmentToken } from '../server/store/tokens.ts';
 import type { AgentStatus } from '../shared/index.ts';
+import { build } from 'esbuild';
+import {
+  buildAgent,
+  bundleOptions,
+  DEFAULT_EXECUTABLE,
+  SEA_EXEC_ARGV,
+} from '../scripts/build-agent.ts';
 import { recordResults } from './results-file.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -81,89 +92,95 @@ async function main(): Promise<void> {
     await server.db.transaction((tx) =>
       uploadPolicy(tx, { groupId: group.id, policy, uploadedBy: null }),
     );
+    // Four devices (the two idle services, the two cycle runs); a service starting unenrolled
+    // was seen to use the token twice (two enrolments racing), hence the headroom.
     const { token } = await createEnrolmentToken(server.db, {
       schoolId: school.id,
       groupId: group.id,
       label: 'bench',
       expiresAt: new Date(Date.now() + 86_400_000),
-      maxUses: 5,
+      maxUses: 10,
       createdBy: null,
     });
 
     // --- 1. Idle ------------------------------------------------------------------------------
-    const home = join(work, 'idle');
-    await mkdir(home, { recursive: true });
-    const ipcPath = join(home, 'agent.sock');
-    const stateDir = join(home, 'state');
-    const configFile = join(home, 'agent.json');
-    // Defaults (heartbeat every 5 min, info logging, the policy's 15 min interval) except the
-    // start-up jitter, which would only delay the first delivery.
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        serverUrl: server.url,
-        enrolmentToken: token,
-        ipcPath,
-        startupJitterSeconds: 0,
-      }),
-    );
-    say('starting `hallpass service` and a bare node process…');
-    const service = spawnDraining([
-      join(root, 'agent/cli.ts'),
-      'service',
-      '--config',
-      configFile,
-      '--state-dir',
-      stateDir,
-    ]);
-    const bare = spawnDraining(['-e', 'setInterval(() => {}, 1e9)']);
-    let idle;
+    const executable = await packagedAgent(say);
+    const homes = { sea: join(work, 'idle-sea'), node: join(work, 'idle-node') };
+    const services: { sea: ServiceChild; node: ServiceChild } = {
+      sea: await startService(homes.sea, server.url, token, (args) =>
+        spawnDraining(executable, args),
+      ),
+      node: await startService(homes.node, server.url, token, (args) =>
+        spawnDraining(process.execPath, [join(root, 'agent/cli.ts'), ...args]),
+      ),
+    };
+    say('started the packaged and the unpackaged `hallpass service` and a bare node process…');
+    const bare = spawnDraining(process.execPath, ['-e', 'setInterval(() => {}, 1e9)']);
+    let idle: IdleFigures;
     try {
-      const first = await waitForStatus(ipcPath, service, (s) =>
-        s.lastCheckAt !== null && s.lastDeliveryAt !== null && s.outbox.reports === 0 ? s : null,
+      const firsts = await Promise.all(
+        [services.sea, services.node].map((service) =>
+          waitForStatus(service.ipcPath, service.child, (s) =>
+            s.lastCheckAt !== null && s.lastDeliveryAt !== null && s.outbox.reports === 0
+              ? s
+              : null,
+          ),
+        ),
       );
-      say(`first pass delivered; sampling ${idleSeconds} s of idle…`);
+      say(`first passes delivered; sampling ${idleSeconds} s of idle…`);
       await sleep(1000);
-      idle = await sampleIdle(service, bare, idleSeconds);
-      const after = await ipcRequest(ipcPath, 'status:get', 5000);
-      const last = after.ok ? after.status : null;
-      idle.passesInWindow =
-        last === null ? null : last.lastCheckAt === first.lastCheckAt ? 0 : '≥ 1';
-      idle.deliveriesInWindow =
-        last === null ? null : last.lastDeliveryAt === first.lastDeliveryAt ? 0 : '≥ 1';
+      idle = await sampleIdle([services.sea.child, services.node.child, bare], idleSeconds);
+      for (const [i, service] of [services.sea, services.node].entries()) {
+        const first = firsts[i];
+        const after = await ipcRequest(service.ipcPath, 'status:get', 5000);
+        const last = after.ok ? after.status : null;
+        idle.windows.push({
+          passes: last === null ? null : last.lastCheckAt === first?.lastCheckAt ? 0 : '≥ 1',
+          deliveries:
+            last === null ? null : last.lastDeliveryAt === first?.lastDeliveryAt ? 0 : '≥ 1',
+        });
+      }
     } finally {
-      await stop(service);
+      await stop(services.sea.child);
+      await stop(services.node.child);
       await stop(bare);
     }
 
     // --- 2. Check cycles ----------------------------------------------------------------------
-    const cyclesState = join(work, 'cycles', 'state');
-    await mkdir(cyclesState, { recursive: true, mode: 0o700 });
-    // The os-updates result the idle service cached (apt-get, seconds): the cycles then run
-    // only the fast checks, as the service does between its daily slow runs.
-    await copyFile(join(stateDir, 'slow-checks.json'), join(cyclesState, 'slow-checks.json'));
-    say('running check cycles in a child process…');
-    const cycles = await runCyclesChild({
-      serverUrl: server.url,
-      token,
-      stateDir: cyclesState,
-      ipcPath: join(work, 'cycles', 'agent.sock'),
-      say,
-    });
-    const receipts = await server.db.query<{ n: string }>(
-      'select count(*)::text as n from report_receipts where device_id = $1',
-      [cycles.deviceId ?? ''],
-    );
+    const cycleRuns: { flags: readonly string[]; report: CycleReport; receipts: number }[] = [];
+    for (const [i, flags] of [[], SEA_EXEC_ARGV].entries()) {
+      const cyclesState = join(work, `cycles-${i}`, 'state');
+      await mkdir(cyclesState, { recursive: true, mode: 0o700 });
+      // The os-updates result the idle service cached (apt-get, seconds): the cycles then run
+      // only the fast checks, as the service does between its daily slow runs.
+      await copyFile(
+        join(homes.node, 'state', 'slow-checks.json'),
+        join(cyclesState, 'slow-checks.json'),
+      );
+      say(`running check cycles in a child process (V8 flags: ${flags.join(' ') || 'none'})…`);
+      const report = await runCyclesChild({
+        serverUrl: server.url,
+        token,
+        stateDir: cyclesState,
+        ipcPath: join(work, `cycles-${i}`, 'agent.sock'),
+        flags,
+        say,
+      });
+      const receipts = await server.db.query<{ n: string }>(
+        'select count(*)::text as n from report_receipts where device_id = $1',
+        [report.deviceId ?? ''],
+      );
+      cycleRuns.push({ flags, report, receipts: Number(receipts[0]?.n ?? 0) });
+    }
 
     // --- 3. Where the RSS goes ----------------------------------------------------------------
     say('measuring module load costs…');
-    const modules = await moduleCosts();
+    const modules = await moduleCosts(work);
 
     const markdown = render({
       idle,
       load: [loadAtStart, os.loadavg()[0] ?? 0],
-      cycles,
-      receipts: Number(receipts[0]?.n ?? 0),
+      cycleRuns,
       modules,
     });
     process.stdout.write(markdown + '\n');
@@ -207,63 +224,117 @@ interface IdleProcess {
   cpuPercent: number;
   /** Resident main malloc arena at the end of the window. */
   mallocHeapKb: number;
+  /** CPU ticks, by second of the window in which they were spent. */
+  ticks: { second: number; ticks: number }[];
 }
 
 interface IdleFigures {
-  service: IdleProcess;
-  bare: IdleProcess;
+  /** In the order sampled: the executable, the unpackaged service, bare node. */
+  processes: IdleProcess[];
   ticksPerSecond: number;
   windowSeconds: number;
-  /** The service's CPU ticks, by second of the window in which they were spent. */
-  serviceTicks: { second: number; ticks: number }[];
-  passesInWindow: number | string | null;
-  deliveriesInWindow: number | string | null;
+  /** Check passes and deliveries in the window, per service. */
+  windows: { passes: number | string | null; deliveries: number | string | null }[];
 }
 
-async function sampleIdle(
-  service: ChildProcess,
-  bare: ChildProcess,
-  seconds: number,
-): Promise<IdleFigures> {
+async function sampleIdle(children: ChildProcess[], seconds: number): Promise<IdleFigures> {
   const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  const pids = [service.pid ?? 0, bare.pid ?? 0] as const;
+  const pids = children.map((c) => c.pid ?? 0);
   const t0 = performance.now();
   const starts = await Promise.all(pids.map(readProc));
   const max = starts.map((s) => s.rssKb);
+  const ticks = pids.map((): { second: number; ticks: number }[] => []);
   let ends = starts;
-  const serviceTicks: { second: number; ticks: number }[] = [];
   for (let i = 1; i <= seconds; i++) {
     await sleep(t0 + i * 1000 - performance.now());
-    const previous = ends[0]?.ticks ?? 0;
+    const previous = ends;
     ends = await Promise.all(pids.map(readProc));
-    ends.forEach((s, j) => (max[j] = Math.max(max[j] ?? 0, s.rssKb)));
-    const spent = (ends[0]?.ticks ?? 0) - previous;
-    if (spent > 0) {
-      serviceTicks.push({ second: i, ticks: spent });
-    }
+    ends.forEach((s, j) => {
+      max[j] = Math.max(max[j] ?? 0, s.rssKb);
+      const spent = s.ticks - (previous[j]?.ticks ?? 0);
+      if (spent > 0) {
+        ticks[j]?.push({ second: i, ticks: spent });
+      }
+    });
   }
   const windowSeconds = (performance.now() - t0) / 1000;
-  const figures = async (j: 0 | 1): Promise<IdleProcess> => {
-    const start = starts[j] as ProcSample;
-    const end = ends[j] as ProcSample;
-    const cpuSeconds = (end.ticks - start.ticks) / ticksPerSecond;
-    return {
-      start,
-      end,
-      maxRssKb: max[j] ?? 0,
-      cpuPercent: (100 * cpuSeconds) / windowSeconds,
-      mallocHeapKb: (await mallocHeapBytes(pids[j])) / 1024,
-    };
-  };
-  return {
-    service: await figures(0),
-    bare: await figures(1),
-    ticksPerSecond,
-    windowSeconds,
-    serviceTicks,
-    passesInWindow: null,
-    deliveriesInWindow: null,
-  };
+  const processes = await Promise.all(
+    pids.map(async (pid, j): Promise<IdleProcess> => {
+      const start = starts[j] as ProcSample;
+      const end = ends[j] as ProcSample;
+      const cpuSeconds = (end.ticks - start.ticks) / ticksPerSecond;
+      return {
+        start,
+        end,
+        maxRssKb: max[j] ?? 0,
+        cpuPercent: (100 * cpuSeconds) / windowSeconds,
+        mallocHeapKb: (await mallocHeapBytes(pid)) / 1024,
+        ticks: ticks[j] ?? [],
+      };
+    }),
+  );
+  return { processes, ticksPerSecond, windowSeconds, windows: [] };
+}
+
+/** A `hallpass service` child process and where it answers. */
+interface ServiceChild {
+  child: ChildProcess & { output: () => string };
+  ipcPath: string;
+}
+
+/** Starts `hallpass service` in `home` with default settings (start-up jitter 0). */
+async function startService(
+  home: string,
+  serverUrl: string,
+  token: string,
+  spawnWith: (args: string[]) => ChildProcess & { output: () => string },
+): Promise<ServiceChild> {
+  await mkdir(home, { recursive: true });
+  const ipcPath = join(home, 'agent.sock');
+  const configFile = join(home, 'agent.json');
+  // Defaults (heartbeat every 5 min, info logging, the policy's 15 min interval) except the
+  // start-up jitter, which would only delay the first delivery.
+  await writeFile(
+    configFile,
+    JSON.stringify({ serverUrl, enrolmentToken: token, ipcPath, startupJitterSeconds: 0 }),
+  );
+  const child = spawnWith(['service', '--config', configFile, '--state-dir', join(home, 'state')]);
+  return { child, ipcPath };
+}
+
+/** dist/agent/hallpass, (re)built when missing or older than the code it packages. */
+async function packagedAgent(say: (text: string) => void): Promise<string> {
+  const built = await stat(DEFAULT_EXECUTABLE).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  if (built < (await newestSource())) {
+    say('building the single executable (npm run build:agent)…');
+    await buildAgent();
+  }
+  // A binary written moments ago measured up to 16 MB more file-backed RSS in the processes
+  // that mapped it than after its page cache was dropped (then it is read back as any installed
+  // binary is). Drop it, for the executable and for node alike: `dd iflag=nocache count=0` is
+  // posix_fadvise(POSIX_FADV_DONTNEED) on the whole file (GNU coreutils dd); pages that running
+  // processes have mapped stay.
+  for (const file of [DEFAULT_EXECUTABLE, process.execPath]) {
+    execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  }
+  return DEFAULT_EXECUTABLE;
+}
+
+/** The latest modification time of the agent's sources and what the build uses. */
+async function newestSource(): Promise<number> {
+  let newest = 0;
+  for (const dir of ['agent', 'shared']) {
+    for (const name of await readdir(join(root, dir), { recursive: true })) {
+      newest = Math.max(newest, (await stat(join(root, dir, name))).mtimeMs);
+    }
+  }
+  for (const file of ['package-lock.json', 'scripts/build-agent.ts']) {
+    newest = Math.max(newest, (await stat(join(root, file))).mtimeMs);
+  }
+  return newest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,11 +345,13 @@ async function runCyclesChild(options: {
   token: string;
   stateDir: string;
   ipcPath: string;
+  /** V8 flags for the child, besides --expose-gc. */
+  flags: readonly string[];
   say: (text: string) => void;
 }): Promise<CycleReport> {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', new URL(import.meta.url).pathname, CHILD_FLAG],
+    ['--expose-gc', ...options.flags, new URL(import.meta.url).pathname, CHILD_FLAG],
     {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: {
@@ -408,13 +481,20 @@ async function mallocHeapBytes(pid: number | 'self' = 'self'): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Module load costs
 
-interface ModuleCost {
-  label: string;
+interface Memory {
   rss: number;
   heapUsed: number;
 }
 
-async function moduleCosts(): Promise<ModuleCost[]> {
+interface ModuleCost {
+  label: string;
+  /** Imported from source, as `node agent/cli.ts` does (type stripping for `.ts`). */
+  unpackaged: Memory;
+  /** Bundled as in the executable (esbuild), run with the executable's V8 flags. */
+  bundled: Memory;
+}
+
+async function moduleCosts(work: string): Promise<ModuleCost[]> {
   // Cumulative: each row loads what the rows above it loaded, plus its own modules.
   const steps: [string, string[]][] = [
     ['bare `node`', []],
@@ -431,33 +511,52 @@ async function moduleCosts(): Promise<ModuleCost[]> {
   const imports = steps.map(
     ([label], i) => [label, steps.slice(0, i + 1).flatMap(([, s]) => s)] as const,
   );
+  const report = [
+    'gc();',
+    'const m = process.memoryUsage();',
+    'process.stdout.write(JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed }));',
+  ];
   const costs: ModuleCost[] = [];
   for (const [label, specifiers] of imports) {
     const script = [
       ...specifiers.map((s) => `await import(${JSON.stringify(s)});`),
-      'gc();',
-      'const m = process.memoryUsage();',
-      'process.stdout.write(JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed }));',
+      ...report,
     ].join('\n');
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let text = '';
-      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
-      child.once('exit', (code) => {
-        if (code === 0) {
-          resolve(text);
-        } else {
-          reject(new Error(`${label}: exit ${String(code)}`));
-        }
-      });
+    const unpackaged = await measure(label, ['--input-type=module', '-e', script]);
+    // Namespaces kept on globalThis, or esbuild would drop modules nothing uses.
+    const entry = [
+      ...specifiers.map((s, i) => `import * as m${i} from ${JSON.stringify(s)};`),
+      `Object.assign(globalThis, { loaded: [${specifiers.map((_, i) => `m${i}`).join(', ')}] });`,
+      ...report,
+    ].join('\n');
+    const bundle = join(work, 'module-cost.cjs');
+    await build({
+      ...bundleOptions(new Set()),
+      stdin: { contents: entry, resolveDir: root, loader: 'ts' },
+      outfile: bundle,
     });
-    const parsed = JSON.parse(out) as { rss: number; heapUsed: number };
-    costs.push({ label, ...parsed });
+    const bundled = await measure(label, [...SEA_EXEC_ARGV, bundle]);
+    costs.push({ label, unpackaged, bundled });
   }
   return costs;
+}
+
+function measure(label: string, args: string[]): Promise<Memory> {
+  return new Promise<Memory>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    child.once('exit', (code) => {
+      if (code === 0) {
+        resolve(JSON.parse(text) as Memory);
+      } else {
+        reject(new Error(`${label}: exit ${String(code)}`));
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,17 +576,88 @@ function render(input: {
   idle: IdleFigures;
   /** 1-minute load average at the start and the end of the run. */
   load: [number, number];
-  cycles: CycleReport;
-  receipts: number;
+  cycleRuns: { flags: readonly string[]; report: CycleReport; receipts: number }[];
   modules: ModuleCost[];
 }): string {
-  const { idle, cycles, modules } = input;
+  const { idle, modules } = input;
   const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
   const bytesMb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
-  const s = idle.service;
-  const b = idle.bare;
+  const [sea, node, bare] = idle.processes as [IdleProcess, IdleProcess, IdleProcess];
   const tick = (100 / idle.ticksPerSecond / idle.windowSeconds).toFixed(3);
+  const row = (
+    label: string,
+    pick: (p: IdleProcess) => string,
+    ratio?: (p: IdleProcess) => number,
+  ) =>
+    `| ${label} | ${pick(sea)} | ${pick(node)} | ${pick(bare)} |${ratio === undefined ? ' |' : ` ${(ratio(sea) / ratio(bare)).toFixed(2)} |`}`;
+  const bold = (text: string) => `**${text}**`;
+  const ticksOf = (p: IdleProcess) =>
+    p.ticks.map((t) => `${t.second} s: ${t.ticks}`).join(', ') || 'none';
+  const flags = SEA_EXEC_ARGV.map((f) => `\`${f}\``).join(' ');
 
+  const lines = [
+    `## Service (\`npm run bench\`, ${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; load average ${input.load[0].toFixed(1)} at the start, ${input.load[1].toFixed(1)} at the end (the machine is shared: other work shifts the timings). The real server (PGlite) in the benchmark process; two real \`hallpass service\` processes (default settings, start-up jitter 0), each enrolled by its config's token: the single executable \`dist/agent/hallpass\` (\`npm run build:agent\`: esbuild bundle in Node ${process.version}'s binary, V8 flags ${flags}) and the unpackaged \`node agent/cli.ts service\` (type stripping, default flags).`,
+    '',
+    `### Idle (${idle.windowSeconds.toFixed(1)} s window after both had delivered their first pass)`,
+    '',
+    `Check passes in the window: ${idle.windows.map((w) => String(w.passes)).join(' (executable), ')} (unpackaged); deliveries (incl. heartbeat): ${idle.windows.map((w) => String(w.deliveries)).join(' (executable), ')} (unpackaged). CPU from /proc/<pid>/stat at ${idle.ticksPerSecond} ticks/s: one tick in this window is ${tick} % of a core. The page cache of both binaries was dropped before the start (a just-written executable otherwise measured up to 16 MB more file-backed RSS).`,
+    '',
+    '| measure | `dist/agent/hallpass service` (executable) | `node agent/cli.ts service` (unpackaged) | bare `node -e setInterval` | ratio executable / bare |',
+    '| --- | --- | --- | --- | --- |',
+    row(
+      'RSS at start of window',
+      (p) => mb(p.start.rssKb),
+      (p) => p.start.rssKb,
+    ),
+    row(
+      'RSS at end of window',
+      (p) => mb(p.end.rssKb),
+      (p) => p.end.rssKb,
+    ),
+    row(
+      bold('max RSS in window') + ' (goal ≤ 50 MB)',
+      (p) => (p === bare ? mb(p.maxRssKb) : bold(mb(p.maxRssKb))),
+      (p) => p.maxRssKb,
+    ),
+    row(
+      'of which anonymous / file-backed (end)',
+      (p) => `${mb(p.end.anonKb)} / ${mb(p.end.fileKb)}`,
+    ),
+    row("of which malloc's main arena `[heap]` (end)", (p) => mb(p.mallocHeapKb)),
+    row(
+      'peak RSS since start (VmHWM, incl. first pass)',
+      (p) => mb(p.end.hwmKb),
+      (p) => p.end.hwmKb,
+    ),
+    row(bold('CPU, % of one core') + ' (goal ≤ 0.1 %)', (p) =>
+      p === bare ? `${p.cpuPercent.toFixed(3)} %` : bold(`${p.cpuPercent.toFixed(3)} %`),
+    ),
+    '',
+    `Seconds of the window in which the services used CPU (second: ticks): executable ${ticksOf(sea)}; unpackaged ${ticksOf(node)}.`,
+    '',
+    ...input.cycleRuns.flatMap((run) => renderCycles(run, bytesMb)),
+    '### Where the RSS goes',
+    '',
+    `Fresh processes that only import modules, each row adding to the row above; RSS after \`gc()\`. Unpackaged: \`import()\` of the sources under Node's type stripping, default flags. Bundled: the same imports bundled by esbuild as \`npm run build:agent\` does, run with the executable's flags (${flags}).`,
+    '',
+    '| loaded | unpackaged RSS | added by this row | V8 heap used | bundled RSS | added by this row | V8 heap used |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...modules.map((m, i) => {
+      const before = modules[i - 1] ?? m;
+      return `| ${m.label} | ${bytesMb(m.unpackaged.rss)} | +${bytesMb(m.unpackaged.rss - before.unpackaged.rss)} | ${bytesMb(m.unpackaged.heapUsed)} | ${bytesMb(m.bundled.rss)} | +${bytesMb(m.bundled.rss - before.bundled.rss)} | ${bytesMb(m.bundled.heapUsed)} |`;
+    }),
+    `| **whole service over bare \`node\`** | | **+${bytesMb((modules.at(-1)?.unpackaged.rss ?? 0) - (modules[0]?.unpackaged.rss ?? 0))}** | | | **+${bytesMb((modules.at(-1)?.bundled.rss ?? 0) - (modules[0]?.bundled.rss ?? 0))}** | |`,
+  ];
+  return lines.join('\n');
+}
+
+function renderCycles(
+  run: { flags: readonly string[]; report: CycleReport; receipts: number },
+  bytesMb: (bytes: number) => string,
+): string[] {
+  const cycles = run.report;
   const checkpoints = new Set([10, 100, 250, 500, 750, 1000, cycles.cycles]);
   const shown = cycles.samples.filter((x) => checkpoints.has(x.cycle));
   const from = cycles.samples.find((x) => x.cycle === 100) ?? cycles.samples[0];
@@ -497,34 +667,16 @@ function render(input: {
     trend.length < 2 ? 0 : 100 * slope(trend.map((x) => ({ x: x.cycle, y: pick(x) })));
   const msPerCycle = to === undefined ? 0 : (to.seconds * 1000) / to.cycle;
   const cpuPerCycle = to === undefined ? 0 : to.cpuMs / to.cycle;
-
-  const bare = modules[0]?.rss ?? 0;
-  const lines = [
-    `## Service (\`npm run bench\`, ${new Date().toISOString().slice(0, 10)})`,
+  const flags =
+    run.flags.length === 0
+      ? "Node's default V8 flags"
+      : `the executable's V8 flags (${run.flags.map((f) => `\`${f}\``).join(' ')})`;
+  return [
+    `### Check cycles, ${flags} (${cycles.cycles} passes in ${cycles.seconds.toFixed(0)} s)`,
     '',
-    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; load average ${input.load[0].toFixed(1)} at the start, ${input.load[1].toFixed(1)} at the end (other work on the machine shifts the timings). The real server (PGlite) in the benchmark process; the real \`hallpass service\` (\`node agent/cli.ts service\`, default settings, start-up jitter 0) enrolled by its config's token.`,
+    `A child process built with \`runService\` (as \`hallpass service\`, unpackaged), os-updates served from the slow-check cache (as between its daily runs), the other ${allChecks.length - 1} checks and the device facts run for real each pass; each report queued in the outbox and delivered to the server before the next pass. Memory after \`gc()\`. ${cycles.cycles < 1000 ? `**Only ${cycles.cycles} of 1,000 passes fitted the time budget** (each pass spawns the probes' commands: ${msPerCycle.toFixed(0)} ms a pass here); set BENCH_CYCLE_SECONDS to run all 1,000.` : ''}`,
     '',
-    `### Idle (${idle.windowSeconds.toFixed(1)} s window after the first pass was delivered)`,
-    '',
-    `Check passes in the window: ${String(idle.passesInWindow)}; deliveries (incl. heartbeat): ${String(idle.deliveriesInWindow)}. CPU from /proc/<pid>/stat at ${idle.ticksPerSecond} ticks/s: one tick in this window is ${tick} % of a core.`,
-    '',
-    '| measure | `hallpass service` | bare `node -e setInterval` | ratio service / bare |',
-    '| --- | --- | --- | --- |',
-    `| RSS at start of window | ${mb(s.start.rssKb)} | ${mb(b.start.rssKb)} | ${(s.start.rssKb / b.start.rssKb).toFixed(2)} |`,
-    `| RSS at end of window | ${mb(s.end.rssKb)} | ${mb(b.end.rssKb)} | ${(s.end.rssKb / b.end.rssKb).toFixed(2)} |`,
-    `| **max RSS in window** (goal ≤ 50 MB) | **${mb(s.maxRssKb)}** | ${mb(b.maxRssKb)} | **${(s.maxRssKb / b.maxRssKb).toFixed(2)}** |`,
-    `| of which anonymous / file-backed (end) | ${mb(s.end.anonKb)} / ${mb(s.end.fileKb)} | ${mb(b.end.anonKb)} / ${mb(b.end.fileKb)} | |`,
-    `| of which malloc's main arena \`[heap]\` (end) | ${mb(s.mallocHeapKb)} | ${mb(b.mallocHeapKb)} | |`,
-    `| peak RSS since start (VmHWM, incl. first pass) | ${mb(s.end.hwmKb)} | ${mb(b.end.hwmKb)} | ${(s.end.hwmKb / b.end.hwmKb).toFixed(2)} |`,
-    `| **CPU, % of one core** (goal ≤ 0.1 %) | **${s.cpuPercent.toFixed(3)} %** | ${b.cpuPercent.toFixed(3)} % | |`,
-    '',
-    `Seconds of the window in which the service used CPU (second: ticks): ${idle.serviceTicks.map((t) => `${t.second} s: ${t.ticks}`).join(', ') || 'none'}.`,
-    '',
-    `### Check cycles (${cycles.cycles} passes in ${cycles.seconds.toFixed(0)} s)`,
-    '',
-    `A child process built with \`runService\` (as \`hallpass service\`), os-updates served from the slow-check cache (as between its daily runs), the other ${allChecks.length - 1} checks and the device facts run for real each pass; each report queued in the outbox and delivered to the server before the next pass. Memory after \`gc()\`. ${cycles.cycles < 1000 ? `**Only ${cycles.cycles} of 1,000 passes fitted the time budget** (each pass spawns the probes' commands: ${msPerCycle.toFixed(0)} ms a pass here); set BENCH_CYCLE_SECONDS to run all 1,000.` : ''}`,
-    '',
-    `Server holds ${input.receipts} reports from this device (${cycles.cycles + 1} passes incl. the start-up one); outbox at the end: ${cycles.outbox.reports} reports, ${cycles.outbox.events} events; last delivery error: ${cycles.lastDeliveryError ?? 'none'}. ${msPerCycle.toFixed(0)} ms wall and ${cpuPerCycle.toFixed(0)} ms CPU (service process only) per pass.`,
+    `Server holds ${run.receipts} reports from this device (${cycles.cycles + 1} passes incl. the start-up one); outbox at the end: ${cycles.outbox.reports} reports, ${cycles.outbox.events} events; last delivery error: ${cycles.lastDeliveryError ?? 'none'}. **${msPerCycle.toFixed(0)} ms wall and ${cpuPerCycle.toFixed(0)} ms CPU** (service process only) per pass.`,
     '',
     '| cycle | RSS | V8 heap used / total | external | malloc `[heap]` |',
     '| --- | --- | --- | --- | --- |',
@@ -537,26 +689,14 @@ function render(input: {
       ? `**Growth from cycle ${from.cycle} to ${to.cycle}** (goal: no trend): RSS ${to.rss >= from.rss ? '+' : ''}${bytesMb(to.rss - from.rss)} (ratio ${(to.rss / from.rss).toFixed(3)}), heap ${to.heapUsed >= from.heapUsed ? '+' : ''}${bytesMb(to.heapUsed - from.heapUsed)} (ratio ${(to.heapUsed / from.heapUsed).toFixed(3)}). Least-squares slope over the ${trend.length} samples from cycle 100 (every 25 cycles): RSS ${(perHundred((x) => x.rss) / 1024).toFixed(1)} kB, heap ${(perHundred((x) => x.heapUsed) / 1024).toFixed(1)} kB per 100 passes.`
       : '',
     '',
-    '### Where the RSS goes',
-    '',
-    'Fresh processes that only import modules, each row adding to the row above; RSS after `gc()`:',
-    '',
-    '| loaded | RSS | added by this row | V8 heap used |',
-    '| --- | --- | --- | --- |',
-    ...modules.map(
-      (m, i) =>
-        `| ${m.label} | ${bytesMb(m.rss)} | +${bytesMb(m.rss - (modules[i - 1]?.rss ?? m.rss))} | ${bytesMb(m.heapUsed)} |`,
-    ),
-    `| **whole service over bare \`node\`** | | **+${bytesMb((modules.at(-1)?.rss ?? 0) - bare)}** | |`,
   ];
-  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function spawnDraining(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnDraining(command: string, args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000);

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readAsset } from './assets.ts';
 import type { Host } from './host.ts';
 import { ProbeError } from './runner.ts';
 
@@ -13,7 +13,7 @@ export async function runPowerShellScript(
   scriptUrl: URL,
   timeoutMs: number,
 ): Promise<string> {
-  const script = await readFile(scriptUrl, 'utf8');
+  const script = await readAsset(scriptUrl);
   const encoded = Buffer.from(script, 'utf16le').toString('base64');
   const output = await host.run(
     'powershell.exe',

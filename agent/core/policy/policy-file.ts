@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { readAsset } from '../assets.ts';
 import { parse as parseYaml } from 'yaml';
 import { describeProblems, PolicySchema, validate, type Policy } from '../../../shared/index.ts';
 
@@ -35,18 +36,23 @@ export function parsePolicyText(text: string, source: string): Policy {
 }
 
 /** Reads and validates a policy file. */
-export async function readPolicyFile(path: string): Promise<Policy> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new PolicyError(`${path}: cannot read policy file (${code})`, { cause: error });
-  }
-  return parsePolicyText(text, path);
+export function readPolicyFile(path: string): Promise<Policy> {
+  return readPolicy(path, () => readFile(path, 'utf8'));
 }
 
-/** The policy a device enforces before its group's policy arrives. */
+/** The policy a device enforces before its group's policy arrives (shipped with the agent). */
 export function readDefaultPolicy(): Promise<Policy> {
-  return readPolicyFile(new URL('./default-policy.yaml', import.meta.url).pathname);
+  const url = new URL('./default-policy.yaml', import.meta.url);
+  return readPolicy(url.pathname, () => readAsset(url));
+}
+
+async function readPolicy(source: string, read: () => Promise<string>): Promise<Policy> {
+  let text: string;
+  try {
+    text = await read();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new PolicyError(`${source}: cannot read policy file (${code})`, { cause: error });
+  }
+  return parsePolicyText(text, source);
 }

@@ -3,8 +3,9 @@
 // DPAPI runs in Windows PowerShell 5.1 (windows-dpapi.ps1) through the injected Runner; the
 // secret travels on standard input, never on a command line. Node writes the file itself.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readAsset } from '../assets.ts';
 import { isMissing, removeIfPresent, syncDir } from '../outbox/durable-fs.ts';
 import { parseJsonOutput } from '../powershell.ts';
 import type { Runner } from '../runner.ts';
@@ -26,8 +27,7 @@ const TIMEOUT_MS = 60_000;
 // S-1-5-18 LocalSystem, S-1-5-32-544 BUILTIN\Administrators).
 const ACL_ARGS = ['/inheritance:r', '/grant:r', '*S-1-5-18:(F)', '*S-1-5-32-544:(F)'] as const;
 
-const script = (): Promise<string> =>
-  readFile(new URL('./windows-dpapi.ps1', import.meta.url), 'utf8');
+const script = (): Promise<string> => readAsset(new URL('./windows-dpapi.ps1', import.meta.url));
 
 /** The device credential as a DPAPI (LocalMachine) blob readable by SYSTEM and Administrators. */
 export class WindowsSecretStore implements SecretStore {
