@@ -71,7 +71,7 @@ export async function runService(options: {
   const slowChecks = await SlowCheckCache.open(config.stateDir);
   const collectFacts = async () => (await collectDeviceFacts(os, options.agentVersion)).facts;
 
-  const connection = async (): Promise<DeviceConnection | null> => {
+  const connect = async (): Promise<DeviceConnection | null> => {
     if (credential === null && config.serverUrl !== null && config.enrolmentToken !== null) {
       const enrolment = await enrolDevice({
         serverUrl: config.serverUrl,
@@ -92,6 +92,17 @@ export async function runService(options: {
       fetchPolicy: (etag) => client.fetchPolicy(etag),
       sendBatch: (batch) => client.sendBatch(batch),
     };
+  };
+
+  // Start-up asks from several places at once (the first delivery, the policy refresh, the
+  // heartbeat): share one attempt, or an unenrolled device enrols twice and the server holds two
+  // devices for one machine (flagged as a cloned image).
+  let connecting: Promise<DeviceConnection | null> | null = null;
+  const connection = (): Promise<DeviceConnection | null> => {
+    connecting ??= connect().finally(() => {
+      connecting = null;
+    });
+    return connecting;
   };
 
   const service = new AgentService({

@@ -42,8 +42,9 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
       ])
     ).map((r) => r.id);
 
-  it('enrols from its config, and the first report lands and shows on the device page in Chromium', async () => {
-    const home = await agentHome({ serverUrl: url, enrolmentToken: server.token });
+  it('enrols from its config, once, and the first report lands and shows on the device page in Chromium', async () => {
+    const token = await server.newToken();
+    const home = await agentHome({ serverUrl: url, enrolmentToken: token.token });
     const agent = startAgent(home);
     try {
       const status = await waitFor('the first delivery', async () => {
@@ -52,6 +53,12 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
       });
       expect(status.enrolled).toBe(true);
       const deviceId = status.deviceId ?? '';
+      // Start-up asks for a connection from several places at once: one enrolment, one device.
+      const enrolled = await server.db.query<{ id: string }>(
+        'select id from devices where enrolled_via = $1',
+        [token.id],
+      );
+      expect(enrolled.map((d) => d.id)).toEqual([deviceId]);
       const [device] = await server.db.query<{ overall_status: string; hostname: string }>(
         'select overall_status, hostname from devices where id = $1',
         [deviceId],
