@@ -12,11 +12,12 @@ import {
   type EnrollRequest,
 } from '../../shared/index.ts';
 import { generateDeviceKeyPair } from './http-signature/sign.ts';
+import { nodeTransport, type Transport } from './http-transport.ts';
 import type { SecretStore } from './secrets/secret-store.ts';
 import {
   apiError,
   normalizeServerUrl,
-  readAnswer,
+  toAnswer,
   transportError,
   type Answer,
 } from './server-client.ts';
@@ -40,7 +41,8 @@ export interface EnrolOptions {
   facts: DeviceFacts;
   store: SecretStore;
   replaces?: string;
-  fetch?: typeof globalThis.fetch;
+  /** How requests are sent (tests inject one); node:http/https by default. */
+  transport?: Transport;
   now?: () => Date;
   /** Whole request, answer included (default 30 s). */
   timeoutMs?: number;
@@ -84,15 +86,17 @@ export async function enrolDevice(options: EnrolOptions): Promise<Enrolment> {
   const url = `${base}/api/v1/enroll`;
   let answer: Answer;
   try {
-    const response = await (options.fetch ?? globalThis.fetch)(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(request),
-      // The token must not follow a redirect to another host or to plain http.
-      redirect: 'error',
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    });
-    answer = await readAnswer(response, 64 * 1024);
+    answer = toAnswer(
+      await (options.transport ?? nodeTransport)({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(request),
+        // A redirect is never followed: the token must not travel to another host or to http.
+        timeoutMs: options.timeoutMs ?? 30_000,
+        maxBytes: 64 * 1024,
+      }),
+    );
   } catch (error) {
     const failure = transportError(error, url);
     throw new EnrolmentError(failure.code, failure.status, failure.message, { cause: error });

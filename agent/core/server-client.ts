@@ -14,6 +14,13 @@ import {
   type ReportBatch,
 } from '../../shared/index.ts';
 import { signRequest } from './http-signature/sign.ts';
+import {
+  HttpTransportError,
+  nodeTransport,
+  type AnswerHeaders,
+  type RawAnswer,
+  type Transport,
+} from './http-transport.ts';
 import { parseRetryAfter } from './outbox/backoff.ts';
 import type { SendOutcome } from './outbox/deliver.ts';
 import type { DeviceCredential } from './secrets/secret-store.ts';
@@ -37,10 +44,10 @@ export class ServerRequestError extends Error {
   }
 }
 
-/** Options of a ServerClient. `fetch` and `now` are injectable for tests. */
+/** Options of a ServerClient. `transport` and `now` are injectable for tests. */
 export interface ServerClientOptions {
   credential: DeviceCredential;
-  fetch?: typeof globalThis.fetch;
+  transport?: Transport;
   now?: () => Date;
   /** Whole request, answer included (default 30 s). */
   timeoutMs?: number;
@@ -84,46 +91,22 @@ export function normalizeServerUrl(text: string): string {
 /** An answer, read completely and within its size bound. */
 export interface Answer {
   status: number;
-  headers: Headers;
+  headers: AnswerHeaders;
   text: string;
   /** The body as JSON, or undefined when it is not JSON. */
   json: unknown;
 }
 
-/** Reads a response body, refusing one larger than `maxBytes` (a hostile or confused server). */
-export async function readAnswer(response: Response, maxBytes: number): Promise<Answer> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = response.body?.getReader();
-  for (;;) {
-    const next = reader === undefined ? { done: true as const } : await reader.read();
-    if (next.done) {
-      break;
-    }
-    // Typed `any` in Node's fetch types; undici yields Uint8Array chunks.
-    const chunk: unknown = next.value;
-    if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError('the response body is not a byte stream');
-    }
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      await reader?.cancel().catch(() => undefined);
-      throw new ServerRequestError(
-        'too-large',
-        response.status,
-        `the server's answer is larger than ${maxBytes} bytes`,
-      );
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+/** An answer as the callers read it: the body as text, and as JSON when it is JSON. */
+export function toAnswer(raw: RawAnswer): Answer {
+  const text = raw.body.toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     json = undefined;
   }
-  return { status: response.status, headers: response.headers, text, json };
+  return { status: raw.status, headers: raw.headers, text, json };
 }
 
 /** The server's error body, when it sent a well-formed one. */
@@ -132,20 +115,23 @@ export function apiError(answer: Answer): ApiError | null {
   return checked.ok ? checked.value : null;
 }
 
-/** A network failure or timeout as a ServerRequestError naming the server. */
+/** A network failure, timeout or oversized answer as a ServerRequestError naming the server. */
 export function transportError(error: unknown, url: string): ServerRequestError {
   if (error instanceof ServerRequestError) {
     return error;
   }
-  const name = (error as { name?: unknown } | null)?.name;
-  if (name === 'TimeoutError' || name === 'AbortError') {
+  if (error instanceof HttpTransportError && error.code === 'timeout') {
     return new ServerRequestError('timeout', null, `no answer from ${url} in time`, {
       cause: error,
     });
   }
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  const detail =
-    typeof cause?.code === 'string' ? cause.code : error instanceof Error ? error.message : '';
+  if (error instanceof HttpTransportError && error.code === 'too-large') {
+    return new ServerRequestError('too-large', null, `the server's ${error.message}`, {
+      cause: error,
+    });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const detail = typeof code === 'string' ? code : error instanceof Error ? error.message : '';
   return new ServerRequestError('unreachable', null, `cannot reach ${url} (${detail})`, {
     cause: error,
   });
@@ -156,7 +142,7 @@ export class ServerClient {
   readonly #credential: DeviceCredential;
   readonly #base: string;
   readonly #key: KeyObject;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #transport: Transport;
   readonly #now: () => Date;
   readonly #timeoutMs: number;
   #clockOffsetMs: number;
@@ -165,7 +151,7 @@ export class ServerClient {
     this.#credential = options.credential;
     this.#base = normalizeServerUrl(options.credential.serverUrl);
     this.#key = createPrivateKey(options.credential.privateKeyPem);
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#transport = options.transport ?? nodeTransport;
     this.#now = options.now ?? (() => new Date());
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#clockOffsetMs = options.clockOffsetMs ?? 0;
@@ -258,20 +244,22 @@ export class ServerClient {
       });
       let answer: Answer;
       try {
-        const response = await this.#fetch(url, {
-          method,
-          headers: {
-            accept: 'application/json',
-            ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
-            ...headers,
-            ...signed,
-          },
-          ...(method === 'POST' ? { body } : {}),
-          // A redirect would take the signed request elsewhere (or to plain http): refuse it.
-          redirect: 'error',
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        });
-        answer = await readAnswer(response, maxBytes);
+        answer = toAnswer(
+          await this.#transport({
+            method,
+            url,
+            headers: {
+              accept: 'application/json',
+              ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+              ...headers,
+              ...signed,
+            },
+            ...(method === 'POST' ? { body } : {}),
+            // A redirect is never followed (it would take the signed request elsewhere).
+            timeoutMs: this.#timeoutMs,
+            maxBytes,
+          }),
+        );
       } catch (error) {
         throw transportError(error, url);
       }

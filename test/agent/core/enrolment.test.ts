@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolDevice, EnrolmentError } from '../../../agent/core/enrolment.ts';
+import type { Transport } from '../../../agent/core/http-transport.ts';
 import { LinuxSecretStore } from '../../../agent/core/secrets/linux.ts';
 import {
   CredentialError,
@@ -145,7 +146,7 @@ describe('enrolDevice', () => {
 
   it('a token too short to be one is refused before anything is sent', async () => {
     let sent = false;
-    const fetch: typeof globalThis.fetch = () => {
+    const transport: Transport = () => {
       sent = true;
       return Promise.reject(new Error('no'));
     };
@@ -155,7 +156,7 @@ describe('enrolDevice', () => {
         token: 'abc',
         facts: sampleFacts(),
         store: untouchable,
-        fetch,
+        transport,
       }),
     ).rejects.toMatchObject({ code: 'invalid-request', message: /\/token/ });
     expect(sent).toBe(false);
@@ -169,7 +170,7 @@ describe('enrolDevice', () => {
     'https://user:secret@hallpass.example-trust.org.uk',
   ])('refuses the server URL %s before anything is sent', async (serverUrl) => {
     let sent = false;
-    const fetch: typeof globalThis.fetch = () => {
+    const transport: Transport = () => {
       sent = true;
       return Promise.reject(new Error('no'));
     };
@@ -179,7 +180,7 @@ describe('enrolDevice', () => {
         token: server.token,
         facts: sampleFacts(),
         store: untouchable,
-        fetch,
+        transport,
       }),
     ).rejects.toMatchObject({ code: 'bad-server-url' });
     expect(sent).toBe(false);
@@ -211,21 +212,25 @@ describe('enrolDevice', () => {
   });
 
   it('a 201 that is not a valid enrolment answer stores nothing', async () => {
-    const fetch: typeof globalThis.fetch = () =>
-      Promise.resolve(
-        new Response(JSON.stringify({ deviceId: 'not-a-uuid', serverTime: 'now' }), {
-          status: 201,
+    // A real HTTP server that answers 201 with a body that is not an enrolment answer.
+    const impostor = createServer((_request, response) => {
+      response.writeHead(201, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ deviceId: 'not-a-uuid', serverTime: 'now' }));
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const { port } = impostor.address() as AddressInfo;
+    try {
+      await expect(
+        enrolDevice({
+          serverUrl: `http://127.0.0.1:${String(port)}`,
+          token: server.token,
+          facts: sampleFacts(),
+          store: untouchable,
         }),
-      );
-    await expect(
-      enrolDevice({
-        serverUrl: baseUrl,
-        token: server.token,
-        facts: sampleFacts(),
-        store: untouchable,
-        fetch,
-      }),
-    ).rejects.toMatchObject({ code: 'bad-response' });
+      ).rejects.toMatchObject({ code: 'bad-response' });
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
+    }
   });
 
   it('a store that cannot be written says which device id the server issued', async () => {

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolDevice } from '../../../agent/core/enrolment.ts';
 import { generateDeviceKeyPair } from '../../../agent/core/http-signature/sign.ts';
+import { nodeTransport, type Transport } from '../../../agent/core/http-transport.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
 import type { DeviceCredential, SecretStore } from '../../../agent/core/secrets/secret-store.ts';
 import { ServerClient, ServerRequestError } from '../../../agent/core/server-client.ts';
@@ -40,12 +41,12 @@ function batchOf(facts = sampleFacts()): ReportBatch {
   };
 }
 
-/** Wraps fetch to count the requests a client makes. */
-function countingFetch() {
-  const counter = { calls: 0, fetch: globalThis.fetch };
-  counter.fetch = (input, init) => {
+/** Wraps the real transport to count the requests a client makes. */
+function countingTransport() {
+  const counter: { calls: number; transport: Transport } = { calls: 0, transport: nodeTransport };
+  counter.transport = (request) => {
     counter.calls++;
-    return globalThis.fetch(input, init);
+    return nodeTransport(request);
   };
   return counter;
 }
@@ -138,10 +139,10 @@ describe('ServerClient against the real server', () => {
     ['2 hours slow', -2 * HOUR],
     ['2 hours fast', 2 * HOUR],
   ])('a device clock %s gets through after one corrected retry', async (_name, error) => {
-    const counter = countingFetch();
+    const counter = countingTransport();
     const client = new ServerClient({
       credential,
-      fetch: counter.fetch,
+      transport: counter.transport,
       now: () => new Date(Date.now() + error),
     });
     expect(await client.sendBatch(batchOf())).toMatchObject({ kind: 'accepted' });
@@ -153,10 +154,10 @@ describe('ServerClient against the real server', () => {
   });
 
   it('a remembered clock offset is used from the first request', async () => {
-    const counter = countingFetch();
+    const counter = countingTransport();
     const client = new ServerClient({
       credential,
-      fetch: counter.fetch,
+      transport: counter.transport,
       now: () => new Date(Date.now() - 2 * HOUR),
       clockOffsetMs: 2 * HOUR,
     });
