@@ -1,6 +1,6 @@
 // The agent's HTTP client: node:http and node:https, not the global fetch. Loading fetch (undici,
-// its WebAssembly parser and the WHATWG streams) cost the idle service ~28 MB of its ~83 MB RSS
-// (bench/RESULTS.md, service); node:http does the same requests in ~3 MB. The rules the callers
+// its WebAssembly parser and the WHATWG streams) kept the idle executable at 83 MB RSS; with
+// node:http it measured 65 MB (bench/RESULTS.md, service). The rules the callers
 // relied on fetch for are kept here: a redirect is never followed (a signed request or an
 // enrolment token must not travel elsewhere), the whole exchange has a deadline, and an answer
 // larger than the caller's bound is refused without reading the rest.
