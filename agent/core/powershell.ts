@@ -2,6 +2,19 @@ import { readAsset } from './assets.ts';
 import type { Host } from './host.ts';
 import { ProbeError } from './runner.ts';
 
+/** Windows PowerShell 5.1 arguments that run `script` as is: no profile, no prompt, UTF-16LE base64. */
+export function powershellArgs(script: string): string[] {
+  return [
+    '-NoProfile',
+    '-NonInteractive',
+    '-NoLogo',
+    '-ExecutionPolicy',
+    'Bypass',
+    '-EncodedCommand',
+    Buffer.from(script, 'utf16le').toString('base64'),
+  ];
+}
+
 /**
  * Runs a Windows PowerShell 5.1 script shipped beside a check (e.g. `windows.ps1`) and
  * returns its standard output. The script is passed with -EncodedCommand (UTF-16LE base64),
@@ -13,21 +26,9 @@ export async function runPowerShellScript(
   scriptUrl: URL,
   timeoutMs: number,
 ): Promise<string> {
-  const script = await readAsset(scriptUrl);
-  const encoded = Buffer.from(script, 'utf16le').toString('base64');
-  const output = await host.run(
-    'powershell.exe',
-    [
-      '-NoProfile',
-      '-NonInteractive',
-      '-NoLogo',
-      '-ExecutionPolicy',
-      'Bypass',
-      '-EncodedCommand',
-      encoded,
-    ],
-    { timeoutMs },
-  );
+  const output = await host.run('powershell.exe', powershellArgs(await readAsset(scriptUrl)), {
+    timeoutMs,
+  });
   if (output.exitCode !== 0 && output.stdout.trim() === '') {
     throw new ProbeError(
       'probe-failed',

@@ -7,7 +7,7 @@ import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readAsset } from '../assets.ts';
 import { isMissing, removeIfPresent, syncDir } from '../outbox/durable-fs.ts';
-import { parseJsonOutput } from '../powershell.ts';
+import { parseJsonOutput, powershellArgs } from '../powershell.ts';
 import type { Runner } from '../runner.ts';
 import {
   CredentialError,
@@ -115,22 +115,13 @@ export class WindowsSecretStore implements SecretStore {
   }
 
   async #dpapi(operation: 'protect' | 'unprotect', data: Uint8Array): Promise<Buffer> {
-    const encoded = Buffer.from(await script(), 'utf16le').toString('base64');
+    const args = powershellArgs(await script());
     let output;
     try {
-      output = await this.#run(
-        'powershell.exe',
-        [
-          '-NoProfile',
-          '-NonInteractive',
-          '-NoLogo',
-          '-ExecutionPolicy',
-          'Bypass',
-          '-EncodedCommand',
-          encoded,
-        ],
-        { timeoutMs: TIMEOUT_MS, input: `${operation}\n${Buffer.from(data).toString('base64')}\n` },
-      );
+      output = await this.#run('powershell.exe', args, {
+        timeoutMs: TIMEOUT_MS,
+        input: `${operation}\n${Buffer.from(data).toString('base64')}\n`,
+      });
     } catch (error) {
       throw new CredentialError(`cannot run PowerShell for DPAPI (${operation})`, { cause: error });
     }
