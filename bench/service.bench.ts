@@ -6,7 +6,8 @@
 //    older than the sources) and the unpackaged `node agent/cli.ts service`. Once both have
 //    delivered their first check pass, their RSS (/proc/<pid>/status) and CPU time
 //    (/proc/<pid>/stat) are sampled over a 60 s window with no check pass or heartbeat in it
-//    (goal ≤ 50 MB, ≤ 0.1 % of one core), next to a bare `node` process in the same window.
+//    (goal ≤ 50 MB, ≤ 0.1 % of one core), next to a bare `node` process and the floor
+//    (bench/agent-floor.ts: only what any agent must do, on this Node) in the same window.
 // 2. Check cycles: a child process builds the service exactly as `hallpass service` does
 //    (runService) and runs passes back to back against the same server, each one reported and
 //    delivered, sampling RSS and heap after a forced GC (goal: no growth between cycle 100 and
@@ -15,7 +16,8 @@
 // 3. Where the RSS goes: fresh processes that only load modules, unpackaged (type stripping) and
 //    bundled as in the executable (esbuild, with its V8 flags).
 //
-// BENCH_IDLE_SECONDS (60), BENCH_CYCLES (1000) and BENCH_CYCLE_SECONDS (300) set the sizes.
+// BENCH_IDLE_SECONDS (60), BENCH_CYCLES (1000) and BENCH_CYCLE_SECONDS (300) set the sizes;
+// BENCH_FLOOR_NODES (colon-separated paths) runs the floor on other Node binaries too.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
@@ -116,8 +118,19 @@ async function main(): Promise<void> {
     };
     say('started the packaged and the unpackaged `hallpass service` and a bare node process…');
     const bare = spawnDraining(process.execPath, ['-e', 'setInterval(() => {}, 1e9)']);
+    const floorBundle = await bundleFloor(work);
+    const floorNodes = [process.execPath, ...extraFloorNodes()];
+    const floors = floorNodes.map((binary, i) =>
+      spawnDraining(binary, [
+        ...SEA_EXEC_ARGV,
+        floorBundle,
+        server.url,
+        join(work, `floor-${i}.sock`),
+      ]),
+    );
     let idle: IdleFigures;
     try {
+      await Promise.all(floors.map((floor) => waitForOutput(floor, 'ready')));
       const firsts = await Promise.all(
         [services.sea, services.node].map((service) =>
           waitForStatus(service.ipcPath, service.child, (s) =>
@@ -129,7 +142,13 @@ async function main(): Promise<void> {
       );
       say(`first passes delivered; sampling ${idleSeconds} s of idle…`);
       await sleep(1000);
-      idle = await sampleIdle([services.sea.child, services.node.child, bare], idleSeconds);
+      idle = await sampleIdle(
+        [services.sea.child, services.node.child, bare, ...floors],
+        idleSeconds,
+      );
+      idle.floorNodes = floorNodes.map((binary) =>
+        execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim(),
+      );
       for (const [i, service] of [services.sea, services.node].entries()) {
         const first = firsts[i];
         const after = await ipcRequest(service.ipcPath, 'status:get', 5000);
@@ -144,6 +163,9 @@ async function main(): Promise<void> {
       await stop(services.sea.child);
       await stop(services.node.child);
       await stop(bare);
+      for (const floor of floors) {
+        await stop(floor);
+      }
     }
 
     // --- 2. Check cycles ----------------------------------------------------------------------
@@ -229,8 +251,13 @@ interface IdleProcess {
 }
 
 interface IdleFigures {
-  /** In the order sampled: the executable, the unpackaged service, bare node. */
+  /**
+   * In the order sampled: the executable, the unpackaged service, bare node, then the floor
+   * (bench/agent-floor.ts) on each of `floorNodes`.
+   */
   processes: IdleProcess[];
+  /** `--version` of the Node binaries the floor ran on; this process's first. */
+  floorNodes: string[];
   ticksPerSecond: number;
   windowSeconds: number;
   /** Check passes and deliveries in the window, per service. */
@@ -273,7 +300,7 @@ async function sampleIdle(children: ChildProcess[], seconds: number): Promise<Id
       };
     }),
   );
-  return { processes, ticksPerSecond, windowSeconds, windows: [] };
+  return { processes, ticksPerSecond, windowSeconds, windows: [], floorNodes: [] };
 }
 
 /** A `hallpass service` child process and where it answers. */
@@ -582,14 +609,20 @@ function render(input: {
   const { idle, modules } = input;
   const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
   const bytesMb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
-  const [sea, node, bare] = idle.processes as [IdleProcess, IdleProcess, IdleProcess];
+  const [sea, node, bare, floor, ...otherFloors] = idle.processes as [
+    IdleProcess,
+    IdleProcess,
+    IdleProcess,
+    IdleProcess,
+    ...IdleProcess[],
+  ];
   const tick = (100 / idle.ticksPerSecond / idle.windowSeconds).toFixed(3);
   const row = (
     label: string,
     pick: (p: IdleProcess) => string,
     ratio?: (p: IdleProcess) => number,
   ) =>
-    `| ${label} | ${pick(sea)} | ${pick(node)} | ${pick(bare)} |${ratio === undefined ? ' |' : ` ${(ratio(sea) / ratio(bare)).toFixed(2)} |`}`;
+    `| ${label} | ${pick(sea)} | ${pick(node)} | ${pick(floor)} | ${pick(bare)} |${ratio === undefined ? ' | |' : ` ${(ratio(sea) / ratio(floor)).toFixed(2)} | ${(ratio(sea) / ratio(bare)).toFixed(2)} |`}`;
   const bold = (text: string) => `**${text}**`;
   const ticksOf = (p: IdleProcess) =>
     p.ticks.map((t) => `${t.second} s: ${t.ticks}`).join(', ') || 'none';
@@ -604,8 +637,10 @@ function render(input: {
     '',
     `Check passes in the window: ${idle.windows.map((w) => String(w.passes)).join(' (executable), ')} (unpackaged); deliveries (incl. heartbeat): ${idle.windows.map((w) => String(w.deliveries)).join(' (executable), ')} (unpackaged). CPU from /proc/<pid>/stat at ${idle.ticksPerSecond} ticks/s: one tick in this window is ${tick} % of a core. The page cache of both binaries was dropped before the start (a just-written executable otherwise measured up to 16 MB more file-backed RSS).`,
     '',
-    '| measure | `dist/agent/hallpass service` (executable) | `node agent/cli.ts service` (unpackaged) | bare `node -e setInterval` | ratio executable / bare |',
-    '| --- | --- | --- | --- | --- |',
+    `The floor (\`bench/agent-floor.ts\`, bundled, the executable's V8 flags) is a process that does only what any agent service must, and nothing of Hallpass: it listens on a Unix socket, runs \`uname\`, writes and fsyncs a file, signs a JSON body with a P-256 key and POSTs it with node:http (node:https loaded, as the agent's transport loads it), then idles. What the executable holds above the floor is Hallpass; the floor itself is the runtime's.`,
+    '',
+    '| measure | `dist/agent/hallpass service` (executable) | `node agent/cli.ts service` (unpackaged) | floor | bare `node -e setInterval` | ratio executable / floor | ratio executable / bare |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     row(
       'RSS at start of window',
       (p) => mb(p.start.rssKb),
@@ -618,7 +653,7 @@ function render(input: {
     ),
     row(
       bold('max RSS in window') + ' (goal ≤ 50 MB)',
-      (p) => (p === bare ? mb(p.maxRssKb) : bold(mb(p.maxRssKb))),
+      (p) => (p === sea || p === node ? bold(mb(p.maxRssKb)) : mb(p.maxRssKb)),
       (p) => p.maxRssKb,
     ),
     row(
@@ -632,11 +667,26 @@ function render(input: {
       (p) => p.end.hwmKb,
     ),
     row(bold('CPU, % of one core') + ' (goal ≤ 0.1 %)', (p) =>
-      p === bare ? `${p.cpuPercent.toFixed(3)} %` : bold(`${p.cpuPercent.toFixed(3)} %`),
+      p === sea || p === node
+        ? bold(`${p.cpuPercent.toFixed(3)} %`)
+        : `${p.cpuPercent.toFixed(3)} %`,
     ),
     '',
     `Seconds of the window in which the services used CPU (second: ticks): executable ${ticksOf(sea)}; unpackaged ${ticksOf(node)}.`,
     '',
+    ...(otherFloors.length === 0
+      ? []
+      : [
+          `The floor on other Node binaries (BENCH_FLOOR_NODES), same window and flags:`,
+          '',
+          '| Node | max RSS in window | anonymous / file-backed (end) |',
+          '| --- | --- | --- |',
+          ...[floor, ...otherFloors].map(
+            (p, i) =>
+              `| ${idle.floorNodes[i] ?? '?'} | ${mb(p.maxRssKb)} | ${mb(p.end.anonKb)} / ${mb(p.end.fileKb)} |`,
+          ),
+          '',
+        ]),
     ...input.cycleRuns.flatMap((run) => renderCycles(run, bytesMb)),
     '### Where the RSS goes',
     '',
@@ -694,6 +744,46 @@ function renderCycles(
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** bench/agent-floor.ts bundled as the agent is (esbuild), so it runs on any Node binary. */
+async function bundleFloor(work: string): Promise<string> {
+  const outfile = join(work, 'agent-floor.mjs');
+  // ESM, not the agent's CommonJS: the floor awaits at top level.
+  await build({
+    ...bundleOptions(new Set()),
+    format: 'esm',
+    entryPoints: [join(root, 'bench/agent-floor.ts')],
+    outfile,
+  });
+  return outfile;
+}
+
+/**
+ * Other Node binaries to run the floor on in the same window (BENCH_FLOOR_NODES, colon-separated
+ * paths), e.g. an older Node to compare runtimes; each must exist.
+ */
+function extraFloorNodes(): string[] {
+  const list = (process.env.BENCH_FLOOR_NODES ?? '').split(':').filter((p) => p !== '');
+  for (const binary of list) {
+    execFileSync(binary, ['--version']);
+    execFileSync('dd', [`if=${binary}`, 'iflag=nocache', 'count=0', 'status=none']);
+  }
+  return list;
+}
+
+/** Resolves once the child has printed `text`; rejects if it exits first or after 60 s. */
+async function waitForOutput(
+  child: ChildProcess & { output: () => string },
+  text: string,
+): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!child.output().includes(text)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`no "${text}" from ${child.spawnargs.join(' ')}:\n${child.output()}`);
+    }
+    await sleep(100);
+  }
+}
 
 function spawnDraining(command: string, args: string[]): ChildProcess & { output: () => string } {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
