@@ -46,6 +46,7 @@ export async function runService(options: {
 
   const outbox = await Outbox.open({
     dir: join(config.stateDir, 'outbox'),
+    retryStateFile: join(config.stateDir, 'delivery-retry.json'),
     maxReports: config.outboxMaxReports,
     backoff: {
       baseMs: config.deliveryRetryBaseSeconds * 1000,
@@ -63,6 +64,10 @@ export async function runService(options: {
       { file: file.file, movedTo: file.movedTo, reason: file.reason },
       'outbox file set aside',
     );
+  }
+  const retryProblem = outbox.retryStateProblem();
+  if (retryProblem !== null) {
+    log.error({ problem: retryProblem }, 'delivery back-off file removed; retrying at once');
   }
   const opened = await PolicyCache.open(join(config.stateDir, 'policy'));
   for (const problem of opened.problems) {
@@ -129,6 +134,7 @@ export async function runService(options: {
       store: 'outbox' as const,
       detail: `${file.file}: ${file.reason}${file.movedTo === null ? '' : ` (moved to ${file.movedTo})`}`,
     })),
+    ...(retryProblem === null ? [] : [{ store: 'outbox' as const, detail: retryProblem }]),
     ...opened.problems.map((problem) => ({ store: 'policy-cache' as const, detail: problem })),
   ];
   for (const data of corrupt) {

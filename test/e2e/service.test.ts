@@ -185,6 +185,7 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
       '{"etag": "x", "policy": {"schemaVersion": 99}',
     );
     await writeFile(join(home.stateDir, 'slow-checks.json'), '\u0000\u0001');
+    await writeFile(join(home.stateDir, 'delivery-retry.json'), '{"failures": "many"}');
     const agent = startAgent(home);
     try {
       const status = await waitFor('a delivery despite corrupt files', async () => {
@@ -195,14 +196,15 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
       // ICT hears of both, as tamper events (only root can write these files).
       const events = await waitFor('the state-corrupt events at the server', async () => {
         const rows = await server.db.query<{ data: { store: string; detail: string } }>(
-          "select data from events where device_id = $1 and type = 'tamper.state-corrupt' order by data->>'store'",
+          "select data from events where device_id = $1 and type = 'tamper.state-corrupt' order by data->>'store', data->>'detail'",
           [status.deviceId],
         );
-        return rows.length === 2 ? rows.map((row) => row.data) : null;
+        return rows.length === 3 ? rows.map((row) => row.data) : null;
       });
-      expect(events.map((event) => event.store)).toEqual(['outbox', 'policy-cache']);
+      expect(events.map((event) => event.store)).toEqual(['outbox', 'outbox', 'policy-cache']);
       expect(events[0]?.detail).toMatch(/^000000000001-report-.*\.corrupt-\d+\)$/);
-      expect(events[1]?.detail).toMatch(/policy\.json/);
+      expect(events[1]?.detail).toMatch(/delivery-retry\.json: failures is not/);
+      expect(events[2]?.detail).toMatch(/policy\.json/);
       expect(
         (await readdir(join(home.stateDir, 'outbox'))).some((f) => f.includes('.corrupt-')),
       ).toBe(true);

@@ -51,7 +51,19 @@ export function parseRetryAfter(
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-/** When the next send may happen, given the failures so far. State is in memory only. */
+/** What a RetrySchedule has to remember across a restart. */
+export interface RetryState {
+  /** Consecutive failures since the last success. */
+  failures: number;
+  /** Earliest time (ms since the epoch) of the next attempt; null: at once. */
+  nextAt: number | null;
+}
+
+/**
+ * When the next send may happen, given the failures so far. In memory; the outbox keeps its
+ * state() in a file so that a restart neither forgets a server's Retry-After nor starts the
+ * exponential back-off over (a crash-looping fleet would otherwise retry at full rate).
+ */
 export class RetrySchedule {
   #options: BackoffOptions;
   #random: () => number;
@@ -66,6 +78,17 @@ export class RetrySchedule {
     this.#options = options;
     this.#random = random;
     this.#now = now;
+  }
+
+  /** The state to keep across a restart. */
+  state(): RetryState {
+    return { failures: this.#failures, nextAt: this.#nextAt };
+  }
+
+  /** Takes up a state kept from before a restart (nextAttemptAt() still clamps its time). */
+  restore(state: RetryState): void {
+    this.#failures = state.failures;
+    this.#nextAt = state.nextAt;
   }
 
   /** Consecutive failures since the last success. */

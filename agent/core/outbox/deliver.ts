@@ -51,8 +51,8 @@ export async function deliver(
   if (!outbox.isDue()) {
     return { ...result, status: 'not-due' };
   }
-  const backOff = (error: unknown, retryAfterMs?: number): DeliveryResult => {
-    outbox.recordFailure(retryAfterMs);
+  const backOff = async (error: unknown, retryAfterMs?: number): Promise<DeliveryResult> => {
+    await outbox.recordFailure(retryAfterMs);
     return { ...result, status: 'backing-off', error, nextAttemptAt: outbox.nextAttemptAt() };
   };
   for (;;) {
@@ -79,7 +79,7 @@ export async function deliver(
           return backOff(new Error('the server accepted none of the batch'));
         }
         result.delivered += removed;
-        outbox.recordSuccess();
+        await outbox.recordSuccess();
         break;
       }
       case 'retry-after':

@@ -9,11 +9,12 @@
 // at peek costs only what is sent, once per item per process.
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MAX_BATCH_EVENTS, MAX_BATCH_REPORTS } from '../../../shared/index.ts';
 import { DEFAULT_BACKOFF, RetrySchedule, type BackoffOptions } from './backoff.ts';
 import { moveIfPresent, removeIfPresent, syncDir, writeFileDurably } from './durable-fs.ts';
 import { readItemFile, scanDir, setAsideFile, type SetAsideFile } from './item-files.ts';
+import { readRetryState, removeRetryState, writeRetryState } from './retry-state-file.ts';
 import { pruneSetAside } from './set-aside-retention.ts';
 import {
   TEMP_PREFIX,
@@ -36,6 +37,11 @@ export interface OutboxOptions {
   /** Soft bound: events are never dropped; above it add() says so, for the service to log. */
   maxEvents?: number;
   backoff?: Partial<BackoffOptions>;
+  /**
+   * Where the back-off (failures, next attempt) is kept across restarts; outside `dir`, whose
+   * every file must be an item. Without it the back-off is in memory only.
+   */
+  retryStateFile?: string;
   random?: () => number;
   now?: () => number;
 }
@@ -91,6 +97,8 @@ export class Outbox {
   #setAside: SetAsideFile[] = [];
   #droppedAtOpen: string[] = [];
   #pruned: string[] = [];
+  #retryStateFile: string | null;
+  #retryStateProblem: string | null = null;
   #chain: Promise<unknown> = Promise.resolve();
 
   private constructor(options: OutboxOptions) {
@@ -103,6 +111,7 @@ export class Outbox {
     this.#now = options.now ?? Date.now;
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#schedule = new RetrySchedule(backoff, options.random ?? Math.random, this.#now);
+    this.#retryStateFile = options.retryStateFile ?? null;
   }
 
   /** Opens (creating if need be) the outbox, setting aside anything unsound it finds. */
@@ -111,6 +120,7 @@ export class Outbox {
     await mkdir(join(options.dir, REJECTED_DIR), { recursive: true, mode: 0o700 });
     outbox.#pruned = await pruneSetAside(options.dir, REJECTED_DIR, outbox.#now());
     await outbox.#load();
+    await outbox.#loadRetryState();
     return outbox;
   }
 
@@ -124,6 +134,32 @@ export class Outbox {
     // A crash between writing a report and trimming, or a lowered bound, leaves extra reports.
     this.#droppedAtOpen = await this.#trimReports();
     await syncDir(this.dir);
+  }
+
+  async #loadRetryState(): Promise<void> {
+    if (this.#retryStateFile === null) {
+      return;
+    }
+    const read = await readRetryState(this.#retryStateFile);
+    if (read.ok) {
+      if (read.state !== null) {
+        this.#schedule.restore(read.state);
+      }
+      return;
+    }
+    // Only timing is lost (the next send may come early), so the file goes and sends go on.
+    this.#retryStateProblem = `${basename(this.#retryStateFile)}: ${read.reason}`;
+    await removeRetryState(this.#retryStateFile);
+  }
+
+  /** Keeps the back-off for the next start; a failed write only costs an early retry. */
+  async #saveRetryState(): Promise<void> {
+    const file = this.#retryStateFile;
+    if (file === null) {
+      return;
+    }
+    const state = this.#schedule.state();
+    await this.#serial(() => writeRetryState(file, state)).catch(() => undefined);
   }
 
   #index(kind: OutboxKind): Map<string, Entry> {
@@ -283,14 +319,28 @@ export class Outbox {
     return this.#schedule.failures;
   }
 
-  /** Records a failed send (with the server's Retry-After, if any); returns the next attempt time. */
-  recordFailure(retryAfterMs?: number): number {
-    return this.#schedule.recordFailure(retryAfterMs);
+  /**
+   * Records a failed send (with the server's Retry-After, if any) and keeps it for the next
+   * start; returns the next attempt time.
+   */
+  async recordFailure(retryAfterMs?: number): Promise<number> {
+    const at = this.#schedule.recordFailure(retryAfterMs);
+    await this.#saveRetryState();
+    return at;
   }
 
-  /** Records a successful send. */
-  recordSuccess(): void {
+  /** Records a successful send (written only when it ends a run of failures). */
+  async recordSuccess(): Promise<void> {
+    if (this.#schedule.failures === 0) {
+      return;
+    }
     this.#schedule.recordSuccess();
+    await this.#saveRetryState();
+  }
+
+  /** Why the kept back-off file was unusable at open (it was removed), or null. */
+  retryStateProblem(): string | null {
+    return this.#retryStateProblem;
   }
 
   /** Files set aside as unsound since open, for the service to log and report. */

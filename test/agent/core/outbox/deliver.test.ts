@@ -1,3 +1,5 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   Outbox,
@@ -168,5 +170,111 @@ describe('deliver', () => {
     );
     expect(result).toMatchObject({ status: 'backing-off', rejected: [] });
     expect(outbox.depth().reports).toBe(1);
+  });
+});
+
+describe('deliver across a restart (the back-off kept in a file)', () => {
+  const openKeeping = () =>
+    Outbox.open({
+      dir: join(dir, 'outbox'),
+      retryStateFile: join(dir, 'delivery-retry.json'),
+      maxReports: 1000,
+      backoff: { baseMs: 30_000, capMs: 3_600_000 },
+      random: () => 0.5,
+      now: () => clock.now,
+    });
+  const failed = () => Promise.resolve<SendOutcome>({ kind: 'failed', error: 503 });
+
+  it("still obeys the server's Retry-After after a restart", async () => {
+    const before = await openKeeping();
+    await fill(before, 2, 1);
+    const busy = await deliver(before, () =>
+      Promise.resolve<SendOutcome>({ kind: 'retry-after', ms: 600_000 }),
+    );
+    expect(busy.nextAttemptAt).toBe(clock.now + 600_000);
+    await before.close();
+
+    clock.now += 60_000;
+    const after = await openKeeping();
+    const sends: number[] = [];
+    const server = fakeServer();
+    const send = (batch: OutboxItem[]) => {
+      sends.push(clock.now);
+      return Promise.resolve(server.accept(batch));
+    };
+    expect(await deliver(after, send)).toMatchObject({
+      status: 'not-due',
+      nextAttemptAt: clock.now + 540_000,
+    });
+    expect(sends).toEqual([]);
+    clock.now += 540_000;
+    expect(await deliver(after, send)).toMatchObject({ status: 'drained', delivered: 3 });
+    expect(JSON.parse(await readFile(join(dir, 'delivery-retry.json'), 'utf8'))).toEqual({
+      failures: 0,
+      nextAt: null,
+    });
+  });
+
+  it('goes on growing the wait instead of starting over, and resets after a success', async () => {
+    const first = await openKeeping();
+    await fill(first, 1, 0);
+    const waits: number[] = [];
+    for (let restart = 0; restart < 4; restart++) {
+      const outbox = restart === 0 ? first : await openKeeping();
+      const round = await deliver(outbox, failed);
+      waits.push((round.nextAttemptAt ?? 0) - clock.now);
+      clock.now = round.nextAttemptAt ?? clock.now;
+      await outbox.close();
+    }
+    expect(waits).toEqual([15_000, 30_000, 60_000, 120_000]);
+    const server = fakeServer();
+    const last = await openKeeping();
+    expect(last.failures()).toBe(4);
+    await deliver(last, (b) => Promise.resolve(server.accept(b)));
+    expect(last.failures()).toBe(0);
+    expect((await openKeeping()).failures()).toBe(0);
+  });
+
+  it('a clock set back does not silence the device for longer than the longest wait', async () => {
+    const outbox = await openKeeping();
+    await fill(outbox, 1, 0);
+    await deliver(outbox, () =>
+      Promise.resolve<SendOutcome>({ kind: 'retry-after', ms: 3_600_000 }),
+    );
+    await outbox.close();
+    clock.now -= 30 * 86_400_000;
+    const reopened = await openKeeping();
+    // The default longest Retry-After obeyed is a day.
+    expect(reopened.nextAttemptAt()).toBe(clock.now + 86_400_000);
+  });
+
+  it.each([
+    ['not JSON', '{"failures": 3, "nextAt": '],
+    ['a negative count', '{"failures": -1, "nextAt": 5}'],
+    ['a time that is text', '{"failures": 2, "nextAt": "tomorrow"}'],
+    ['failures without a time', '{"failures": 2, "nextAt": null}'],
+    ['an array', '[1, 2]'],
+    ['a huge file', `{"failures": 1, "nextAt": 1, "pad": "${'x'.repeat(5000)}"}`],
+  ])('removes a kept file holding %s, says why, and sends at once', async (_, text) => {
+    await writeFile(join(dir, 'delivery-retry.json'), text);
+    const outbox = await openKeeping();
+    expect(outbox.retryStateProblem()).toMatch(/delivery-retry\.json: /);
+    expect(outbox.failures()).toBe(0);
+    expect(outbox.isDue()).toBe(true);
+    await expect(readFile(join(dir, 'delivery-retry.json'))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    await fill(outbox, 1, 0);
+    const server = fakeServer();
+    expect(await deliver(outbox, (b) => Promise.resolve(server.accept(b)))).toMatchObject({
+      delivered: 1,
+    });
+  });
+
+  it('writes no file when no file is asked for', async () => {
+    const outbox = await open();
+    await fill(outbox, 1, 0);
+    await deliver(outbox, failed);
+    expect((await listDir(dir)).filter((name) => name.includes('retry'))).toEqual([]);
   });
 });
