@@ -16,7 +16,18 @@ export async function writeFileDurably(
 ): Promise<void> {
   const temp = join(dir, tempName);
   // `wx`: never write through a file (or link) that is already there.
-  const handle = await open(temp, 'wx', 0o600);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'wx', 0o600);
+  } catch (error) {
+    if (code(error) !== 'EEXIST') {
+      throw error;
+    }
+    // A crash between creating and renaming a fixed temp name leaves it behind, and every later
+    // write would fail: remove it (unlink removes a link, not its target) and create it afresh.
+    await removeIfPresent(temp);
+    handle = await open(temp, 'wx', 0o600);
+  }
   try {
     await handle.writeFile(data, 'utf8');
     await handle.sync();

@@ -1,0 +1,41 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SlowCheckCache } from '../../../agent/service/slow-checks.ts';
+import type { CheckResult } from '../../../shared/index.ts';
+import { removeDir, tempDir } from '../../helpers/outbox-fixtures.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await tempDir();
+});
+afterEach(async () => {
+  await removeDir(dir);
+});
+
+const updates = (measuredAt: Date): CheckResult => ({
+  checkId: 'os-updates',
+  status: 'pass',
+  summary: 'This computer is up to date.',
+  evidence: {},
+  measuredAt: measuredAt.toISOString(),
+  durationMs: 1200,
+});
+
+describe('SlowCheckCache', () => {
+  it('keeps a result across a restart while it is fresh', async () => {
+    const now = new Date('2026-11-23T12:00:00Z');
+    await (await SlowCheckCache.open(dir)).store([updates(now)]);
+    const reopened = await SlowCheckCache.open(dir);
+    expect(reopened.fresh('os-updates', new Date('2026-11-23T20:00:00Z'), 24)?.status).toBe('pass');
+    expect(reopened.fresh('os-updates', new Date('2026-11-24T13:00:00Z'), 24)).toBeUndefined();
+  });
+
+  it('stores again after a crash left its (fixed-name) temp file behind', async () => {
+    await writeFile(join(dir, '.tmp-slow-checks.json'), '[{"checkId": "os-upd');
+    const cache = await SlowCheckCache.open(dir);
+    await cache.store([updates(new Date())]);
+    const kept: unknown = JSON.parse(await readFile(join(dir, 'slow-checks.json'), 'utf8'));
+    expect(kept).toEqual([expect.objectContaining({ checkId: 'os-updates', status: 'pass' })]);
+  });
+});
