@@ -203,7 +203,7 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
       });
       expect(events.map((event) => event.store)).toEqual(['outbox', 'outbox', 'policy-cache']);
       expect(events[0]?.detail).toMatch(/^000000000001-report-.*\.corrupt-\d+\)$/);
-      expect(events[1]?.detail).toMatch(/delivery-retry\.json: failures is not/);
+      expect(events[1]?.detail).toMatch(/delivery-retry\.json: \/failures: /);
       expect(events[2]?.detail).toMatch(/policy\.json/);
       expect(
         (await readdir(join(home.stateDir, 'outbox'))).some((f) => f.includes('.corrupt-')),

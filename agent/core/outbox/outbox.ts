@@ -14,7 +14,7 @@ import { MAX_BATCH_EVENTS, MAX_BATCH_REPORTS } from '../../../shared/index.ts';
 import { DEFAULT_BACKOFF, RetrySchedule, type BackoffOptions } from './backoff.ts';
 import { moveIfPresent, removeIfPresent, syncDir, writeFileDurably } from './durable-fs.ts';
 import { readItemFile, scanDir, setAsideFile, type SetAsideFile } from './item-files.ts';
-import { readRetryState, removeRetryState, writeRetryState } from './retry-state-file.ts';
+import { readRetryState, writeRetryState } from './retry-state-file.ts';
 import { pruneSetAside } from './set-aside-retention.ts';
 import {
   TEMP_PREFIX,
@@ -149,7 +149,7 @@ export class Outbox {
     }
     // Only timing is lost (the next send may come early), so the file goes and sends go on.
     this.#retryStateProblem = `${basename(this.#retryStateFile)}: ${read.reason}`;
-    await removeRetryState(this.#retryStateFile);
+    await removeIfPresent(this.#retryStateFile);
   }
 
   /** Keeps the back-off for the next start; a failed write only costs an early retry. */

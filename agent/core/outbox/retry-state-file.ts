@@ -1,10 +1,20 @@
 // The delivery back-off kept across restarts (RetrySchedule.state()): a small JSON file beside
 // the outbox, written atomically. Losing it costs nothing but an early retry, so a file that is
-// not sound is reported and removed, never trusted and never fatal.
+// not sound is reported and removed by the outbox, never trusted and never fatal.
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { Type } from 'typebox';
+import { describeProblems, validate } from '../../../shared/index.ts';
 import type { RetryState } from './backoff.ts';
-import { isMissing, removeIfPresent, writeFileDurably } from './durable-fs.ts';
+import { isMissing, writeFileDurably } from './durable-fs.ts';
+
+const RetryStateSchema = Type.Object(
+  {
+    failures: Type.Integer({ minimum: 0 }),
+    nextAt: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
 
 /** What reading the file found: the kept state (null when none), or why it was not usable. */
 export type RetryStateRead = { ok: true; state: RetryState | null } | { ok: false; reason: string };
@@ -31,33 +41,23 @@ export async function readRetryState(path: string): Promise<RetryStateRead> {
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
-  const record = value as { failures?: unknown; nextAt?: unknown } | null;
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-    return { ok: false, reason: 'not an object' };
+  const checked = validate(RetryStateSchema, value);
+  if (!checked.ok) {
+    return { ok: false, reason: describeProblems(checked.problems) };
   }
-  const { failures, nextAt } = record;
-  if (typeof failures !== 'number' || !Number.isSafeInteger(failures) || failures < 0) {
-    return { ok: false, reason: 'failures is not a non-negative integer' };
-  }
-  if (nextAt !== null && (typeof nextAt !== 'number' || !Number.isFinite(nextAt) || nextAt < 0)) {
-    return { ok: false, reason: 'nextAt is neither null nor a time' };
-  }
-  if ((failures === 0) !== (nextAt === null)) {
+  const state = checked.value;
+  if ((state.failures === 0) !== (state.nextAt === null)) {
     return { ok: false, reason: 'failures and nextAt disagree' };
   }
-  return { ok: true, state: { failures, nextAt } };
+  return { ok: true, state };
 }
 
 /** Replaces the kept back-off atomically (written, fsync'd, renamed into place). */
 export async function writeRetryState(path: string, state: RetryState): Promise<void> {
-  const dir = dirname(path);
-  const temp = `.${basename(path)}.tmp`;
-  // Only one service writes it, one write at a time; a temp file left by a crash goes first.
-  await removeIfPresent(join(dir, temp));
-  await writeFileDurably(dir, basename(path), temp, JSON.stringify(state));
-}
-
-/** Removes the file (after it was found unsound). */
-export async function removeRetryState(path: string): Promise<void> {
-  await removeIfPresent(path);
+  await writeFileDurably(
+    dirname(path),
+    basename(path),
+    `.${basename(path)}.tmp`,
+    JSON.stringify(state),
+  );
 }
