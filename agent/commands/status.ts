@@ -18,6 +18,15 @@ export function renderStatus(status: AgentStatus): string {
   if (status.lastDeliveryError !== null) {
     lines.push(line('Last delivery error', status.lastDeliveryError));
   }
+  if (status.nextDeliveryAttemptAt !== null) {
+    // After a restart the error itself is gone, but the wait (and the server's Retry-After) is not.
+    lines.push(
+      line(
+        'Next delivery attempt',
+        `${status.nextDeliveryAttemptAt} (after ${status.deliveryFailures} failed ${status.deliveryFailures === 1 ? 'attempt' : 'attempts'})`,
+      ),
+    );
+  }
   lines.push('', 'Last results:');
   for (const r of status.results) {
     lines.push(`  ${r.status.toUpperCase().padEnd(8)} ${r.checkId.padEnd(16)} ${r.summary}`);

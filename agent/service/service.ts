@@ -140,6 +140,8 @@ export class AgentService {
       lastReportQueuedAt: this.#lastQueuedAt?.toISOString() ?? null,
       lastDeliveryAt: this.#lastDeliveryAt?.toISOString() ?? null,
       lastDeliveryError: this.#lastDeliveryError,
+      deliveryFailures: this.#parts.outbox.failures(),
+      nextDeliveryAttemptAt: isoOrNull(this.#parts.outbox.nextAttemptAt()),
       outbox: this.#parts.outbox.depth(),
       results: this.#results,
     };
@@ -333,4 +335,8 @@ export class AgentService {
 
 function errorText(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, 1000);
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
 }

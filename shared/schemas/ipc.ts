@@ -33,6 +33,9 @@ export const AgentStatusSchema = Type.Object(
     lastReportQueuedAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
     lastDeliveryAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
     lastDeliveryError: Type.Union([Text(1000), Type.Null()]),
+    /** Failed sends in a row, kept across restarts; with the time of the next attempt. */
+    deliveryFailures: Type.Integer({ minimum: 0 }),
+    nextDeliveryAttemptAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
     outbox: Type.Object(
       { reports: Type.Integer(), events: Type.Integer() },
       { additionalProperties: false },

@@ -146,6 +146,15 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
         return s !== null && s.outbox.reports > 0 && s.lastDeliveryError !== null ? s : null;
       });
       expect(waiting.lastDeliveryAt).toBeNull();
+      expect(waiting.deliveryFailures).toBeGreaterThanOrEqual(1);
+      expect(Date.parse(waiting.nextDeliveryAttemptAt ?? '')).toBeGreaterThan(0);
+      // What a technician at the device reads: why reports wait, and until when.
+      const shown = await hallpass(home, ['status']);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/^Last delivery error\s+\S/m);
+      expect(shown.stdout).toMatch(
+        /^Next delivery attempt\s+\d{4}-\d\d-\d\dT\S+ \(after \d+ failed attempts?\)$/m,
+      );
       expect(await receipts(deviceId)).toEqual([]);
       const t0 = Date.now();
       const app = await open();

@@ -16,6 +16,8 @@ const status: AgentStatus = {
   lastReportQueuedAt: null,
   lastDeliveryAt: null,
   lastDeliveryError: null,
+  deliveryFailures: 0,
+  nextDeliveryAttemptAt: null,
   outbox: { reports: 0, events: 0 },
   results: [],
 };
