@@ -96,9 +96,11 @@ export class AgentService {
       this.#kickDelivery();
     });
     this.#after(0, async () => {
-      await this.#refreshPolicy();
-      await this.runPass();
-      this.#scheduleChecks();
+      try {
+        await this.#refreshThenPass();
+      } finally {
+        this.#scheduleChecks();
+      }
     });
     this.#every(this.#parts.heartbeatMinutes * MINUTE, () => this.#heartbeat());
   }
@@ -169,7 +171,10 @@ export class AgentService {
       runChecks({ checks: toRun, os, host, policy, log }),
       this.#parts.collectFacts(),
     ]);
-    await this.#parts.slowChecks.store(ran);
+    // A cache that cannot be written only means the slow checks run again next time.
+    await this.#parts.slowChecks.store(ran).catch((error: unknown) => {
+      log.warn({ error: errorText(error) }, 'slow-check results not cached');
+    });
     const byId = new Map([...cached, ...ran.map((r) => [r.checkId, r] as const)]);
     const results = this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []);
     const report = buildReport({ device, policy, results, now });
@@ -306,16 +311,36 @@ export class AgentService {
     // ±10 % jitter so a school's laptops, all started at 08:40, spread their reports.
     const delay = minutes * MINUTE * (0.9 + 0.2 * this.#random());
     this.#after(delay, async () => {
-      await this.#refreshPolicy();
-      await this.runPass();
-      this.#scheduleChecks();
+      try {
+        await this.#refreshThenPass();
+      } finally {
+        // Whatever went wrong in this pass (a full disk, a probe that threw), the schedule goes
+        // on: a service that stops checking while it keeps running is a silent device.
+        this.#scheduleChecks();
+      }
     });
+  }
+
+  /** A policy refresh, then a check pass; a failed refresh keeps the policy in force. */
+  async #refreshThenPass(): Promise<void> {
+    try {
+      await this.#refreshPolicy();
+    } catch (error) {
+      this.#parts.log.error(
+        { error: errorText(error) },
+        'policy refresh failed; keeping the policy in force',
+      );
+    }
+    await this.runPass();
   }
 
   #every(ms: number, task: () => Promise<void>): void {
     this.#after(ms, async () => {
-      await task();
-      this.#every(ms, task);
+      try {
+        await task();
+      } finally {
+        this.#every(ms, task);
+      }
     });
   }
 

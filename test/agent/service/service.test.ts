@@ -1,0 +1,131 @@
+// AgentService's schedule when a pass fails: built from real parts (an outbox and a policy cache
+// in a temp folder, a real check and the real device facts), not enrolled, so reports wait in the
+// outbox. Only setTimeout is faked, to reach the 15-minute pass interval without waiting for it.
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { allChecks } from '../../../agent/core/checks/index.ts';
+import { collectDeviceFacts } from '../../../agent/core/facts/device-facts.ts';
+import { realHost } from '../../../agent/core/host.ts';
+import { Outbox } from '../../../agent/core/outbox/index.ts';
+import { PolicyCache } from '../../../agent/core/policy/policy-cache.ts';
+import { AgentService, type ServiceLog } from '../../../agent/service/service.ts';
+import { SlowCheckCache } from '../../../agent/service/slow-checks.ts';
+import { removeDir, tempDir } from '../../helpers/outbox-fixtures.ts';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await tempDir();
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+});
+afterEach(async () => {
+  vi.useRealTimers();
+  await removeDir(dir);
+});
+
+interface LogEntry {
+  level: string;
+  details: Record<string, unknown>;
+  message: string;
+}
+
+function recordingLog(entries: LogEntry[]): ServiceLog {
+  const at =
+    (level: string) =>
+    (details: Record<string, unknown>, message: string): void => {
+      entries.push({ level, details, message });
+    };
+  return { info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Polls (in real time: probes and files are real) until `ready` holds. */
+async function until(what: string, ready: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while (!(await ready())) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+async function build(log: LogEntry[], checkIds: readonly string[] = ['firewall']) {
+  const outboxDir = join(dir, 'outbox');
+  const outbox = await Outbox.open({ dir: outboxDir, maxReports: 100 });
+  const policy = (await PolicyCache.open(join(dir, 'policy'))).cache;
+  const service = new AgentService({
+    os: 'linux',
+    host: realHost,
+    agentVersion: '0.1.0',
+    checks: allChecks.filter((check) => checkIds.includes(check.id)),
+    outbox,
+    policy,
+    slowChecks: await SlowCheckCache.open(dir),
+    collectFacts: async () => (await collectDeviceFacts('linux', '0.1.0')).facts,
+    connection: () => Promise.resolve(null),
+    log: recordingLog(log),
+    heartbeatMinutes: 5,
+    startupJitterMs: 0,
+  });
+  const reports = async () =>
+    (await readdir(outboxDir)).filter((name) => /^\d+-report-/.test(name)).length;
+  return {
+    service,
+    outboxDir,
+    reports,
+    intervalMs: policy.current().reporting.intervalMinutes * 60_000,
+  };
+}
+
+describe('AgentService schedule', () => {
+  it('goes on checking after a pass that failed (the outbox could not be written)', async () => {
+    const log: LogEntry[] = [];
+    const { service, outboxDir, reports, intervalMs } = await build(log);
+    service.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await until('the start-up pass', () => service.status().lastCheckAt !== null);
+    expect(await reports()).toBe(1);
+    const first = service.status().lastCheckAt;
+
+    // The outbox directory is replaced by a file: the next pass cannot queue its report.
+    await rm(outboxDir, { recursive: true });
+    await writeFile(outboxDir, 'not a directory');
+    await vi.advanceTimersByTimeAsync(intervalMs * 1.1);
+    await until('the failed pass to be logged', () =>
+      log.some((entry) => entry.message === 'scheduled task failed'),
+    );
+    expect(log.find((entry) => entry.message === 'scheduled task failed')?.details).toMatchObject({
+      error: expect.stringMatching(/ENOTDIR/) as unknown,
+    });
+    expect(service.status().lastCheckAt).toBe(first);
+
+    // Once the disk is sound again, the next scheduled pass queues its report.
+    await rm(outboxDir);
+    await mkdir(outboxDir);
+    await vi.advanceTimersByTimeAsync(intervalMs * 1.1);
+    await until('the next pass after the failure', () => service.status().lastCheckAt !== first);
+    expect(await reports()).toBe(1);
+    await service.stop();
+  });
+
+  it('still queues the report when the slow-check cache cannot be written', async () => {
+    const log: LogEntry[] = [];
+    // A directory where the cache file goes: the rename onto it fails.
+    await mkdir(join(dir, 'slow-checks.json'));
+    const { service, reports } = await build(log, ['firewall', 'os-updates']);
+    service.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await until('the start-up pass', () => service.status().lastCheckAt !== null);
+    expect(await reports()).toBe(1);
+    expect(
+      service
+        .status()
+        .results.map((result) => result.checkId)
+        .sort(),
+    ).toEqual(['firewall', 'os-updates']);
+    expect(log.find((entry) => entry.message === 'slow-check results not cached')?.level).toBe(
+      'warn',
+    );
+    await service.stop();
+  });
+});
