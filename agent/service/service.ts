@@ -198,9 +198,16 @@ export class AgentService {
     if (this.#stopped || this.#delivering !== null || !this.#started) {
       return;
     }
-    this.#delivering = this.#deliver().finally(() => {
-      this.#delivering = null;
-    });
+    this.#delivering = this.#deliver()
+      .catch((error: unknown) => {
+        // The outbox could not be read or changed (disk trouble). The items stay on disk and
+        // the next pass or heartbeat tries again; an unhandled rejection would end the service.
+        this.#lastDeliveryError = errorText(error);
+        this.#parts.log.error({ error: this.#lastDeliveryError }, 'delivery failed');
+      })
+      .finally(() => {
+        this.#delivering = null;
+      });
   }
 
   async #deliver(): Promise<void> {

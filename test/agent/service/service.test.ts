@@ -9,7 +9,11 @@ import { collectDeviceFacts } from '../../../agent/core/facts/device-facts.ts';
 import { realHost } from '../../../agent/core/host.ts';
 import { Outbox } from '../../../agent/core/outbox/index.ts';
 import { PolicyCache } from '../../../agent/core/policy/policy-cache.ts';
-import { AgentService, type ServiceLog } from '../../../agent/service/service.ts';
+import {
+  AgentService,
+  type DeviceConnection,
+  type ServiceLog,
+} from '../../../agent/service/service.ts';
 import { SlowCheckCache } from '../../../agent/service/slow-checks.ts';
 import { removeDir, tempDir } from '../../helpers/outbox-fixtures.ts';
 
@@ -49,7 +53,11 @@ async function until(what: string, ready: () => boolean | Promise<boolean>): Pro
   }
 }
 
-async function build(log: LogEntry[], checkIds: readonly string[] = ['firewall']) {
+async function build(
+  log: LogEntry[],
+  checkIds: readonly string[] = ['firewall'],
+  connection: () => Promise<DeviceConnection | null> = () => Promise.resolve(null),
+) {
   const outboxDir = join(dir, 'outbox');
   const outbox = await Outbox.open({ dir: outboxDir, maxReports: 100 });
   const policy = (await PolicyCache.open(join(dir, 'policy'))).cache;
@@ -62,7 +70,7 @@ async function build(log: LogEntry[], checkIds: readonly string[] = ['firewall']
     policy,
     slowChecks: await SlowCheckCache.open(dir),
     collectFacts: async () => (await collectDeviceFacts('linux', '0.1.0')).facts,
-    connection: () => Promise.resolve(null),
+    connection,
     log: recordingLog(log),
     heartbeatMinutes: 5,
     startupJitterMs: 0,
@@ -126,6 +134,39 @@ describe('AgentService schedule', () => {
     expect(log.find((entry) => entry.message === 'slow-check results not cached')?.level).toBe(
       'warn',
     );
+    await service.stop();
+  });
+
+  it('survives an outbox it cannot change after a delivery, and says why', async () => {
+    const log: LogEntry[] = [];
+    let online = false;
+    let outboxDir = '';
+    // The server is not what is tested here: one that accepts every batch, and at that moment
+    // the disk goes bad (the outbox directory becomes a file), so acknowledging fails for real.
+    const accepting: DeviceConnection = {
+      deviceId: '00000000-0000-4000-8000-000000000001',
+      serverUrl: 'http://127.0.0.1:1',
+      fetchPolicy: () => Promise.resolve({ kind: 'not-modified' }),
+      sendBatch: async (batch) => {
+        await rm(outboxDir, { recursive: true });
+        await writeFile(outboxDir, 'not a directory');
+        return { kind: 'accepted', ids: [...batch.reports, ...batch.events].map((i) => i.id) };
+      },
+    };
+    const built = await build(log, ['firewall'], () => Promise.resolve(online ? accepting : null));
+    outboxDir = built.outboxDir;
+    const { service } = built;
+    service.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await until('the start-up pass', () => service.status().lastCheckAt !== null);
+
+    online = true;
+    // The heartbeat (every 5 minutes) finds the report waiting and delivers it.
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    await until('the failed delivery to be logged', () =>
+      log.some((entry) => entry.message === 'delivery failed'),
+    );
+    expect(service.status().lastDeliveryError).toMatch(/ENOTDIR/);
     await service.stop();
   });
 });
