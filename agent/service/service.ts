@@ -95,13 +95,7 @@ export class AgentService {
       this.#started = true;
       this.#kickDelivery();
     });
-    this.#after(0, async () => {
-      try {
-        await this.#refreshThenPass();
-      } finally {
-        this.#scheduleChecks();
-      }
-    });
+    this.#passAfter(0);
     this.#every(this.#parts.heartbeatMinutes * MINUTE, () => this.#heartbeat());
   }
 
@@ -313,17 +307,17 @@ export class AgentService {
     }
   }
 
-  #scheduleChecks(): void {
-    const minutes = this.#parts.policy.current().reporting.intervalMinutes;
-    // ±10 % jitter so a school's laptops, all started at 08:40, spread their reports.
-    const delay = minutes * MINUTE * (0.9 + 0.2 * this.#random());
-    this.#after(delay, async () => {
+  /** A policy refresh and a check pass after `ms`, then the next at the policy's interval. */
+  #passAfter(ms: number): void {
+    this.#after(ms, async () => {
       try {
         await this.#refreshThenPass();
       } finally {
         // Whatever went wrong in this pass (a full disk, a probe that threw), the schedule goes
         // on: a service that stops checking while it keeps running is a silent device.
-        this.#scheduleChecks();
+        const minutes = this.#parts.policy.current().reporting.intervalMinutes;
+        // ±10 % jitter so a school's laptops, all started at 08:40, spread their reports.
+        this.#passAfter(minutes * MINUTE * (0.9 + 0.2 * this.#random()));
       }
     });
   }
