@@ -4,12 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { hashMachineId, readMachineIdHash } from '../../../../agent/core/facts/machine-id.ts';
 
 describe('hashMachineId', () => {
+  // Test vectors computed once by an independent tool, OpenSSL 3.0 on Debian 12:
+  //   printf '%s' <id> | openssl dgst -sha256 -hmac 'hallpass/machine-id/v1'
   it('hashes a Linux machine id with the Hallpass key, not plain SHA-256', () => {
     const id = '3d1219c7c4c5404aaa1f6d2a48adfda4';
-    const result = hashMachineId('linux', id);
-    expect(result).toEqual({
+    expect(hashMachineId('linux', id)).toEqual({
       ok: true,
-      hash: createHmac('sha256', 'hallpass/machine-id/v1').update(id).digest('hex'),
+      hash: '95f9fbda41b0e33019e6fdce50b4d902987672f58e2a9435c26987e350e52264',
+    });
+  });
+
+  it('hashes a Windows GUID in lower case', () => {
+    expect(hashMachineId('windows', '6F4A7E3B-1C2D-4E5F-8A9B-0C1D2E3F4A5B')).toEqual({
+      ok: true,
+      hash: '686fad774dba34df7112da09521aa8eb5037fdc0fe4e84fa69e0a2479ddb40e6',
     });
   });
 
@@ -37,9 +45,17 @@ describe('readMachineIdHash on this machine', () => {
   it('hashes the id in /etc/machine-id (read independently here)', async () => {
     const id = (await readFile('/etc/machine-id', 'utf8').catch(() => '')).trim();
     const dbusId = (await readFile('/var/lib/dbus/machine-id', 'utf8').catch(() => '')).trim();
-    const expected = hashMachineId('linux', dbusId || id);
-    expect(await readMachineIdHash('linux')).toEqual(expected);
-    // This machine has a real machine id, so the hash must be present.
-    expect(expected.ok).toBe(/^[0-9a-f]{32}$/.test(dbusId || id));
+    // node-machine-id reads the D-Bus copy first. The oracle is the documented HMAC itself,
+    // computed here with node:crypto, not the function under test.
+    const raw = dbusId || id;
+    const read = await readMachineIdHash('linux');
+    if (/^[0-9a-f]{32}$/.test(raw)) {
+      expect(read).toEqual({
+        ok: true,
+        hash: createHmac('sha256', 'hallpass/machine-id/v1').update(raw).digest('hex'),
+      });
+    } else {
+      expect(read.ok).toBe(false);
+    }
   });
 });
