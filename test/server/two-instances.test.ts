@@ -2,17 +2,17 @@
 // (nonces, token uses) lives in the database. Two apps over one database must agree. On
 // PostgreSQL the second app has its own connection pool; PGlite is embedded in one process, so
 // there the two apps share its handle — still two apps with nothing in common but the database.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../server/app.ts';
 import { defaultServerConfig } from '../../server/config.ts';
 import { openPostgres } from '../../server/db/postgres.ts';
 import type { FastifyInstance } from 'fastify';
 import { SCHEMA_VERSION } from '../../shared/index.ts';
-import { testEngines } from '../helpers/databases.ts';
+import { describeEachEngine } from '../helpers/databases.ts';
 import { send, TestDevice, usbBlocked } from '../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
-describe.each(testEngines)('two server instances on one $name database', (engine) => {
+describeEachEngine('two server instances sharing one database', (engine) => {
   let first: TestServer;
   let second: FastifyInstance;
   let closeSecond: () => Promise<void>;

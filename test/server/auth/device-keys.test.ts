@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEVICE_KEY_TTL_MS, DeviceKeyCache } from '../../../server/auth/device-keys.ts';
-import { testEngines } from '../../helpers/databases.ts';
+import { describeEachEngine } from '../../helpers/databases.ts';
 import { TestDevice } from '../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 
-describe.each(testEngines)('DeviceKeyCache on $name', (engine) => {
+describeEachEngine('DeviceKeyCache', (engine) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer(engine);

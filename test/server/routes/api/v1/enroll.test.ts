@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../../../../shared/index.ts';
-import { testEngines } from '../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../helpers/databases.ts';
 import { sampleFacts, send, TestDevice } from '../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../helpers/test-server.ts';
 
-describe.each(testEngines)('POST /api/v1/enroll on $name', (engine) => {
+describeEachEngine('POST /api/v1/enroll', (engine) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer(engine);

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PolicySchema, validate } from '../../../../../shared/index.ts';
 import { uploadPolicy } from '../../../../../server/store/policies.ts';
 import { ensureDeviceGroup } from '../../../../../server/store/organisation.ts';
-import { testEngines } from '../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../helpers/databases.ts';
 import { send, TestDevice } from '../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../helpers/test-server.ts';
 
-describe.each(testEngines)('GET /api/v1/policy on $name', (engine) => {
+describeEachEngine('GET /api/v1/policy', (engine) => {
   let server: TestServer;
   const device = new TestDevice();
   beforeAll(async () => {

@@ -2,9 +2,9 @@
 // random damage. Whatever the body, the server answers 200 or a 4xx — never a 5xx — and a
 // refused batch stores nothing.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../../../../shared/index.ts';
-import { testEngines } from '../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../helpers/databases.ts';
 import { report, result, TestDevice, usbBlocked } from '../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../helpers/test-server.ts';
 
@@ -52,7 +52,7 @@ function damage(document: unknown, path: number[], value: unknown): unknown {
   return copy;
 }
 
-describe.each(testEngines)('ingest fuzz on $name', (engine) => {
+describeEachEngine('ingest fuzz', (engine) => {
   let server: TestServer;
   const device = new TestDevice();
   beforeAll(async () => {

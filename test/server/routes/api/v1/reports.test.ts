@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../../../../shared/index.ts';
-import { testEngines } from '../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../helpers/databases.ts';
 import { report, result, send, TestDevice, usbBlocked } from '../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../helpers/test-server.ts';
 
-describe.each(testEngines)('POST /api/v1/reports on $name', (engine) => {
+describeEachEngine('POST /api/v1/reports', (engine) => {
   let server: TestServer;
   const device = new TestDevice();
   const other = new TestDevice();

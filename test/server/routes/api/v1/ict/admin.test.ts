@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { testEngines } from '../../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import { TestDevice } from '../../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
 import { newBrowser, PASSWORD, signIn, type Browser } from './ict-session.ts';
@@ -12,7 +12,7 @@ const examplePolicyUrl = new URL(
 );
 const exampleYaml = await readFile(examplePolicyUrl, 'utf8');
 
-describe.each(testEngines)('ICT admin API on $name', (engine) => {
+describeEachEngine('ICT admin API', (engine) => {
   let server: TestServer;
   let admin: Browser;
   let viewer: Browser;

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type {
   ComplianceSummary,
   DeviceDetail,
   DeviceList,
   StoredEvent,
 } from '../../../../../../shared/index.ts';
-import { testEngines } from '../../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import {
   report,
   result,
@@ -18,7 +18,7 @@ import { newBrowser, type Browser } from './ict-session.ts';
 
 const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
-describe.each(testEngines)('ICT read API on $name', (engine) => {
+describeEachEngine('ICT read API', (engine) => {
   let server: TestServer;
   let viewer: Browser;
   let southfield: { id: string; name: string };

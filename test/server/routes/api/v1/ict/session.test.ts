@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../../../../../server/app.ts';
 import { defaultServerConfig } from '../../../../../../server/config.ts';
 import { LOGIN_LIMITS } from '../../../../../../server/auth/login-limits.ts';
 import { createUser } from '../../../../../../server/store/users.ts';
-import { testEngines } from '../../../../../helpers/databases.ts';
+import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
 import { cookiePair, newBrowser, PASSWORD, signIn, type Browser } from './ict-session.ts';
 
-describe.each(testEngines)('ICT sessions on $name', (engine) => {
+describeEachEngine('ICT sessions', (engine) => {
   let server: TestServer;
   let admin: Browser;
   let viewer: Browser;
