@@ -11,25 +11,28 @@ import { runCli } from '../helpers/run-cli.ts';
 const onPath = (command: string) =>
   (process.env.PATH ?? '').split(delimiter).some((dir) => existsSync(join(dir, command)));
 
-/** Whether the block device under / passes through a LUKS/plain dm-crypt layer, read from sysfs. */
-function rootIsEncrypted(): boolean {
+/**
+ * The block device under `/` (from /proc/self/mountinfo) and whether the kernel shows any
+ * device-mapper layer in it (sysfs `dm/` or `slaves/`); null when `/` is not on a block device.
+ * Without such a layer there is no dm-crypt under `/`, whatever the check's own logic says.
+ */
+function rootDeviceMapper(): { device: string; layered: boolean } | null {
   const line = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .find((l) => l.split(' ')[4] === '/');
-  const [major, minor] = (line?.split(' ')[2] ?? '0:0').split(':');
-  const start = `/sys/dev/block/${major ?? '0'}:${minor ?? '0'}`;
-  const walk = (dir: string): boolean => {
-    const uuidFile = join(dir, 'dm', 'uuid');
-    const uuid = existsSync(uuidFile) ? readFileSync(uuidFile, 'utf8') : '';
-    if (/^CRYPT-(LUKS1|LUKS2|PLAIN|BITLK|TCRYPT)-/.test(uuid)) {
-      return true;
-    }
-    const slaves = join(dir, 'slaves');
-    const parents = existsSync(slaves) ? readdirSync(slaves) : [];
-    return parents.length > 0 && parents.every((p) => walk(join(slaves, p)));
-  };
-  return existsSync(start) && walk(start);
+  const device = `/sys/dev/block/${line?.split(' ')[2] ?? '0:0'}`;
+  if (!existsSync(device)) {
+    return null;
+  }
+  const slaves = join(device, 'slaves');
+  const layered =
+    existsSync(join(device, 'dm')) || (existsSync(slaves) && readdirSync(slaves).length > 0);
+  return { device, layered };
 }
+const rootDevice = rootDeviceMapper();
+
+/** README, "Exit status of `check`": the documented code for each overall status. */
+const DOCUMENTED_EXIT = { fail: 1, unknown: 3, warn: 0, pass: 0 } as const;
 
 describe('hallpass check on this machine', async () => {
   const run = await runCli(['check', '--json']);
@@ -52,15 +55,19 @@ describe('hallpass check on this machine', async () => {
     ]);
   });
 
-  it('exits 1 when a check fails, 3 when none fail but some are unknown, else 0', () => {
-    const statuses = report.results.map((r) => r.status);
-    const expected = statuses.includes('fail') ? 1 : statuses.includes('unknown') ? 3 : 0;
-    expect(run.code).toBe(expected);
+  it('exits with the code the README documents for the overall status it reports', () => {
+    expect(run.code).toBe(DOCUMENTED_EXIT[report.overall]);
   });
 
-  it('disk encryption agrees with sysfs', () => {
-    expect(byId.get('disk-encryption')?.status).toBe(rootIsEncrypted() ? 'pass' : 'fail');
-  });
+  it.skipIf(rootDevice?.layered !== false)(
+    'disk encryption fails when / sits on a plain block device (no device-mapper layer in sysfs)',
+    () => {
+      expect(byId.get('disk-encryption')).toMatchObject({
+        status: 'fail',
+        evidence: { state: 'not-encrypted' },
+      });
+    },
+  );
 
   it('anti-virus does not pass without a ClamAV signature database on disk', () => {
     const hasDaily = ['daily.cvd', 'daily.cld'].some((f) => existsSync(join('/var/lib/clamav', f)));
@@ -85,14 +92,17 @@ describe('hallpass check on this machine', async () => {
     }
   });
 
-  it('screen lock is not measured without a graphical seat', () => {
-    if (!existsSync('/run/systemd/seats/seat0')) {
+  // Where there is a seat, the verdict depends on the signed-in user's desktop settings, which
+  // this test cannot know: it is skipped there, visibly.
+  it.skipIf(existsSync('/run/systemd/seats/seat0'))(
+    'screen lock is not measured without a graphical seat',
+    () => {
       expect(byId.get('screen-lock')).toMatchObject({
         status: 'unknown',
         reason: { code: 'not-measured' },
       });
-    }
-  });
+    },
+  );
 
   it('os-updates counts the same pending upgrades as apt-get itself', () => {
     if (!onPath('apt-get')) {
