@@ -22,7 +22,7 @@ import {
 
 const engine = testEngines.find((e) => e.name === 'pglite');
 
-describe('agent service against the real server', { timeout: 120_000 }, () => {
+describe('agent service against the real server', { timeout: 600_000 }, () => {
   let server: TestServer;
   let url: string;
   beforeAll(async () => {
@@ -239,7 +239,7 @@ describe('agent service against the real server', { timeout: 120_000 }, () => {
 
   it(
     'rejects a hostile policy, keeps the last good one and tells ICT',
-    { timeout: 120_000 },
+    { timeout: 600_000 },
     async () => {
       // A web filter in the middle (or a broken server) answers the policy request with a
       // document that is not a valid policy; everything else passes through to the real server.

@@ -93,7 +93,7 @@ export async function agentStatus(home: AgentHome): Promise<AgentStatus | null> 
 export async function waitFor<T>(
   what: string,
   condition: () => Promise<T | null | undefined | false>,
-  timeoutMs = 60_000,
+  timeoutMs = 300_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

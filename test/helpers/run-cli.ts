@@ -18,7 +18,6 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
       [cli, ...args],
       {
         env: { ...process.env, NO_COLOR: '1', ...env },
-        timeout: 120_000,
         maxBuffer: 8 * 1024 * 1024,
       },
       (error, stdout, stderr) => {
