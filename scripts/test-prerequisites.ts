@@ -44,10 +44,12 @@ switch (decision.kind) {
     const ok =
       apt(['update', '-qq']) === 0 &&
       apt(['install', '-y', '-qq', '--no-install-recommends', ...decision.packages]) === 0;
-    const still = ok ? await missingPackages(decision.packages) : decision.packages;
-    if (still === null || still.length > 0) {
-      say(`could not install ${(still ?? decision.packages).join(' ')}`);
-      say(`run:  ${installCommand(still ?? decision.packages, true)}`);
+    // Ask dpkg again either way: a failed apt-get may have installed some of them.
+    const still = (await missingPackages(decision.packages)) ?? decision.packages;
+    if (!ok || still.length > 0) {
+      const left = still.length > 0 ? still : decision.packages;
+      say(`could not install ${left.join(' ')}`);
+      say(`run:  ${installCommand(left, true)}`);
       process.exitCode = 1;
     }
     break;
