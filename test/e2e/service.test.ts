@@ -1,6 +1,6 @@
 // End to end: the real server on a real port, the real `hallpass service` process on this
 // machine running every check, the ICT device page in Chromium.
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,8 @@ import { buildApp } from '../../server/app.ts';
 import { defaultServerConfig } from '../../server/config.ts';
 import { createUser } from '../../server/store/users.ts';
 import { launchBrowser } from '../helpers/browser.ts';
+import { startControlledLink } from '../helpers/controlled-link.ts';
+import { canonicalJson, QueuedRecord, readOutboxFolder } from '../helpers/outbox-folder.ts';
 import { testEngines } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import {
@@ -107,8 +109,11 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
     const enrolled = await hallpass(home, ['enroll', '--server', url, '--token', server.token]);
     expect(enrolled.stdout).toMatch(/Enrolled as device ([0-9a-f-]{36})/);
     const deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)?.[1] ?? '';
+    const outboxDir = join(home.stateDir, 'outbox');
 
-    // A second server instance on its own port plays "the trust's server": stop it, start it again.
+    // A second server instance on its own port plays "the trust's server": stop it, start it
+    // again. The device reaches it through a link that records, before each batch moves, what
+    // the device's outbox holds: what the service itself queued.
     const port = (server.app.server.address() as AddressInfo).port + 1;
     const open = async () => {
       const app = await buildApp({
@@ -119,25 +124,22 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
       await app.listen({ host: '127.0.0.1', port });
       return app;
     };
-    const config = JSON.parse(
-      await (await import('node:fs/promises')).readFile(home.configFile, 'utf8'),
-    ) as object;
-    await writeFile(
-      home.configFile,
-      JSON.stringify({ ...config, serverUrl: `http://127.0.0.1:${port}` }),
-    );
-    // The credential holds the server it enrolled with; point it at the second instance too.
+    const queued = new QueuedRecord();
+    const link = await startControlledLink(`http://127.0.0.1:${String(port)}`, async () => {
+      queued.add(await readOutboxFolder(outboxDir));
+      return { holdAt: null };
+    });
+    const config = JSON.parse(await readFile(home.configFile, 'utf8')) as object;
+    await writeFile(home.configFile, JSON.stringify({ ...config, serverUrl: link.url }));
+    // The credential holds the server it enrolled with; point it at the link too.
     const credentialFile = join(home.stateDir, 'device-credential.json');
-    const fs = await import('node:fs/promises');
-    const credential = JSON.parse(await fs.readFile(credentialFile, 'utf8')) as Record<
+    const credential = JSON.parse(await readFile(credentialFile, 'utf8')) as Record<
       string,
       unknown
     >;
-    await fs.writeFile(
-      credentialFile,
-      JSON.stringify({ ...credential, serverUrl: `http://127.0.0.1:${port}` }),
-      { mode: 0o600 },
-    );
+    await writeFile(credentialFile, JSON.stringify({ ...credential, serverUrl: link.url }), {
+      mode: 0o600,
+    });
 
     const agent = startAgent(home);
     try {
@@ -156,6 +158,10 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
         /^Next delivery attempt\s+\d{4}-\d\d-\d\dT\S+ \(after \d+ failed attempts?\)$/m,
       );
       expect(await receipts(deviceId)).toEqual([]);
+      // What waited while the server was away, read from the outbox itself.
+      const waited = await readOutboxFolder(outboxDir);
+      expect(waited.items.map((item) => item.kind)).toContain('report');
+      queued.add(waited);
       const t0 = Date.now();
       const app = await open();
       try {
@@ -166,15 +172,28 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
           );
         });
         console.info(`delivered ${String(Date.now() - t0)} ms after the server came back`);
-        const ids = await receipts(deviceId);
-        expect(ids.length).toBeGreaterThanOrEqual(1);
-        expect(new Set(ids).size).toBe(ids.length);
       } finally {
         await app.close();
       }
     } finally {
       await stopAgent(agent);
+      await link.close();
     }
+    queued.add(await readOutboxFolder(outboxDir));
+    // Every report the service queued is stored once, with the content it queued; nothing else.
+    const stored = await server.db.query<{ id: string; body: unknown }>(
+      'select id, body from reports where device_id = $1',
+      [deviceId],
+    );
+    const reports = [...queued.items.values()].filter((item) => item.kind === 'report');
+    expect(stored.map((r) => r.id).sort()).toEqual(reports.map((r) => r.id).sort());
+    for (const report of reports) {
+      expect(
+        canonicalJson(stored.find((r) => r.id === report.id)?.body),
+        `content of ${report.id}`,
+      ).toBe(canonicalJson(report.payload));
+    }
+    expect((await receipts(deviceId)).sort()).toEqual(reports.map((r) => r.id).sort());
   });
 
   it('sets corrupt state files aside and still reports', async () => {
