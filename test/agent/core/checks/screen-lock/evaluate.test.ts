@@ -75,6 +75,7 @@ describe('screen-lock evaluate', () => {
     const facts = { ...locksAfter(null, null), problem: 'idleTime not set' };
     expect(evaluate(facts, withLimit(240), context)).toMatchObject({
       status: 'unknown',
+      summary: 'Could not tell whether this screen locks by itself: idleTime not set',
       reason: { code: 'unrecognised-output', detail: 'idleTime not set' },
     });
   });
