@@ -67,14 +67,18 @@ export async function runCheck(
       if (error instanceof ProbeError) {
         verdict = unknown(error.code, error.message, `Could not tell: ${error.message}`);
       } else if (error instanceof CheckTimeout) {
-        verdict = unknown('timeout', error.message, 'Could not tell: the check took too long.');
+        verdict = unknown(
+          'timeout',
+          error.message,
+          `Could not tell: the check took too long (${error.message}).`,
+        );
       } else {
         pass.log?.warn({ checkId: check.id, err: error }, 'check crashed');
         const detail = error instanceof Error ? error.message : String(error);
         verdict = unknown(
           'probe-failed',
           `the check crashed: ${detail}`,
-          'Could not tell: the check failed to run.',
+          `Could not tell: the check crashed (${detail}).`,
         );
       }
     }

@@ -112,7 +112,7 @@ export function evaluate(
     const problems = facts.problems.length > 0 ? ` (${facts.problems.join('; ')})` : '';
     return {
       status: 'unknown',
-      summary: 'Could not tell whether this computer is up to date.',
+      summary: `Could not tell whether this computer is up to date: could not measure ${missing.join(', ')}${problems}.`,
       remediation: 'Check the update settings and history on this computer by hand.',
       reason: {
         code: 'not-measured',

@@ -141,5 +141,8 @@ describe('evaluate os-updates', () => {
       linux,
     );
     expect(verdict.status === 'unknown' && verdict.reason.detail).toContain('0x8024401C');
+    // The summary says what could not be measured, not just "could not tell".
+    expect(verdict.summary).toContain('the number of pending security updates');
+    expect(verdict.summary).toContain('0x8024401C');
   });
 });
