@@ -159,6 +159,7 @@ export function parse(raw: string): Parsed<OsUpdatesFacts> {
       pendingUpdates: pending?.length ?? null,
       pendingSecurityUpdates: security?.length ?? null,
       pendingSecurityTitles: (security ?? []).slice(0, MAX_TITLES).map((update) => update.title),
+      pendingFirstSeen: {},
       rebootPending,
       problems,
     },

@@ -19,6 +19,7 @@ const common = {
   lastUpdateAt: '2022-02-23T20:46:26.000Z',
   lastUpdateSource: 'Microsoft.Update.AutoUpdate Results.LastInstallationSuccessDate',
   problems: [],
+  pendingFirstSeen: {},
 } as const;
 
 const rows: [string, OsUpdatesFacts][] = [
