@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+import { describeProblems, validate } from '../../../../shared/index.ts';
 import type { Host } from '../../host.ts';
 import { parseJsonOutput, runPowerShellScript } from '../../powershell.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
@@ -35,6 +37,28 @@ const PROTECTOR_NAMES: readonly string[] = [
 export function withoutRecoveryPasswords(text: string): string {
   return text.replace(/\d{6}(?:-\d{6})+/g, '[recovery password removed]');
 }
+
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+/**
+ * The JSON windows.ps1 prints: its contract, checked before anything is read, and checked
+ * against the script's own source by test/agent/core/checks/windows-script-contract.test.ts.
+ */
+export const ScriptOutputSchema = Type.Object(
+  {
+    source: nullable(Type.String()),
+    mountPoint: Type.String(),
+    volumeStatus: nullable(Type.Integer()),
+    protectionStatus: nullable(Type.Integer()),
+    encryptionPercentage: nullable(Type.Number()),
+    encryptionMethod: nullable(Type.Integer()),
+    keyProtectorTypes: Type.Array(Type.Integer()),
+    error: nullable(Type.String()),
+    errorKind: nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
 
 const unrecognised = (detail: string): Parsed<DiskEncryptionFacts> => ({
   ok: false,
@@ -82,7 +106,13 @@ export function parse(raw: string): Parsed<DiskEncryptionFacts> {
     const seen = withoutRecoveryPasswords(raw.trim()).slice(0, 200);
     return unrecognised(`not the probe's JSON: ${seen || '(empty output)'}`);
   }
-  const record = data as Record<string, unknown>;
+  const checked = validate(ScriptOutputSchema, data);
+  if (!checked.ok) {
+    return unrecognised(
+      `windows.ps1 printed an unexpected shape: ${describeProblems(checked.problems)}`,
+    );
+  }
+  const record: Record<string, unknown> = checked.value;
   if (typeof record.error === 'string' && record.error !== '') {
     return {
       ok: false,
