@@ -18,6 +18,7 @@ const good = [
   ['fully-decrypted-zh-cn.json', 'not-encrypted', 0, []],
   ['waiting-for-activation-tr.json', 'not-activated', 100, []],
   ['encryption-in-progress.json', 'encrypting-unprotected', 99, ['RecoveryPassword', 'Tpm']],
+  ['encrypting-no-protector-preprovisioned-dell.json', 'encrypting-unprotected', null, []],
   ['suspended-numerical-password-win11.json', 'suspended', 100, ['RecoveryPassword']],
   // Windows' UI called this one "waiting for activation"; with a protector present the probe's
   // numbers read as suspended. Both fail, which is what matters.
@@ -141,6 +142,29 @@ describe('windows probe plumbing', () => {
       expect(result.evidence).toMatchObject({ state: 'suspended' });
     },
   );
+
+  it('a pre-provisioned drive mid-encryption with no protector fails and says why', async () => {
+    const host = fakeHost({
+      commands: {
+        'powershell.exe': {
+          stdout: fixture('encrypting-no-protector-preprovisioned-dell.json'),
+          stderr: '',
+          exitCode: 0,
+        },
+      },
+      now,
+    });
+    const result = await runCheck(diskEncryptionCheck, {
+      os: 'windows',
+      host,
+      policy: await readDefaultPolicy(),
+    });
+    expect(result).toMatchObject({
+      status: 'fail',
+      evidence: { state: 'encrypting-unprotected', protectors: [] },
+    });
+    expect(result.remediation).toContain('no key protector');
+  });
 
   it('encryption-in-progress.json: 99% encrypted with protection off fails, with the progress', async () => {
     const host = fakeHost({
