@@ -112,7 +112,7 @@ export function parse(raw: DarwinRaw): Parsed<ScreenLockFacts> {
   if (raw.screenLock === null || raw.idleTime === null) {
     return {
       ok: true,
-      facts: noSession(`no one is signed in (console owned by ${raw.consoleUser})`),
+      facts: noSession(`the console is at the login window (owned by ${raw.consoleUser})`),
     };
   }
   const delay = parseScreenLockStatus(raw.screenLock);

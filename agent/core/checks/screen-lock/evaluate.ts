@@ -37,7 +37,7 @@ export function evaluate(
   if (facts.session === 'none') {
     // Only probes that observed the console empty report `none`; failures to look are unknown
     // from the parser with their own reason, so this sentence is what was seen.
-    const detail = facts.problem ?? 'no one is signed in';
+    const detail = facts.problem ?? 'no console user was found';
     return {
       status: 'unknown',
       summary: `Could not check the screen lock because nobody is signed in (${detail}).`,

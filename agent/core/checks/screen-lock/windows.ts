@@ -115,7 +115,7 @@ export function parse(raw: string): Parsed<ScreenLockFacts> {
     };
   }
   if (out.consoleUser === null && out.error === null) {
-    return { ok: true, facts: noSession('no one is signed in at the console') };
+    return { ok: true, facts: noSession('Win32_ComputerSystem names no console user') };
   }
   const pick = (name: (typeof VALUE_NAMES)[number]): { value: string | null; policy: boolean } => {
     const fromPolicy = out.userPolicy?.[name] ?? null;

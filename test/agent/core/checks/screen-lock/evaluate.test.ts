@@ -67,6 +67,8 @@ describe('screen-lock evaluate', () => {
     );
     expect(verdict).toMatchObject({
       status: 'unknown',
+      summary:
+        'Could not check the screen lock because nobody is signed in (no graphical session: host is down).',
       reason: { code: 'not-measured', detail: 'no graphical session: host is down' },
     });
   });
