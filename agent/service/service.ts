@@ -162,7 +162,16 @@ export class AgentService {
     }
     const toRun = this.#parts.checks.filter((c) => !cached.has(c.id));
     const [ran, device] = await Promise.all([
-      runChecks({ checks: toRun, os, host, policy, log }),
+      runChecks({
+        checks: toRun,
+        os,
+        host,
+        policy,
+        log,
+        // The os-updates check dates pending updates from its last result (first-seen.ts).
+        previous: (id) =>
+          this.#parts.slowChecks.last(id) ?? this.#results.find((r) => r.checkId === id),
+      }),
       this.#parts.collectFacts(),
     ]);
     // A cache that cannot be written only means the slow checks run again next time.

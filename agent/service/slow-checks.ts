@@ -49,6 +49,11 @@ export class SlowCheckCache {
     return age >= 0 && age < maxAgeHours * 3_600_000 ? result : undefined;
   }
 
+  /** The last stored result of a check, fresh or not: os-updates carries first-seen dates in it. */
+  last(checkId: string): CheckResult | undefined {
+    return this.#results.get(checkId);
+  }
+
   /** Remembers new results of slow checks. */
   async store(results: readonly CheckResult[]): Promise<void> {
     const slow = results.filter((r) => SLOW_CHECK_IDS.has(r.checkId));

@@ -31,6 +31,11 @@ export const CheckThresholdsSchema = Type.Object(
         requireAutomaticUpdates: Type.Boolean(),
         maxDaysSinceLastUpdate: Days('Last successful update older than this fails.'),
         maxPendingSecurityUpdates: Type.Integer({ minimum: 0, maximum: 10000 }),
+        pendingUpdateGraceDays: Type.Optional(
+          Days(
+            'A required pending update (security-classified on Windows and Linux; on macOS every recommended update of the running major release) warns for this many days after the agent first saw it, then counts against maxPendingSecurityUpdates. Absent or 0: it counts at once.',
+          ),
+        ),
         rebootPendingWarnOnly: Type.Boolean({
           description: 'A pending reboot warns (true) or fails (false).',
         }),

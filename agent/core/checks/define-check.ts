@@ -1,5 +1,6 @@
 import type {
   CheckId,
+  CheckResult,
   CheckStatus,
   Policy,
   UnknownCode,
@@ -46,6 +47,12 @@ export interface CheckDefinition<F extends Facts = Facts> {
   /** Upper bound for the whole check on one device, probes included. */
   timeoutMs: number;
   platforms: Partial<Record<OsName, PlatformCheck<F>>>;
+  /**
+   * Optional: carries what earlier results observed into new facts (e.g. when a pending update
+   * was first seen), so the evaluator can judge how long something has lasted. Pure; `previous`
+   * is this check's last result as the service kept it, if any.
+   */
+  remember?(facts: F, previous: CheckResult | undefined, now: Date): F;
   evaluate(facts: F, policy: Policy, context: EvaluationContext): Verdict;
 }
 

@@ -1,4 +1,4 @@
-import type { CheckResult, Policy, UnknownCode } from '../../../shared/index.ts';
+import type { CheckId, CheckResult, Policy, UnknownCode } from '../../../shared/index.ts';
 import type { Host } from '../host.ts';
 import type { OsName } from '../platform.ts';
 import { ProbeError } from '../runner.ts';
@@ -16,6 +16,8 @@ export interface CheckPass {
   host: Host;
   policy: Policy;
   log?: CheckLogger;
+  /** This check's last result, for checks that track how long a state lasts (os-updates). */
+  previous?: (checkId: CheckId) => CheckResult | undefined;
 }
 
 const unknown = (code: UnknownCode, detail: string, summary: string): Verdict => ({
@@ -58,8 +60,10 @@ export async function runCheck(
     try {
       const parsed = await withTimeout(platform.collect(pass.host), check.timeoutMs);
       if (parsed.ok) {
-        evidence = parsed.facts;
-        verdict = check.evaluate(parsed.facts, pass.policy, { os: pass.os, now: measuredAt });
+        const facts =
+          check.remember?.(parsed.facts, pass.previous?.(check.id), measuredAt) ?? parsed.facts;
+        evidence = facts;
+        verdict = check.evaluate(facts, pass.policy, { os: pass.os, now: measuredAt });
       } else {
         verdict = unknown(parsed.code, parsed.detail, `Could not tell: ${parsed.detail}`);
       }
@@ -67,14 +71,18 @@ export async function runCheck(
       if (error instanceof ProbeError) {
         verdict = unknown(error.code, error.message, `Could not tell: ${error.message}`);
       } else if (error instanceof CheckTimeout) {
-        verdict = unknown('timeout', error.message, 'Could not tell: the check took too long.');
+        verdict = unknown(
+          'timeout',
+          error.message,
+          `Could not tell: the check took too long (${error.message}).`,
+        );
       } else {
         pass.log?.warn({ checkId: check.id, err: error }, 'check crashed');
         const detail = error instanceof Error ? error.message : String(error);
         verdict = unknown(
           'probe-failed',
           `the check crashed: ${detail}`,
-          'Could not tell: the check failed to run.',
+          `Could not tell: the check crashed (${detail}).`,
         );
       }
     }

@@ -38,4 +38,17 @@ describe('SlowCheckCache', () => {
     const kept: unknown = JSON.parse(await readFile(join(dir, 'slow-checks.json'), 'utf8'));
     expect(kept).toEqual([expect.objectContaining({ checkId: 'os-updates', status: 'pass' })]);
   });
+
+  it('hands back the last result across a restart even when stale, for first-seen dates', async () => {
+    const measured = new Date('2026-11-01T12:00:00Z');
+    const result = {
+      ...updates(measured),
+      evidence: { pendingFirstSeen: { 'Safari 18.2': measured.toISOString() } },
+    };
+    await (await SlowCheckCache.open(dir)).store([result]);
+    const reopened = await SlowCheckCache.open(dir);
+    expect(reopened.fresh('os-updates', new Date('2026-11-23T12:00:00Z'), 24)).toBeUndefined();
+    expect(reopened.last('os-updates')).toEqual(result);
+    expect(reopened.last('firewall')).toBeUndefined();
+  });
 });

@@ -11,8 +11,9 @@ const HOW_TO: Record<DiskEncryptionFacts['technology'], string> = {
     'Reinstall with full-disk encryption (LUKS) for the root file system; Linux cannot encrypt it in place safely.',
 };
 
+// Rounded down to a tenth, so 99.95 never reads as done: "3.5% done".
 const percent = (facts: DiskEncryptionFacts): string =>
-  facts.percentEncrypted === null ? '' : ` (${Math.floor(facts.percentEncrypted)}% done)`;
+  facts.percentEncrypted === null ? '' : ` (${Math.floor(facts.percentEncrypted * 10) / 10}% done)`;
 
 /** The verdict when policy requires encryption and the system volume is not fully protected. */
 function requiredVerdict(facts: DiskEncryptionFacts): Verdict {
@@ -25,6 +26,14 @@ function requiredVerdict(facts: DiskEncryptionFacts): Verdict {
         status: 'warn',
         summary: `This computer's disk is being encrypted${percent(facts)}. Keep it plugged in.`,
         remediation: `Encryption of ${facts.volume} is under way; check it finishes. If it stays paused, resume it.`,
+      };
+    case 'encrypting-unprotected':
+      // Until protection is on, BitLocker keeps the key in the clear on the volume: a drive part
+      // way through with protection off protects nothing (manage-bde "Protection Off").
+      return {
+        status: 'fail',
+        summary: `This computer's disk is being encrypted${percent(facts)} but is not protected: encryption protection is off.`,
+        remediation: `Protection on ${facts.volume} is off while encryption runs, so its data can be read without a key. Turn protection on (Resume-BitLocker -MountPoint ${facts.volume}; with no key protector, Enable-BitLocker -TpmProtector first) and escrow the recovery key.${facts.detail === null ? '' : ` (${facts.detail})`}`,
       };
     case 'decrypting':
       return {
@@ -65,16 +74,15 @@ function requiredVerdict(facts: DiskEncryptionFacts): Verdict {
         summary: "This computer's disk is not encrypted.",
         remediation: `${facts.volume} is not encrypted${facts.detail === null ? '' : ` (${facts.detail})`}. ${how}`,
       };
-    case 'undetermined':
+    case 'undetermined': {
+      const detail = facts.detail ?? 'encryption state undetermined';
       return {
         status: 'unknown',
-        summary: "Could not tell whether this computer's disk is encrypted.",
+        summary: `Could not tell whether this computer's disk is encrypted: ${detail}`,
         remediation: 'Check the encryption state on the device by hand.',
-        reason: {
-          code: 'unrecognised-output',
-          detail: facts.detail ?? 'encryption state undetermined',
-        },
+        reason: { code: 'unrecognised-output', detail },
       };
+    }
     default:
       return assertNever(facts.state);
   }
@@ -116,14 +124,13 @@ export function evaluate(
     return verdict;
   }
   const exposed = exposedSwap(facts);
-  if (exposed.some((area) => area.state === 'undetermined')) {
+  const undetermined = exposed.filter((area) => area.state === 'undetermined');
+  if (undetermined.length > 0) {
+    const devices = undetermined.map((area) => area.device).join(', ');
     return {
       status: 'unknown',
-      summary: "This computer's disk is encrypted, but could not tell whether its swap is.",
-      reason: {
-        code: 'unrecognised-output',
-        detail: `swap encryption undetermined: ${exposed.map((area) => area.device).join(', ')}`,
-      },
+      summary: `This computer's disk is encrypted, but could not tell whether its swap on ${devices} is.`,
+      reason: { code: 'unrecognised-output', detail: `swap encryption undetermined: ${devices}` },
     };
   }
   if (exposed.length > 0) {

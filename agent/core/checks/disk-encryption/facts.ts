@@ -1,7 +1,10 @@
 /** What the system volume's encryption is doing right now, the same words on every OS. */
 export type EncryptionState =
   | 'encrypted'
+  /** Converting, and the volume is already protected (BitLocker protection on). */
   | 'encrypting'
+  /** Converting with protection off: the data is readable without any key until it is on. */
+  | 'encrypting-unprotected'
   | 'decrypting'
   | 'suspended'
   | 'not-activated'

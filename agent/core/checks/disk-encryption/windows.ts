@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+import { describeProblems, validate } from '../../../../shared/index.ts';
 import type { Host } from '../../host.ts';
 import { parseJsonOutput, runPowerShellScript } from '../../powershell.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
@@ -26,6 +28,38 @@ const PROTECTOR_NAMES: readonly string[] = [
   'CngProtector',
 ];
 
+/**
+ * Removes BitLocker recovery passwords (48 digits in eight groups of six, MS Learn "BitLocker
+ * recovery overview") from text that may be quoted in a reason: the script never prints them,
+ * but output we do not recognise (the cmdlet's own JSON, an error) could carry one. Done before
+ * any truncation, so a cut-off password is not left half visible.
+ */
+export function withoutRecoveryPasswords(text: string): string {
+  return text.replace(/\d{6}(?:-\d{6})+/g, '[recovery password removed]');
+}
+
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+/**
+ * The JSON windows.ps1 prints: its contract, checked before anything is read, and checked
+ * against the script's own source by test/agent/core/checks/windows-script-contract.test.ts.
+ */
+export const ScriptOutputSchema = Type.Object(
+  {
+    source: nullable(Type.String()),
+    mountPoint: Type.String(),
+    volumeStatus: nullable(Type.Integer()),
+    protectionStatus: nullable(Type.Integer()),
+    encryptionPercentage: nullable(Type.Number()),
+    encryptionMethod: nullable(Type.Integer()),
+    keyProtectorTypes: Type.Array(Type.Integer()),
+    error: nullable(Type.String()),
+    errorKind: nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 const unrecognised = (detail: string): Parsed<DiskEncryptionFacts> => ({
   ok: false,
   code: 'unrecognised-output',
@@ -40,6 +74,8 @@ const isInt = (value: unknown, max: number): value is number =>
  * 2 EncryptionInProgress, 3 DecryptionInProgress, 4 EncryptionPaused, 5 DecryptionPaused) and
  * ProtectionStatus (0 off, 1 on, 2 unknown/locked). PLATFORMS.md §1: encrypted with protection off
  * is suspended when protectors exist, and "waiting for activation" (clear key) when none do.
+ * While converting, only protection on counts as protected: "Encryption in Progress … Protection
+ * Off" is a volume whose key is still in the clear, whatever the percentage.
  */
 function stateOf(volume: number, protection: number, protectors: number): EncryptionState {
   if (volume === 0) {
@@ -48,11 +84,14 @@ function stateOf(volume: number, protection: number, protectors: number): Encryp
   if (volume === 3 || volume === 5) {
     return 'decrypting';
   }
+  if (volume === 2 || volume === 4) {
+    if (protection === 1) {
+      return 'encrypting';
+    }
+    return protection === 0 ? 'encrypting-unprotected' : 'undetermined';
+  }
   if (protection !== 1 && protectors === 0) {
     return 'not-activated';
-  }
-  if (volume === 2 || volume === 4) {
-    return 'encrypting';
   }
   if (protection === 1) {
     return 'encrypted';
@@ -64,14 +103,21 @@ function stateOf(volume: number, protection: number, protectors: number): Encryp
 export function parse(raw: string): Parsed<DiskEncryptionFacts> {
   const data = parseJsonOutput(raw);
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return unrecognised(`not the probe's JSON: ${raw.trim().slice(0, 200) || '(empty output)'}`);
+    const seen = withoutRecoveryPasswords(raw.trim()).slice(0, 200);
+    return unrecognised(`not the probe's JSON: ${seen || '(empty output)'}`);
   }
-  const record = data as Record<string, unknown>;
+  const checked = validate(ScriptOutputSchema, data);
+  if (!checked.ok) {
+    return unrecognised(
+      `windows.ps1 printed an unexpected shape: ${describeProblems(checked.problems)}`,
+    );
+  }
+  const record: Record<string, unknown> = checked.value;
   if (typeof record.error === 'string' && record.error !== '') {
     return {
       ok: false,
       code: record.errorKind === 'permission-denied' ? 'permission-denied' : 'probe-failed',
-      detail: `BitLocker status could not be read: ${record.error.slice(0, 500)}`,
+      detail: `BitLocker status could not be read: ${withoutRecoveryPasswords(record.error).slice(0, 500)}`,
     };
   }
   const { volumeStatus, protectionStatus, encryptionPercentage, encryptionMethod } = record;
@@ -87,11 +133,16 @@ export function parse(raw: string): Parsed<DiskEncryptionFacts> {
     !(encryptionPercentage === null || typeof encryptionPercentage === 'number') ||
     !(encryptionMethod === null || typeof encryptionMethod === 'number')
   ) {
-    return unrecognised(`unexpected JSON shape: ${JSON.stringify(record).slice(0, 300)}`);
+    const seen = withoutRecoveryPasswords(JSON.stringify(record)).slice(0, 300);
+    return unrecognised(`unexpected JSON shape: ${seen}`);
   }
   const protectors = types.map((type) => PROTECTOR_NAMES[type] ?? `Type${type}`);
   const state = stateOf(volumeStatus, protectionStatus, protectors.length);
   const notes: Partial<Record<EncryptionState, string>> = {
+    'encrypting-unprotected':
+      protectors.length === 0
+        ? 'protection is off and there is no key protector yet'
+        : 'protection is off while encryption runs',
     suspended: 'protection is off although key protectors exist (suspended)',
     'not-activated': 'no key protector: the key is stored in the clear (waiting for activation)',
     undetermined: `protection status ${protectionStatus} (unknown or locked)`,

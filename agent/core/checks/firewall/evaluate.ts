@@ -57,16 +57,14 @@ export function evaluate(
     }
     case 'unknown': {
       const unknown = facts.components.find((c) => c.state === 'unknown');
+      const detail = unknown
+        ? `${unknown.name}: ${unknown.detail}`
+        : 'the probe reported no firewall components';
       return {
         status: 'unknown',
-        summary: 'Could not tell whether the firewall is switched on.',
+        summary: `Could not tell whether the firewall is switched on: ${detail}`,
         remediation,
-        reason: {
-          code: unknown?.reason ?? 'not-measured',
-          detail: unknown
-            ? `${unknown.name}: ${unknown.detail}`
-            : 'the probe reported no firewall components',
-        },
+        reason: { code: unknown?.reason ?? 'not-measured', detail },
       };
     }
     default:

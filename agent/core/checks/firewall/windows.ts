@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+import { describeProblems, validate } from '../../../../shared/index.ts';
 import type { Host } from '../../host.ts';
 import { parseJsonOutput, runPowerShellScript } from '../../powershell.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
@@ -10,6 +12,27 @@ const PROFILES = ['Domain', 'Private', 'Public'] as const;
 export function probe(host: Host): Promise<string> {
   return runPowerShellScript(host, new URL('./windows.ps1', import.meta.url), TIMEOUT_MS);
 }
+
+/**
+ * The JSON windows.ps1 prints: its contract, checked before anything is read, and checked
+ * against the script's own source by test/agent/core/checks/windows-script-contract.test.ts.
+ */
+export const ScriptOutputSchema = Type.Object(
+  {
+    profiles: Type.Array(
+      Type.Object(
+        {
+          Name: Type.String(),
+          Enabled: Type.Integer(),
+          DefaultInboundAction: Type.Union([Type.Integer(), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
 
 const unrecognised = (detail: string): Parsed<FirewallFacts> => ({
   ok: false,
@@ -53,6 +76,12 @@ export function parse(raw: string): Parsed<FirewallFacts> {
   const json = parseJsonOutput(raw);
   if (!isRecord(json) || !('profiles' in json) || !('error' in json)) {
     return unrecognised(`not the firewall probe's JSON: ${raw.trim().slice(0, 200)}`);
+  }
+  const checked = validate(ScriptOutputSchema, json);
+  if (!checked.ok) {
+    return unrecognised(
+      `windows.ps1 printed an unexpected shape: ${describeProblems(checked.problems)}`,
+    );
   }
   if (typeof json.error === 'string' && json.error !== '') {
     return { ok: false, code: 'probe-failed', detail: `Get-NetFirewallProfile: ${json.error}` };

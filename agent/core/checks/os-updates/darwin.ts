@@ -2,7 +2,7 @@ import type { Host } from '../../host.ts';
 import type { CommandOutput } from '../../runner.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
 import { MAX_TITLES, type OsUpdatesFacts } from './facts.ts';
-import { parseDottedVersion } from './version.ts';
+import { compareDottedVersions, parseDottedVersion } from './version.ts';
 
 /** What the macOS probe gathers. */
 export interface DarwinRaw {
@@ -135,22 +135,53 @@ function preferencesOf(output: CommandOutput): Map<string, string> | null {
   return output.exitCode === 0 ? parseDefaults(output.stdout) : null;
 }
 
-/** Security: named so (Security Update, Background Security Improvement, Security Response),
- * or a recommended restart-requiring update of the running major macOS (its point releases
- * carry Apple's security fixes). Betas and major upgrades do not count. */
-export function isSecurityUpdate(item: SoftwareUpdateItem, currentMajor: number): boolean {
+/** The major release of a macOS version: "10.15" up to Catalina, "11", "14" … from Big Sur. */
+export function macosMajor(version: string): string | null {
+  const parts = parseDottedVersion(version);
+  if (parts?.[0] === undefined) {
+    return null;
+  }
+  return parts[0] === 10 ? `10.${String(parts[1] ?? 0)}` : String(parts[0]);
+}
+
+/**
+ * Whether a pending update must be installed. `softwareupdate` marks no update as security, and
+ * Apple ships security fixes in Safari updates, point releases and their betas alike, so every
+ * update Apple recommends counts, whatever its title says. Only an upgrade to a newer major
+ * macOS (e.g. "macOS Ventura 13.4.1" offered on Monterey) does not: which major a device must
+ * run is the policy's minimumVersion.darwin. Anything named "Security" counts even when not
+ * recommended.
+ */
+export function isRequiredUpdate(item: SoftwareUpdateItem, currentVersion: string): boolean {
   if (/security/i.test(`${item.label} ${item.title}`)) {
     return true;
   }
-  if (/\bbeta\b/i.test(item.title) || !item.recommended || !item.restart) {
+  if (!item.recommended) {
     return false;
   }
-  const major = parseDottedVersion(item.version ?? '')?.[0];
-  return /^macOS\b/.test(item.title) && major === currentMajor;
+  const current = macosMajor(currentVersion);
+  const offered = item.version === null ? null : macosMajor(item.version);
+  const newerMajor =
+    /^macOS\b/.test(item.title) &&
+    current !== null &&
+    offered !== null &&
+    (compareDottedVersions(offered, current) ?? 0) > 0;
+  return !newerMajor;
 }
 
 function unrecognised(detail: string): Parsed<OsUpdatesFacts> {
   return { ok: false, code: 'unrecognised-output', detail };
+}
+
+/**
+ * A readable, distinct name for an update: its title with its version when the title lacks it
+ * ("Safari 17.3.1", "Command Line Tools for Xcode 13.2", "macOS Monterey 12.6.7"). Titles alone
+ * repeat (three "Command Line Tools for Xcode" on one Mac). Newer releases put no-break spaces
+ * in titles ("macOS Sequoia\u00a015.8.1"); they are shown as plain spaces.
+ */
+export function updateName(item: SoftwareUpdateItem): string {
+  const title = item.title.replace(/\s+/g, ' ').trim();
+  return item.version === null || title.includes(item.version) ? title : `${title} ${item.version}`;
 }
 
 /** Turns the macOS probe's output into facts. */
@@ -183,7 +214,7 @@ export function parse(raw: DarwinRaw): Parsed<OsUpdatesFacts> {
   // whether macOS updates install by themselves has no reliable default, so unset is unknown.
   const off = check === false || download === false || install === false || critical === false;
   const automaticUpdates = off ? false : install;
-  const security = list.filter((item) => isSecurityUpdate(item, numbers[0] ?? -1));
+  const security = list.filter((item) => isRequiredUpdate(item, version));
   const lastFull = system.get('LastFullSuccessfulDate');
   // "2021-02-23 07:52:51 +0000": the last full successful check, not an install
   // (usnistgov/macos_security#537); the pending list above says whether it installed.
@@ -206,7 +237,8 @@ export function parse(raw: DarwinRaw): Parsed<OsUpdatesFacts> {
         'com.apple.SoftwareUpdate LastFullSuccessfulDate (last full successful check)',
       pendingUpdates: list.length,
       pendingSecurityUpdates: security.length,
-      pendingSecurityTitles: security.slice(0, MAX_TITLES).map((item) => item.title),
+      pendingSecurityTitles: security.slice(0, MAX_TITLES).map(updateName),
+      pendingFirstSeen: {},
       // macOS keeps no documented "restart pending" flag; not measured.
       rebootPending: null,
       problems: [],

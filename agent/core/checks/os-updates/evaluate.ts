@@ -10,6 +10,55 @@ interface Finding {
   remediation: string;
 }
 
+interface PendingJudgement {
+  /** Required updates past the grace period, or of unknown age (fail closed). */
+  overdue: number;
+  /** Required updates first seen less than the grace period ago. */
+  inGrace: number;
+  /** A few titles for the summary, "and N more" after them. */
+  names: string;
+  /** Every kept title with how long it has been pending, for staff. */
+  detail: string;
+}
+
+/**
+ * Splits the pending required updates into overdue and still in their grace period, by the
+ * first-seen dates the agent carried (first-seen.ts). An update without a date, or beyond the
+ * titles kept, counts as overdue: its age is unknown.
+ */
+function judgePending(
+  facts: OsUpdatesFacts,
+  graceDays: number,
+  context: EvaluationContext,
+): PendingJudgement {
+  const total = facts.pendingSecurityUpdates ?? 0;
+  let inGrace = 0;
+  const described = facts.pendingSecurityTitles.map((title) => {
+    const seen = facts.pendingFirstSeen[title];
+    const at = seen === undefined ? Number.NaN : Date.parse(seen);
+    if (Number.isNaN(at)) {
+      return `${title} (pending since before the agent's first record)`;
+    }
+    const age = context.now.getTime() - at;
+    if (age < graceDays * DAY_MS) {
+      inGrace += 1;
+    }
+    const days = Math.max(0, Math.floor(age / DAY_MS));
+    return `${title} (pending ${days === 1 ? '1 day' : `${days} days`})`;
+  });
+  const unnamed = total - facts.pendingSecurityTitles.length;
+  const shown = facts.pendingSecurityTitles.slice(0, 3);
+  const more = total - shown.length;
+  const names = shown.length === 0 ? `${total} update(s)` : shown.join(', ');
+  return {
+    overdue: total - inGrace,
+    inGrace,
+    names: more > 0 && shown.length > 0 ? `${names} and ${more} more` : names,
+    detail:
+      described.join('; ') + (unnamed > 0 ? `; and ${unnamed} more not listed` : '') || 'none',
+  };
+}
+
 /** The minimum version the policy sets for this device, or undefined when it sets none. */
 function minimumFor(facts: OsUpdatesFacts, policy: Policy, context: EvaluationContext) {
   const minimum = policy.checks.osUpdates.minimumVersion;
@@ -50,14 +99,23 @@ export function evaluate(
     }
   }
 
+  let waiting: Finding | null = null;
   if (facts.pendingSecurityUpdates === null) {
     missing.push('the number of pending security updates');
-  } else if (facts.pendingSecurityUpdates > rules.maxPendingSecurityUpdates) {
-    const titles = facts.pendingSecurityTitles.slice(0, 5).join('; ');
-    failures.push({
-      summary: 'This computer is missing security updates.',
-      remediation: `Install the ${facts.pendingSecurityUpdates} pending security update(s) (policy allows ${rules.maxPendingSecurityUpdates})${titles === '' ? '' : `: ${titles}`}.`,
-    });
+  } else {
+    const pending = judgePending(facts, rules.pendingUpdateGraceDays ?? 0, context);
+    const kind = context.os === 'darwin' ? 'update(s)' : 'security update(s)';
+    if (pending.overdue > rules.maxPendingSecurityUpdates) {
+      failures.push({
+        summary: `This computer is missing updates: ${pending.names}.`,
+        remediation: `Install the ${facts.pendingSecurityUpdates} pending ${kind} (policy allows ${rules.maxPendingSecurityUpdates} past a grace of ${rules.pendingUpdateGraceDays ?? 0} days): ${pending.detail}.`,
+      });
+    } else if (pending.inGrace > 0) {
+      waiting = {
+        summary: `Updates are waiting to be installed: ${pending.names}.`,
+        remediation: `Install the ${facts.pendingSecurityUpdates} pending ${kind} before the policy's grace of ${rules.pendingUpdateGraceDays ?? 0} days runs out: ${pending.detail}.`,
+      };
+    }
   }
 
   if (facts.lastUpdateAt === null) {
@@ -112,13 +170,16 @@ export function evaluate(
     const problems = facts.problems.length > 0 ? ` (${facts.problems.join('; ')})` : '';
     return {
       status: 'unknown',
-      summary: 'Could not tell whether this computer is up to date.',
+      summary: `Could not tell whether this computer is up to date: could not measure ${missing.join(', ')}${problems}.`,
       remediation: 'Check the update settings and history on this computer by hand.',
       reason: {
         code: 'not-measured',
         detail: `Could not measure ${missing.join(', ')}${problems}.`,
       },
     };
+  }
+  if (waiting !== null) {
+    return { status: 'warn', ...waiting };
   }
   if (facts.rebootPending === true) {
     return {

@@ -16,10 +16,20 @@ export type OsUpdatesFacts = {
   lastUpdateSource: string;
   /** Updates waiting to be installed; null when the list could not be read. */
   pendingUpdates: number | null;
-  /** Of those, the security ones; null when unknown. */
+  /**
+   * Of those, the ones the policy requires installed; null when unknown. Windows and Linux: the
+   * security-classified ones. macOS: every recommended update of the running major release,
+   * because `softwareupdate` labels none as security (a Safari update carries WebKit fixes).
+   */
   pendingSecurityUpdates: number | null;
-  /** Titles of pending security updates (at most 20), as the OS names them. */
+  /** Titles of those required updates (at most 20), as the OS names them. */
   pendingSecurityTitles: string[];
+  /**
+   * When the agent first saw each title in pendingSecurityTitles pending (ISO), carried from its
+   * earlier results (first-seen.ts). A title without an entry has no earlier record: its age is
+   * unknown and it counts as overdue.
+   */
+  pendingFirstSeen: Record<string, string>;
   /** A restart is needed to finish installing updates; null when unknown. */
   rebootPending: boolean | null;
   /** Parts of the probe that failed, kept as evidence. */

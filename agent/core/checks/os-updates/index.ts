@@ -2,6 +2,7 @@ import { defineCheck } from '../define-check.ts';
 import { darwin } from './darwin.ts';
 import { evaluate } from './evaluate.ts';
 import type { OsUpdatesFacts } from './facts.ts';
+import { carryFirstSeen } from './first-seen.ts';
 import { linux } from './linux.ts';
 import { windows, WINDOWS_TIMEOUT_MS } from './windows.ts';
 
@@ -13,5 +14,6 @@ export const osUpdatesCheck = defineCheck<OsUpdatesFacts>({
   // The Windows Update search alone may take minutes; leave a minute for PowerShell start-up.
   timeoutMs: WINDOWS_TIMEOUT_MS + 60_000,
   platforms: { windows, darwin, linux },
+  remember: carryFirstSeen,
   evaluate,
 });

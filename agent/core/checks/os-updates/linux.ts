@@ -218,6 +218,7 @@ export function parse(raw: LinuxRaw): Parsed<OsUpdatesFacts> {
       pendingUpdates: upgrade.upgrades.length,
       pendingSecurityUpdates: security.length,
       pendingSecurityTitles: security.slice(0, MAX_TITLES).map((entry) => entry.name),
+      pendingFirstSeen: {},
       // Debian creates this flag from the unattended-upgrades kernel hook (PLATFORMS.md §3).
       rebootPending: raw.rebootRequired,
       problems: version === null ? ['os-release has no VERSION_ID'] : [],

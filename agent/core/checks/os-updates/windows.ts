@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+import { describeProblems, validate } from '../../../../shared/index.ts';
 import type { Host } from '../../host.ts';
 import { parseJsonOutput, runPowerShellScript } from '../../powershell.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
@@ -13,6 +15,63 @@ export function probe(host: Host): Promise<string> {
 
 // "Security Updates" classification; a GUID, so it does not depend on the display language.
 const SECURITY_CATEGORY = '0fa1201d-4330-4fa8-8ae9-b877473b6441';
+
+const strict = { additionalProperties: false } as const;
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+/** A section whose try block failed: only its error message. */
+const FailedSection = Type.Object({ error: Type.String() }, strict);
+const section = (fields: Parameters<typeof Type.Object>[0]) =>
+  Type.Union([Type.Object({ ...fields, error: Type.Null() }, strict), FailedSection]);
+
+/**
+ * The JSON windows.ps1 prints: its contract, checked before anything is read, and checked
+ * against the script's own source by test/agent/core/checks/windows-script-contract.test.ts.
+ */
+export const ScriptOutputSchema = Type.Object(
+  {
+    schema: Type.Literal(1),
+    os: section({
+      productName: Type.String(),
+      displayVersion: nullable(Type.String()),
+      currentBuild: Type.String(),
+      ubr: nullable(Type.Integer()),
+    }),
+    reboot: section({
+      cbsRebootPending: Type.Boolean(),
+      wuRebootRequired: Type.Boolean(),
+      pendingFileRename: Type.Boolean(),
+    }),
+    policy: section({
+      noAutoUpdate: nullable(Type.Integer()),
+      auOptions: nullable(Type.Integer()),
+      wuauservStart: nullable(Type.Integer()),
+    }),
+    lastInstall: Type.Object(
+      { lastInstallationSuccessDate: nullable(Type.String()), error: nullable(Type.String()) },
+      strict,
+    ),
+    updates: nullable(
+      Type.Array(
+        Type.Object(
+          {
+            title: Type.String(),
+            kb: Type.Array(Type.String()),
+            msrcSeverity: nullable(Type.String()),
+            categoryIds: Type.Array(Type.String()),
+            rebootRequired: Type.Boolean(),
+          },
+          strict,
+        ),
+      ),
+    ),
+    search: Type.Object(
+      { resultCode: nullable(Type.Integer()), error: nullable(Type.String()) },
+      strict,
+    ),
+  },
+  strict,
+);
 
 type Json = Record<string, unknown>;
 
@@ -81,6 +140,12 @@ export function parse(raw: string): Parsed<OsUpdatesFacts> {
   const json = parseJsonOutput(raw);
   if (!isObject(json) || json.schema !== 1) {
     return unrecognised(`not the os-updates script's JSON: ${raw.trim().slice(0, 200)}`);
+  }
+  const checked = validate(ScriptOutputSchema, json);
+  if (!checked.ok) {
+    return unrecognised(
+      `windows.ps1 printed an unexpected shape: ${describeProblems(checked.problems)}`,
+    );
   }
   const problems: string[] = [];
 
@@ -159,6 +224,7 @@ export function parse(raw: string): Parsed<OsUpdatesFacts> {
       pendingUpdates: pending?.length ?? null,
       pendingSecurityUpdates: security?.length ?? null,
       pendingSecurityTitles: (security ?? []).slice(0, MAX_TITLES).map((update) => update.title),
+      pendingFirstSeen: {},
       rebootPending,
       problems,
     },

@@ -16,6 +16,8 @@ export interface DarwinRaw {
   idleTime: CommandOutput | null;
   /** `defaults read "/Library/Managed Preferences/com.apple.screensaver" idleTime` (MDM). */
   managedIdleTime: CommandOutput | null;
+  /** Why the console user could not be found (`stat` or `id` failed); absent when it was. */
+  failure?: string;
 }
 
 /** Runs a command in the console user's GUI session, as PLATFORMS.md §7 describes. */
@@ -30,13 +32,19 @@ export async function probe(host: Host): Promise<DarwinRaw> {
   const stat = await host.run('stat', ['-f', '%Su', '/dev/console'], { timeoutMs: TIMEOUT_MS });
   const user = stat.stdout.trim();
   const none = { screenLock: null, idleTime: null, managedIdleTime: null };
-  if (stat.exitCode !== 0 || user === '' || user === 'root' || user === 'loginwindow') {
+  const said = (output: CommandOutput) =>
+    `exit ${output.exitCode}: ${(output.stderr.trim() || output.stdout.trim()).slice(0, 200) || '(no message)'}`;
+  // A failed stat or id observed nobody's absence: it is a failure, not "no one is signed in".
+  if (stat.exitCode !== 0 || user === '') {
+    return { consoleUser: user, ...none, failure: `stat /dev/console failed (${said(stat)})` };
+  }
+  if (user === 'root' || user === 'loginwindow') {
     return { consoleUser: user, ...none };
   }
   const id = await host.run('id', ['-u', user], { timeoutMs: TIMEOUT_MS });
   const uid = id.stdout.trim();
   if (id.exitCode !== 0 || !/^\d+$/.test(uid)) {
-    return { consoleUser: '', ...none };
+    return { consoleUser: user, ...none, failure: `id -u ${user} failed (${said(id)})` };
   }
   return {
     consoleUser: user,
@@ -94,9 +102,18 @@ export function parseIdleTime(output: CommandOutput): number | 'unset' | null {
 
 /** Combines lock delay and idle time: the screen locks at idleTime + delay (PLATFORMS.md §5). */
 export function parse(raw: DarwinRaw): Parsed<ScreenLockFacts> {
+  if (raw.failure !== undefined) {
+    return {
+      ok: false,
+      code: 'probe-failed',
+      detail: `could not find the console user: ${raw.failure}`,
+    };
+  }
   if (raw.screenLock === null || raw.idleTime === null) {
-    const who = raw.consoleUser === '' ? 'nobody' : raw.consoleUser;
-    return { ok: true, facts: noSession(`no one is signed in (console owned by ${who})`) };
+    return {
+      ok: true,
+      facts: noSession(`the console is at the login window (owned by ${raw.consoleUser})`),
+    };
   }
   const delay = parseScreenLockStatus(raw.screenLock);
   if (delay === null) {

@@ -35,10 +35,12 @@ export function evaluate(
     };
   }
   if (facts.session === 'none') {
-    const detail = facts.problem ?? 'no one is signed in';
+    // Only probes that observed the console empty report `none`; failures to look are unknown
+    // from the parser with their own reason, so this sentence is what was seen.
+    const detail = facts.problem ?? 'no console user was found';
     return {
       status: 'unknown',
-      summary: 'Could not check the screen lock because nobody is signed in.',
+      summary: `Could not check the screen lock because nobody is signed in (${detail}).`,
       reason: { code: 'not-measured', detail },
     };
   }
@@ -46,7 +48,7 @@ export function evaluate(
     const detail = facts.problem ?? 'the screen lock settings could not be read';
     return {
       status: 'unknown',
-      summary: 'Could not tell whether this screen locks by itself.',
+      summary: `Could not tell whether this screen locks by itself: ${detail}`,
       reason: { code: 'unrecognised-output', detail },
     };
   }

@@ -6,8 +6,12 @@ import { noSession, type ScreenLockFacts } from './facts.ts';
 const TIMEOUT_MS = 10_000;
 const SCHEMAS = ['org.gnome.desktop.session', 'org.gnome.desktop.screensaver'] as const;
 
-/** The graphical session whose settings count, or why there is none. */
-export type DesktopSession = { user: string; uid: number } | { none: string };
+/**
+ * The graphical session whose settings count; `none` when logind answered and there is no
+ * desktop session; `failed` when the sessions could not be read at all (no systemd as PID 1,
+ * no bus): then nobody's absence was observed, so it must not be reported as such.
+ */
+export type DesktopSession = { user: string; uid: number } | { none: string } | { failed: string };
 
 /** What the Linux probe gathers: the session, then that user's GNOME settings. */
 export interface LinuxRaw {
@@ -32,7 +36,10 @@ export function parseSessionProperties(text: string): DesktopSession {
   const uid = Number(props.get('User'));
   const type = props.get('Type');
   if (user === undefined || user === '' || !Number.isInteger(uid)) {
-    return { none: 'loginctl did not name the session user' };
+    // An answer we cannot read says nothing about who is signed in.
+    return {
+      failed: `loginctl show-session did not name the session user: ${text.trim().slice(0, 200) || '(empty)'}`,
+    };
   }
   if (type !== 'x11' && type !== 'wayland') {
     return { none: `the active session is ${type ?? 'of unknown type'}, not a desktop` };
@@ -50,9 +57,17 @@ async function findDesktopSession(host: Host): Promise<DesktopSession> {
     ['show-seat', 'seat0', '--property=ActiveSession', '--value'],
     { timeoutMs: TIMEOUT_MS },
   );
+  // With no active session `--value` prints an empty line and exits 0. A non-zero exit means
+  // loginctl could not answer (without systemd as PID 1 it prints "System has not been booted
+  // with systemd as init system (PID 1). Can't operate."): nobody's absence was observed.
+  if (seat.exitCode !== 0) {
+    return {
+      failed: `loginctl show-seat exited ${seat.exitCode}: ${firstLine(seat) || '(no message)'}`,
+    };
+  }
   const id = seat.stdout.trim();
-  if (seat.exitCode !== 0 || id === '') {
-    return { none: firstLine(seat) || 'no active session on seat0' };
+  if (id === '') {
+    return { none: 'logind reports no active session on seat0' };
   }
   const session = await host.run(
     'loginctl',
@@ -60,7 +75,10 @@ async function findDesktopSession(host: Host): Promise<DesktopSession> {
     { timeoutMs: TIMEOUT_MS },
   );
   if (session.exitCode !== 0) {
-    return { none: firstLine(session) || `session ${id} vanished` };
+    // The session may have ended between the two calls, but that is a guess: report the error.
+    return {
+      failed: `loginctl show-session ${id} exited ${session.exitCode}: ${firstLine(session) || '(no message)'}`,
+    };
   }
   return parseSessionProperties(session.stdout);
 }
@@ -99,7 +117,7 @@ export async function readGnomeSettings(
 /** Finds the desktop user, then reads their GNOME idle and lock settings. */
 export async function probe(host: Host): Promise<LinuxRaw> {
   const session = await findDesktopSession(host);
-  if ('none' in session) {
+  if ('none' in session || 'failed' in session) {
     return { session, gsettings: null };
   }
   return { session, gsettings: await readGnomeSettings(host, session) };
@@ -126,6 +144,13 @@ function readLines(stdout: string): Map<string, string> | null {
 
 /** Turns the session and gsettings output into facts; never guesses. */
 export function parse(raw: LinuxRaw): Parsed<ScreenLockFacts> {
+  if ('failed' in raw.session) {
+    return {
+      ok: false,
+      code: 'probe-failed',
+      detail: `could not read the desktop sessions: ${raw.session.failed}`,
+    };
+  }
   if ('none' in raw.session) {
     return { ok: true, facts: noSession(`no graphical session: ${raw.session.none}`) };
   }

@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+import { validate } from '../../../../shared/index.ts';
 import type { Host } from '../../host.ts';
 import { parseJsonOutput, runPowerShellScript } from '../../powershell.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
@@ -7,6 +9,35 @@ const TIMEOUT_MS = 30_000;
 const VALUE_NAMES = ['ScreenSaveActive', 'ScreenSaverIsSecure', 'ScreenSaveTimeOut'] as const;
 
 type ScreenSaverValues = Record<(typeof VALUE_NAMES)[number], string | null>;
+
+const nullableString = Type.Union([Type.String(), Type.Null()]);
+const ValuesSchema = Type.Union([
+  Type.Object(
+    {
+      ScreenSaveActive: nullableString,
+      ScreenSaverIsSecure: nullableString,
+      ScreenSaveTimeOut: nullableString,
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+
+/**
+ * The JSON windows.ps1 prints: its contract, checked before anything is read, and checked
+ * against the script's own source by test/agent/core/checks/windows-script-contract.test.ts.
+ */
+export const ScriptOutputSchema = Type.Object(
+  {
+    consoleUser: nullableString,
+    sid: nullableString,
+    inactivityTimeoutSecs: Type.Union([Type.Integer(), Type.Null()]),
+    user: ValuesSchema,
+    userPolicy: ValuesSchema,
+    error: nullableString,
+  },
+  { additionalProperties: false },
+);
 
 /** The JSON object windows.ps1 prints. */
 export interface WindowsProbeOutput {
@@ -44,7 +75,7 @@ function readValues(value: unknown): ScreenSaverValues | null | undefined {
 
 /** Checks the script's JSON has exactly the expected shape; undefined otherwise. */
 export function readProbeOutput(json: unknown): WindowsProbeOutput | undefined {
-  if (!isRecord(json)) {
+  if (!isRecord(json) || !validate(ScriptOutputSchema, json).ok) {
     return undefined;
   }
   const { consoleUser, sid, inactivityTimeoutSecs, error } = json;
@@ -84,7 +115,7 @@ export function parse(raw: string): Parsed<ScreenLockFacts> {
     };
   }
   if (out.consoleUser === null && out.error === null) {
-    return { ok: true, facts: noSession('no one is signed in at the console') };
+    return { ok: true, facts: noSession('Win32_ComputerSystem names no console user') };
   }
   const pick = (name: (typeof VALUE_NAMES)[number]): { value: string | null; policy: boolean } => {
     const fromPolicy = out.userPolicy?.[name] ?? null;

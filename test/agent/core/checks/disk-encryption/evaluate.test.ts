@@ -40,6 +40,7 @@ describe('evaluate, encryption required', () => {
   it.each([
     ['encrypted', 'pass'],
     ['encrypting', 'warn'],
+    ['encrypting-unprotected', 'fail'],
     ['decrypting', 'fail'],
     ['suspended', 'fail'],
     ['not-activated', 'fail'],
@@ -88,8 +89,32 @@ describe('evaluate, encryption required', () => {
     );
     expect(verdict).toMatchObject({
       status: 'unknown',
+      summary:
+        "Could not tell whether this computer's disk is encrypted: cannot tell what kind of crypt device x is",
       reason: { code: 'unrecognised-output', detail: 'cannot tell what kind of crypt device x is' },
     });
+  });
+
+  it('encrypting with protection off fails and says how far it has got', () => {
+    const verdict = evaluate(
+      facts('encrypting-unprotected', { percentEncrypted: 3.5, protectors: ['Tpm'] }),
+      policy(true),
+      context,
+    );
+    expect(verdict.status).toBe('fail');
+    expect(verdict.summary).toContain('3.5% done');
+    expect(verdict.summary).toContain('not protected');
+    expect(verdict.remediation).toContain('Resume-BitLocker');
+  });
+
+  it('encrypting with protection on warns and says how far it has got', () => {
+    const verdict = evaluate(
+      facts('encrypting', { percentEncrypted: 3.5, protectors: ['Tpm'] }),
+      policy(true),
+      context,
+    );
+    expect(verdict).toMatchObject({ status: 'warn' });
+    expect(verdict.summary).toContain('3.5% done');
   });
 });
 

@@ -65,6 +65,7 @@ describe('firewall evaluator', () => {
     const verdict = evaluate(windows('unknown'), policy, { os: 'windows', now });
     expect(verdict).toMatchObject({
       status: 'unknown',
+      summary: 'Could not tell whether the firewall is switched on: Domain: test',
       reason: { code: 'permission-denied', detail: 'Domain: test' },
     });
     const linux: FirewallFacts = {

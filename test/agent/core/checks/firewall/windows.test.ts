@@ -55,15 +55,16 @@ describe('windows firewall parser on transcribed Get-NetFirewallProfile output',
     });
   });
 
-  it.each(['format-list-all-off.txt', 'netsh-german-state.txt'])(
-    'refuses text that is not the probe JSON (%s)',
-    (name) => {
-      expect(parse(fixture('windows', name))).toMatchObject({
-        ok: false,
-        code: 'unrecognised-output',
-      });
-    },
-  );
+  it.each([
+    'format-list-all-off.txt',
+    'constructed-netsh-german-state.txt',
+    'netsh-french-domain-profile.txt',
+  ])('refuses text that is not the probe JSON (%s)', (name) => {
+    expect(parse(fixture('windows', name))).toMatchObject({
+      ok: false,
+      code: 'unrecognised-output',
+    });
+  });
 
   it('refuses a missing profile, a string enum and an unknown action number', () => {
     const json = JSON.parse(fixture('windows', 'all-on-server-2025.json')) as {

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  isSecurityUpdate,
+  isRequiredUpdate,
+  macosMajor,
   parse,
   parseDefaults,
   parseSoftwareUpdateList,
+  updateName,
   type DarwinRaw,
 } from '../../../../../agent/core/checks/os-updates/darwin.ts';
 import { osUpdatesCheck } from '../../../../../agent/core/checks/os-updates/index.ts';
@@ -12,6 +14,8 @@ import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
 import type { Host } from '../../../../../agent/core/host.ts';
 import { ProbeError, type CommandOutput } from '../../../../../agent/core/runner.ts';
 import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
+import type { Policy } from '../../../../../shared/index.ts';
+import { fakeHost } from '../../../../helpers/fake-host.ts';
 
 const fixture = (name: string) =>
   readFileSync(new URL(`../../../../fixtures/darwin/os-updates/${name}`, import.meta.url), 'utf8');
@@ -26,6 +30,18 @@ const noManaged: CommandOutput = {
 describe('parseSoftwareUpdateList on recorded output', () => {
   it.each([
     ['softwareupdate-kolide-no-update-available-noscan.txt', []],
+    [
+      'softwareupdate-list-ventura-safari-only-super-177.txt',
+      [
+        {
+          label: 'Safari17.3.1VenturaAuto-17.3.1',
+          title: 'Safari',
+          version: '17.3.1',
+          recommended: true,
+          restart: false,
+        },
+      ],
+    ],
     ['softwareupdate-verbose-noscan-munki-1141.txt', []],
     [
       'softwareupdate-kolide-update-available-noscan.txt',
@@ -87,22 +103,35 @@ describe('parseSoftwareUpdateList on recorded output', () => {
   });
 });
 
-describe('security classification', () => {
-  const item = (title: string, version: string, restart = true) => ({
+describe('which pending updates must be installed', () => {
+  const item = (title: string, version: string, restart = true, recommended = true) => ({
     label: title,
     title,
     version,
-    recommended: true,
+    recommended,
     restart,
   });
+  // softwareupdate labels nothing as security, so every recommended update counts except an
+  // upgrade to a newer major macOS (the policy's minimumVersion.darwin decides those).
   it.each([
-    [item('macOS Ventura 13.3.1', '13.3.1'), 13, true],
-    [item('macOS Ventura 13.4 Beta', '13.4'), 13, false],
-    [item('macOS Ventura 13.4.1', '13.4.1'), 12, false], // a major upgrade from 12
-    [item('Command Line Tools for Xcode', '14.3', false), 13, false],
-    [item('macOS Catalina Security Update 2021-001', '10.15.7', true), 10, true],
-  ])('%j on major %i → %s', (entry, major, expected) => {
-    expect(isSecurityUpdate(entry, major)).toBe(expected);
+    [item('macOS Ventura 13.3.1', '13.3.1'), '13.2', true],
+    [item('macOS Ventura 13.4 Beta', '13.4'), '13.3.1', true],
+    [item('Safari', '17.3.1', false), '13.6', true],
+    [item('Command Line Tools for Xcode', '14.3', false), '13.3', true],
+    [item('macOS Ventura 13.4.1', '13.4.1'), '12.1', false], // a major upgrade from 12
+    [item('macOS Sequoia\u00a015.2', '15.2'), '14.6.1', false],
+    [item('macOS Catalina 10.15.7', '10.15.7'), '10.14.6', false], // 10.x majors are two numbers
+    [item('macOS Catalina Security Update 2021-001', '10.15.7'), '10.15.7', true],
+    [item('Some Optional Thing', '1.0', false, false), '14.0', false],
+  ])('%j on %s → %s', (entry, running, expected) => {
+    expect(isRequiredUpdate(entry, running)).toBe(expected);
+  });
+
+  it('names updates by title and version, with plain spaces', () => {
+    expect(updateName(item('Safari', '17.3.1'))).toBe('Safari 17.3.1');
+    expect(updateName(item('macOS Sequoia\u00a015.8.1', '15.8.1'))).toBe('macOS Sequoia 15.8.1');
+    expect(macosMajor('10.15.7')).toBe('10.15');
+    expect(macosMajor('14.6.1')).toBe('14');
   });
 });
 
@@ -137,8 +166,15 @@ describe('parse (macOS) on combinations of recorded outputs', () => {
         lastUpdateSource:
           'com.apple.SoftwareUpdate LastFullSuccessfulDate (last full successful check)',
         pendingUpdates: 5,
-        pendingSecurityUpdates: 1,
-        pendingSecurityTitles: ['macOS Monterey 12.6.7'],
+        // Everything recommended but the Ventura upgrade (a newer major).
+        pendingSecurityUpdates: 4,
+        pendingSecurityTitles: [
+          'Command Line Tools for Xcode 13.2',
+          'Command Line Tools for Xcode 13.4',
+          'Command Line Tools for Xcode 14.2',
+          'macOS Monterey 12.6.7',
+        ],
+        pendingFirstSeen: {},
         rebootPending: null,
         problems: [],
       },
@@ -212,5 +248,109 @@ describe('macOS probe plumbing', () => {
     });
     expect(result.status).toBe('unknown');
     expect(result.reason?.code).toBe('command-missing');
+  });
+});
+
+describe('macOS pending updates through the whole check (recorded lists)', () => {
+  const now = new Date('2026-11-23T12:00:00Z');
+  const catalinaPrefs = ok(fixture('defaults-softwareupdate-catalina-install-on.txt'));
+  // Runs the real check on a Mac answering from recorded files. `version` is CONSTRUCTED: the
+  // lists' publishers did not print sw_vers, so it is the release their labels imply.
+  const macWith = (list: string, version: string) =>
+    fakeHost({
+      now,
+      commands: {
+        '/usr/bin/sw_vers': ok(`${version}\n`),
+        '/usr/sbin/softwareupdate': ok(fixture(list)),
+        '/usr/bin/defaults': (args) => (args[1]?.includes('Managed') ? noManaged : catalinaPrefs),
+      },
+    });
+  // LastFullSuccessfulDate in the Catalina preferences is 2020; a recent one keeps that rule
+  // out of the way so the verdict is about the pending list alone.
+  const lenient = async (grace?: number): Promise<Policy> => {
+    const policy = structuredClone(await readDefaultPolicy());
+    policy.checks.osUpdates.maxDaysSinceLastUpdate = 3650;
+    policy.checks.osUpdates.minimumVersion = {};
+    if (grace !== undefined) {
+      policy.checks.osUpdates.pendingUpdateGraceDays = grace;
+    }
+    return policy;
+  };
+
+  it('a pending Safari update alone fails and is named (super#177, Ventura)', async () => {
+    const result = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith('softwareupdate-list-ventura-safari-only-super-177.txt', '13.6.4'),
+      policy: await lenient(),
+    });
+    expect(result.status).toBe('fail');
+    expect(result.summary).toContain('Safari 17.3.1');
+  });
+
+  it('a restart-needing beta of the running major counts (kolide, Ventura 13.4 Beta)', async () => {
+    const result = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith('softwareupdate-kolide-multiple-updates-available-noscan.txt', '13.3.1'),
+      policy: await lenient(),
+    });
+    expect(result.status).toBe('fail');
+    expect(result.evidence).toMatchObject({
+      pendingSecurityTitles: ['Command Line Tools for Xcode 14.3', 'macOS Ventura 13.4 Beta'],
+    });
+  });
+
+  it('Sonoma with Safari, tools, a point release and the Sequoia upgrade: all but Sequoia count', async () => {
+    const result = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith('softwareupdate-list-sonoma-safari-and-sequoia-upgrade.txt', '14.6.1'),
+      policy: await lenient(),
+    });
+    expect(result.status).toBe('fail');
+    expect(result.evidence).toMatchObject({
+      pendingUpdates: 4,
+      pendingSecurityTitles: [
+        'Safari 18.2',
+        'Command Line Tools for Xcode 16.2',
+        'macOS Sonoma 14.7.2',
+      ],
+    });
+    expect(result.summary).toContain('Safari 18.2');
+    expect(result.summary).not.toContain('Sequoia');
+  });
+
+  it('warns inside the grace period and fails after it, by the first-seen record', async () => {
+    const list = 'softwareupdate-list-ventura-safari-only-super-177.txt';
+    const policy = await lenient(7);
+    // First run ever: no earlier record, so the age is unknown and it fails closed.
+    const first = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith(list, '13.6.4'),
+      policy,
+    });
+    expect(first.status).toBe('fail');
+    expect(first.remediation).toContain("since before the agent's first record");
+    // An earlier complete observation without Safari: first seen now, inside the grace period.
+    const earlier = { ...first, status: 'pass' as const, measuredAt: '2026-11-22T12:00:00.000Z' };
+    earlier.evidence = { ...first.evidence, pendingSecurityUpdates: 0, pendingSecurityTitles: [] };
+    const second = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith(list, '13.6.4'),
+      policy,
+      previous: () => earlier,
+    });
+    expect(second).toMatchObject({
+      status: 'warn',
+      evidence: { pendingFirstSeen: { 'Safari 17.3.1': now.toISOString() } },
+    });
+    expect(second.summary).toContain('Safari 17.3.1');
+    // Eight days later the same update is still there: the grace period is over.
+    const later = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: { ...macWith(list, '13.6.4'), now: () => new Date('2026-12-01T12:00:00Z') },
+      policy,
+      previous: () => second,
+    });
+    expect(later.status).toBe('fail');
+    expect(later.remediation).toContain('Safari 17.3.1 (pending 8 days)');
   });
 });

@@ -20,6 +20,7 @@ const upToDate: OsUpdatesFacts = {
   pendingUpdates: 2,
   pendingSecurityUpdates: 0,
   pendingSecurityTitles: [],
+  pendingFirstSeen: {},
   rebootPending: false,
   problems: [],
 };
@@ -55,7 +56,7 @@ describe('evaluate os-updates', () => {
 
   it.each([
     ['version below the minimum', facts({ osReleaseId: 'ubuntu', osVersion: '20.04' }), 'too old'],
-    ['a pending security update', facts({ pendingSecurityUpdates: 1 }), 'missing security'],
+    ['a pending security update', facts({ pendingSecurityUpdates: 1 }), 'missing updates'],
     ['no update for 36 days', facts({ lastUpdateAt: '2026-10-18T11:00:00.000Z' }), 'not updated'],
     ['automatic updates off', facts({ automaticUpdates: false }), 'Automatic updates'],
   ])('fails on %s', (_name, input, summary) => {
@@ -134,6 +135,65 @@ describe('evaluate os-updates', () => {
     expect(verdict.status).toBe('fail');
   });
 
+  describe('pending updates and the grace period', () => {
+    const darwin: EvaluationContext = { os: 'darwin', now };
+    const withGrace = (days: number | undefined) => {
+      const copy = structuredClone(policy);
+      if (days === undefined) {
+        delete copy.checks.osUpdates.pendingUpdateGraceDays;
+      } else {
+        copy.checks.osUpdates.pendingUpdateGraceDays = days;
+      }
+      return copy;
+    };
+    const pending = (firstSeen: Record<string, string>, titles = ['Safari 18.2']) =>
+      facts({
+        osReleaseId: null,
+        osVersion: '15.1',
+        pendingSecurityUpdates: titles.length,
+        pendingSecurityTitles: titles,
+        pendingFirstSeen: firstSeen,
+      });
+
+    it('fails at once when the policy sets no grace period (fails closed)', () => {
+      const verdict = evaluate(
+        pending({ 'Safari 18.2': now.toISOString() }),
+        withGrace(undefined),
+        darwin,
+      );
+      expect(verdict.status).toBe('fail');
+      expect(verdict.summary).toBe('This computer is missing updates: Safari 18.2.');
+    });
+
+    it('warns inside the grace period, naming what waits', () => {
+      const seen = { 'Safari 18.2': '2026-11-20T12:00:00.000Z' };
+      const verdict = evaluate(pending(seen), withGrace(7), darwin);
+      expect(verdict).toMatchObject({
+        status: 'warn',
+        summary: 'Updates are waiting to be installed: Safari 18.2.',
+      });
+      expect(verdict.remediation).toContain('Safari 18.2 (pending 3 days)');
+    });
+
+    it('fails once the grace period is over', () => {
+      const seen = { 'Safari 18.2': '2026-11-16T11:59:59.000Z' };
+      expect(evaluate(pending(seen), withGrace(7), darwin).status).toBe('fail');
+    });
+
+    it('counts an update with no first-seen record as overdue', () => {
+      const verdict = evaluate(pending({}), withGrace(30), darwin);
+      expect(verdict.status).toBe('fail');
+      expect(verdict.remediation).toContain("since before the agent's first record");
+    });
+
+    it('names a few and counts the rest', () => {
+      const titles = ['a 1', 'b 2', 'c 3', 'd 4', 'e 5'];
+      expect(evaluate(pending({}, titles), withGrace(0), darwin).summary).toBe(
+        'This computer is missing updates: a 1, b 2, c 3 and 2 more.',
+      );
+    });
+  });
+
   it('names the problems the probe reported in the unknown reason', () => {
     const verdict = evaluate(
       facts({ pendingSecurityUpdates: null, problems: ['search: 0x8024401C'] }),
@@ -141,5 +201,8 @@ describe('evaluate os-updates', () => {
       linux,
     );
     expect(verdict.status === 'unknown' && verdict.reason.detail).toContain('0x8024401C');
+    // The summary says what could not be measured, not just "could not tell".
+    expect(verdict.summary).toContain('the number of pending security updates');
+    expect(verdict.summary).toContain('0x8024401C');
   });
 });

@@ -95,6 +95,7 @@ describe('parse (Linux)', () => {
         pendingUpdates: 106,
         pendingSecurityUpdates: 0,
         pendingSecurityTitles: [],
+        pendingFirstSeen: {},
         rebootPending: false,
         problems: [],
       },

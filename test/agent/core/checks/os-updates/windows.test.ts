@@ -19,6 +19,7 @@ const common = {
   lastUpdateAt: '2022-02-23T20:46:26.000Z',
   lastUpdateSource: 'Microsoft.Update.AutoUpdate Results.LastInstallationSuccessDate',
   problems: [],
+  pendingFirstSeen: {},
 } as const;
 
 const rows: [string, OsUpdatesFacts][] = [
@@ -36,7 +37,7 @@ const rows: [string, OsUpdatesFacts][] = [
     },
   ],
   [
-    'win10-22h2-de-security-update-reboot.json',
+    'constructed-win10-22h2-de-pending-update-reboot.json',
     {
       ...common,
       problems: [],
@@ -91,7 +92,7 @@ describe('parse (Windows) on fixtures', () => {
   });
 
   it('does not depend on the language of update titles', () => {
-    const german = JSON.parse(fixture('win10-22h2-de-security-update-reboot.json')) as {
+    const german = JSON.parse(fixture('constructed-win10-22h2-de-pending-update-reboot.json')) as {
       updates: { title: string; msrcSeverity: string | null; categoryIds: string[] }[];
     };
     const [update] = german.updates;
@@ -177,7 +178,7 @@ describe('Windows probe plumbing and verdicts', () => {
   it.each([
     ['win11-24h2-ltsc-up-to-date.json', 'fail'], // last install in 2022: too long ago
     ['win10-1607-old-build.json', 'fail'],
-    ['win10-22h2-de-security-update-reboot.json', 'fail'],
+    ['constructed-win10-22h2-de-pending-update-reboot.json', 'fail'],
     ['win-search-failed-0x8024401c.json', 'fail'],
   ])('%s → %s on 2026-11-23', async (name, status) => {
     const result = await check(answer(fixture(name)));

@@ -153,6 +153,29 @@ describe('screen-lock darwin probe plumbing (fake runner)', () => {
     });
     expect(calls).toEqual(['stat']);
   });
+
+  it.each([
+    [
+      'stat fails',
+      {
+        stat: { stdout: '', stderr: 'stat: /dev/console: Operation not permitted\n', exitCode: 1 },
+      },
+    ],
+    ['id fails', { id: { stdout: '', stderr: 'id: pupil: no such user\n', exitCode: 1 } }],
+  ])('%s: unknown with the error, never "no one is signed in"', async (_name, failing) => {
+    const outputs: Record<string, { stdout: string; stderr: string; exitCode: number }> = {
+      stat: { stdout: 'pupil\n', stderr: '', exitCode: 0 },
+      id: { stdout: '501\n', stderr: '', exitCode: 0 },
+      ...failing,
+    };
+    const run: Runner = (command) =>
+      Promise.resolve(outputs[command] ?? { stdout: '', stderr: '', exitCode: 0 });
+    const parsed = parse(await probe({ ...realHost, run }));
+    expect(parsed).toMatchObject({ ok: false, code: 'probe-failed' });
+    const detail = parsed.ok ? '' : parsed.detail;
+    expect(detail).toMatch(/not permitted|no such user/);
+    expect(detail).not.toMatch(/no one|nobody/);
+  });
 });
 
 function must<T>(value: T | null): T {

@@ -67,6 +67,8 @@ describe('screen-lock evaluate', () => {
     );
     expect(verdict).toMatchObject({
       status: 'unknown',
+      summary:
+        'Could not check the screen lock because nobody is signed in (no graphical session: host is down).',
       reason: { code: 'not-measured', detail: 'no graphical session: host is down' },
     });
   });
@@ -75,6 +77,7 @@ describe('screen-lock evaluate', () => {
     const facts = { ...locksAfter(null, null), problem: 'idleTime not set' };
     expect(evaluate(facts, withLimit(240), context)).toMatchObject({
       status: 'unknown',
+      summary: 'Could not tell whether this screen locks by itself: idleTime not set',
       reason: { code: 'unrecognised-output', detail: 'idleTime not set' },
     });
   });
