@@ -41,6 +41,27 @@ describe('runCheck', () => {
     expect(result.measuredAt).toBe('2026-11-23T09:00:00.000Z');
   });
 
+  it("hands remember() this check's previous result and evaluates what it returns", async () => {
+    const seen: unknown[] = [];
+    const check = {
+      ...checkWith(echoProbe),
+      remember: (facts: Record<string, unknown>, previous: unknown, now: Date) => {
+        seen.push(previous, now.toISOString());
+        return { ...facts, on: false, carried: true };
+      },
+    };
+    const previous = { ...(await runCheck(checkWith(echoProbe), { os: 'linux', host, policy })) };
+    const result = await runCheck(check, {
+      os: 'linux',
+      host,
+      policy,
+      previous: (id) => (id === 'firewall' ? previous : undefined),
+    });
+    expect(seen).toEqual([previous, '2026-11-23T09:00:00.000Z']);
+    // The evaluator and the evidence both see the remembered facts.
+    expect(result).toMatchObject({ status: 'fail', evidence: { on: false, carried: true } });
+  });
+
   it('an OS without an implementation is unknown: unsupported-os', async () => {
     const result = await runCheck(checkWith(echoProbe), { os: 'darwin', host, policy });
     expect(result).toMatchObject({ status: 'unknown', reason: { code: 'unsupported-os' } });

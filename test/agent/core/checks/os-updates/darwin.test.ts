@@ -299,6 +299,32 @@ describe('macOS pending updates through the whole check (recorded lists)', () =>
     });
   });
 
+  it('a Big Sur 11.1 beta offered on 11.0.1 counts (install-or-defer#47)', async () => {
+    // 11.0.1 is the version the reporter states; no sw_vers output was published.
+    const result = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith('softwareupdate-list-big-sur-beta-restart-install-or-defer-47.txt', '11.0.1'),
+      policy: await lenient(),
+    });
+    expect(result.status).toBe('fail');
+    expect(result.summary).toContain('macOS Big Sur 11.1 Beta 2');
+  });
+
+  it('Ventura with Safari, 13.6 and the Sonoma upgrade: Safari and 13.6 count (super#151)', async () => {
+    const result = await runCheck(osUpdatesCheck, {
+      os: 'darwin',
+      host: macWith('softwareupdate-list-ventura-safari-point-and-sonoma-super-151.txt', '13.5.2'),
+      policy: await lenient(),
+    });
+    expect(result).toMatchObject({
+      status: 'fail',
+      evidence: {
+        pendingUpdates: 3,
+        pendingSecurityTitles: ['Safari 17.0', 'macOS Ventura 13.6'],
+      },
+    });
+  });
+
   it('Sonoma with Safari, tools, a point release and the Sequoia upgrade: all but Sequoia count', async () => {
     const result = await runCheck(osUpdatesCheck, {
       os: 'darwin',
