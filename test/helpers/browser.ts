@@ -15,7 +15,7 @@ export function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `${CHROMIUM} is missing: the dashboard is tested in Debian's Chromium ` +
-        '(sudo apt-get install chromium; .ci/run installs it).',
+        '(sudo apt-get install chromium; npm test installs it when run as root).',
     );
   }
   return chromium.launch({

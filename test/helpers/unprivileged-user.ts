@@ -75,7 +75,7 @@ export async function createPupil(): Promise<Pupil> {
             LOGNAME: name,
             ...options.env,
           },
-          timeout: options.timeoutMs ?? 120_000,
+          timeout: options.timeoutMs ?? 600_000,
         });
         let stdout = '';
         let stderr = '';

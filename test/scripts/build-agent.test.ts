@@ -29,7 +29,7 @@ function run(file: string, args: string[], cwd: string): Promise<Run> {
     execFile(
       file,
       args,
-      { cwd, env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000, maxBuffer: 8 << 20 },
+      { cwd, env: { ...process.env, NO_COLOR: '1' }, timeout: 600_000, maxBuffer: 8 << 20 },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? -1 : 0;
         resolve({ stdout, stderr, code });
@@ -155,7 +155,7 @@ describe('the packaged agent (npm run build:agent)', () => {
     } finally {
       await server.close();
     }
-  }, 120_000);
+  }, 900_000);
 
   it('the bundle alone runs under node, reading the assets copied beside it', async () => {
     const result = await run(process.execPath, [bundle, 'check', '--json'], tmpdir());
