@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DeviceKeyCache } from './auth/device-keys.ts';
+import { DEFAULT_HASH_GATE, HashGate } from './auth/hash-gate.ts';
 import type { ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { dashboardRoutes } from './routes/dashboard/index.ts';
@@ -19,6 +20,8 @@ export interface AppDependencies {
   logger?: boolean | { level: string };
   /** Certificate and key (PEM) when the server terminates TLS itself. */
   https?: { cert: Buffer; key: Buffer } | null;
+  /** This process's bound on concurrent sign-in password checks (tests pass a small one). */
+  hashGate?: HashGate;
 }
 
 declare module 'fastify' {
@@ -28,6 +31,8 @@ declare module 'fastify' {
     now: () => Date;
     /** Public keys of active devices, for signature checks. */
     deviceKeys: DeviceKeyCache;
+    /** Bounds the password checks running and waiting in this process. */
+    hashGate: HashGate;
   }
   interface FastifyRequest {
     /** The exact bytes of the body: signatures cover these, not a re-serialisation. */
@@ -54,6 +59,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('config', deps.config);
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('deviceKeys', new DeviceKeyCache());
+  app.decorate(
+    'hashGate',
+    deps.hashGate ?? new HashGate(DEFAULT_HASH_GATE.concurrency, DEFAULT_HASH_GATE.queueLimit),
+  );
   app.decorateRequest('rawBody', null);
   app.decorateRequest('deviceId', null);
 

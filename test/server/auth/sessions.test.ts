@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey, usernameKey } from '../../../server/auth/login-limits.ts';
+import { delayAfter, SIGN_IN_THROTTLE, throttleKeys } from '../../../server/auth/login-limits.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from '../../../server/auth/sessions.ts';
 import { hasNul } from '../../../server/routes/api/v1/ict/common.ts';
 import { csvCell, devicesCsv } from '../../../server/routes/api/v1/ict/devices.ts';
@@ -36,10 +36,51 @@ describe('sessionCookie', () => {
   });
 });
 
-describe('login failure keys', () => {
+describe('sign-in throttle keys', () => {
   it('fold the username case, so Admin and admin share one count', () => {
-    expect(usernameKey('Admin')).toBe(usernameKey('admin'));
-    expect(usernameKey('admin')).not.toBe(addressKey('admin'));
+    expect(throttleKeys('Admin', '192.0.2.1', null)).toEqual(
+      throttleKeys('admin', '192.0.2.1', null),
+    );
+  });
+
+  it('count an unknown browser against account+address, account and address; a known one against its cookie only', () => {
+    expect(throttleKeys('ada', '192.0.2.1', null).map((k) => k.kind)).toEqual([
+      'accountAddress',
+      'account',
+      'address',
+    ]);
+    expect(throttleKeys('ada', '192.0.2.1', 'abc')).toEqual([
+      { kind: 'knownDevice', key: 'device:abc' },
+    ]);
+    // A username that looks like an address still gets its own key.
+    const [, account] = throttleKeys('192.0.2.1', '192.0.2.1', null);
+    const [, , address] = throttleKeys('x', '192.0.2.1', null);
+    expect(account?.key).not.toBe(address?.key);
+  });
+});
+
+describe('sign-in delays', () => {
+  it('are none within the free allowance, then double from the first delay up to the cap', () => {
+    const free = SIGN_IN_THROTTLE.free.accountAddress;
+    const { firstDelaySeconds: first, maxDelaySeconds: max } = SIGN_IN_THROTTLE;
+    expect(delayAfter('accountAddress', free - 1)).toBe(0);
+    expect(delayAfter('accountAddress', free)).toBe(first);
+    expect(delayAfter('accountAddress', free + 1)).toBe(2 * first);
+    expect(delayAfter('accountAddress', free + 2)).toBe(4 * first);
+    expect(delayAfter('accountAddress', free + 1000)).toBe(max);
+  });
+
+  it('keep one account to well under 100 failed attempts an hour (ASVS V2.2.1)', () => {
+    // The most attempts any key allows in one window: the free ones, then one per delay.
+    for (const kind of ['account', 'knownDevice'] as const) {
+      let attempts = 0;
+      let clock = 0;
+      while (clock < SIGN_IN_THROTTLE.windowSeconds) {
+        clock += delayAfter(kind, attempts);
+        attempts++;
+      }
+      expect(attempts, kind).toBeLessThan(100);
+    }
   });
 });
 
