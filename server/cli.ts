@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `hallpass-server`: runs the server, and administers it from the command line. Admin commands
-// open the database directly; with the embedded PGlite, stop the server first (one process at a
-// time may open a PGlite folder) or use the ICT API instead.
+// open the database directly. With the embedded PGlite only one process may open the folder at a
+// time, so while the server runs a command is refused at once (DatabaseInUseError, exit 2) rather
+// than writing to a copy the server never sees: stop the server first, or use the ICT API.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -10,6 +11,7 @@ import { describeProblems, PolicySchema, validate } from '../shared/index.ts';
 import { ConfigError, databaseLocation, loadServerConfig, type ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
+import { DatabaseInUseError } from './db/pglite-lock.ts';
 import { startServer, stopOnSignals } from './main.ts';
 import {
   ensureDeviceGroup,
@@ -227,7 +229,12 @@ main(process.argv.slice(2)).then(
     }
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof UserError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof UserError ||
+      error instanceof DatabaseInUseError
+    ) {
       process.stderr.write(`hallpass-server: ${error.message}\n`);
       process.exitCode = 2;
     } else {
