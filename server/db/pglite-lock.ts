@@ -5,7 +5,7 @@
 // later opener refuses at once while that process lives. A lock whose process is gone (killed,
 // crashed, power cut) is taken over.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 
@@ -65,11 +65,48 @@ function inUse(dataDir: string, path: string, holder: Holder | null): DatabaseIn
   );
 }
 
+// A takeover file older than this was left by an opener killed in the middle of a takeover,
+// which lasts a few milliseconds: it no longer stops others.
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Removes the lock at `path` if it still holds `stale`, while holding the `.takeover` file
+ * (created exclusively, so exactly one opener holds it). Returns when the caller may try again:
+ * the stale lock is gone, or another opener is busy clearing it.
+ */
+async function clearStale(path: string, stale: string): Promise<void> {
+  const takeover = `${path}.takeover`;
+  try {
+    await writeFile(takeover, '', { flag: 'wx' });
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') {
+      throw error;
+    }
+    const since = await stat(takeover).then(
+      (s) => s.mtimeMs,
+      () => null,
+    );
+    if (since !== null && Date.now() - since > TAKEOVER_STALE_MS) {
+      await unlink(takeover).catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return;
+  }
+  try {
+    const now = await readFile(path, 'utf8').catch(() => null);
+    if (now === stale) {
+      await unlink(path);
+    }
+  } finally {
+    await unlink(takeover).catch(() => undefined);
+  }
+}
+
 /**
  * Takes the lock of a PGlite folder (`<folder>.lock`), or throws `DatabaseInUseError` naming the
  * process that holds it. Safe against concurrent openers: the file appears complete and at once
- * (a hard link of a written temporary file), and a stale lock is moved aside and checked before
- * it is removed, so two openers cannot both take it over.
+ * (a hard link of a written temporary file), and a stale lock is removed only by the one opener
+ * holding the takeover file, and only if it is still the lock judged stale.
  */
 export async function lockDataDir(dataDir: string): Promise<FolderLock> {
   const path = `${resolve(dataDir)}.lock`;
@@ -84,7 +121,7 @@ export async function lockDataDir(dataDir: string): Promise<FolderLock> {
   const temporary = `${path}.${mine.nonce}`;
   await writeFile(temporary, text, { mode: 0o600 });
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 50; attempt++) {
       try {
         await link(temporary, path);
         return {
@@ -115,24 +152,9 @@ export async function lockDataDir(dataDir: string): Promise<FolderLock> {
       if (holder === null || holder.host !== mine.host || alive(holder.pid)) {
         throw inUse(dataDir, path, holder);
       }
-      // Stale. Move it aside, then look at what was moved: if another opener replaced it in the
-      // meantime, that was a live lock, so put it back and give up.
-      const aside = `${path}.stale.${mine.nonce}`;
-      try {
-        await rename(path, aside);
-      } catch (error) {
-        if (errorCode(error) === 'ENOENT') {
-          continue;
-        }
-        throw error;
-      }
-      const moved = await readFile(aside, 'utf8');
-      if (moved !== seen) {
-        await link(aside, path).catch(() => undefined);
-        await unlink(aside);
-        throw inUse(dataDir, path, parseHolder(moved));
-      }
-      await unlink(aside);
+      // Stale. Only one opener at a time may clear a stale lock (holding `.takeover`), and only
+      // if it is still the very file judged stale: a lock is never removed unless dead.
+      await clearStale(path, seen);
     }
     throw inUse(dataDir, path, null);
   } finally {

@@ -82,5 +82,6 @@ describe('hallpass-server commands while the server runs on the same PGlite fold
     expect(await second.exited).toBe(0);
     await expect(stat(`${dir}.lock`)).rejects.toThrow(/ENOENT/);
     expect((await run([...at, 'token', 'list'])).code).toBe(0);
-  });
+    // Seven commands and two servers, each a Node process opening PGlite: minutes on a busy machine.
+  }, 600_000);
 });

@@ -38,14 +38,17 @@ describe('PGlite folder lock', () => {
     await expect(lockDataDir(dir)).rejects.toThrow('on another-host.example');
   });
 
-  it('of many openers racing for one stale lock, exactly one wins', async () => {
-    const dir = await folder();
-    await writeFile(`${dir}.lock`, lockText(deadPid()));
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => lockDataDir(dir)));
-    const won = results.filter((r) => r.status === 'fulfilled');
-    expect(won).toHaveLength(1);
-    for (const lost of results.filter((r) => r.status === 'rejected')) {
-      expect(lost.reason).toBeInstanceOf(DatabaseInUseError);
+  it('of many openers racing for one stale lock, exactly one wins, round after round', async () => {
+    const stale = lockText(deadPid());
+    for (let round = 0; round < 20; round++) {
+      const dir = await folder();
+      await writeFile(`${dir}.lock`, stale);
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => lockDataDir(dir)));
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won, `round ${String(round)}`).toHaveLength(1);
+      for (const lost of results.filter((r) => r.status === 'rejected')) {
+        expect(lost.reason).toBeInstanceOf(DatabaseInUseError);
+      }
     }
   });
 
