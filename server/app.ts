@@ -5,6 +5,7 @@ import { DeviceKeyCache } from './auth/device-keys.ts';
 import { DEFAULT_HASH_GATE, HashGate } from './auth/hash-gate.ts';
 import type { ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
+import { clientErrorHandler, errorAnswer, NOT_FOUND, sendError } from './errors.ts';
 import { dashboardRoutes } from './routes/dashboard/index.ts';
 import { enrollRoutes } from './routes/api/v1/enroll.ts';
 import { ictRoutes } from './routes/api/v1/ict/index.ts';
@@ -51,6 +52,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // The router's own errors (a malformed or over-long URL) go through the one error format.
+    frameworkErrors: (error, request, reply) => {
+      request.log.info({ code: error.code }, 'refused by the router');
+      void sendError(request, reply, errorAnswer(error));
+    },
+    clientErrorHandler,
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>();
@@ -67,7 +74,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorateRequest('deviceId', null);
 
   // Keep the raw body: Content-Digest and the signature are over the bytes as sent.
-  app.removeContentTypeParser('application/json');
+  // Only JSON: Fastify's default text/plain parser would let a body through without its raw bytes
+  // (a signed report sent as text/plain was answered digest-mismatch), so anything else is a 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;
@@ -98,36 +107,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    // PostgreSQL "data exception" (SQLSTATE class 22: a number out of range, a NUL character, a
-    // date the database cannot hold) means the client sent a value the schema let through but
-    // the database cannot store: the client's fault, so a 400, never a 5xx.
-    const sqlState = (error as { code?: unknown }).code;
-    if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
-      request.log.warn({ sqlState, err: error }, 'value refused by the database');
-      return reply
-        .status(400)
-        .send({ error: 'invalid-data', message: 'A value in the request cannot be stored.' });
-    }
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
+    const answer = errorAnswer(error);
+    if (answer.status >= 500) {
       request.log.error({ err: error }, 'request failed');
-      return reply
-        .status(500)
-        .send({ error: 'internal', message: 'Something went wrong on the server.' });
+    } else if (answer.body.error === 'invalid-data') {
+      request.log.warn({ sqlState: error.code, err: error }, 'value refused by the database');
     }
-    const code =
-      error.validation !== undefined
-        ? 'invalid-request'
-        : status === 413
-          ? 'too-large'
-          : error.code && /^[a-z-]+$/.test(error.code)
-            ? error.code
-            : 'bad-request';
-    return reply.status(status).send({ error: code, message: error.message.slice(0, 1000) });
+    return sendError(request, reply, answer);
   });
-  app.setNotFoundHandler((_request, reply) =>
-    reply.status(404).send({ error: 'not-found', message: 'No such route.' }),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, NOT_FOUND));
 
   await app.register(enrollRoutes, { prefix: '/api/v1' });
   await app.register(policyRoutes, { prefix: '/api/v1' });

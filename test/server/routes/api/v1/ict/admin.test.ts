@@ -281,7 +281,7 @@ describe.each(testEngines)('ICT admin API on $name', (engine) => {
       ['broken JSON', '{"name":', 'application/json', 400],
       ['a NUL in a string', JSON.stringify({ name: 'a\u0000b' }), 'application/json', 400],
       ['an unsupported content type', '<name>x</name>', 'application/xml', 415],
-      ['plain text', 'name: x', 'text/plain', 400],
+      ['plain text', 'name: x', 'text/plain', 415],
     ])('refuses %s with a 4xx; nothing stored', async (_name, body, type, status) => {
       const before = await policyVersion();
       const response = await put(body, type);
