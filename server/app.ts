@@ -77,6 +77,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // Only JSON: Fastify's default text/plain parser would let a body through without its raw bytes
   // (a signed report sent as text/plain was answered digest-mismatch), so anything else is a 415.
   app.removeAllContentTypeParsers();
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;
@@ -85,9 +86,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return;
     }
     try {
-      done(null, JSON.parse(raw.toString('utf8')) as unknown);
+      // Fatal on malformed UTF-8: Buffer#toString would silently turn it into U+FFFD.
+      done(null, JSON.parse(utf8.decode(raw)) as unknown);
     } catch {
-      const error = new Error('the body is not valid JSON') as FastifyError;
+      const error = new Error('The body is not valid JSON in UTF-8.') as FastifyError;
       error.statusCode = 400;
       error.code = 'invalid-json';
       done(error, undefined);

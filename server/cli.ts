@@ -11,6 +11,7 @@ import { describeProblems, PolicySchema, validate } from '../shared/index.ts';
 import { ConfigError, databaseLocation, loadServerConfig, type ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
+import { nameProblem } from './names.ts';
 import { DatabaseInUseError } from './db/pglite-lock.ts';
 import { startServer, stopOnSignals } from './main.ts';
 import {
@@ -41,6 +42,14 @@ Options (also from the environment and --config FILE, see README):
 `;
 
 class UsageError extends Error {}
+
+/** Refuses a name an admin typed that names.ts does not accept, before anything is opened. */
+function checkName(what: string, text: string): void {
+  const problem = nameProblem(what, text);
+  if (problem !== null) {
+    throw new UsageError(problem);
+  }
+}
 
 const out = (text: string) => process.stdout.write(text + '\n');
 
@@ -135,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
       if (name === '') {
         throw new UsageError(`${key} NAME`);
       }
+      checkName('the name', name);
       const row = await withDatabase(config, (db) =>
         command === 'school' ? ensureSchool(db, name) : ensureDeviceGroup(db, name),
       );
@@ -163,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
       ) {
         throw new UsageError('--uses must be a whole number ≥ 1 and --days 1–365');
       }
+      checkName('--label', values.label);
       const token = await withDatabase(config, async (db) => {
         const school = await named(db, 'schools', values.school, '--school');
         const group = await named(db, 'device_groups', values.group, '--group');
@@ -208,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
       if (!checked.ok) {
         throw new UsageError(`${file}: invalid policy: ${describeProblems(checked.problems)}`);
       }
+      checkName(`${file}: the policy's name`, checked.value.name);
       const stored = await withDatabase(config, async (db) => {
         const group = await named(db, 'device_groups', values.group, '--group');
         return db.transaction((tx) =>
