@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { buildApp } from '../../../../../../server/app.ts';
+import { HashGate } from '../../../../../../server/auth/hash-gate.ts';
+import { defaultServerConfig } from '../../../../../../server/config.ts';
 import { testEngines } from '../../../../../helpers/databases.ts';
 import { TestDevice } from '../../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
@@ -330,6 +333,36 @@ describe.each(testEngines)('ICT admin API on $name', (engine) => {
       expect(me.json()).toMatchObject({ username: 'new.viewer', role: 'viewer' });
       const again = await create({ username: 'new.viewer', password: PASSWORD, role: 'admin' });
       expect(again.statusCode).toBe(409);
+    });
+
+    it("hashing a new account's password takes a place among the password checks: 429 busy when none is free", async () => {
+      const gate = new HashGate(1, 0);
+      const held = gate.tryEnter();
+      const full = await buildApp({
+        config: { ...defaultServerConfig, logLevel: 'silent' },
+        db: server.db,
+        logger: false,
+        hashGate: gate,
+      });
+      try {
+        const createOn = () =>
+          full.inject({
+            method: 'POST',
+            url: '/api/v1/ict/users',
+            payload: { username: 'gated.viewer', password: PASSWORD, role: 'viewer' },
+            headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken },
+          });
+        const busy = await createOn();
+        expect(busy.statusCode).toBe(429);
+        expect(busy.json()).toMatchObject({ error: 'busy' });
+        expect(
+          await server.db.query(`select 1 from users where username = 'gated.viewer'`),
+        ).toHaveLength(0);
+        held?.leave();
+        expect((await createOn()).statusCode).toBe(201);
+      } finally {
+        await full.close();
+      }
     });
 
     it.each([
