@@ -41,13 +41,58 @@ export interface ThrottleKey {
 // meet another part of the server's (migrate.ts uses a one-integer lock).
 const THROTTLE_LOCK_SPACE = 7_201_612;
 
+/** The 8 groups of an IPv6 address as numbers, or null when it is not one. */
+function ipv6Groups(address: string): number[] | null {
+  const [head = '', tail, extra] = (address.split('%')[0] ?? '').split('::');
+  if (extra !== undefined) {
+    return null;
+  }
+  const parts = (text: string) => {
+    const groups = text === '' ? [] : text.split(':');
+    const last = groups.at(-1);
+    // An IPv4 address in the last 32 bits (RFC 4291 2.2) stands for two groups.
+    if (last?.includes('.') === true) {
+      groups.splice(-1, 1, '0', '0');
+    }
+    return groups;
+  };
+  const front = parts(head);
+  const back = tail === undefined ? [] : parts(tail);
+  const missing = 8 - front.length - back.length;
+  if (tail === undefined ? missing !== 0 : missing < 1) {
+    return null;
+  }
+  const all = [...front, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...back];
+  return all.every((g) => /^[0-9a-f]{1,4}$/i.test(g)) ? all.map((g) => parseInt(g, 16)) : null;
+}
+
+/**
+ * What the throttle counts as one client address: an IPv4 address (IPv4-mapped IPv6 included)
+ * whole, an IPv6 address by its /64, the smallest block a site is given (RFC 6177): one home or
+ * school network holds 2^64 addresses, so counting single IPv6 addresses would count nothing.
+ */
+export function throttleAddress(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped?.[1] !== undefined) {
+    return mapped[1];
+  }
+  const groups = address.includes(':') ? ipv6Groups(address) : null;
+  return groups === null
+    ? address
+    : `${groups
+        .slice(0, 4)
+        .map((g) => g.toString(16))
+        .join(':')}::/64`;
+}
+
 /** The keys an attempt counts against (usernames are case-folded: `Admin` is `admin`). */
 export function throttleKeys(
   username: string,
-  address: string,
+  clientAddress: string,
   knownDeviceHash: string | null,
 ): ThrottleKey[] {
   const user = username.toLowerCase();
+  const address = throttleAddress(clientAddress);
   if (knownDeviceHash !== null) {
     return [{ kind: 'knownDevice', key: `device:${knownDeviceHash}` }];
   }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { delayAfter, SIGN_IN_THROTTLE, throttleKeys } from '../../../server/auth/login-limits.ts';
+import {
+  delayAfter,
+  SIGN_IN_THROTTLE,
+  throttleAddress,
+  throttleKeys,
+} from '../../../server/auth/login-limits.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from '../../../server/auth/sessions.ts';
 import { hasNul } from '../../../server/routes/api/v1/ict/common.ts';
 import { csvCell, devicesCsv } from '../../../server/routes/api/v1/ict/devices.ts';
@@ -56,6 +61,36 @@ describe('sign-in throttle keys', () => {
     const [, account] = throttleKeys('192.0.2.1', '192.0.2.1', null);
     const [, , address] = throttleKeys('x', '192.0.2.1', null);
     expect(account?.key).not.toBe(address?.key);
+  });
+});
+
+describe('throttleAddress', () => {
+  it.each([
+    ['192.0.2.1', '192.0.2.1'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'],
+    ['2001:0DB8:0001:0002:0000:0000:0000:0001', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+    ['2001:db8:1:2:3:4:192.0.2.1', '2001:db8:1:2::/64'],
+    // Not addresses (a misconfigured proxy header, say): counted as they are, never merged.
+    ['not-an-address', 'not-an-address'],
+    ['1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8:9'],
+    ['1::2::3', '1::2::3'],
+  ])('%s → %s', (address, expected) => {
+    expect(throttleAddress(address)).toBe(expected);
+  });
+
+  it('counts every address of one IPv6 /64 as one client', () => {
+    expect(throttleKeys('ada', '2001:db8:1:2::1', null)).toEqual(
+      throttleKeys('ada', '2001:db8:1:2:aaaa:bbbb:cccc:dddd', null),
+    );
+    expect(throttleKeys('ada', '2001:db8:1:2::1', null)).not.toEqual(
+      throttleKeys('ada', '2001:db8:1:3::1', null),
+    );
   });
 });
 

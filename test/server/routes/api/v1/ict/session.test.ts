@@ -226,6 +226,20 @@ describe.each(testEngines)('ICT sessions on $name', (engine) => {
     expect((await signInFrom(nextAddress(), 'ada', PASSWORD)).statusCode).toBe(200);
   });
 
+  it('counts every address of one IPv6 /64 as one client', async () => {
+    const block = '2001:db8:77:1';
+    await server.db.query(
+      `insert into login_failures (key, failed_at)
+       select $1, now() - make_interval(secs => g) from generate_series(1, $2) g`,
+      [`addr:${block}::/64`, SIGN_IN_THROTTLE.free.address - 1],
+    );
+    expect((await signInFrom(`${block}::1`, 'spray-6', 'wrong password here')).statusCode).toBe(
+      401,
+    );
+    expect((await signInFrom(`${block}:ffff:1:2:3`, 'ada', PASSWORD)).statusCode).toBe(429);
+    expect((await signInFrom('2001:db8:77:2::1', 'ada', PASSWORD)).statusCode).toBe(200);
+  });
+
   it("an attacker's guesses, from elsewhere or from the admin's own NAT address, never stop the admin's known browser", async () => {
     await createUser(server.db, { username: 'head.ict', password: PASSWORD, role: 'admin' });
     const school = nextAddress(); // the school's NAT: the admin and the pupils share it
