@@ -2,8 +2,10 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DeviceKeyCache } from './auth/device-keys.ts';
+import { DEFAULT_HASH_GATE, HashGate } from './auth/hash-gate.ts';
 import type { ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
+import { clientErrorHandler, errorAnswer, NOT_FOUND, sendError } from './errors.ts';
 import { dashboardRoutes } from './routes/dashboard/index.ts';
 import { enrollRoutes } from './routes/api/v1/enroll.ts';
 import { ictRoutes } from './routes/api/v1/ict/index.ts';
@@ -19,6 +21,8 @@ export interface AppDependencies {
   logger?: boolean | { level: string };
   /** Certificate and key (PEM) when the server terminates TLS itself. */
   https?: { cert: Buffer; key: Buffer } | null;
+  /** This process's bound on concurrent sign-in password checks (tests pass a small one). */
+  hashGate?: HashGate;
 }
 
 declare module 'fastify' {
@@ -28,6 +32,8 @@ declare module 'fastify' {
     now: () => Date;
     /** Public keys of active devices, for signature checks. */
     deviceKeys: DeviceKeyCache;
+    /** Bounds the password checks running and waiting in this process. */
+    hashGate: HashGate;
   }
   interface FastifyRequest {
     /** The exact bytes of the body: signatures cover these, not a re-serialisation. */
@@ -46,6 +52,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: deps.config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // The router's own errors (a malformed or over-long URL) go through the one error format.
+    frameworkErrors: (error, request, reply) => {
+      request.log.info({ code: error.code }, 'refused by the router');
+      void sendError(request, reply, errorAnswer(error));
+    },
+    clientErrorHandler,
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>();
@@ -54,11 +66,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorate('config', deps.config);
   app.decorate('now', deps.now ?? (() => new Date()));
   app.decorate('deviceKeys', new DeviceKeyCache());
+  app.decorate(
+    'hashGate',
+    deps.hashGate ?? new HashGate(DEFAULT_HASH_GATE.concurrency, DEFAULT_HASH_GATE.queueLimit),
+  );
   app.decorateRequest('rawBody', null);
   app.decorateRequest('deviceId', null);
 
   // Keep the raw body: Content-Digest and the signature are over the bytes as sent.
-  app.removeContentTypeParser('application/json');
+  // Only JSON: Fastify's default text/plain parser would let a body through without its raw bytes
+  // (a signed report sent as text/plain was answered digest-mismatch), so anything else is a 415.
+  app.removeAllContentTypeParsers();
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer;
     request.rawBody = raw;
@@ -67,9 +86,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return;
     }
     try {
-      done(null, JSON.parse(raw.toString('utf8')) as unknown);
+      // Fatal on malformed UTF-8: Buffer#toString would silently turn it into U+FFFD.
+      done(null, JSON.parse(utf8.decode(raw)) as unknown);
     } catch {
-      const error = new Error('the body is not valid JSON') as FastifyError;
+      const error = new Error('The body is not valid JSON in UTF-8.') as FastifyError;
       error.statusCode = 400;
       error.code = 'invalid-json';
       done(error, undefined);
@@ -89,36 +109,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    // PostgreSQL "data exception" (SQLSTATE class 22: a number out of range, a NUL character, a
-    // date the database cannot hold) means the client sent a value the schema let through but
-    // the database cannot store: the client's fault, so a 400, never a 5xx.
-    const sqlState = (error as { code?: unknown }).code;
-    if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
-      request.log.warn({ sqlState, err: error }, 'value refused by the database');
-      return reply
-        .status(400)
-        .send({ error: 'invalid-data', message: 'A value in the request cannot be stored.' });
-    }
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
+    const answer = errorAnswer(error);
+    if (answer.status >= 500) {
       request.log.error({ err: error }, 'request failed');
-      return reply
-        .status(500)
-        .send({ error: 'internal', message: 'Something went wrong on the server.' });
+    } else if (answer.body.error === 'invalid-data') {
+      request.log.warn({ sqlState: error.code, err: error }, 'value refused by the database');
     }
-    const code =
-      error.validation !== undefined
-        ? 'invalid-request'
-        : status === 413
-          ? 'too-large'
-          : error.code && /^[a-z-]+$/.test(error.code)
-            ? error.code
-            : 'bad-request';
-    return reply.status(status).send({ error: code, message: error.message.slice(0, 1000) });
+    return sendError(request, reply, answer);
   });
-  app.setNotFoundHandler((_request, reply) =>
-    reply.status(404).send({ error: 'not-found', message: 'No such route.' }),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, NOT_FOUND));
 
   await app.register(enrollRoutes, { prefix: '/api/v1' });
   await app.register(policyRoutes, { prefix: '/api/v1' });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `hallpass-server`: runs the server, and administers it from the command line. Admin commands
-// open the database directly; with the embedded PGlite, stop the server first (one process at a
-// time may open a PGlite folder) or use the ICT API instead.
+// open the database directly. With the embedded PGlite only one process may open the folder at a
+// time, so while the server runs a command is refused at once (DatabaseInUseError, exit 2) rather
+// than writing to a copy the server never sees: stop the server first, or use the ICT API.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -10,6 +11,8 @@ import { describeProblems, PolicySchema, validate } from '../shared/index.ts';
 import { ConfigError, databaseLocation, loadServerConfig, type ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
+import { nameProblem } from './names.ts';
+import { DatabaseInUseError } from './db/pglite-lock.ts';
 import { startServer, stopOnSignals } from './main.ts';
 import {
   ensureDeviceGroup,
@@ -39,6 +42,14 @@ Options (also from the environment and --config FILE, see README):
 `;
 
 class UsageError extends Error {}
+
+/** Refuses a name an admin typed that names.ts does not accept, before anything is opened. */
+function checkName(what: string, text: string): void {
+  const problem = nameProblem(what, text);
+  if (problem !== null) {
+    throw new UsageError(problem);
+  }
+}
 
 const out = (text: string) => process.stdout.write(text + '\n');
 
@@ -133,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
       if (name === '') {
         throw new UsageError(`${key} NAME`);
       }
+      checkName('the name', name);
       const row = await withDatabase(config, (db) =>
         command === 'school' ? ensureSchool(db, name) : ensureDeviceGroup(db, name),
       );
@@ -161,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
       ) {
         throw new UsageError('--uses must be a whole number ≥ 1 and --days 1–365');
       }
+      checkName('--label', values.label);
       const token = await withDatabase(config, async (db) => {
         const school = await named(db, 'schools', values.school, '--school');
         const group = await named(db, 'device_groups', values.group, '--group');
@@ -206,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
       if (!checked.ok) {
         throw new UsageError(`${file}: invalid policy: ${describeProblems(checked.problems)}`);
       }
+      checkName(`${file}: the policy's name`, checked.value.name);
       const stored = await withDatabase(config, async (db) => {
         const group = await named(db, 'device_groups', values.group, '--group');
         return db.transaction((tx) =>
@@ -227,7 +241,12 @@ main(process.argv.slice(2)).then(
     }
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof UserError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof UserError ||
+      error instanceof DatabaseInUseError
+    ) {
       process.stderr.write(`hallpass-server: ${error.message}\n`);
       process.exitCode = 2;
     } else {

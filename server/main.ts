@@ -4,6 +4,7 @@ import { buildApp } from './app.ts';
 import { databaseLocation, type ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
+import { purgeLoginFailures } from './auth/login-limits.ts';
 import { purgeOldReports } from './store/ingest.ts';
 import { purgeNonces } from './store/nonces.ts';
 
@@ -17,7 +18,8 @@ export interface RunningServer {
 
 /**
  * Opens the database (migrating it), listens, and runs the housekeeping jobs: forgetting nonces
- * once they are outside the clock-skew window, and deleting raw reports past their retention.
+ * once they are outside the clock-skew window, deleting raw reports past their retention, and
+ * forgetting sign-in attempts older than the throttle's window.
  * Every job is idempotent, so several instances against one database may all run them.
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
@@ -31,8 +33,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     try {
       const nonces = await purgeNonces(db, 2 * config.maxClockSkewSeconds);
       const reports = await purgeOldReports(db, config.reportRetentionDays);
-      if (nonces + reports > 0) {
-        app.log.info({ nonces, reports }, 'housekeeping');
+      const signIns = await purgeLoginFailures(db, new Date());
+      if (nonces + reports + signIns > 0) {
+        app.log.info({ nonces, reports, signIns }, 'housekeeping');
       }
     } catch (error) {
       app.log.error({ err: error }, 'housekeeping failed');

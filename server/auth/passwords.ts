@@ -6,9 +6,13 @@ import {
 } from 'node:crypto';
 
 // scrypt (RFC 7914) at N=2^17, r=8, p=1: OWASP's recommended minimum for password storage.
-// Built into Node, so no native module to compile on a trust's server.
+// Built into Node, so no native module to compile on a trust's server. Each call holds
+// 128 * N * r bytes = 128 MiB while it runs, which is why sign-ins go through a `HashGate`.
 const PARAMS = { N: 2 ** 17, r: 8, p: 1 };
 const KEY_LENGTH = 32;
+
+/** scrypt calls of this process: how many started, how many run now, the most at once. */
+export const scryptStats = { started: 0, running: 0, peak: 0 };
 
 function scrypt(
   password: string,
@@ -16,7 +20,10 @@ function scrypt(
   keyLength: number,
   options: ScryptOptions,
 ): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  scryptStats.started++;
+  scryptStats.running++;
+  scryptStats.peak = Math.max(scryptStats.peak, scryptStats.running);
+  return new Promise<Buffer>((resolve, reject) => {
     scryptCallback(
       password,
       salt,
@@ -30,6 +37,8 @@ function scrypt(
         }
       },
     );
+  }).finally(() => {
+    scryptStats.running--;
   });
 }
 
@@ -46,6 +55,20 @@ export async function hashPassword(password: string): Promise<string> {
     key.toString('base64url'),
   ].join('$');
 }
+
+/**
+ * A stored hash no password matches (its "hash" is random bytes), with the real parameters:
+ * checking an unknown username against it costs one full scrypt, so timing does not tell an
+ * attacker which usernames exist.
+ */
+export const UNMATCHABLE_HASH = [
+  'scrypt',
+  PARAMS.N,
+  PARAMS.r,
+  PARAMS.p,
+  randomBytes(16).toString('base64url'),
+  randomBytes(KEY_LENGTH).toString('base64url'),
+].join('$');
 
 /** Checks a password against a stored hash in constant time; false for any malformed hash. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

@@ -1,21 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { sendError, NOT_FOUND } from '../../errors.ts';
 import { AssetCache, type Asset } from './assets.ts';
-
-/**
- * No inline script or style, nothing from elsewhere, never framed: device data shown on these
- * pages is untrusted, so even a rendering bug must not be able to run script.
- */
-export const DASHBOARD_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+import { DASHBOARD_HEADERS } from './headers.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -26,8 +12,8 @@ const PAGES: Record<string, string> = {
   '/devices': 'devices.html',
 };
 
-const notFound = (reply: FastifyReply) =>
-  reply.status(404).send({ error: 'not-found', message: 'No such page or file.' });
+const notFound = (request: FastifyRequest, reply: FastifyReply) =>
+  sendError(request, reply, NOT_FOUND);
 
 /** Sends an asset, answering 304 when the browser already holds this version. */
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
@@ -44,13 +30,7 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
 
   // This plugin is encapsulated, so these headers go on dashboard responses only.
   app.addHook('onSend', async (_request, reply) => {
-    void reply.headers({
-      'content-security-policy': DASHBOARD_CSP,
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'same-origin',
-      'x-frame-options': 'DENY',
-      'cache-control': 'no-cache',
-    });
+    void reply.headers(DASHBOARD_HEADERS);
   });
 
   const page = (file: string) => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -68,7 +48,7 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
     '/devices/:id',
     { schema: { hide: true } },
     async (request, reply) =>
-      UUID.test(request.params.id) ? devicePage(request, reply) : notFound(reply),
+      UUID.test(request.params.id) ? devicePage(request, reply) : notFound(request, reply),
   );
 
   // Scripts, styles and the icon. Pages are served at their own URLs only, never as files.
@@ -78,7 +58,7 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
     async (request, reply) => {
       const { file } = request.params;
       const asset = file.endsWith('.html') ? null : await assets.get(file);
-      return asset === null ? notFound(reply) : sendAsset(request, reply, asset);
+      return asset === null ? notFound(request, reply) : sendAsset(request, reply, asset);
     },
   );
 };

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey, usernameKey } from '../../../server/auth/login-limits.ts';
+import {
+  delayAfter,
+  SIGN_IN_THROTTLE,
+  throttleAddress,
+  throttleKeys,
+} from '../../../server/auth/login-limits.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from '../../../server/auth/sessions.ts';
 import { hasNul } from '../../../server/routes/api/v1/ict/common.ts';
 import { csvCell, devicesCsv } from '../../../server/routes/api/v1/ict/devices.ts';
@@ -36,10 +41,81 @@ describe('sessionCookie', () => {
   });
 });
 
-describe('login failure keys', () => {
+describe('sign-in throttle keys', () => {
   it('fold the username case, so Admin and admin share one count', () => {
-    expect(usernameKey('Admin')).toBe(usernameKey('admin'));
-    expect(usernameKey('admin')).not.toBe(addressKey('admin'));
+    expect(throttleKeys('Admin', '192.0.2.1', null)).toEqual(
+      throttleKeys('admin', '192.0.2.1', null),
+    );
+  });
+
+  it('count an unknown browser against account+address, account and address; a known one against its cookie only', () => {
+    expect(throttleKeys('ada', '192.0.2.1', null).map((k) => k.kind)).toEqual([
+      'accountAddress',
+      'account',
+      'address',
+    ]);
+    expect(throttleKeys('ada', '192.0.2.1', 'abc')).toEqual([
+      { kind: 'knownDevice', key: 'device:abc' },
+    ]);
+    // A username that looks like an address still gets its own key.
+    const [, account] = throttleKeys('192.0.2.1', '192.0.2.1', null);
+    const [, , address] = throttleKeys('x', '192.0.2.1', null);
+    expect(account?.key).not.toBe(address?.key);
+  });
+});
+
+describe('throttleAddress', () => {
+  it.each([
+    ['192.0.2.1', '192.0.2.1'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:db8:1:2::/64'],
+    ['2001:0DB8:0001:0002:0000:0000:0000:0001', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+    ['2001:db8:1:2:3:4:192.0.2.1', '2001:db8:1:2::/64'],
+    // Not addresses (a misconfigured proxy header, say): counted as they are, never merged.
+    ['not-an-address', 'not-an-address'],
+    ['1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8:9'],
+    ['1::2::3', '1::2::3'],
+  ])('%s → %s', (address, expected) => {
+    expect(throttleAddress(address)).toBe(expected);
+  });
+
+  it('counts every address of one IPv6 /64 as one client', () => {
+    expect(throttleKeys('ada', '2001:db8:1:2::1', null)).toEqual(
+      throttleKeys('ada', '2001:db8:1:2:aaaa:bbbb:cccc:dddd', null),
+    );
+    expect(throttleKeys('ada', '2001:db8:1:2::1', null)).not.toEqual(
+      throttleKeys('ada', '2001:db8:1:3::1', null),
+    );
+  });
+});
+
+describe('sign-in delays', () => {
+  it('are none within the free allowance, then double from the first delay up to the cap', () => {
+    const free = SIGN_IN_THROTTLE.free.accountAddress;
+    const { firstDelaySeconds: first, maxDelaySeconds: max } = SIGN_IN_THROTTLE;
+    expect(delayAfter('accountAddress', free - 1)).toBe(0);
+    expect(delayAfter('accountAddress', free)).toBe(first);
+    expect(delayAfter('accountAddress', free + 1)).toBe(2 * first);
+    expect(delayAfter('accountAddress', free + 2)).toBe(4 * first);
+    expect(delayAfter('accountAddress', free + 1000)).toBe(max);
+  });
+
+  it('keep one account to well under 100 failed attempts an hour (ASVS V2.2.1)', () => {
+    // The most attempts any key allows in one window: the free ones, then one per delay.
+    for (const kind of ['account', 'knownDevice'] as const) {
+      let attempts = 0;
+      let clock = 0;
+      while (clock < SIGN_IN_THROTTLE.windowSeconds) {
+        clock += delayAfter(kind, attempts);
+        attempts++;
+      }
+      expect(attempts, kind).toBeLessThan(100);
+    }
   });
 });
 

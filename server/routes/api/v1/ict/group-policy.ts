@@ -16,7 +16,7 @@ import {
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
 import { namedExists } from '../../../../store/ict-admin.ts';
 import { currentPolicy, uploadPolicy } from '../../../../store/policies.ts';
-import { signedInErrors } from './common.ts';
+import { nameRefusal, signedInErrors } from './common.ts';
 
 /** Largest policy upload; a real policy is a few kilobytes. */
 export const MAX_POLICY_BYTES = 256 * 1024;
@@ -118,6 +118,10 @@ export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           error: 'invalid-policy',
           message: `Invalid policy: ${describeProblems(checked.problems)}`.slice(0, 1000),
         });
+      }
+      const refusal = nameRefusal("the policy's name", checked.value.name);
+      if (refusal !== null) {
+        return reply.status(400).send(refusal);
       }
       const groupId = request.params.id;
       const user = currentUser(request);

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { ApiErrorSchema, NamedSchema } from '../../../../../shared/index.ts';
 import { requireUser } from '../../../../auth/sessions.ts';
 import { createNamed } from '../../../../store/ict-admin.ts';
-import { signedInErrors } from './common.ts';
+import { refuseBadNames, signedInErrors } from './common.ts';
 
 /** Body of `POST /schools` and `POST /groups`: a name without leading or trailing spaces. */
 export const CreateNamedRequestSchema = Type.Object(
@@ -39,6 +39,7 @@ export function namedRoutes(
       path,
       {
         onRequest: requireUser('admin'),
+        preValidation: refuseBadNames({ name: 'the name' }),
         schema: {
           summary: `Create a ${noun} (admin)`,
           tags: ['ict'],

@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiErrorSchema, SessionSchema, SignInRequestSchema } from '../../../../../shared/index.ts';
 import {
-  clearLoginFailures,
-  loginWait,
-  recordLoginFailure,
-} from '../../../../auth/login-limits.ts';
-import { hashPassword, verifyPassword } from '../../../../auth/passwords.ts';
+  knownDeviceCookie,
+  knownDeviceFor,
+  rememberDevice,
+} from '../../../../auth/known-devices.ts';
+import { attemptSucceeded, reserveAttempt, throttleKeys } from '../../../../auth/login-limits.ts';
+import { UNMATCHABLE_HASH, verifyPassword } from '../../../../auth/passwords.ts';
 import {
   createSession,
   deleteSession,
@@ -17,11 +17,11 @@ import {
 } from '../../../../auth/sessions.ts';
 import { findUser } from '../../../../store/users.ts';
 
-// An unknown username still costs one scrypt verification, so the answer's timing does not
-// tell an attacker which usernames exist. Made once, on first need.
-let dummyHash: Promise<string> | null = null;
-const getDummyHash = (): Promise<string> =>
-  (dummyHash ??= hashPassword(randomBytes(18).toString('base64url')));
+/** "1 minute", "5 seconds": how long to wait, for a person. */
+function waitText(seconds: number): string {
+  const [n, unit] = seconds < 60 ? [seconds, 'second'] : [Math.ceil(seconds / 60), 'minute'];
+  return `${String(n)} ${unit}${n === 1 ? '' : 's'}`;
+}
 
 /** `/session`: sign in, who am I, sign out. */
 export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -42,38 +42,56 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const now = app.now();
       void reply.header('cache-control', 'no-store');
-      const wait = await loginWait(app.db, username, request.ip, now);
-      if (wait > 0) {
-        request.log.warn({ wait }, 'sign-in rate limited');
+      // A place among this process's password checks first: a flood is turned away here, before
+      // it costs a database round trip or a byte of scrypt memory (auth/hash-gate.ts).
+      const place = app.hashGate.tryEnter();
+      if (place === null) {
+        request.log.warn('sign-in refused: password checks busy');
         return reply
           .status(429)
-          .header('retry-after', String(wait))
-          .send({
-            error: 'too-many-attempts',
-            message: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s).`,
-          });
+          .header('retry-after', '5')
+          .send({ error: 'busy', message: 'The server is busy. Try again in a few seconds.' });
       }
-      const user = await findUser(app.db, username);
-      const ok = await verifyPassword(password, user?.password_hash ?? (await getDummyHash()));
-      if (user === null || !ok) {
-        await recordLoginFailure(app.db, username, request.ip, now);
-        return reply
-          .status(401)
-          .send({ error: 'bad-credentials', message: 'Wrong username or password.' });
+      try {
+        const now = app.now();
+        const device = await knownDeviceFor(app.db, request.headers.cookie, username, now);
+        const keys = throttleKeys(username, request.ip, device);
+        const reservation = await reserveAttempt(app.db, keys, now);
+        if (!reservation.ok) {
+          request.log.warn({ wait: reservation.waitSeconds }, 'sign-in throttled');
+          return await reply
+            .status(429)
+            .header('retry-after', String(reservation.waitSeconds))
+            .send({
+              error: 'too-many-attempts',
+              message: `Too many failed sign-ins. Try again in ${waitText(reservation.waitSeconds)}.`,
+            });
+        }
+        const user = await findUser(app.db, username);
+        const ok = await place.run(() =>
+          verifyPassword(password, user?.password_hash ?? UNMATCHABLE_HASH),
+        );
+        if (user === null || !ok) {
+          return await reply
+            .status(401)
+            .send({ error: 'bad-credentials', message: 'Wrong username or password.' });
+        }
+        await attemptSucceeded(app.db, reservation.ids, keys);
+        const session = await createSession(app.db, user.id, now, app.config.sessionHours);
+        const secure = request.protocol === 'https';
+        const cookies = [
+          sessionCookie(session.id, { secure, maxAgeSeconds: app.config.sessionHours * 3600 }),
+        ];
+        if (device === null) {
+          cookies.push(knownDeviceCookie(await rememberDevice(app.db, user.username, now), secure));
+        }
+        request.log.info({ userId: user.id, knownDevice: device !== null }, 'signed in');
+        void reply.header('set-cookie', cookies);
+        return { username: user.username, role: user.role, csrfToken: session.csrfToken };
+      } finally {
+        place.leave();
       }
-      await clearLoginFailures(app.db, username);
-      const session = await createSession(app.db, user.id, now, app.config.sessionHours);
-      request.log.info({ userId: user.id }, 'signed in');
-      void reply.header(
-        'set-cookie',
-        sessionCookie(session.id, {
-          secure: request.protocol === 'https',
-          maxAgeSeconds: app.config.sessionHours * 3600,
-        }),
-      );
-      return { username: user.username, role: user.role, csrfToken: session.csrfToken };
     },
   );
 

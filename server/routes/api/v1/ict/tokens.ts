@@ -13,7 +13,7 @@ import {
   listEnrolmentTokens,
   revokeEnrolmentToken,
 } from '../../../../store/tokens.ts';
-import { signedInErrors } from './common.ts';
+import { refuseBadNames, signedInErrors } from './common.ts';
 
 /** Answer to a token creation: the secret, shown this once. */
 export const CreatedTokenSchema = Type.Object(
@@ -42,6 +42,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/tokens',
     {
       onRequest: admin,
+      preValidation: refuseBadNames({ label: 'the label' }),
       schema: {
         summary: 'Create an enrolment token (admin); the answer holds the secret once',
         tags: ['ict'],

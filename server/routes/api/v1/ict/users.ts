@@ -31,13 +31,26 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Create an ICT account (admin)',
         tags: ['ict'],
         body: CreateUserRequestSchema,
-        response: { 201: CreatedUserSchema, 409: ApiErrorSchema, ...signedInErrors },
+        response: {
+          201: CreatedUserSchema,
+          409: ApiErrorSchema,
+          429: ApiErrorSchema,
+          ...signedInErrors,
+        },
       },
     },
     async (request, reply) => {
       const { username, password, role } = request.body;
+      // Hashing the new password is a 128 MiB scrypt: it takes a place among sign-in checks.
+      const place = app.hashGate.tryEnter();
+      if (place === null) {
+        return reply
+          .status(429)
+          .header('retry-after', '5')
+          .send({ error: 'busy', message: 'The server is busy. Try again in a few seconds.' });
+      }
       try {
-        const { id } = await createUser(app.db, { username, password, role });
+        const { id } = await place.run(() => createUser(app.db, { username, password, role }));
         request.log.info({ userId: id, role }, 'account created');
         return await reply.status(201).send({ id, username, role });
       } catch (error) {
@@ -45,9 +58,11 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
           throw error;
         }
         const exists = error.message.includes('already exists');
-        return reply
+        return await reply
           .status(exists ? 409 : 400)
           .send({ error: exists ? 'exists' : 'invalid-user', message: error.message });
+      } finally {
+        place.leave();
       }
     },
   );

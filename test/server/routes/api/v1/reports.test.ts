@@ -300,4 +300,22 @@ describeEachEngine('POST /api/v1/reports', (engine) => {
     const answer = await device.signed(server.app, 'POST', '/api/v1/reports', body);
     expect(answer.status).toBe(413);
   });
+
+  it.each(['text/plain', 'text/plain; charset=utf-8', 'application/octet-stream'])(
+    'a correctly signed batch sent as %s is 415, not a digest mismatch, and nothing is stored',
+    async (contentType) => {
+      const r = report(device.facts, [result('firewall', 'pass')]);
+      const body = JSON.stringify({ schemaVersion: SCHEMA_VERSION, reports: [r], events: [] });
+      const answer = await device.signed(server.app, 'POST', '/api/v1/reports', body, {
+        'content-type': contentType,
+      });
+      expect(answer.status).toBe(415);
+      expect(answer.json()).toEqual({
+        error: 'unsupported-media-type',
+        message: 'Send the body as application/json.',
+      });
+      const stored = await server.db.query('select 1 from report_receipts where id = $1', [r.id]);
+      expect(stored).toHaveLength(0);
+    },
+  );
 });

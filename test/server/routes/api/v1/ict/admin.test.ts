@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { buildApp } from '../../../../../../server/app.ts';
+import { HashGate } from '../../../../../../server/auth/hash-gate.ts';
+import { defaultServerConfig } from '../../../../../../server/config.ts';
 import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import { TestDevice } from '../../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
@@ -281,7 +284,7 @@ describeEachEngine('ICT admin API', (engine) => {
       ['broken JSON', '{"name":', 'application/json', 400],
       ['a NUL in a string', JSON.stringify({ name: 'a\u0000b' }), 'application/json', 400],
       ['an unsupported content type', '<name>x</name>', 'application/xml', 415],
-      ['plain text', 'name: x', 'text/plain', 400],
+      ['plain text', 'name: x', 'text/plain', 415],
     ])('refuses %s with a 4xx; nothing stored', async (_name, body, type, status) => {
       const before = await policyVersion();
       const response = await put(body, type);
@@ -330,6 +333,36 @@ describeEachEngine('ICT admin API', (engine) => {
       expect(me.json()).toMatchObject({ username: 'new.viewer', role: 'viewer' });
       const again = await create({ username: 'new.viewer', password: PASSWORD, role: 'admin' });
       expect(again.statusCode).toBe(409);
+    });
+
+    it("hashing a new account's password takes a place among the password checks: 429 busy when none is free", async () => {
+      const gate = new HashGate(1, 0);
+      const held = gate.tryEnter();
+      const full = await buildApp({
+        config: { ...defaultServerConfig, logLevel: 'silent' },
+        db: server.db,
+        logger: false,
+        hashGate: gate,
+      });
+      try {
+        const createOn = () =>
+          full.inject({
+            method: 'POST',
+            url: '/api/v1/ict/users',
+            payload: { username: 'gated.viewer', password: PASSWORD, role: 'viewer' },
+            headers: { cookie: admin.cookie, 'x-csrf-token': admin.csrfToken },
+          });
+        const busy = await createOn();
+        expect(busy.statusCode).toBe(429);
+        expect(busy.json()).toMatchObject({ error: 'busy' });
+        expect(
+          await server.db.query(`select 1 from users where username = 'gated.viewer'`),
+        ).toHaveLength(0);
+        held?.leave();
+        expect((await createOn()).statusCode).toBe(201);
+      } finally {
+        await full.close();
+      }
     });
 
     it.each([

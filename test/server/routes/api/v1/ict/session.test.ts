@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../../../../../server/app.ts';
 import { defaultServerConfig } from '../../../../../../server/config.ts';
-import { LOGIN_LIMITS } from '../../../../../../server/auth/login-limits.ts';
+import { HashGate } from '../../../../../../server/auth/hash-gate.ts';
+import { SIGN_IN_THROTTLE } from '../../../../../../server/auth/login-limits.ts';
+import { scryptStats } from '../../../../../../server/auth/passwords.ts';
 import { createUser } from '../../../../../../server/store/users.ts';
 import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
@@ -15,13 +17,30 @@ describeEachEngine('ICT sessions', (engine) => {
   // Each test that fails sign-ins uses its own client address, so counts never leak between tests.
   let address = 10;
   const nextAddress = () => `192.0.2.${String(address++)}`;
-  const signInFrom = (remoteAddress: string, username: string, password: string) =>
+  const signInFrom = (remoteAddress: string, username: string, password: string, cookie?: string) =>
     server.app.inject({
       method: 'POST',
       url: '/api/v1/ict/session',
       payload: { username, password },
       remoteAddress,
+      ...(cookie === undefined ? {} : { headers: { cookie } }),
     });
+  /** Moves every counted attempt of the keys back in time, as if `seconds` had passed. */
+  const age = (keys: string[], seconds: number) =>
+    server.db.query(
+      `update login_failures set failed_at = failed_at - make_interval(secs => $2)
+        where key = any($1::text[])`,
+      [keys, seconds],
+    );
+  const knownDeviceOf = (response: { headers: Record<string, unknown> }) => {
+    const header = response.headers['set-cookie'];
+    const all = Array.isArray(header) ? header.map(String) : [String(header)];
+    const pair = all.find((c) => c.startsWith('hallpass_known_device='))?.split(';')[0];
+    if (pair === undefined) {
+      throw new Error('no known-device cookie');
+    }
+    return pair;
+  };
 
   beforeAll(async () => {
     server = await startTestServer(engine);
@@ -85,7 +104,7 @@ describeEachEngine('ICT sessions', (engine) => {
       });
       expect(me.json()).toMatchObject({ username: 'vic', csrfToken: viewer.csrfToken });
       await createUser(server.db, { username: 'shared', password: PASSWORD, role: 'viewer' });
-      for (let i = 0; i < LOGIN_LIMITS.perUsername; i++) {
+      for (let i = 0; i < SIGN_IN_THROTTLE.free.account; i++) {
         const app = i % 2 === 0 ? server.app : other;
         const failed = await app.inject({
           method: 'POST',
@@ -140,61 +159,212 @@ describeEachEngine('ICT sessions', (engine) => {
     expect(wrong.headers['set-cookie']).toBeUndefined();
     const rows = await server.db.query<{ key: string }>(
       'select key from login_failures where key = any($1::text[]) order by key',
-      [[`addr:${from}`, 'user:nobody-here']],
+      [[`addr:${from}`, 'user:nobody-here', `user-addr:nobody-here ${from}`]],
     );
-    expect(rows.map((r) => r.key)).toEqual([`addr:${from}`, `addr:${from}`, 'user:nobody-here']);
+    expect(rows.map((r) => r.key)).toEqual([
+      `addr:${from}`,
+      `addr:${from}`,
+      `user-addr:nobody-here ${from}`,
+      'user:nobody-here',
+    ]);
   });
 
-  it(`locks a username after ${String(LOGIN_LIMITS.perUsername)} failures with 429 and Retry-After, even with the right password; success clears the count`, async () => {
-    await createUser(server.db, { username: 'locked', password: PASSWORD, role: 'viewer' });
-    for (let i = 0; i < LOGIN_LIMITS.perUsername; i++) {
-      // From different addresses: the username's own count is what locks it.
-      expect(
-        (await signInFrom(nextAddress(), 'locked', `wrong password ${String(i)}`)).statusCode,
-      ).toBe(401);
+  it(`slows an account at one address after ${String(SIGN_IN_THROTTLE.free.accountAddress)} failures with growing delays, even for the right password; success clears them`, async () => {
+    await createUser(server.db, { username: 'slowed', password: PASSWORD, role: 'viewer' });
+    const from = nextAddress();
+    const keys = [`user-addr:slowed ${from}`, 'user:slowed', `addr:${from}`];
+    for (let i = 0; i < SIGN_IN_THROTTLE.free.accountAddress; i++) {
+      expect((await signInFrom(from, 'slowed', `wrong password ${String(i)}`)).statusCode).toBe(
+        401,
+      );
     }
-    const blocked = await signInFrom(nextAddress(), 'locked', PASSWORD);
+    const first = SIGN_IN_THROTTLE.firstDelaySeconds;
+    const blocked = await signInFrom(from, 'slowed', PASSWORD);
     expect(blocked.statusCode).toBe(429);
     expect(blocked.json()).toMatchObject({ error: 'too-many-attempts' });
-    const retryAfter = Number(blocked.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThan(LOGIN_LIMITS.windowSeconds - 60);
-    expect(retryAfter).toBeLessThanOrEqual(LOGIN_LIMITS.windowSeconds);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(first);
     expect(blocked.headers['set-cookie']).toBeUndefined();
-    // Once the failures are older than the window (moved back in time, no sleeping), it opens.
-    await server.db.query(
-      `update login_failures set failed_at = failed_at - make_interval(secs => $1) where key = 'user:locked'`,
-      [LOGIN_LIMITS.windowSeconds + 1],
-    );
-    const open = await signInFrom(nextAddress(), 'locked', PASSWORD);
-    expect(open.statusCode).toBe(200);
+    // The wait over (moved back in time, no sleeping), one more guess; the next wait is twice as long.
+    await age(keys, first);
+    expect((await signInFrom(from, 'slowed', 'wrong password again')).statusCode).toBe(401);
+    const longer = await signInFrom(from, 'slowed', PASSWORD);
+    expect(longer.statusCode).toBe(429);
+    expect(Number(longer.headers['retry-after'])).toBeGreaterThan(first);
+    expect(Number(longer.headers['retry-after'])).toBeLessThanOrEqual(2 * first);
+    // A refused attempt is not counted: waiting it out is enough.
+    await age(keys, 2 * first);
+    expect((await signInFrom(from, 'slowed', PASSWORD)).statusCode).toBe(200);
     expect(
-      await server.db.query(`select 1 from login_failures where key = 'user:locked'`),
+      await server.db.query(`select 1 from login_failures where key = $1`, [keys[0]]),
     ).toHaveLength(0);
   });
 
   it('one failure short of the limit still lets the right password in, and clears the count', async () => {
     await createUser(server.db, { username: 'almost', password: PASSWORD, role: 'viewer' });
-    for (let i = 0; i < LOGIN_LIMITS.perUsername - 1; i++) {
-      await signInFrom(nextAddress(), 'ALMOST', 'wrong password here');
+    const from = nextAddress();
+    for (let i = 0; i < SIGN_IN_THROTTLE.free.accountAddress - 1; i++) {
+      await signInFrom(from, 'ALMOST', 'wrong password here');
     }
-    expect((await signInFrom(nextAddress(), 'almost', PASSWORD)).statusCode).toBe(200);
-    await signInFrom(nextAddress(), 'almost', 'wrong password here');
+    expect((await signInFrom(from, 'almost', PASSWORD)).statusCode).toBe(200);
+    await signInFrom(from, 'almost', 'wrong password here');
     // The count restarted: one failure now, far from the limit.
-    expect((await signInFrom(nextAddress(), 'almost', PASSWORD)).statusCode).toBe(200);
+    expect((await signInFrom(from, 'almost', PASSWORD)).statusCode).toBe(200);
   });
 
-  it(`blocks an address after ${String(LOGIN_LIMITS.perAddress)} failures, whatever the username`, async () => {
+  it(`slows an address after ${String(SIGN_IN_THROTTLE.free.address)} failures, whatever the username`, async () => {
     const from = nextAddress();
     await server.db.query(
       `insert into login_failures (key, failed_at)
        select $1, now() - make_interval(secs => g) from generate_series(1, $2) g`,
-      [`addr:${from}`, LOGIN_LIMITS.perAddress - 1],
+      [`addr:${from}`, SIGN_IN_THROTTLE.free.address - 1],
     );
     expect((await signInFrom(from, 'spray-1', 'wrong password here')).statusCode).toBe(401);
     const blocked = await signInFrom(from, 'ada', PASSWORD);
     expect(blocked.statusCode).toBe(429);
     // Another address is not affected.
     expect((await signInFrom(nextAddress(), 'ada', PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('counts every address of one IPv6 /64 as one client', async () => {
+    const block = '2001:db8:77:1';
+    await server.db.query(
+      `insert into login_failures (key, failed_at)
+       select $1, now() - make_interval(secs => g) from generate_series(1, $2) g`,
+      [`addr:${block}::/64`, SIGN_IN_THROTTLE.free.address - 1],
+    );
+    expect((await signInFrom(`${block}::1`, 'spray-6', 'wrong password here')).statusCode).toBe(
+      401,
+    );
+    expect((await signInFrom(`${block}:ffff:1:2:3`, 'ada', PASSWORD)).statusCode).toBe(429);
+    expect((await signInFrom('2001:db8:77:2::1', 'ada', PASSWORD)).statusCode).toBe(200);
+  });
+
+  it("an attacker's guesses, from elsewhere or from the admin's own NAT address, never stop the admin's known browser", async () => {
+    await createUser(server.db, { username: 'head.ict', password: PASSWORD, role: 'admin' });
+    const school = nextAddress(); // the school's NAT: the admin and the pupils share it
+    const first = await signInFrom(school, 'head.ict', PASSWORD);
+    expect(first.statusCode).toBe(200);
+    const knownDevice = knownDeviceOf(first);
+    expect(String(first.headers['set-cookie'])).toMatch(
+      /hallpass_known_device=[A-Za-z0-9_-]{43}; Path=\/api\/v1\/ict\/session; HttpOnly; SameSite=Strict; Max-Age=\d+/,
+    );
+    // Guesses from two other addresses and from the school's own, until all three are slowed.
+    const attackers = [nextAddress(), nextAddress(), school];
+    for (const from of attackers) {
+      let refused = 0;
+      for (let i = 0; refused === 0 && i < 30; i++) {
+        const guess = await signInFrom(from, 'head.ict', `guess number ${String(i)}`);
+        expect([401, 429]).toContain(guess.statusCode);
+        refused += guess.statusCode === 429 ? 1 : 0;
+      }
+      expect(refused, from).toBe(1);
+    }
+    // A new browser at the school is slowed with the attackers…
+    expect((await signInFrom(school, 'head.ict', PASSWORD)).statusCode).toBe(429);
+    // …but the admin's own browser signs in at once, from the school and from home.
+    expect((await signInFrom(school, 'head.ict', PASSWORD, knownDevice)).statusCode).toBe(200);
+    expect((await signInFrom(nextAddress(), 'head.ict', PASSWORD, knownDevice)).statusCode).toBe(
+      200,
+    );
+    // A made-up cookie vouches for nothing, and a real one for its own account only.
+    expect(
+      (await signInFrom(school, 'head.ict', PASSWORD, `hallpass_known_device=${'A'.repeat(43)}`))
+        .statusCode,
+    ).toBe(429);
+    const other = await signInFrom(school, 'ada', PASSWORD, knownDevice);
+    expect(other.statusCode).toBe(200);
+    expect(knownDeviceOf(other)).not.toBe(knownDevice);
+  });
+
+  it('guesses from a known browser are slowed too, on their own count', async () => {
+    await createUser(server.db, { username: 'lost.laptop', password: PASSWORD, role: 'viewer' });
+    const from = nextAddress();
+    const knownDevice = knownDeviceOf(await signInFrom(from, 'lost.laptop', PASSWORD));
+    for (let i = 0; i < SIGN_IN_THROTTLE.free.knownDevice; i++) {
+      expect(
+        (await signInFrom(nextAddress(), 'lost.laptop', `guess ${String(i)}`, knownDevice))
+          .statusCode,
+      ).toBe(401);
+    }
+    expect((await signInFrom(from, 'lost.laptop', PASSWORD, knownDevice)).statusCode).toBe(429);
+  });
+
+  it('concurrent guesses cannot overrun the count: of 40 at once, only the free allowance reaches the password hash', async () => {
+    // A gate wide enough to queue all 40, so what stops them is the count in the database.
+    const wide = await buildApp({
+      config: { ...defaultServerConfig, logLevel: 'silent' },
+      db: server.db,
+      logger: false,
+      hashGate: new HashGate(2, 100),
+    });
+    try {
+      await createUser(server.db, { username: 'target', password: PASSWORD, role: 'viewer' });
+      const from = nextAddress();
+      const before = scryptStats.started;
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          wide.inject({
+            method: 'POST',
+            url: '/api/v1/ict/session',
+            payload: { username: 'target', password: `concurrent guess ${String(i)}` },
+            remoteAddress: from,
+          }),
+        ),
+      );
+      const hashed = scryptStats.started - before;
+      const codes = answers.map((a) => a.statusCode);
+      expect(hashed).toBe(SIGN_IN_THROTTLE.free.accountAddress);
+      expect(codes.filter((c) => c === 401)).toHaveLength(SIGN_IN_THROTTLE.free.accountAddress);
+      expect(codes.filter((c) => c === 429)).toHaveLength(
+        40 - SIGN_IN_THROTTLE.free.accountAddress,
+      );
+    } finally {
+      await wide.close();
+    }
+  });
+
+  it('bounds the password checks running at once, and answers 429 busy at once when the queue is full', async () => {
+    scryptStats.peak = scryptStats.running;
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        signInFrom(nextAddress(), `nobody-${String(i)}`, 'a guess at a password'),
+      ),
+    );
+    expect(answers.every((a) => a.statusCode === 401 || a.statusCode === 429)).toBe(true);
+    expect(scryptStats.peak).toBeLessThanOrEqual(2);
+    // A gate whose one place the test holds: the next sign-in is refused without hashing.
+    const gate = new HashGate(1, 0);
+    const held = gate.tryEnter();
+    const full = await buildApp({
+      config: { ...defaultServerConfig, logLevel: 'silent' },
+      db: server.db,
+      logger: false,
+      hashGate: gate,
+    });
+    try {
+      const before = scryptStats.started;
+      const busy = await full.inject({
+        method: 'POST',
+        url: '/api/v1/ict/session',
+        payload: { username: 'ada', password: PASSWORD },
+        remoteAddress: nextAddress(),
+      });
+      expect(busy.statusCode).toBe(429);
+      expect(busy.json()).toMatchObject({ error: 'busy' });
+      expect(Number(busy.headers['retry-after'])).toBeGreaterThan(0);
+      expect(scryptStats.started).toBe(before);
+      held?.leave();
+      const open = await full.inject({
+        method: 'POST',
+        url: '/api/v1/ict/session',
+        payload: { username: 'ada', password: PASSWORD },
+        remoteAddress: nextAddress(),
+      });
+      expect(open.statusCode).toBe(200);
+    } finally {
+      await full.close();
+    }
   });
 
   it('DELETE /session signs out: needs the CSRF token, then the cookie is dead', async () => {
