@@ -139,9 +139,16 @@ export async function folderProblem(
     }
     return `${path} cannot be examined (${errorCode(error)})`;
   }
-  return (
-    entryProblem(path, stats, { uid, kind: 'directory' }) ?? (await ancestorsProblem(path, uid))
-  );
+  const own = entryProblem(path, stats, { uid, kind: 'directory' });
+  if (own !== null) {
+    return own;
+  }
+  try {
+    return await ancestorsProblem(path, uid);
+  } catch (error) {
+    // A folder above that cannot even be looked at cannot be vouched for either.
+    return `the folders above ${path} cannot be examined (${errorCode(error)})`;
+  }
 }
 
 /**

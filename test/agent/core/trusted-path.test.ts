@@ -83,6 +83,12 @@ describe.skipIf(process.platform === 'win32')('trusted state paths', () => {
     expect(await refusal()).toBe('accepted');
   });
 
+  it('refuses, never crashes, when a folder above cannot be examined', async () => {
+    await expect(
+      assertTrustedStateFolders('/proc/self/fd/0/state', SUBFOLDERS, uid),
+    ).rejects.toThrow(UntrustedStateError);
+  });
+
   it('skips the owner checks where the OS has no uid (Windows)', async () => {
     await chmod(state, 0o777);
     await expect(assertTrustedStateFolders(state, SUBFOLDERS, null)).resolves.toBeUndefined();
