@@ -403,7 +403,7 @@ describe('Linux probe on this machine (real host)', () => {
     });
     // Independent view: ps(1) for processes and their users, the package's program paths, fs
     // for databases and binaries. A process only named like ClamAV (issue 12) does not count.
-    const ps = execFileSync('ps', ['-e', '-o', 'pid=,user=,comm='], { encoding: 'utf8' })
+    const ps = execFileSync('ps', ['-e', '-o', 'pid=,user:32=,comm='], { encoding: 'utf8' })
       .split('\n')
       .map((line) => line.trim().split(/\s+/))
       .filter(([pid, user, name]) => {
