@@ -44,7 +44,6 @@ const WINDOWS_KEPT = [
   'ProgramFiles',
   'ProgramFiles(x86)',
   'ProgramW6432',
-  'SystemDrive',
   'TEMP',
   'TMP',
   'USERDOMAIN',
@@ -80,6 +79,9 @@ export function probeEnvironment(
         ...env,
         SystemRoot: root,
         windir: root,
+        // disk-encryption/windows.ps1 asks BitLocker about $env:SystemDrive: it must be the drive
+        // Windows runs from, never an inherited value naming another (encrypted) drive.
+        SystemDrive: root.slice(0, 2),
         ComSpec: `${root}\\System32\\cmd.exe`,
         PATHEXT: '.COM;.EXE;.BAT;.CMD',
         PATH: [

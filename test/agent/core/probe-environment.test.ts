@@ -11,6 +11,7 @@ const hostile: NodeJS.ProcessEnv = {
   SystemRoot: 'C:\\Windows',
   ProgramData: 'C:\\ProgramData',
   TEMP: 'C:\\Windows\\TEMP',
+  SystemDrive: 'D:',
 };
 
 describe('probeEnvironment', () => {
@@ -27,7 +28,11 @@ describe('probeEnvironment', () => {
       'C:\\Windows\\System32;C:\\Windows;C:\\Windows\\System32\\Wbem;' +
         'C:\\Windows\\System32\\WindowsPowerShell\\v1.0',
     );
-    expect(env).toMatchObject({ SystemRoot: 'C:\\Windows', ProgramData: 'C:\\ProgramData' });
+    expect(env).toMatchObject({
+      SystemRoot: 'C:\\Windows',
+      SystemDrive: 'C:',
+      ProgramData: 'C:\\ProgramData',
+    });
     expect(Object.keys(env)).not.toContain('PSModulePath');
     expect(Object.keys(env)).not.toContain('LD_PRELOAD');
     expect(cwd).toBe('C:\\Windows\\System32');
