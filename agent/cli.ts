@@ -20,6 +20,7 @@ import { paintFor } from './commands/table.ts';
 import { realHost } from './core/host.ts';
 import { osFromPlatform } from './core/platform.ts';
 import { PolicyError } from './core/policy/policy-file.ts';
+import { UntrustedStateError } from './core/trusted-path.ts';
 
 const USAGE = `Usage: hallpass <command> [options]
 
@@ -130,6 +131,7 @@ main(process.argv.slice(2)).then(
       error instanceof EnrolmentError ||
       error instanceof EnrolRefused ||
       error instanceof AgentConfigError ||
+      error instanceof UntrustedStateError ||
       error instanceof ServiceUnavailable
     ) {
       // Conditions the operator must fix (EX_CONFIG): a service manager should not just restart.

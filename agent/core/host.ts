@@ -1,5 +1,15 @@
-import { open, readdir, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { execRunner, ProbeError, type Runner } from './runner.ts';
+
+/** Who owns a path and who may write it: what a probe needs to tell a user's file from root's. */
+export interface FileStatus {
+  uid: number;
+  gid: number;
+  /** Permission bits, including setuid/setgid/sticky (`mode & 0o7777`). */
+  mode: number;
+  kind: 'file' | 'directory' | 'symlink' | 'other';
+}
 
 /** Read-only file access for probes; injected so tests can point probes at recorded files. */
 export interface FileReader {
@@ -11,6 +21,25 @@ export interface FileReader {
   mtime(path: string): Promise<Date | null>;
   /** Entry names of a directory, or null when it does not exist. */
   list(path: string): Promise<string[] | null>;
+  /**
+   * Owner, mode and kind of a path (the link itself unless `follow`), or null when missing.
+   * Optional: a host without it cannot tell who wrote a file, and probes that need to know
+   * must then say so (unknown), never assume the file is root's.
+   */
+  status?(path: string, options: { follow: boolean }): Promise<FileStatus | null>;
+  /** Where a symbolic link points (readlink(2)), or null when the path does not exist. */
+  linkTarget?(path: string): Promise<string | null>;
+}
+
+function statusOf(stats: Stats): FileStatus {
+  const kind = stats.isFile()
+    ? 'file'
+    : stats.isDirectory()
+      ? 'directory'
+      : stats.isSymbolicLink()
+        ? 'symlink'
+        : 'other';
+  return { uid: stats.uid, gid: stats.gid, mode: stats.mode & 0o7777, kind };
 }
 
 /** Everything a probe may touch on the device. */
@@ -79,6 +108,20 @@ export const nodeFileReader: FileReader = {
   async list(path) {
     try {
       return await readdir(path);
+    } catch (error) {
+      return missingToNull(error, path);
+    }
+  },
+  async status(path, options) {
+    try {
+      return statusOf(options.follow ? await stat(path) : await lstat(path));
+    } catch (error) {
+      return missingToNull(error, path);
+    }
+  },
+  async linkTarget(path) {
+    try {
+      return await readlink(path);
     } catch (error) {
       return missingToNull(error, path);
     }

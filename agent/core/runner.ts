@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { UnknownCode } from '../../shared/index.ts';
+import { probeEnvironment } from './probe-environment.ts';
 
 /** What a finished command printed. A non-zero exit is output too: parsers decide what it means. */
 export interface CommandOutput {
@@ -11,7 +12,10 @@ export interface CommandOutput {
 /** Options for one command. */
 export interface RunOptions {
   timeoutMs: number;
-  /** Extra environment; `LC_ALL=C` is always set so Unix tools print untranslated text. */
+  /**
+   * Extra variables on top of the fixed probe environment (probe-environment.ts), which never
+   * inherits the service's own; PATH and the locale cannot be overridden.
+   */
   env?: Record<string, string>;
   /** Text written to the command's standard input. */
   input?: string;
@@ -36,9 +40,16 @@ export class ProbeError extends Error {
 
 const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
-/** The real runner: `execFile`, a timeout that kills the process, UTF-8 output. */
+/**
+ * The real runner: `execFile`, a timeout that kills the process, UTF-8 output, and a fixed,
+ * root-only PATH and minimal environment whatever started the service (issue 12: a fake `nft`
+ * early on an inherited PATH reported the firewall on).
+ */
 export const execRunner: Runner = (command, args, options) =>
   new Promise((resolve, reject) => {
+    // Node looks a bare command up on the PATH of the child's environment (child_process docs,
+    // "options.env.PATH will be used"), so the fixed PATH also decides which program runs.
+    const fixed = probeEnvironment(process.platform, process.env);
     const child = execFile(
       command,
       [...args],
@@ -48,7 +59,8 @@ export const execRunner: Runner = (command, args, options) =>
         maxBuffer: MAX_OUTPUT_BYTES,
         encoding: 'utf8',
         windowsHide: true,
-        env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...options.env },
+        env: { ...options.env, ...fixed.env },
+        cwd: fixed.cwd,
       },
       (error, stdout, stderr) => {
         if (!error) {

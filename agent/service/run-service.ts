@@ -15,6 +15,7 @@ import type { OsName } from '../core/platform.ts';
 import { PolicyCache } from '../core/policy/policy-cache.ts';
 import { secretStoreFor } from '../core/secrets/index.ts';
 import { ServerClient } from '../core/server-client.ts';
+import { assertTrustedStateFolders, serviceUid } from '../core/trusted-path.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
 import { SlowCheckCache } from './slow-checks.ts';
@@ -40,6 +41,12 @@ export async function runService(options: {
     redact: ['privateKeyPem', 'token', 'enrolmentToken', '*.privateKeyPem'],
   });
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  // Every state folder the service trusts must be its own before anything is read from it.
+  await assertTrustedStateFolders(
+    config.stateDir,
+    ['outbox', 'outbox/rejected', 'policy'],
+    serviceUid(),
+  );
   const store = secretStoreFor(os, { stateDir: config.stateDir, run: host.run });
   // Fail fast on a credential with loose permissions or garbage: never run half-trusted.
   let credential = await store.read();
@@ -74,6 +81,9 @@ export async function runService(options: {
     log.error({ problem }, 'policy cache problem; using the last good or default policy');
   }
   const slowChecks = await SlowCheckCache.open(config.stateDir);
+  for (const problem of slowChecks.problems()) {
+    log.error({ problem }, 'slow-check cache problem; the slow checks run again');
+  }
   const collectFacts = async () => (await collectDeviceFacts(os, options.agentVersion)).facts;
 
   const connect = async (): Promise<DeviceConnection | null> => {
@@ -136,6 +146,9 @@ export async function runService(options: {
     })),
     ...(retryProblem === null ? [] : [{ store: 'outbox' as const, detail: retryProblem }]),
     ...opened.problems.map((problem) => ({ store: 'policy-cache' as const, detail: problem })),
+    ...slowChecks
+      .problems()
+      .map((problem) => ({ store: 'slow-check-cache' as const, detail: problem })),
   ];
   for (const data of corrupt) {
     await service.recordEvent({

@@ -1,12 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckResultSchema, validate, type CheckResult } from '../../shared/index.ts';
 import { writeFileDurably } from '../core/outbox/durable-fs.ts';
+import { readTrustedFile, serviceUid } from '../core/trusted-path.ts';
 
 // Checks whose probes are slow and networked (Windows Update search, `softwareupdate --list`:
 // minutes, and they contact Microsoft/Apple) run on their own cadence; between runs their last
 // result is reused. PLATFORMS.md §3 and §10.
 const FILE = 'slow-checks.json';
+// A few results of a few KiB each; anything far larger is not ours.
+const MAX_BYTES = 1024 * 1024;
 
 /** Ids of the slow checks. */
 export const SLOW_CHECK_IDS: ReadonlySet<string> = new Set(['os-updates']);
@@ -15,28 +17,60 @@ export const SLOW_CHECK_IDS: ReadonlySet<string> = new Set(['os-updates']);
 export class SlowCheckCache {
   readonly #dir: string;
   #results = new Map<string, CheckResult>();
+  #problems: string[] = [];
 
   private constructor(stateDir: string) {
     this.#dir = stateDir;
   }
 
-  /** Loads the cache; an unreadable or invalid file just means "run them again". */
-  static async open(stateDir: string): Promise<SlowCheckCache> {
+  /**
+   * Loads the cache. A file that is not the service's own (owner other than `uid`, default this
+   * process's; writable by others; a link) is ignored and listed in problems(): a planted cache
+   * would otherwise stand in for an os-updates pass for a whole interval. An unreadable or
+   * corrupt one is ignored and listed too; either way the slow checks run on this pass.
+   */
+  static async open(
+    stateDir: string,
+    options: { uid?: number | null } = {},
+  ): Promise<SlowCheckCache> {
     const cache = new SlowCheckCache(stateDir);
+    const path = join(stateDir, FILE);
+    const uid = options.uid === undefined ? serviceUid() : options.uid;
+    const read = await readTrustedFile(path, { uid, maxBytes: MAX_BYTES });
+    if (read.kind === 'untrusted') {
+      cache.#problems.push(`slow-check cache not trusted, ignored: ${read.reason}`);
+      return cache;
+    }
+    if (read.kind === 'unreadable') {
+      cache.#problems.push(`slow-check cache ignored: ${read.reason}`);
+      return cache;
+    }
+    if (read.kind === 'missing') {
+      return cache;
+    }
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(await readFile(join(cache.#dir, FILE), 'utf8'));
-      if (Array.isArray(parsed)) {
-        for (const entry of parsed) {
-          const checked = validate(CheckResultSchema, entry);
-          if (checked.ok) {
-            cache.#results.set(checked.value.checkId, checked.value);
-          }
-        }
-      }
+      parsed = JSON.parse(read.text);
     } catch {
-      // Missing or corrupt: the slow checks simply run on this pass.
+      cache.#problems.push(`slow-check cache ${path} is not JSON; ignored`);
+      return cache;
+    }
+    if (!Array.isArray(parsed)) {
+      cache.#problems.push(`slow-check cache ${path} is not a list; ignored`);
+      return cache;
+    }
+    for (const entry of parsed) {
+      const checked = validate(CheckResultSchema, entry);
+      if (checked.ok && SLOW_CHECK_IDS.has(checked.value.checkId)) {
+        cache.#results.set(checked.value.checkId, checked.value);
+      }
     }
     return cache;
+  }
+
+  /** What was wrong with the file at open (not trusted, corrupt), for the log and ICT. */
+  problems(): readonly string[] {
+    return this.#problems;
   }
 
   /** A cached result still fresh at `now`, or undefined when the check is due. */

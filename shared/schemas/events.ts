@@ -76,13 +76,18 @@ export const AgentEventSchema = Type.Union([
     'tamper.policy-rejected',
     Type.Object({ reason: Text(2000) }, { additionalProperties: false }),
   ),
-  // A state file only root can write was found corrupt at start-up and set aside: a failing disk,
-  // or someone with root on the device. The service carried on; ICT should know.
+  // A state file was found corrupt or not the service's own (another owner, writable by others,
+  // a link) at start-up and set aside or ignored: a failing disk, someone with root, or a file
+  // planted where the folder was left loose. The service carried on; ICT should know.
   event(
     'tamper.state-corrupt',
     Type.Object(
       {
-        store: Type.Union([Type.Literal('outbox'), Type.Literal('policy-cache')]),
+        store: Type.Union([
+          Type.Literal('outbox'),
+          Type.Literal('policy-cache'),
+          Type.Literal('slow-check-cache'),
+        ]),
         detail: Text(2000),
       },
       { additionalProperties: false },

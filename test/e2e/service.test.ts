@@ -221,18 +221,24 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
         return s?.lastDeliveryAt !== null && s?.outbox.reports === 0 ? s : null;
       });
       expect(status.policy.name).toBe('Pupil laptops');
-      // ICT hears of both, as tamper events (only root can write these files).
+      // ICT hears of each, as tamper events (only root can write these files).
       const events = await waitFor('the state-corrupt events at the server', async () => {
         const rows = await server.db.query<{ data: { store: string; detail: string } }>(
           "select data from events where device_id = $1 and type = 'tamper.state-corrupt' order by data->>'store', data->>'detail'",
           [status.deviceId],
         );
-        return rows.length === 3 ? rows.map((row) => row.data) : null;
+        return rows.length === 4 ? rows.map((row) => row.data) : null;
       });
-      expect(events.map((event) => event.store)).toEqual(['outbox', 'outbox', 'policy-cache']);
+      expect(events.map((event) => event.store)).toEqual([
+        'outbox',
+        'outbox',
+        'policy-cache',
+        'slow-check-cache',
+      ]);
       expect(events[0]?.detail).toMatch(/^000000000001-report-.*\.corrupt-\d+\)$/);
       expect(events[1]?.detail).toMatch(/delivery-retry\.json: \/failures: /);
       expect(events[2]?.detail).toMatch(/policy\.json/);
+      expect(events[3]?.detail).toMatch(/slow-checks\.json is not JSON/);
       expect(
         (await readdir(join(home.stateDir, 'outbox'))).some((f) => f.includes('.corrupt-')),
       ).toBe(true);

@@ -87,6 +87,9 @@ export async function createPupil(): Promise<Pupil> {
         child.on('close', (code, signal) => {
           resolve({ code, signal, stdout, stderr });
         });
+        // A command that exits without reading its input closes the pipe first: EPIPE here is
+        // that, not a failure of the run (its exit code says how it went).
+        child.stdin.on('error', () => undefined);
         child.stdin.end(options.input ?? '');
       });
     },

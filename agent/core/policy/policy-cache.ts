@@ -3,7 +3,7 @@
 // cannot be trusted is set aside and reported, and the default policy applies until the
 // server's arrives: start-up never fails on a bad cache.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from 'typebox';
 import {
@@ -13,7 +13,8 @@ import {
   validate,
   type Policy,
 } from '../../../shared/index.ts';
-import { isMissing, moveIfPresent, syncDir, writeFileDurably } from '../outbox/durable-fs.ts';
+import { moveIfPresent, syncDir, writeFileDurably } from '../outbox/durable-fs.ts';
+import { readTrustedFile, serviceUid } from '../trusted-path.ts';
 import { parsePolicyText, PolicyError, readDefaultPolicy } from './policy-file.ts';
 
 /** Where the policy in force came from. */
@@ -62,12 +63,22 @@ export class PolicyCache {
     this.#now = now;
   }
 
-  /** Loads the cached policy, or the default one; a bad cache file is moved aside and listed. */
-  static async open(dir: string, options: { now?: () => Date } = {}): Promise<OpenedPolicyCache> {
+  /**
+   * Loads the cached policy, or the default one; a bad cache file is moved aside and listed. A
+   * file the service's user (`uid`, default this process's) does not own, or others can write,
+   * or a link in its place, counts as bad: it may be a planted, more lenient policy.
+   */
+  static async open(
+    dir: string,
+    options: { now?: () => Date; uid?: number | null } = {},
+  ): Promise<OpenedPolicyCache> {
     const now = options.now ?? (() => new Date());
     const path = join(dir, FILE_NAME);
     const problems: string[] = [];
-    const loaded = await readCacheFile(path);
+    const loaded = await readCacheFile(
+      path,
+      options.uid === undefined ? serviceUid() : options.uid,
+    );
     if (loaded.kind === 'ok') {
       const entry: Entry = { ...loaded.value, source: 'cache' };
       return { cache: new PolicyCache(dir, entry, now), problems };
@@ -156,28 +167,19 @@ type CacheRead =
   | { kind: 'missing' }
   | { kind: 'bad'; reason: string };
 
-async function readCacheFile(path: string): Promise<CacheRead> {
-  let text: string;
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const { size } = await handle.stat();
-      if (size > MAX_CACHE_BYTES) {
-        return {
-          kind: 'bad',
-          reason: `policy cache ${path} is larger than ${MAX_CACHE_BYTES} bytes`,
-        };
-      }
-      text = await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch (error) {
-    if (isMissing(error)) {
+async function readCacheFile(path: string, uid: number | null): Promise<CacheRead> {
+  const read = await readTrustedFile(path, { uid, maxBytes: MAX_CACHE_BYTES });
+  switch (read.kind) {
+    case 'missing':
       return { kind: 'missing' };
-    }
-    return { kind: 'bad', reason: `policy cache ${path} is unreadable (${errorText(error)})` };
+    case 'untrusted':
+      return { kind: 'bad', reason: `policy cache not trusted: ${read.reason}` };
+    case 'unreadable':
+      return { kind: 'bad', reason: `policy cache unreadable: ${read.reason}` };
+    case 'ok':
+      break;
   }
+  const text = read.text;
   let document: unknown;
   try {
     document = JSON.parse(text);

@@ -1,4 +1,5 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,5 +24,31 @@ describe('nodeFileReader', () => {
 
   it('answers null for a missing file', async () => {
     expect(await nodeFileReader.readText('/nonexistent/hallpass')).toBeNull();
+  });
+
+  it('tells owner, mode and kind, following a link only when asked', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hallpass-host-'));
+    await writeFile(join(dir, 'file'), 'x', { mode: 0o640 });
+    await symlink(join(dir, 'file'), join(dir, 'link'));
+    const uid = process.getuid?.() ?? 0;
+    expect(await nodeFileReader.status?.(join(dir, 'file'), { follow: false })).toMatchObject({
+      uid,
+      mode: 0o640,
+      kind: 'file',
+    });
+    expect(await nodeFileReader.status?.(join(dir, 'link'), { follow: false })).toMatchObject({
+      kind: 'symlink',
+    });
+    expect(await nodeFileReader.status?.(join(dir, 'link'), { follow: true })).toMatchObject({
+      kind: 'file',
+    });
+    expect(await nodeFileReader.linkTarget?.(join(dir, 'link'))).toBe(join(dir, 'file'));
+    expect(await nodeFileReader.status?.(join(dir, 'none'), { follow: false })).toBeNull();
+  });
+
+  it('reads the program a process runs from /proc/PID/exe', async () => {
+    expect(await nodeFileReader.linkTarget?.('/proc/self/exe')).toBe(
+      realpathSync(process.execPath),
+    );
   });
 });

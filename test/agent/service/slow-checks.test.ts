@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlowCheckCache } from '../../../agent/service/slow-checks.ts';
@@ -50,5 +50,40 @@ describe('SlowCheckCache', () => {
     expect(reopened.fresh('os-updates', new Date('2026-11-23T12:00:00Z'), 24)).toBeUndefined();
     expect(reopened.last('os-updates')).toEqual(result);
     expect(reopened.last('firewall')).toBeUndefined();
+  });
+
+  describe('a planted cache gives no cached pass', () => {
+    const planted = JSON.stringify([updates(new Date('2026-11-23T12:00:00Z'))]);
+    const later = new Date('2026-11-23T13:00:00Z');
+
+    it('writable by others (0666): ignored and reported', async () => {
+      await writeFile(join(dir, 'slow-checks.json'), planted);
+      await chmod(join(dir, 'slow-checks.json'), 0o666);
+      const cache = await SlowCheckCache.open(dir);
+      expect(cache.fresh('os-updates', later, 24)).toBeUndefined();
+      expect(cache.problems()).toEqual([expect.stringMatching(/not trusted.*mode 0666/)]);
+    });
+
+    it('owned by someone other than the service user: ignored and reported', async () => {
+      await writeFile(join(dir, 'slow-checks.json'), planted, { mode: 0o600 });
+      const cache = await SlowCheckCache.open(dir, { uid: (process.getuid?.() ?? 0) + 4242 });
+      expect(cache.fresh('os-updates', later, 24)).toBeUndefined();
+      expect(cache.problems()).toEqual([expect.stringMatching(/not trusted.*owned by uid/)]);
+    });
+
+    it('a symbolic link: not followed, ignored and reported', async () => {
+      await writeFile(join(dir, 'elsewhere.json'), planted, { mode: 0o600 });
+      await symlink(join(dir, 'elsewhere.json'), join(dir, 'slow-checks.json'));
+      const cache = await SlowCheckCache.open(dir);
+      expect(cache.fresh('os-updates', later, 24)).toBeUndefined();
+      expect(cache.problems()).toEqual([expect.stringContaining('symbolic link')]);
+    });
+
+    it('its own 0600 file is trusted (the control)', async () => {
+      await writeFile(join(dir, 'slow-checks.json'), planted, { mode: 0o600 });
+      const cache = await SlowCheckCache.open(dir);
+      expect(cache.fresh('os-updates', later, 24)?.status).toBe('pass');
+      expect(cache.problems()).toEqual([]);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { Host } from '../../host.ts';
+import type { FileStatus, Host } from '../../host.ts';
 import { platformCheck, type Parsed } from '../define-check.ts';
 import { product, type AntivirusFacts } from './facts.ts';
 
@@ -12,8 +12,41 @@ export const CLAMAV_BINARIES = [
   '/usr/sbin/clamd',
   '/usr/bin/freshclam',
 ] as const;
-/** Process names (/proc/PID/comm, max 15 characters) that matter. */
-const WATCHED = new Set(['clamd', 'freshclam', 'clamonacc']);
+/**
+ * The ClamAV programs whose running processes count, by name (/proc/PID/comm) and by the only
+ * program file each may run: Debian's clamav-daemon and clamav-freshclam install exactly these
+ * (`dpkg -c` of 1.4.6+dfsg-0+deb12u1), as do Fedora's clamd and clamav-update packages. A name
+ * is only where the search starts: anyone can start a process called clamd
+ * (`cp /bin/sleep ~/clamd; ~/clamd 300 &`, issue 12).
+ */
+export const CLAMAV_DAEMONS: Readonly<Record<string, string>> = {
+  clamd: '/usr/sbin/clamd',
+  clamonacc: '/usr/sbin/clamonacc',
+  freshclam: '/usr/bin/freshclam',
+};
+/**
+ * Accounts a genuine ClamAV process runs as, besides root: Debian's `clamav`, Fedora's
+ * `clamscan` (clamd@scan) and `clamupdate` (freshclam). Looked up in /etc/passwd, which only
+ * root can write.
+ */
+export const CLAMAV_ACCOUNTS = ['clamav', 'clamscan', 'clamupdate'] as const;
+
+/** What the probe saw of one process named like a ClamAV program; the parser judges it. */
+export type ClamProcess = {
+  pid: number;
+  /** /proc/PID/comm. */
+  name: string;
+  /** readlink /proc/PID/exe: the program file it runs (` (deleted)` after an upgrade). */
+  exe: string | null;
+  /** That program file itself (stat through /proc/PID/exe, so even a deleted one). */
+  exeFile: FileStatus | null;
+  /** Each folder above the program's path, root first (not followed). */
+  exeFolders: { path: string; status: FileStatus | null }[];
+  /** Real, effective, saved and file-system uid (the `Uid:` line of /proc/PID/status). */
+  uids: number[] | null;
+  /** Why the process could not be examined (e.g. not root), or null. */
+  error: string | null;
+};
 
 /** What the Linux probe gathers: no command is spawned, only files are read. */
 export type LinuxRaw = {
@@ -21,9 +54,75 @@ export type LinuxRaw = {
   binaries: string[];
   /** The first 512 bytes (the header) of each daily database found. */
   databases: { file: string; header: Uint8Array }[];
-  /** Names of running ClamAV processes, from /proc (works without systemd as PID 1). */
-  processes: string[];
+  /** Running processes named like ClamAV programs, from /proc (no systemd needed as PID 1). */
+  processes: ClamProcess[];
+  /** uid of each ClamAV account in CLAMAV_ACCOUNTS that /etc/passwd has. */
+  accounts: Record<string, number>;
 };
+
+/** Uids of the named accounts in /etc/passwd text (`name:x:uid:gid:…`). */
+export function parsePasswd(text: string, names: readonly string[]): Record<string, number> {
+  const found: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name !== undefined && names.includes(name) && uid !== undefined && /^\d+$/.test(uid)) {
+      found[name] = Number(uid);
+    }
+  }
+  return found;
+}
+
+/** The four uids of a /proc/PID/status text, or null when its `Uid:` line is not there. */
+export function parseStatusUids(text: string): number[] | null {
+  const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/m.exec(text);
+  return match ? match.slice(1, 5).map(Number) : null;
+}
+
+/** Folders above an absolute path, root first: `/usr/sbin/clamd` → `/`, `/usr`, `/usr/sbin`. */
+function foldersAbove(path: string): string[] {
+  const parts = path.split('/').filter(Boolean).slice(0, -1);
+  return ['/', ...parts.map((_, index) => `/${parts.slice(0, index + 1).join('/')}`)];
+}
+
+const DELETED = ' (deleted)';
+
+/** Looks at one process named like a ClamAV program: what it runs, and as whom. */
+async function examine(host: Host, pid: number, name: string): Promise<ClamProcess> {
+  const seen: ClamProcess = {
+    pid,
+    name,
+    exe: null,
+    exeFile: null,
+    exeFolders: [],
+    uids: null,
+    error: null,
+  };
+  const files = host.files;
+  if (files.status === undefined || files.linkTarget === undefined) {
+    return { ...seen, error: 'this host cannot tell who owns a program file' };
+  }
+  const status = (path: string, follow: boolean) =>
+    files.status?.(path, { follow }) ?? Promise.resolve(null);
+  try {
+    seen.exe = await files.linkTarget(`/proc/${pid}/exe`);
+    seen.exeFile = await status(`/proc/${pid}/exe`, true);
+    const statusText = await host.files.readText(`/proc/${pid}/status`);
+    seen.uids = statusText === null ? null : parseStatusUids(statusText);
+    const path = seen.exe?.endsWith(DELETED) ? seen.exe.slice(0, -DELETED.length) : seen.exe;
+    if (path?.startsWith('/')) {
+      for (const folder of foldersAbove(path)) {
+        seen.exeFolders.push({
+          path: folder,
+          status: await status(folder, false),
+        });
+      }
+    }
+  } catch (error) {
+    // Reading another user's /proc/PID/exe needs root (ptrace access mode, proc(5)).
+    seen.error = error instanceof Error ? error.message : String(error);
+  }
+  return seen;
+}
 
 /** Reads ClamAV's footprint through the host: binaries, daily database headers, processes. */
 export async function probe(host: Host): Promise<LinuxRaw> {
@@ -42,7 +141,7 @@ export async function probe(host: Host): Promise<LinuxRaw> {
   }
   // /proc instead of `systemctl is-active`: containers and some laptops run without systemd as
   // PID 1, where systemctl fails; a running clamd is what protects, however it was started.
-  const processes = new Set<string>();
+  const processes: ClamProcess[] = [];
   for (const entry of (await host.files.list('/proc')) ?? []) {
     if (!/^\d+$/.test(entry)) {
       continue;
@@ -54,11 +153,57 @@ export async function probe(host: Host): Promise<LinuxRaw> {
       comm = null; // the process ended between list and read
     }
     const name = comm?.trim() ?? '';
-    if (WATCHED.has(name)) {
-      processes.add(name);
+    if (name in CLAMAV_DAEMONS) {
+      processes.push(await examine(host, Number(entry), name));
     }
   }
-  return { binaries, databases, processes: [...processes].sort() };
+  const passwd = await host.files.readText('/etc/passwd');
+  const accounts = passwd === null ? {} : parsePasswd(passwd, CLAMAV_ACCOUNTS);
+  return { binaries, databases, processes, accounts };
+}
+
+const writableByOthers = (status: FileStatus): boolean => (status.mode & 0o022) !== 0;
+
+/**
+ * Why a process named like a ClamAV program is not the genuine one, or null when it is: it
+ * must run the package's program file (root-owned, writable by nobody else, in root-owned
+ * folders) as root or a ClamAV account, with every uid so (a setuid program run by a pupil keeps
+ * the pupil's real uid). A pupil can choose a name, never an owner.
+ */
+export function impostorReason(
+  process: ClamProcess,
+  accounts: Record<string, number>,
+): string | null {
+  const expected = CLAMAV_DAEMONS[process.name];
+  if (expected === undefined) {
+    return `${process.name} is not a ClamAV program`;
+  }
+  const path = process.exe?.endsWith(DELETED) ? process.exe.slice(0, -DELETED.length) : process.exe;
+  if (path !== expected) {
+    return `runs ${process.exe ?? 'an unknown program'}, not ${expected}`;
+  }
+  const file = process.exeFile;
+  if (file?.kind !== 'file' || file.uid !== 0 || writableByOthers(file)) {
+    return `its program is not a root-owned file only root can change`;
+  }
+  for (const folder of process.exeFolders) {
+    const status = folder.status;
+    if (status?.kind !== 'directory' || status.uid !== 0 || writableByOthers(status)) {
+      return `${folder.path} is not a root-owned folder only root can change`;
+    }
+  }
+  if (process.exeFolders.length === 0) {
+    return 'the folders of its program were not examined';
+  }
+  const allowed = new Set([0, ...Object.values(accounts)]);
+  if (process.uids === null || process.uids.length !== 4) {
+    return 'its user could not be read';
+  }
+  const stranger = process.uids.find((uid) => !allowed.has(uid));
+  if (stranger !== undefined) {
+    return `runs as uid ${stranger}, not as root or a ClamAV account`;
+  }
+  return null;
 }
 
 /** One parsed `ClamAV-VDB:` header. */
@@ -91,10 +236,27 @@ export function parseVdbHeader(header: Uint8Array): VdbHeader | null {
 
 /** ClamAV's state as facts. A header that is not a VDB header is unrecognised, not "old". */
 export function parse(raw: LinuxRaw): Parsed<AntivirusFacts> {
-  const running = new Set(raw.processes);
+  const running = new Set<string>();
+  const ignored: string[] = [];
+  const errors: string[] = [];
+  for (const process of raw.processes) {
+    const label = `${process.name} (pid ${process.pid})`;
+    if (process.error !== null) {
+      // Not examined is not "not running": with no genuine daemon seen, the verdict is unknown.
+      errors.push(`could not examine ${label}: ${process.error}`);
+      continue;
+    }
+    const reason = impostorReason(process, raw.accounts);
+    if (reason === null) {
+      running.add(process.name);
+    } else {
+      ignored.push(`ignored ${label}: ${reason}`);
+    }
+  }
   if (raw.binaries.length === 0 && raw.databases.length === 0 && running.size === 0) {
-    // A working probe that finds no ClamAV at all is a finding, not an unknown.
-    return { ok: true, facts: { products: [], gatekeeper: null, errors: [] } };
+    // A working probe that finds no ClamAV at all is a finding, not an unknown; a process merely
+    // named clamd is no ClamAV.
+    return { ok: true, facts: { products: [], gatekeeper: null, errors } };
   }
   let newest: (VdbHeader & { file: string }) | null = null;
   for (const database of raw.databases) {
@@ -119,6 +281,8 @@ export function parse(raw: LinuxRaw): Parsed<AntivirusFacts> {
     newest === null
       ? 'no daily database'
       : `${newest.file} version ${newest.version} by ${newest.builder}`,
+    // A few are enough for ICT to see someone is posing as ClamAV.
+    ...ignored.slice(0, 3),
   ];
   return {
     ok: true,
@@ -134,7 +298,8 @@ export function parse(raw: LinuxRaw): Parsed<AntivirusFacts> {
         }),
       ],
       gatekeeper: null,
-      errors: [],
+      // When no genuine daemon was seen, a process that could not be examined may be one.
+      errors: daemon ? [] : errors,
     },
   };
 }

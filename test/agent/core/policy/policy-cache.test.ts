@@ -1,4 +1,14 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -151,7 +161,7 @@ describe('PolicyCache', () => {
     await mkdir(join(dir, 'policy.json'));
     const { cache, problems } = await PolicyCache.open(dir, { now: clock });
     expect(cache.source()).toBe('default');
-    expect(problems[0]).toMatch(/unreadable \(EISDIR\).*moved aside/);
+    expect(problems[0]).toMatch(/is not a regular file.*moved aside/);
   });
 
   it('a policy that cannot be persisted is still in force, with the disk error reported', async () => {
@@ -170,5 +180,41 @@ describe('PolicyCache', () => {
     await Promise.all(['"a"', '"b"', '"c"', '"d"'].map((etag) => cache.offer(exampleText, etag)));
     expect(cache.etag()).toBe('"d"');
     expect((await PolicyCache.open(dir)).cache.etag()).toBe('"d"');
+  });
+
+  describe("a cache file that is not the service's own is not trusted", () => {
+    async function planted(): Promise<string> {
+      // A more lenient policy someone else wrote: same valid shape as a genuine cache file.
+      const { cache } = await PolicyCache.open(join(dir, 'source'), { now: clock });
+      await cache.offer(exampleText, '"planted"');
+      return readFile(join(dir, 'source', 'policy.json'), 'utf8');
+    }
+
+    it('writable by others (0666): set aside, the default policy applies', async () => {
+      await writeFile(join(dir, 'policy.json'), await planted(), { mode: 0o666 });
+      await chmod(join(dir, 'policy.json'), 0o666);
+      const { cache, problems } = await PolicyCache.open(dir, { now: clock });
+      expect(cache.source()).toBe('default');
+      expect(cache.etag()).toBeNull();
+      expect(problems).toEqual([expect.stringMatching(/not trusted: .*mode 0666.*moved aside/)]);
+    });
+
+    it('owned by another user: set aside, the default policy applies', async () => {
+      await writeFile(join(dir, 'policy.json'), await planted(), { mode: 0o600 });
+      // The owner the service expects is passed in, so this needs no second account or root.
+      const uid = (process.getuid?.() ?? 0) + 4242;
+      const { cache, problems } = await PolicyCache.open(dir, { now: clock, uid });
+      expect(cache.source()).toBe('default');
+      expect(problems).toEqual([expect.stringMatching(/owned by uid \d+, not by the service/)]);
+    });
+
+    it('a symbolic link in its place: not followed, set aside', async () => {
+      const target = join(dir, 'elsewhere.json');
+      await writeFile(target, await planted(), { mode: 0o600 });
+      await symlink(target, join(dir, 'policy.json'));
+      const { cache, problems } = await PolicyCache.open(dir, { now: clock });
+      expect(cache.source()).toBe('default');
+      expect(problems).toEqual([expect.stringContaining('symbolic link')]);
+    });
   });
 });
