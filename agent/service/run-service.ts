@@ -48,6 +48,7 @@ export async function runService(options: {
     dir: join(config.stateDir, 'outbox'),
     retryStateFile: join(config.stateDir, 'delivery-retry.json'),
     maxReports: config.outboxMaxReports,
+    maxEvents: config.outboxMaxEvents,
     backoff: {
       baseMs: config.deliveryRetryBaseSeconds * 1000,
       capMs: Math.max(config.deliveryRetryCapSeconds, config.deliveryRetryBaseSeconds) * 1000,
@@ -57,6 +58,13 @@ export async function runService(options: {
     log.info(
       { files: outbox.prunedAtOpen() },
       'outbox: set-aside files past their retention removed',
+    );
+  }
+  if (outbox.droppedAtOpen().length > 0) {
+    // Counted by the outbox too: ICT gets an `outbox.reports-dropped` notice with the next send.
+    log.warn(
+      { dropped: outbox.droppedAtOpen().length },
+      'outbox over its bound at open: dropped the oldest reports',
     );
   }
   for (const file of outbox.corruptFiles()) {

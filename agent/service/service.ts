@@ -17,6 +17,7 @@ import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
 import type { OsName } from '../core/platform.ts';
 import type { PolicyCache } from '../core/policy/policy-cache.ts';
 import { buildReport } from '../core/report.ts';
+import { addPassFailure, agentHealthResult, type PassFailures } from './agent-health.ts';
 import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
 
 /** What the service needs from the server, for an enrolled device. */
@@ -81,6 +82,7 @@ export class AgentService {
   #lastDeliveryAt: Date | null = null;
   #lastDeliveryError: string | null = null;
   #enrolled: DeviceConnection | null = null;
+  #passFailures: PassFailures | null = null;
 
   constructor(parts: ServiceParts) {
     this.#parts = parts;
@@ -107,6 +109,8 @@ export class AgentService {
     }
     this.#timers.clear();
     await Promise.allSettled([this.#pass, this.#delivering]);
+    // Drops counted in memory become notices on disk, so a restart does not forget them.
+    await this.#noteDrops().catch(() => undefined);
   }
 
   /** One check pass → one report in the outbox → a delivery attempt. Concurrent calls share a pass. */
@@ -117,9 +121,15 @@ export class AgentService {
     return this.#pass;
   }
 
-  /** Queues an event (USB, AUP, tamper…) durably, then tries to deliver. */
+  /**
+   * Queues an event (USB, AUP, tamper…) durably, then tries to deliver. At the outbox's bound
+   * of events it is refused and counted; ICT gets a `tamper.events-dropped` notice instead.
+   */
   async recordEvent(event: AgentEvent): Promise<void> {
-    await this.#parts.outbox.add({ kind: 'event', id: event.id, payload: event });
+    const added = await this.#parts.outbox.add({ kind: 'event', id: event.id, payload: event });
+    if (added.refused && this.#parts.outbox.pendingDrops().events?.count === 1) {
+      this.#parts.log.warn({ type: event.type }, 'outbox full of events: refusing new ones');
+    }
     this.#kickDelivery();
   }
 
@@ -136,6 +146,14 @@ export class AgentService {
       lastReportQueuedAt: this.#lastQueuedAt?.toISOString() ?? null,
       lastDeliveryAt: this.#lastDeliveryAt?.toISOString() ?? null,
       lastDeliveryError: this.#lastDeliveryError,
+      passFailures:
+        this.#passFailures === null
+          ? null
+          : {
+              count: this.#passFailures.count,
+              since: this.#passFailures.since.toISOString(),
+              lastError: this.#passFailures.lastError,
+            },
       deliveryFailures: this.#parts.outbox.failures(),
       nextDeliveryAttemptAt: isoOrNull(this.#parts.outbox.nextAttemptAt()),
       outbox: this.#parts.outbox.depth(),
@@ -149,9 +167,25 @@ export class AgentService {
   }
 
   async #doPass(): Promise<CheckResult[]> {
-    const { host, os, log } = this.#parts;
+    const now = this.#parts.host.now();
+    try {
+      return await this.#passAt(now);
+    } catch (error) {
+      // The checks may have run, but nothing reached the outbox (a full disk): say so in the
+      // status now and in the first report that gets through.
+      this.#passFailures = addPassFailure(this.#passFailures, now, errorText(error));
+      this.#results = [
+        ...this.#results.filter((r) => r.checkId !== 'agent-health'),
+        agentHealthResult(this.#passFailures, now),
+      ];
+      throw error;
+    }
+  }
+
+  async #passAt(now: Date): Promise<CheckResult[]> {
+    const { os, log } = this.#parts;
+    const host = this.#parts.host;
     const policy = this.#parts.policy.current();
-    const now = host.now();
     const maxAge = policy.reporting.slowChecksIntervalHours;
     const cached = new Map<string, CheckResult>();
     for (const id of SLOW_CHECK_IDS) {
@@ -170,9 +204,13 @@ export class AgentService {
       log.warn({ error: errorText(error) }, 'slow-check results not cached');
     });
     const byId = new Map([...cached, ...ran.map((r) => [r.checkId, r] as const)]);
-    const results = this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []);
+    const results = [
+      ...this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []),
+      agentHealthResult(this.#passFailures, now),
+    ];
     const report = buildReport({ device, policy, results, now });
     const added = await this.#parts.outbox.add({ kind: 'report', id: report.id, payload: report });
+    this.#passFailures = null;
     if (added.dropped.length > 0) {
       log.warn({ dropped: added.dropped.length }, 'outbox full: dropped the oldest reports');
     }
@@ -210,6 +248,7 @@ export class AgentService {
       this.#scheduleDelivery();
       return;
     }
+    await this.#noteDrops();
     const send = async (batch: OutboxItem[]): Promise<SendOutcome> => {
       const reports = batch.flatMap((i) => (i.kind === 'report' ? [i.payload] : []));
       const events = batch.flatMap((i) => (i.kind === 'event' ? [i.payload] : []));
@@ -235,6 +274,13 @@ export class AgentService {
       );
     }
     this.#scheduleDelivery();
+  }
+
+  /** Turns what the outbox dropped or refused into events for ICT (just before a send). */
+  async #noteDrops(): Promise<void> {
+    for (const notice of await this.#parts.outbox.noteDrops()) {
+      this.#parts.log.warn({ type: notice.type, ...notice.data }, 'outbox dropped items');
+    }
   }
 
   #scheduleDelivery(): void {

@@ -24,6 +24,7 @@ const status: AgentStatus = {
   lastDeliveryError: null,
   deliveryFailures: 0,
   nextDeliveryAttemptAt: null,
+  passFailures: null,
   outbox: { reports: 0, events: 0 },
   results: [],
 };
