@@ -132,6 +132,11 @@ export async function runService(options: {
     heartbeatMinutes: config.heartbeatMinutes,
     startupJitterMs: config.startupJitterSeconds * 1000,
   });
+  // No process-wide 'unhandledRejection' handler that carries on: a rejection nobody handled is
+  // a bug, and a bug is logged and ends the process so the service manager restarts it (STYLE
+  // §9; Node's default prints the stack and exits 1). Swallowing it would leave a service whose
+  // state nobody knows running silently. Client input and failing passes are not bugs: the IPC
+  // server turns both into answers, so no local user can reach that path.
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),
     runChecks: () => service.runPass(),
