@@ -139,7 +139,7 @@ export async function runService(options: {
   // server turns both into answers, so no local user can reach that path.
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),
-    runChecks: () => service.runPass(),
+    runChecks: () => service.runPass({ requested: true }),
   });
   // Corrupt state was set aside, never a crash; only root can write it, so ICT hears of it too.
   const corrupt = [

@@ -83,6 +83,10 @@ export class AgentService {
   #lastDeliveryError: string | null = null;
   #enrolled: DeviceConnection | null = null;
   #passFailures: PassFailures | null = null;
+  /** A caller of the pass in flight wants its report queued whatever the results. */
+  #passMustReport = false;
+  /** Each check's status in the last report queued. */
+  #queuedStatuses = new Map<string, string>();
 
   constructor(parts: ServiceParts) {
     this.#parts = parts;
@@ -113,8 +117,16 @@ export class AgentService {
     await this.#noteDrops().catch(() => undefined);
   }
 
-  /** One check pass → one report in the outbox → a delivery attempt. Concurrent calls share a pass. */
-  runPass(): Promise<CheckResult[]> {
+  /**
+   * One check pass → one report in the outbox → a delivery attempt. Concurrent calls share a
+   * pass. A pass someone asked for (`requested`: the tray's checks:run, open to any local user)
+   * queues a report only when a result changed since the last one queued, so asking over and
+   * over cannot fill the outbox with copies; the schedule's passes always queue one.
+   */
+  runPass(options: { requested?: boolean } = {}): Promise<CheckResult[]> {
+    if (options.requested !== true) {
+      this.#passMustReport = true;
+    }
     this.#pass ??= this.#doPass().finally(() => {
       this.#pass = null;
     });
@@ -208,13 +220,22 @@ export class AgentService {
       ...this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []),
       agentHealthResult(this.#passFailures, now),
     ];
+    const changed = results.some((r) => this.#queuedStatuses.get(r.checkId) !== r.status);
+    const mustReport = this.#passMustReport;
+    this.#passMustReport = false;
+    if (!mustReport && !changed && this.#queuedStatuses.size > 0) {
+      this.#results = results;
+      this.#lastCheckAt = now;
+      log.info({ ran: toRun.length, cached: cached.size }, 'requested pass: nothing changed');
+      return results;
+    }
     const report = buildReport({ device, policy, results, now });
     const added = await this.#parts.outbox.add({ kind: 'report', id: report.id, payload: report });
     this.#passFailures = null;
     if (added.dropped.length > 0) {
       log.warn({ dropped: added.dropped.length }, 'outbox full: dropped the oldest reports');
     }
-    const changed = results.some((r, i) => r.status !== this.#results[i]?.status);
+    this.#queuedStatuses = new Map(results.map((r) => [r.checkId, r.status]));
     log.info(
       { overall: report.overall, changed, ran: toRun.length, cached: cached.size },
       'check pass finished',

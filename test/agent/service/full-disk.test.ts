@@ -150,3 +150,20 @@ describe('bounded outbox, told to ICT', () => {
     expect(sent.filter((e) => e.type === 'idle.locked')).toHaveLength(20);
   });
 });
+
+describe('requested passes (checks:run, open to any local user)', () => {
+  it('queue a report only when a result changed; scheduled passes always queue one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hallpass-requested-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { service, stored } = await build(dir);
+    await service.runPass();
+    for (let i = 0; i < 5; i++) {
+      await service.runPass({ requested: true });
+    }
+    expect(await stored('report')).toHaveLength(1);
+    expect(service.status().lastCheckAt).not.toBeNull();
+    await service.runPass();
+    expect(await stored('report')).toHaveLength(2);
+    await service.stop();
+  });
+});
