@@ -4,7 +4,7 @@
 // root to chmod a file of their choosing. Instead the socket's folder must belong to root (or
 // to the user the service runs as) and be writable by nobody else, and the socket is born with
 // mode 0666 by binding under a umask, so nothing is ever chmod'ed by path.
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { dirname } from 'node:path';
 
@@ -14,32 +14,40 @@ export class UnsafeSocketFolder extends Error {}
 const STICKY = 0o1000;
 
 /**
- * Creates the socket's folder (0755) if missing and checks it and every folder above it: each
- * must be a real folder owned by root or by this process's user, and not writable by group or
- * others unless sticky (like /tmp, where others cannot rename what they do not own).
+ * Creates the socket's folder (0755) if missing and checks the way to it: every folder on the
+ * path as written and as resolved must be owned by root or by this process's user and not
+ * writable by group or others unless sticky (like /tmp, where others cannot rename what they do
+ * not own); a link on the way (macOS: /var -> /private/var) must be owned by root or this user.
+ * The socket's own folder must not be writable by others at all, sticky or not: another user
+ * could create the socket's name there first.
  */
 export async function prepareSocketFolder(path: string): Promise<void> {
   const folder = dirname(path);
   await mkdir(folder, { recursive: true, mode: 0o755 });
   const uid = process.getuid?.() ?? 0;
-  for (let dir = folder; ; dir = dirname(dir)) {
-    const info = await lstat(dir);
-    if (!info.isDirectory()) {
-      throw new UnsafeSocketFolder(`${dir} (above the IPC socket) is not a folder`);
-    }
-    if (info.uid !== 0 && info.uid !== uid) {
-      throw new UnsafeSocketFolder(`${dir} (above the IPC socket) belongs to uid ${info.uid}`);
-    }
-    const othersMayWrite = (info.mode & 0o022) !== 0;
-    // The socket's own folder must be private to the service even if sticky: in a sticky
-    // shared folder another user could create the socket's name first.
-    if (othersMayWrite && (dir === folder || (info.mode & STICKY) === 0)) {
-      throw new UnsafeSocketFolder(
-        `${dir} (above the IPC socket) is writable by others (mode ${(info.mode & 0o7777).toString(8)})`,
-      );
-    }
-    if (dirname(dir) === dir) {
-      return;
+  const resolved = await realpath(folder);
+  for (const start of new Set([folder, resolved])) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      const info = await lstat(dir);
+      if (info.uid !== 0 && info.uid !== uid) {
+        throw new UnsafeSocketFolder(
+          `${dir} (on the way to the IPC socket) belongs to uid ${info.uid}`,
+        );
+      }
+      if (!info.isSymbolicLink()) {
+        if (!info.isDirectory()) {
+          throw new UnsafeSocketFolder(`${dir} (on the way to the IPC socket) is not a folder`);
+        }
+        const othersMayWrite = (info.mode & 0o022) !== 0;
+        if (othersMayWrite && (dir === resolved || (info.mode & STICKY) === 0)) {
+          throw new UnsafeSocketFolder(
+            `${dir} (on the way to the IPC socket) is writable by others (mode ${(info.mode & 0o7777).toString(8)})`,
+          );
+        }
+      }
+      if (dirname(dir) === dir) {
+        break;
+      }
     }
   }
 }

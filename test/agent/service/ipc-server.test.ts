@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { chmod, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import {
   type IpcHandlers,
   type IpcLimits,
 } from '../../../agent/service/ipc-server.ts';
+import { runningAsRoot } from '../../helpers/unprivileged-user.ts';
 
 const status: AgentStatus = {
   agentVersion: '0.1.0',
@@ -271,13 +272,28 @@ describe('IPC socket folder', () => {
     );
   });
 
-  it('refuses a socket folder that is a link', async () => {
+  it('refuses a link on the way that another user owns, and follows one root owns', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
     cleanups.push(() => rm(folder, { recursive: true, force: true }));
     await mkdir(join(folder, 'real'), { mode: 0o755 });
     await symlink(join(folder, 'real'), join(folder, 'link'));
-    await expect(startIpcServer(join(folder, 'link', 'agent.sock'), handlers)).rejects.toThrow(
-      /not a folder/,
+    const close = await startIpcServer(join(folder, 'link', 'agent.sock'), handlers);
+    await close();
+    if (runningAsRoot) {
+      await lchown(join(folder, 'link'), 65534, 65534);
+      await expect(startIpcServer(join(folder, 'link', 'agent.sock'), handlers)).rejects.toThrow(
+        /belongs to uid 65534/,
+      );
+    }
+  });
+
+  // Giving a folder to another user takes root (CI runs as root).
+  it.skipIf(!runningAsRoot)('refuses a socket folder that another user owns', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    await chown(folder, 65534, 65534);
+    await expect(startIpcServer(join(folder, 'agent.sock'), handlers)).rejects.toThrow(
+      /belongs to uid 65534/,
     );
   });
 });
