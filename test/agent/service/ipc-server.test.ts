@@ -260,6 +260,26 @@ describe('service IPC under abuse', () => {
   });
 });
 
+describe('service IPC, a client that stalls', () => {
+  it('drops a connection that never reads its answers once it has been stalled for the idle time', async () => {
+    const big = { ...status, lastDeliveryError: 'x'.repeat(1000) };
+    const { path } = await server(
+      { status: () => big, runChecks: () => Promise.resolve([]) },
+      { idleTimeoutMs: 300 },
+    );
+    const socket = await open(path);
+    socket.pause();
+    socket.write(`{"id":1,"channel":"status:get"}\n`.repeat(5000));
+    // A paused socket never sees the end of its stream; it learns of the close when a write
+    // fails (EPIPE), so it keeps sending a line now and then, and still never reads.
+    socket.on('error', () => undefined);
+    const nudge = setInterval(() => socket.write(`{"id":2,"channel":"status:get"}\n`), 100);
+    await closed(socket);
+    clearInterval(nudge);
+    expect((await ipcRequest(path, 'status:get')).ok).toBe(true);
+  });
+});
+
 describe('IPC socket folder', () => {
   const handlers = { status: () => status, runChecks: () => Promise.resolve([]) };
 
