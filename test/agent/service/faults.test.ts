@@ -1,5 +1,6 @@
 // Faults the service must not hide, on a real disk: a state folder on a small tmpfs that is
-// filled until writes fail with ENOSPC, and an outbox flooded past its bounds. Mounting needs
+// filled until writes fail with ENOSPC, an outbox flooded past its bounds or trimmed at open,
+// and a pass asked for again and again. Mounting needs
 // root (CI runs as root); elsewhere the tmpfs test is skipped with a note.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -103,6 +104,33 @@ describe.skipIf(!runningAsRoot)('a full state disk (tmpfs)', () => {
   });
 });
 
+/** A server that takes every batch; what reaches it is what ICT would see. */
+function recordingConnection(batches: ReportBatch[]): DeviceConnection {
+  return {
+    deviceId: '00000000-0000-4000-8000-000000000001',
+    serverUrl: 'http://127.0.0.1:1',
+    fetchPolicy: () => Promise.resolve({ kind: 'not-modified' }),
+    sendBatch: (batch) => {
+      batches.push(batch);
+      return Promise.resolve({
+        kind: 'accepted',
+        ids: [...batch.reports, ...batch.events].map((i) => i.id),
+      });
+    },
+  };
+}
+
+/** Waits (real time) until the outbox is empty and something was sent. */
+async function drained(outbox: Outbox, batches: ReportBatch[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (outbox.depth().events + outbox.depth().reports > 0 || batches.length === 0) {
+    if (Date.now() > deadline) {
+      throw new Error('timed out waiting for the delivery');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('bounded outbox, told to ICT', () => {
   const event = (): AgentEvent => ({
     schemaVersion: SCHEMA_VERSION,
@@ -116,18 +144,7 @@ describe('bounded outbox, told to ICT', () => {
     const dir = await mkdtemp(join(tmpdir(), 'hallpass-flood-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const batches: ReportBatch[] = [];
-    const connection: DeviceConnection = {
-      deviceId: '00000000-0000-4000-8000-000000000001',
-      serverUrl: 'http://127.0.0.1:1',
-      fetchPolicy: () => Promise.resolve({ kind: 'not-modified' }),
-      sendBatch: (batch) => {
-        batches.push(batch);
-        return Promise.resolve({
-          kind: 'accepted',
-          ids: [...batch.reports, ...batch.events].map((i) => i.id),
-        });
-      },
-    };
+    const connection = recordingConnection(batches);
     const { service, outbox } = await build(dir, { maxEvents: 20 }, connection);
     // Before start() nothing is sent: the flood meets a full outbox, as it would offline.
     for (let i = 0; i < 50; i++) {
@@ -135,19 +152,39 @@ describe('bounded outbox, told to ICT', () => {
     }
     expect(outbox.depth().events).toBe(20);
     service.start();
-    const deadline = Date.now() + 60_000;
-    while (outbox.depth().events > 0 || batches.length === 0) {
-      if (Date.now() > deadline) {
-        throw new Error('timed out waiting for the delivery');
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await drained(outbox, batches);
     await service.stop();
     const sent = batches.flatMap((b) => b.events);
     const notices = sent.filter((e) => e.type === 'tamper.events-dropped');
     expect(notices).toHaveLength(1);
     expect(notices[0]?.data).toMatchObject({ count: 30 });
     expect(sent.filter((e) => e.type === 'idle.locked')).toHaveLength(20);
+  });
+});
+
+describe('reports dropped at open', () => {
+  it('reach ICT as one outbox.reports-dropped event with the count', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hallpass-dropped-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const offline = await build(dir, { maxReports: 10 });
+    for (let i = 0; i < 5; i++) {
+      await offline.service.runPass();
+    }
+    await offline.service.stop();
+    // The bound was lowered (or a crash left extra reports): the next start drops the oldest.
+    const batches: ReportBatch[] = [];
+    const { service, outbox } = await build(dir, { maxReports: 2 }, recordingConnection(batches));
+    service.start();
+    await drained(outbox, batches);
+    await service.stop();
+    const notices = batches
+      .flatMap((b) => b.events)
+      .filter((e) => e.type === 'outbox.reports-dropped');
+    // The three dropped at open; the start-up pass may drop one more, in the same or a later
+    // notice, depending on whether it stored its report before the first send.
+    const counts = notices.map((e) => (e.data as { count: number }).count);
+    expect(counts.length).toBeGreaterThanOrEqual(1);
+    expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(3);
   });
 });
 
