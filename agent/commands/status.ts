@@ -15,6 +15,15 @@ export function renderStatus(status: AgentStatus): string {
     line('Last delivery', status.lastDeliveryAt ?? 'never'),
     line('Outbox', `${status.outbox.reports} reports, ${status.outbox.events} events waiting`),
   ];
+  if (status.passFailures !== null) {
+    // Passes that ran but could not be stored (a full disk): nothing reaches ICT meanwhile.
+    lines.push(
+      line(
+        'CHECK PASSES FAILING',
+        `${status.passFailures.count} in a row since ${status.passFailures.since}: ${status.passFailures.lastError}`,
+      ),
+    );
+  }
   if (status.lastDeliveryError !== null) {
     lines.push(line('Last delivery error', status.lastDeliveryError));
   }

@@ -1,9 +1,10 @@
 // Local IPC for the tray: a Unix socket (named pipe on Windows), one JSON object per line each
-// way. The tray runs as the signed-in user and is not trusted: every request is validated with
-// the shared schema, lines are bounded, and a check pass runs at most once per interval on request.
-import { chmod, mkdir, rm } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+// way. The tray runs as the signed-in user and is not trusted, and any local user can connect:
+// every request is validated with the shared schema, nothing a client sends can end the process
+// (every answer is a value, every promise is handled), and every resource a client can make the
+// service hold is bounded: line length, requests in flight and answers waiting to be read per
+// connection, connections in total, idle time, and how often a check pass may be requested.
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import {
   describeProblems,
   IpcRequestSchema,
@@ -12,98 +13,277 @@ import {
   type AgentStatus,
   type IpcResponse,
 } from '../../shared/index.ts';
+import { listenWithMode, prepareSocketFolder } from './ipc-socket-path.ts';
 
 const MAX_LINE_BYTES = 4096;
-const MIN_CHECK_INTERVAL_MS = 30_000;
 
 /** What the IPC server asks of the service. */
 export interface IpcHandlers {
   status(): AgentStatus;
+  /** A check pass the tray asked for; may reject (a full disk), which the client hears as an error. */
   runChecks(): Promise<unknown>;
+}
+
+/**
+ * Bounds on what clients can make the service hold. A connection at the total cap does not
+ * refuse the newcomer: it drops the connection idle longest (busy ones only when none is idle),
+ * so the tray, which opens a fresh connection per request, always gets in however many idle
+ * connections a pupil holds open.
+ */
+export interface IpcLimits {
+  maxConnections: number;
+  /** Requests read and not yet answered, per connection; reading stops at this many. */
+  maxInFlight: number;
+  /** Answers written but not yet read by the client; reading stops above this many bytes. */
+  maxBufferedBytes: number;
+  /** A connection with nothing in flight and no progress for this long is closed. */
+  idleTimeoutMs: number;
+  /** A requested check pass runs at most once per this long; callers in between get the status. */
+  minCheckRunIntervalMs: number;
+}
+
+/** Defaults: far below any descriptor limit, and above what one tray ever needs. */
+export const DEFAULT_IPC_LIMITS: IpcLimits = {
+  maxConnections: 32,
+  maxInFlight: 4,
+  maxBufferedBytes: 64 * 1024,
+  idleTimeoutMs: 60_000,
+  minCheckRunIntervalMs: 5 * 60_000,
+};
+
+/** One client connection and what it holds. */
+interface Connection {
+  socket: Socket;
+  /** Bytes received and not yet split into lines. */
+  buffer: string;
+  inFlight: number;
+  lastActivity: number;
+  /** Reading stopped for back-pressure (answers unread or too many in flight). */
+  stalled: boolean;
+}
+
+/** The id of a request that failed validation, when it has a usable one; else 0. */
+function requestId(message: unknown): number {
+  if (typeof message !== 'object' || message === null || !('id' in message)) {
+    return 0;
+  }
+  const id = message.id;
+  return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 2 ** 31 ? id : 0;
+}
+
+function errorAnswer(id: number, error: string): IpcResponse {
+  return { id, ok: false, error: error.slice(0, 500) };
+}
+
+/** Answers one line; never rejects: every failure is an error answer. */
+async function answerLine(
+  line: string,
+  handlers: IpcHandlers,
+  checkRun: () => Promise<void>,
+): Promise<IpcResponse> {
+  let message: unknown;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    return errorAnswer(0, 'not JSON');
+  }
+  const checked = validate(IpcRequestSchema, message);
+  if (!checked.ok) {
+    return errorAnswer(
+      requestId(message),
+      `invalid request: ${describeProblems(checked.problems)}`,
+    );
+  }
+  const request = checked.value;
+  try {
+    switch (request.channel) {
+      case 'status:get':
+        return { id: request.id, ok: true, status: handlers.status() };
+      case 'checks:run':
+        await checkRun();
+        return { id: request.id, ok: true, status: handlers.status() };
+    }
+  } catch (error) {
+    // A pass that failed (the disk is full) is the service's trouble, not the client's: the
+    // client hears it, the service's own schedule and status carry on.
+    return errorAnswer(
+      request.id,
+      `the service could not do that: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 /** Starts listening on `path`; returns a closer. */
 export async function startIpcServer(
   path: string,
   handlers: IpcHandlers,
+  limits: Partial<IpcLimits> = {},
 ): Promise<() => Promise<void>> {
+  const bounds = { ...DEFAULT_IPC_LIMITS, ...limits };
   const isPipe = path.startsWith('\\\\.\\pipe\\');
   if (!isPipe) {
-    await mkdir(dirname(path), { recursive: true });
-    // A socket left by a killed service would make listen fail with EADDRINUSE.
-    await rm(path, { force: true });
+    await prepareSocketFolder(path);
   }
-  let lastRun = 0;
-  const answer = async (line: string): Promise<IpcResponse> => {
-    let message: unknown;
-    try {
-      message = JSON.parse(line);
-    } catch {
-      return { id: 0, ok: false, error: 'not JSON' };
-    }
-    const checked = validate(IpcRequestSchema, message);
-    if (!checked.ok) {
-      const id =
-        typeof (message as { id?: unknown }).id === 'number' ? (message as { id: number }).id : 0;
-      return {
-        id: Number.isInteger(id) ? id : 0,
-        ok: false,
-        error: `invalid request: ${describeProblems(checked.problems)}`.slice(0, 500),
-      };
-    }
-    const request = checked.value;
-    switch (request.channel) {
-      case 'status:get':
-        return { id: request.id, ok: true, status: handlers.status() };
-      case 'checks:run': {
-        const now = Date.now();
-        if (now - lastRun >= MIN_CHECK_INTERVAL_MS) {
-          lastRun = now;
-          await handlers.runChecks();
-        }
-        return { id: request.id, ok: true, status: handlers.status() };
-      }
-    }
+  const connections = new Set<Connection>();
+  const drop = (connection: Connection) => {
+    connections.delete(connection);
+    connection.socket.destroy();
   };
-  const server: Server = createServer((socket: Socket) => {
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      if (buffer.length > MAX_LINE_BYTES && !buffer.includes('\n')) {
-        socket.end(JSON.stringify({ id: 0, ok: false, error: 'request too long' }) + '\n');
+
+  // Requested passes: one at a time, at most once per interval; callers in between share it or
+  // get the status as it is. The schedule's own passes are not limited by this.
+  let lastRun = Number.NEGATIVE_INFINITY;
+  let running: Promise<void> | null = null;
+  const checkRun = (): Promise<void> => {
+    if (running !== null) {
+      return running;
+    }
+    const now = Date.now();
+    if (now - lastRun < bounds.minCheckRunIntervalMs) {
+      return Promise.resolve();
+    }
+    lastRun = now;
+    running = handlers
+      .runChecks()
+      .then(() => undefined)
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+
+  const pump = (connection: Connection): void => {
+    const { socket } = connection;
+    for (;;) {
+      if (socket.destroyed) {
         return;
       }
-      let newline = buffer.indexOf('\n');
-      while (newline !== -1) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        void answer(line).then((response) => {
+      const blocked =
+        connection.inFlight >= bounds.maxInFlight ||
+        socket.writableLength > bounds.maxBufferedBytes;
+      const newline = connection.buffer.indexOf('\n');
+      if (blocked || newline === -1) {
+        break;
+      }
+      const line = connection.buffer.slice(0, newline);
+      connection.buffer = connection.buffer.slice(newline + 1);
+      connection.inFlight++;
+      void answerLine(line, handlers, checkRun)
+        .catch((error: unknown) => errorAnswer(0, `internal error: ${String(error)}`))
+        .then((response) => {
+          connection.inFlight--;
+          connection.lastActivity = Date.now();
           if (!socket.destroyed) {
             socket.write(JSON.stringify(response) + '\n');
           }
+          pump(connection);
         });
-        newline = buffer.indexOf('\n');
+    }
+    if (connection.buffer.length > MAX_LINE_BYTES && !connection.buffer.includes('\n')) {
+      socket.end(JSON.stringify(errorAnswer(0, 'request too long')) + '\n');
+      connection.buffer = '';
+      return;
+    }
+    // Stop reading while lines wait (in flight at the cap, or the client not reading its
+    // answers): what it sends next stays in the kernel's buffer, and then in the client.
+    const mustWait = connection.buffer.includes('\n');
+    if (mustWait && !connection.stalled) {
+      connection.stalled = true;
+      socket.pause();
+    } else if (!mustWait && connection.stalled) {
+      connection.stalled = false;
+      socket.resume();
+    }
+  };
+
+  const server: Server = createServer((socket: Socket) => {
+    const connection: Connection = {
+      socket,
+      buffer: '',
+      inFlight: 0,
+      lastActivity: Date.now(),
+      stalled: false,
+    };
+    if (connections.size >= bounds.maxConnections) {
+      const victim = evictionVictim(connections);
+      if (victim !== undefined) {
+        drop(victim);
       }
+    }
+    connections.add(connection);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      connection.lastActivity = Date.now();
+      connection.buffer += chunk;
+      pump(connection);
+    });
+    socket.on('drain', () => {
+      connection.lastActivity = Date.now();
+      pump(connection);
+    });
+    socket.on('close', () => {
+      connections.delete(connection);
     });
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      resolve();
+  // The accepting socket itself can fail (EMFILE when descriptors run out): log-free and alive.
+  server.on('error', () => undefined);
+
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const connection of connections) {
+        // Stalled on its own unread answers counts as idle: the client makes no progress.
+        const waiting = connection.inFlight > 0 && connection.socket.writableLength === 0;
+        if (!waiting && now - connection.lastActivity >= bounds.idleTimeoutMs) {
+          drop(connection);
+        }
+      }
+    },
+    Math.max(10, Math.floor(bounds.idleTimeoutMs / 4)),
+  );
+  sweep.unref();
+
+  if (isPipe) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  if (!isPipe) {
-    // Any signed-in user's tray may ask for status; the channels reveal and change nothing secret.
-    await chmod(path, 0o666);
+  } else {
+    await listenWithMode(server, path);
   }
   return () =>
     new Promise((resolve) => {
+      clearInterval(sweep);
+      for (const connection of connections) {
+        connection.socket.destroy();
+      }
+      connections.clear();
       server.close(() => {
         resolve();
       });
     });
+}
+
+/** Which connection gives way to a newcomer: the longest idle, else the oldest busy one. */
+function evictionVictim(connections: Set<Connection>): Connection | undefined {
+  let idle: Connection | undefined;
+  let any: Connection | undefined;
+  for (const connection of connections) {
+    if (
+      connection.inFlight === 0 &&
+      (idle === undefined || connection.lastActivity < idle.lastActivity)
+    ) {
+      idle = connection;
+    }
+    if (any === undefined || connection.lastActivity < any.lastActivity) {
+      any = connection;
+    }
+  }
+  return idle ?? any;
 }
 
 /** Sends one request to a running service and validates its answer; rejects when nothing listens. */

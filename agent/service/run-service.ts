@@ -55,6 +55,7 @@ export async function runService(options: {
     dir: join(config.stateDir, 'outbox'),
     retryStateFile: join(config.stateDir, 'delivery-retry.json'),
     maxReports: config.outboxMaxReports,
+    maxEvents: config.outboxMaxEvents,
     backoff: {
       baseMs: config.deliveryRetryBaseSeconds * 1000,
       capMs: Math.max(config.deliveryRetryCapSeconds, config.deliveryRetryBaseSeconds) * 1000,
@@ -64,6 +65,13 @@ export async function runService(options: {
     log.info(
       { files: outbox.prunedAtOpen() },
       'outbox: set-aside files past their retention removed',
+    );
+  }
+  if (outbox.droppedAtOpen().length > 0) {
+    // Counted by the outbox too: ICT gets an `outbox.reports-dropped` notice with the next send.
+    log.warn(
+      { dropped: outbox.droppedAtOpen().length },
+      'outbox over its bound at open: dropped the oldest reports',
     );
   }
   for (const file of outbox.corruptFiles()) {
@@ -134,9 +142,14 @@ export async function runService(options: {
     heartbeatMinutes: config.heartbeatMinutes,
     startupJitterMs: config.startupJitterSeconds * 1000,
   });
+  // No process-wide 'unhandledRejection' handler that carries on: a rejection nobody handled is
+  // a bug, and a bug is logged and ends the process so the service manager restarts it (STYLE
+  // §9; Node's default prints the stack and exits 1). Swallowing it would leave a service whose
+  // state nobody knows running silently. Client input and failing passes are not bugs: the IPC
+  // server turns both into answers, so no local user can reach that path.
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),
-    runChecks: () => service.runPass(),
+    runChecks: () => service.runPass({ requested: true }),
   });
   // Corrupt state was set aside, never a crash; only root can write it, so ICT hears of it too.
   const corrupt = [

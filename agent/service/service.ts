@@ -17,6 +17,7 @@ import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
 import type { OsName } from '../core/platform.ts';
 import type { PolicyCache } from '../core/policy/policy-cache.ts';
 import { buildReport } from '../core/report.ts';
+import { addPassFailure, agentHealthResult, type PassFailures } from './agent-health.ts';
 import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
 
 /** What the service needs from the server, for an enrolled device. */
@@ -81,6 +82,11 @@ export class AgentService {
   #lastDeliveryAt: Date | null = null;
   #lastDeliveryError: string | null = null;
   #enrolled: DeviceConnection | null = null;
+  #passFailures: PassFailures | null = null;
+  /** A caller of the pass in flight wants its report queued whatever the results. */
+  #passMustReport = false;
+  /** Each check's status in the last report queued. */
+  #queuedStatuses = new Map<string, string>();
 
   constructor(parts: ServiceParts) {
     this.#parts = parts;
@@ -107,19 +113,35 @@ export class AgentService {
     }
     this.#timers.clear();
     await Promise.allSettled([this.#pass, this.#delivering]);
+    // Drops counted in memory become notices on disk, so a restart does not forget them.
+    await this.#noteDrops().catch(() => undefined);
   }
 
-  /** One check pass → one report in the outbox → a delivery attempt. Concurrent calls share a pass. */
-  runPass(): Promise<CheckResult[]> {
+  /**
+   * One check pass → one report in the outbox → a delivery attempt. Concurrent calls share a
+   * pass. A pass someone asked for (`requested`: the tray's checks:run, open to any local user)
+   * queues a report only when a result changed since the last one queued, so asking over and
+   * over cannot fill the outbox with copies; the schedule's passes always queue one.
+   */
+  runPass(options: { requested?: boolean } = {}): Promise<CheckResult[]> {
+    if (options.requested !== true) {
+      this.#passMustReport = true;
+    }
     this.#pass ??= this.#doPass().finally(() => {
       this.#pass = null;
     });
     return this.#pass;
   }
 
-  /** Queues an event (USB, AUP, tamper…) durably, then tries to deliver. */
+  /**
+   * Queues an event (USB, AUP, tamper…) durably, then tries to deliver. At the outbox's bound
+   * of events it is refused and counted; ICT gets a `tamper.events-dropped` notice instead.
+   */
   async recordEvent(event: AgentEvent): Promise<void> {
-    await this.#parts.outbox.add({ kind: 'event', id: event.id, payload: event });
+    const added = await this.#parts.outbox.add({ kind: 'event', id: event.id, payload: event });
+    if (added.refused && this.#parts.outbox.pendingDrops().events?.count === 1) {
+      this.#parts.log.warn({ type: event.type }, 'outbox full of events: refusing new ones');
+    }
     this.#kickDelivery();
   }
 
@@ -136,6 +158,14 @@ export class AgentService {
       lastReportQueuedAt: this.#lastQueuedAt?.toISOString() ?? null,
       lastDeliveryAt: this.#lastDeliveryAt?.toISOString() ?? null,
       lastDeliveryError: this.#lastDeliveryError,
+      passFailures:
+        this.#passFailures === null
+          ? null
+          : {
+              count: this.#passFailures.count,
+              since: this.#passFailures.since.toISOString(),
+              lastError: this.#passFailures.lastError,
+            },
       deliveryFailures: this.#parts.outbox.failures(),
       nextDeliveryAttemptAt: isoOrNull(this.#parts.outbox.nextAttemptAt()),
       outbox: this.#parts.outbox.depth(),
@@ -149,9 +179,25 @@ export class AgentService {
   }
 
   async #doPass(): Promise<CheckResult[]> {
-    const { host, os, log } = this.#parts;
+    const now = this.#parts.host.now();
+    try {
+      return await this.#passAt(now);
+    } catch (error) {
+      // The checks may have run, but nothing reached the outbox (a full disk): say so in the
+      // status now and in the first report that gets through.
+      this.#passFailures = addPassFailure(this.#passFailures, now, errorText(error));
+      this.#results = [
+        ...this.#results.filter((r) => r.checkId !== 'agent-health'),
+        agentHealthResult(this.#passFailures, now),
+      ];
+      throw error;
+    }
+  }
+
+  async #passAt(now: Date): Promise<CheckResult[]> {
+    const { os, log } = this.#parts;
+    const host = this.#parts.host;
     const policy = this.#parts.policy.current();
-    const now = host.now();
     const maxAge = policy.reporting.slowChecksIntervalHours;
     const cached = new Map<string, CheckResult>();
     for (const id of SLOW_CHECK_IDS) {
@@ -179,13 +225,26 @@ export class AgentService {
       log.warn({ error: errorText(error) }, 'slow-check results not cached');
     });
     const byId = new Map([...cached, ...ran.map((r) => [r.checkId, r] as const)]);
-    const results = this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []);
+    const results = [
+      ...this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []),
+      agentHealthResult(this.#passFailures, now),
+    ];
+    const changed = results.some((r) => this.#queuedStatuses.get(r.checkId) !== r.status);
+    const mustReport = this.#passMustReport;
+    this.#passMustReport = false;
+    if (!mustReport && !changed && this.#queuedStatuses.size > 0) {
+      this.#results = results;
+      this.#lastCheckAt = now;
+      log.info({ ran: toRun.length, cached: cached.size }, 'requested pass: nothing changed');
+      return results;
+    }
     const report = buildReport({ device, policy, results, now });
     const added = await this.#parts.outbox.add({ kind: 'report', id: report.id, payload: report });
+    this.#passFailures = null;
     if (added.dropped.length > 0) {
       log.warn({ dropped: added.dropped.length }, 'outbox full: dropped the oldest reports');
     }
-    const changed = results.some((r, i) => r.status !== this.#results[i]?.status);
+    this.#queuedStatuses = new Map(results.map((r) => [r.checkId, r.status]));
     log.info(
       { overall: report.overall, changed, ran: toRun.length, cached: cached.size },
       'check pass finished',
@@ -219,6 +278,7 @@ export class AgentService {
       this.#scheduleDelivery();
       return;
     }
+    await this.#noteDrops();
     const send = async (batch: OutboxItem[]): Promise<SendOutcome> => {
       const reports = batch.flatMap((i) => (i.kind === 'report' ? [i.payload] : []));
       const events = batch.flatMap((i) => (i.kind === 'event' ? [i.payload] : []));
@@ -244,6 +304,13 @@ export class AgentService {
       );
     }
     this.#scheduleDelivery();
+  }
+
+  /** Turns what the outbox dropped or refused into events for ICT (just before a send). */
+  async #noteDrops(): Promise<void> {
+    for (const notice of await this.#parts.outbox.noteDrops()) {
+      this.#parts.log.warn({ type: notice.type, ...notice.data }, 'outbox dropped items');
+    }
   }
 
   #scheduleDelivery(): void {

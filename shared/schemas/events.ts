@@ -24,6 +24,15 @@ const event = <K extends string, D extends TSchema>(type: K, data: D) =>
     { additionalProperties: false },
   );
 
+const dropData = Type.Object(
+  {
+    count: Type.Integer({ minimum: 1 }),
+    firstDroppedAt: IsoDateTimeSchema,
+    lastDroppedAt: IsoDateTimeSchema,
+  },
+  { additionalProperties: false },
+);
+
 const aupData = Type.Object(
   {
     user: Text(256),
@@ -92,6 +101,15 @@ export const AgentEventSchema = Type.Union([
       },
       { additionalProperties: false },
     ),
+  ),
+  // The outbox was at its bound of events and refused new ones (a flood: a broken loop, USB
+  // plugged over and over, a user calling the service without end). The oldest were kept.
+  event('tamper.events-dropped', dropData),
+  // The outbox was at its bound of reports (weeks offline) and deleted the oldest: a gap in the
+  // device's history from the first to the last drop.
+  event(
+    'outbox.reports-dropped',
+    Type.Object({ ...dropData.properties }, { additionalProperties: false }),
   ),
 ]);
 export type AgentEvent = Static<typeof AgentEventSchema>;

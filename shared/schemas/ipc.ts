@@ -36,6 +36,17 @@ export const AgentStatusSchema = Type.Object(
     /** Failed sends in a row, kept across restarts; with the time of the next attempt. */
     deliveryFailures: Type.Integer({ minimum: 0 }),
     nextDeliveryAttemptAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
+    /**
+     * Check passes that ran but could not be stored (a full or failing disk), in a row, since
+     * when, and the last error; null while passes are stored.
+     */
+    passFailures: Type.Union([
+      Type.Object(
+        { count: Type.Integer({ minimum: 1 }), since: IsoDateTimeSchema, lastError: Text(1000) },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
     outbox: Type.Object(
       { reports: Type.Integer(), events: Type.Integer() },
       { additionalProperties: false },

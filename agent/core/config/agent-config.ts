@@ -20,6 +20,8 @@ export const AgentConfigSchema = Type.Object(
       Type.Literal('silent'),
     ]),
     outboxMaxReports: Type.Integer({ minimum: 10, maximum: 100_000 }),
+    /** Events waiting beyond this are refused and counted (a `tamper.events-dropped` notice). */
+    outboxMaxEvents: Type.Integer({ minimum: 10, maximum: 1_000_000 }),
     heartbeatMinutes: Type.Integer({ minimum: 1, maximum: 1440 }),
     /** First delivery after start-up waits up to this long, so a school's devices booting at
      * 08:40 do not all send at once. */
@@ -66,6 +68,9 @@ export function defaultAgentConfig(os: OsName): AgentConfig {
     ipcPath: paths.ipcPath,
     logLevel: 'info',
     outboxMaxReports: 2000,
+    // An event is under 1 KB: 20,000 is weeks of ordinary USB and AUP traffic offline, and
+    // at most ~20 MB of a state disk however hard something floods.
+    outboxMaxEvents: 20_000,
     heartbeatMinutes: 5,
     startupJitterSeconds: 60,
     deliveryRetryBaseSeconds: 30,

@@ -1,8 +1,10 @@
 // Public surface of the outbox: the service imports from here, not from the parts.
 export {
+  DROP_NOTICE_RESERVE,
   Outbox,
   REJECTED_DIR,
   type AddResult,
+  type DropTally,
   type OutboxItem,
   type OutboxKind,
   type OutboxOptions,

@@ -10,7 +10,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { MAX_BATCH_EVENTS, MAX_BATCH_REPORTS } from '../../../shared/index.ts';
+import {
+  MAX_BATCH_EVENTS,
+  MAX_BATCH_REPORTS,
+  SCHEMA_VERSION,
+  type AgentEvent,
+} from '../../../shared/index.ts';
 import { DEFAULT_BACKOFF, RetrySchedule, type BackoffOptions } from './backoff.ts';
 import { moveIfPresent, removeIfPresent, syncDir, writeFileDurably } from './durable-fs.ts';
 import { readItemFile, scanDir, setAsideFile, type SetAsideFile } from './item-files.ts';
@@ -34,7 +39,11 @@ export interface OutboxOptions {
   dir: string;
   /** Hard bound: beyond it the oldest reports are deleted. */
   maxReports: number;
-  /** Soft bound: events are never dropped; above it add() says so, for the service to log. */
+  /**
+   * Hard bound on events: at it, a new event is refused (the oldest are kept: the start of a
+   * flood is the evidence) and counted, and the count becomes a `tamper.events-dropped` notice
+   * (see noteDrops). Unbounded when absent.
+   */
   maxEvents?: number;
   backoff?: Partial<BackoffOptions>;
   /**
@@ -52,9 +61,25 @@ export interface AddResult {
   dropped: string[];
   /** The id was already in the outbox; nothing was written. */
   duplicate: boolean;
-  /** More events are waiting than `maxEvents`. */
-  eventsOverBound: boolean;
+  /** An event refused because `maxEvents` are waiting; counted for the next drop notice. */
+  refused: boolean;
 }
+
+/** Items the outbox had to let go of: how many, and when the first and the last went. */
+export interface DropTally {
+  count: number;
+  firstAt: number;
+  lastAt: number;
+}
+
+/** Event types that tell ICT of drops; they may use a small reserve above `maxEvents`. */
+const DROP_NOTICE_TYPES: ReadonlySet<string> = new Set([
+  'tamper.events-dropped',
+  'outbox.reports-dropped',
+]);
+
+/** Room kept above `maxEvents` for drop notices, so a full outbox can still say it is full. */
+export const DROP_NOTICE_RESERVE = 8;
 
 /** An item the server refused for good, kept in `rejected/` rather than lost. */
 export interface RejectedItem {
@@ -69,6 +94,16 @@ export const REJECTED_DIR = 'rejected';
 
 /** An index entry: the file name's facts, and whether the payload's schema was checked. */
 type Entry = ItemName & { checked: boolean };
+
+/** Adds `count` drops at `at` to a tally (null when there are none). */
+function tally(drops: DropTally | null, count: number, at: number): DropTally | null {
+  if (count === 0) {
+    return drops;
+  }
+  return drops === null
+    ? { count, firstAt: at, lastAt: at }
+    : { count: drops.count + count, firstAt: drops.firstAt, lastAt: at };
+}
 
 function oldest(index: Map<string, Entry>, count: number): Entry[] {
   const names: Entry[] = [];
@@ -96,6 +131,8 @@ export class Outbox {
   #nextSeq = 0;
   #setAside: SetAsideFile[] = [];
   #droppedAtOpen: string[] = [];
+  #droppedReports: DropTally | null = null;
+  #refusedEvents: DropTally | null = null;
   #pruned: string[] = [];
   #retryStateFile: string | null;
   #retryStateProblem: string | null = null;
@@ -133,6 +170,7 @@ export class Outbox {
     this.#setAside.push(...scan.setAside);
     // A crash between writing a report and trimming, or a lowered bound, leaves extra reports.
     this.#droppedAtOpen = await this.#trimReports();
+    this.#droppedReports = tally(this.#droppedReports, this.#droppedAtOpen.length, this.#now());
     await syncDir(this.dir);
   }
 
@@ -198,7 +236,14 @@ export class Outbox {
     return this.#serial(async () => {
       const key = item.id.toLowerCase();
       if (this.#reports.has(key) || this.#events.has(key)) {
-        return { dropped: [], duplicate: true, eventsOverBound: this.#overEventBound() };
+        return { dropped: [], duplicate: true, refused: false };
+      }
+      if (item.kind === 'event' && !this.#roomForEvent(item.payload)) {
+        // A notice that does not fit is not a drop: its count is still held for the next one.
+        if (!DROP_NOTICE_TYPES.has(item.payload.type)) {
+          this.#refusedEvents = tally(this.#refusedEvents, 1, this.#now());
+        }
+        return { dropped: [], duplicate: false, refused: true };
       }
       const name = { file: '', seq: this.#nextSeq++, kind: item.kind, id: item.id, checked: true };
       name.file = itemFileName(name.seq, name.kind, name.id);
@@ -207,13 +252,69 @@ export class Outbox {
       // Written first, trimmed second: a crash in between leaves one report too many, which
       // the next open trims; the other order could lose the new report and an old one.
       const dropped = await this.#trimReports();
+      this.#droppedReports = tally(this.#droppedReports, dropped.length, this.#now());
       await syncDir(this.dir);
-      return { dropped, duplicate: false, eventsOverBound: this.#overEventBound() };
+      return { dropped, duplicate: false, refused: false };
     });
   }
 
-  #overEventBound(): boolean {
-    return this.#events.size > this.#maxEvents;
+  #roomForEvent(event: AgentEvent): boolean {
+    const bound = DROP_NOTICE_TYPES.has(event.type)
+      ? this.#maxEvents + DROP_NOTICE_RESERVE
+      : this.#maxEvents;
+    return this.#events.size < bound;
+  }
+
+  /** Drops not yet turned into notices: reports trimmed by the bound, events refused. */
+  pendingDrops(): { reports: DropTally | null; events: DropTally | null } {
+    return { reports: this.#droppedReports, events: this.#refusedEvents };
+  }
+
+  /**
+   * Turns the drops counted so far into events ICT sees (`outbox.reports-dropped`,
+   * `tamper.events-dropped`: count, first and last drop) and stores them, in the reserve above
+   * `maxEvents` if need be. A notice that does not fit stays counted for the next call. Counts
+   * live in memory: drops between the last call and a crash are lost, the items were anyway.
+   */
+  async noteDrops(): Promise<AgentEvent[]> {
+    const stored: AgentEvent[] = [];
+    const notices = [
+      ['outbox.reports-dropped', this.#droppedReports] as const,
+      ['tamper.events-dropped', this.#refusedEvents] as const,
+    ];
+    for (const [type, drops] of notices) {
+      if (drops === null) {
+        continue;
+      }
+      const event: AgentEvent = {
+        schemaVersion: SCHEMA_VERSION,
+        id: randomUUID(),
+        occurredAt: new Date(this.#now()).toISOString(),
+        type,
+        data: {
+          count: drops.count,
+          firstDroppedAt: new Date(drops.firstAt).toISOString(),
+          lastDroppedAt: new Date(drops.lastAt).toISOString(),
+        },
+      };
+      const added = await this.add({ kind: 'event', id: event.id, payload: event });
+      if (added.refused) {
+        continue;
+      }
+      // Drops counted while the notice was being written stay for the next notice.
+      const now = type === 'outbox.reports-dropped' ? this.#droppedReports : this.#refusedEvents;
+      const rest =
+        now === null || now.count === drops.count
+          ? null
+          : { count: now.count - drops.count, firstAt: drops.lastAt, lastAt: now.lastAt };
+      if (type === 'outbox.reports-dropped') {
+        this.#droppedReports = rest;
+      } else {
+        this.#refusedEvents = rest;
+      }
+      stored.push(event);
+    }
+    return stored;
   }
 
   /**

@@ -130,7 +130,7 @@ describe('AgentService schedule', () => {
         .status()
         .results.map((result) => result.checkId)
         .sort(),
-    ).toEqual(['firewall', 'os-updates']);
+    ).toEqual(['agent-health', 'firewall', 'os-updates']);
     expect(log.find((entry) => entry.message === 'slow-check results not cached')?.level).toBe(
       'warn',
     );

@@ -1,7 +1,12 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Outbox, REJECTED_DIR, type OutboxItem } from '../../../../agent/core/outbox/index.ts';
+import {
+  DROP_NOTICE_RESERVE,
+  Outbox,
+  REJECTED_DIR,
+  type OutboxItem,
+} from '../../../../agent/core/outbox/index.ts';
 import { encodeRecord, itemFileName } from '../../../../agent/core/outbox/record.ts';
 import {
   listDir,
@@ -105,7 +110,7 @@ describe('bound', () => {
     expect(await outbox.add(last)).toEqual({
       dropped: [r2],
       duplicate: false,
-      eventsOverBound: false,
+      refused: false,
     });
     expect(ids(await outbox.peekBatch())).toEqual([e1, e2, r3, last.id]);
     // Events beyond the bound are never dropped.
@@ -122,11 +127,70 @@ describe('bound', () => {
     expect(ids(await reopened.peekBatch())).toEqual(ids(items.slice(2)));
   });
 
-  it('flags events beyond the soft bound but keeps them', async () => {
-    const outbox = await open(10, { maxEvents: 2 });
+  it('refuses events at the bound, keeping the oldest, and counts what it refused', async () => {
+    let now = Date.parse('2026-12-01T08:00:00Z');
+    const outbox = await open(10, { maxEvents: 2, now: () => now });
+    const kept = await fill(outbox, 'ee');
+    expect((await outbox.add(sampleEvent())).refused).toBe(true);
+    now += 60_000;
+    expect((await outbox.add(sampleEvent())).refused).toBe(true);
+    expect(outbox.depth().events).toBe(2);
+    expect(ids(await outbox.peekBatch())).toEqual(ids(kept));
+    expect(outbox.pendingDrops().events).toEqual({
+      count: 2,
+      firstAt: Date.parse('2026-12-01T08:00:00Z'),
+      lastAt: now,
+    });
+  });
+
+  it('turns refused events and dropped reports into notices, stored above the bound', async () => {
+    const at = Date.parse('2026-12-01T08:00:00Z');
+    const outbox = await open(2, { maxEvents: 2, now: () => at });
+    await fill(outbox, 'rrrreee');
+    const notices = await outbox.noteDrops();
+    expect(notices.map((e) => [e.type, e.data])).toEqual([
+      [
+        'outbox.reports-dropped',
+        {
+          count: 2,
+          firstDroppedAt: '2026-12-01T08:00:00.000Z',
+          lastDroppedAt: '2026-12-01T08:00:00.000Z',
+        },
+      ],
+      [
+        'tamper.events-dropped',
+        {
+          count: 1,
+          firstDroppedAt: '2026-12-01T08:00:00.000Z',
+          lastDroppedAt: '2026-12-01T08:00:00.000Z',
+        },
+      ],
+    ]);
+    // On disk, in the reserve above the bound, and the counts start again.
+    expect((await open(2, { maxEvents: 2 })).depth()).toEqual({ reports: 2, events: 4 });
+    expect(outbox.pendingDrops()).toEqual({ reports: null, events: null });
+    expect(await outbox.noteDrops()).toEqual([]);
+  });
+
+  it('keeps counting when even the reserve for notices is full', async () => {
+    const outbox = await open(10, { maxEvents: 1 });
+    await fill(outbox, 'e');
+    for (let i = 0; i < DROP_NOTICE_RESERVE; i++) {
+      await outbox.add(sampleEvent());
+      expect(await outbox.noteDrops()).toHaveLength(1);
+    }
     await fill(outbox, 'ee');
-    expect((await outbox.add(sampleEvent())).eventsOverBound).toBe(true);
-    expect(outbox.depth().events).toBe(3);
+    expect(await outbox.noteDrops()).toEqual([]);
+    expect(outbox.pendingDrops().events?.count).toBe(2);
+    expect(outbox.depth().events).toBe(1 + DROP_NOTICE_RESERVE);
+  });
+
+  it('counts reports trimmed at open for a notice', async () => {
+    const outbox = await open(10);
+    await fill(outbox, 'rrr');
+    const reopened = await open(1);
+    expect(reopened.pendingDrops().reports?.count).toBe(2);
+    expect((await reopened.noteDrops()).map((e) => e.type)).toEqual(['outbox.reports-dropped']);
   });
 });
 
