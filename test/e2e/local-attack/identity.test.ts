@@ -4,7 +4,7 @@
 // to replace the device with `hallpass enroll --replace` and with a hand-made request. It fails,
 // and the real device keeps reporting. Root's own replacement, proved by the key, still works,
 // and the replaced service then says so.
-import { chmod, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,3 +255,51 @@ describe.skipIf(!canAttackAsPupil('identity'))(
     });
   },
 );
+
+describe('a spent enrolment token', { timeout: 240_000 }, () => {
+  it('is never sent again, even when configuration management puts it back', async () => {
+    if (engine === undefined) {
+      throw new Error('no PGlite engine');
+    }
+    const server = await startTestServer(engine);
+    try {
+      await server.app.listen({ host: '127.0.0.1', port: 0 });
+      const url = `http://127.0.0.1:${String((server.app.server.address() as AddressInfo).port)}`;
+      const { id, token } = await server.newToken();
+      const settings = { serverUrl: url, enrolmentToken: token };
+      const home = await deviceHome(settings);
+      let agent = startAgent(home);
+      await waitFor(
+        'the first enrolment',
+        async () => (await agentStatus(home))?.enrolled === true,
+        120_000,
+      );
+      await stopAgent(agent);
+      // The credential is lost and the old agent.json (token and all) comes back.
+      await rm(join(home.stateDir, 'device-credential.json'));
+      await writeFile(home.configFile, JSON.stringify({ ...settings, ipcPath: home.ipcPath }), {
+        mode: 0o600,
+      });
+      agent = startAgent(home);
+      try {
+        const status = await waitFor(
+          'the service to refuse the spent token',
+          async () => {
+            const s = await agentStatus(home);
+            return s?.lastDeliveryError?.includes('already enrolled with the configured') === true
+              ? s
+              : null;
+          },
+          120_000,
+        );
+        expect(status.enrolled).toBe(false);
+      } finally {
+        await stopAgent(agent);
+      }
+      const devices = await server.db.query('select id from devices where enrolled_via = $1', [id]);
+      expect(devices).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
