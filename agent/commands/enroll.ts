@@ -97,7 +97,11 @@ export async function enrolCommand(options: AgentCommandOptions & EnrolRequest):
     `Enrolled as device ${enrolment.deviceId}; the credential is in ${store.location}.\n` +
       (enrolment.cloneSuspect
         ? 'Note: another enrolled device has this machine id (a cloned image?); ICT will see both flagged.\n'
-        : ''),
+        : '') +
+      // A running service still holds the old key, which the server now refuses.
+      (plan.replaces === undefined
+        ? ''
+        : 'Restart the Hallpass service so that it uses the new credential.\n'),
   );
   return 0;
 }
