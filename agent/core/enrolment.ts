@@ -110,36 +110,44 @@ export async function enrolDevice(options: EnrolOptions): Promise<Enrolment> {
   const url = `${base}/api/v1/enroll`;
   const body = JSON.stringify(request);
   const now = options.now ?? (() => new Date());
-  let answer: Answer;
-  try {
-    answer = toAnswer(
-      await (options.transport ?? nodeTransport)({
-        method: 'POST',
-        url,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          // Proof of possession: the old key signs this body, and with it the new public key.
-          ...(proof === null
-            ? {}
-            : signRequest({
-                method: 'POST',
-                url,
-                body,
-                keyId: proof.deviceId,
-                privateKey: createPrivateKey(proof.privateKeyPem),
-                now: now(),
-              })),
-        },
-        body,
-        // A redirect is never followed: the token must not travel to another host or to http.
-        timeoutMs: options.timeoutMs ?? 30_000,
-        maxBytes: 64 * 1024,
-      }),
-    );
-  } catch (error) {
-    const failure = transportError(error, url);
-    throw new EnrolmentError(failure.code, failure.status, failure.message, { cause: error });
+  const send = async (clockOffsetMs: number): Promise<Answer> => {
+    try {
+      return toAnswer(
+        await (options.transport ?? nodeTransport)({
+          method: 'POST',
+          url,
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            // Proof of possession: the old key signs this body, and with it the new public key.
+            ...(proof === null
+              ? {}
+              : signRequest({
+                  method: 'POST',
+                  url,
+                  body,
+                  keyId: proof.deviceId,
+                  privateKey: createPrivateKey(proof.privateKeyPem),
+                  now: new Date(now().getTime() + clockOffsetMs),
+                })),
+          },
+          body,
+          // A redirect is never followed: the token must not travel to another host or to http.
+          timeoutMs: options.timeoutMs ?? 30_000,
+          maxBytes: 64 * 1024,
+        }),
+      );
+    } catch (error) {
+      const failure = transportError(error, url);
+      throw new EnrolmentError(failure.code, failure.status, failure.message, { cause: error });
+    }
+  };
+  let answer = await send(0);
+  const stale = answer.status === 401 ? apiError(answer) : null;
+  const serverMs = Date.parse(stale?.serverTime ?? '');
+  if (proof !== null && stale?.error === 'stale' && !Number.isNaN(serverMs)) {
+    // A signed replacement from a device whose clock is off: sign once more on the server's time.
+    answer = await send(serverMs - now().getTime());
   }
 
   if (answer.status !== 201) {

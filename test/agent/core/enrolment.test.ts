@@ -110,6 +110,27 @@ describe('enrolDevice', () => {
     expect(JSON.parse(sent[0] ?? '{}')).not.toHaveProperty('token');
   });
 
+  it('a signed re-enrolment from a device whose clock is two hours off signs again on server time', async () => {
+    const store = new LinuxSecretStore({ stateDir: join(dir, 'skewed') });
+    await enrolDevice({ serverUrl: baseUrl, token: server.token, facts: sampleFacts(), store });
+    const credential = (await store.read()) as DeviceCredential;
+    let requests = 0;
+    const second = await enrolDevice({
+      serverUrl: baseUrl,
+      facts: sampleFacts(),
+      store,
+      replaces: { credential },
+      now: () => new Date(Date.now() - 2 * 3_600_000),
+      transport: (request) => {
+        requests++;
+        return nodeTransport(request);
+      },
+    });
+    expect(requests).toBe(2);
+    expect(await findDeviceKey(server.db, credential.deviceId)).toBeNull();
+    expect(await findDeviceKey(server.db, second.deviceId)).not.toBeNull();
+  });
+
   it('re-enrolment with a token and the device id only is refused, the credential kept', async () => {
     const facts = sampleFacts();
     const victim = new LinuxSecretStore({ stateDir: join(dir, 'victim') });
