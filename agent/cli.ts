@@ -4,15 +4,10 @@ import { parseArgs } from 'node:util';
 import packageJson from '../package.json' with { type: 'json' };
 import { resolve } from 'node:path';
 import { checkCommand } from './commands/check.ts';
-import {
-  agentConfig,
-  enrolCommand,
-  EnrolRefused,
-  serviceCommand,
-  type AgentCommandOptions,
-} from './commands/service.ts';
+import { enrolCommand, EnrolRefused } from './commands/enroll.ts';
+import { serviceCommand, type AgentCommandOptions } from './commands/service.ts';
 import { ServiceUnavailable, statusCommand } from './commands/status.ts';
-import { AgentConfigError } from './core/config/agent-config.ts';
+import { AgentConfigError, PLATFORM_PATHS } from './core/config/agent-config.ts';
 import { EnrolmentError } from './core/enrolment.ts';
 import { CredentialError } from './core/secrets/index.ts';
 import { factsCommand } from './commands/facts.ts';
@@ -27,11 +22,15 @@ const USAGE = `Usage: hallpass <command> [options]
 Commands:
   check [--json] [--policy FILE]   run every compliance check on this device
   facts [--json]                   print the device facts (inventory, hashed machine id)
-  enroll --server URL --token T    enrol this device (once; --replace to re-enrol explicitly)
+  enroll --server URL --token T    enrol this device (once; the token is then spent)
+  enroll --replace                 re-enrol this device with a new key, proved by its current key
+  enroll --replace --device ID --server URL --token T
+                                   replace device ID after ICT allowed its re-enrolment (reimage)
   service                          run the agent service in the foreground (as root/SYSTEM)
   status [--json]                  ask the running service for its status
 
 Service options: --config FILE (instead of the OS's agent.json), --state-dir DIR, --ipc PATH.
+status reads no config file: it asks the socket at the OS's default path, or --ipc PATH.
 
 Exit status of check: 0 all passed (warnings allowed), 1 a check failed,
 3 none failed but some could not tell (unknown), 2 bad usage or a bad policy file.
@@ -47,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
       server: { type: 'string' },
       token: { type: 'string' },
       replace: { type: 'boolean', default: false },
+      device: { type: 'string' },
       config: { type: 'string' },
       'state-dir': { type: 'string' },
       ipc: { type: 'string' },
@@ -79,20 +79,19 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'enroll':
-      if (values.server === undefined || values.token === undefined) {
-        throw new UsageError('enroll needs --server URL and --token TOKEN');
-      }
       return enrolCommand({
         ...agent,
         serverUrl: values.server,
         token: values.token,
         replace: values.replace,
+        device: values.device,
       });
     case 'service':
       return serviceCommand(agent);
     case 'status':
+      // Never the config file: it may hold the enrolment token and be readable by root only.
       return statusCommand({
-        ipcPath: (await agentConfig(agent)).ipcPath,
+        ipcPath: values.ipc ?? PLATFORM_PATHS[os].ipcPath,
         json: values.json,
         write,
       });

@@ -324,6 +324,8 @@ async function startService(
   await writeFile(
     configFile,
     JSON.stringify({ serverUrl, enrolmentToken: token, ipcPath, startupJitterSeconds: 0 }),
+    // It holds the token: the service refuses a config file with a token that others can read.
+    { mode: 0o600 },
   );
   const child = spawnWith(['service', '--config', configFile, '--state-dir', join(home, 'state')]);
   return { child, ipcPath };

@@ -53,6 +53,8 @@ await writeFile(
     null,
     2,
   ),
+  // It holds the token: the service refuses a config file with a token that others can read.
+  { mode: 0o600 },
 );
 say(`Server at ${server.url}. Starting the agent service (it enrols with a one-off token)…`);
 const agent = spawn(

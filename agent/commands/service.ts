@@ -1,11 +1,8 @@
 import { allChecks } from '../core/checks/index.ts';
-import { loadAgentConfig, type AgentConfig } from '../core/config/agent-config.ts';
+import { configFilePath, loadAgentConfig, type AgentConfig } from '../core/config/agent-config.ts';
 import { managedSettingsReaders } from '../core/config/managed/index.ts';
-import { enrolDevice } from '../core/enrolment.ts';
-import { collectDeviceFacts } from '../core/facts/device-facts.ts';
 import type { Host } from '../core/host.ts';
 import type { OsName } from '../core/platform.ts';
-import { secretStoreFor } from '../core/secrets/index.ts';
 import { runService } from '../service/run-service.ts';
 
 /** Command-line options shared by the service commands. */
@@ -44,6 +41,7 @@ export async function serviceCommand(options: AgentCommandOptions): Promise<numb
     os: options.os,
     host: options.host,
     config,
+    configFile: configFilePath(options.os, options.configFile),
     agentVersion: options.agentVersion,
     checks: allChecks,
   });
@@ -54,36 +52,4 @@ export async function serviceCommand(options: AgentCommandOptions): Promise<numb
   } catch {
     return 1;
   }
-}
-
-/** A refusal of `hallpass enroll` that the user can act on. */
-export class EnrolRefused extends Error {}
-
-/** `hallpass enroll --server URL --token TOKEN [--replace]`: exchanges the token once. */
-export async function enrolCommand(
-  options: AgentCommandOptions & { serverUrl: string; token: string; replace: boolean },
-): Promise<number> {
-  const config = await agentConfig(options);
-  const store = secretStoreFor(options.os, { stateDir: config.stateDir, run: options.host.run });
-  const existing = await store.read();
-  if (existing !== null && !options.replace) {
-    throw new EnrolRefused(
-      `this device is already enrolled as ${existing.deviceId} at ${existing.serverUrl}; use --replace to re-enrol it explicitly`,
-    );
-  }
-  const { facts } = await collectDeviceFacts(options.os, options.agentVersion);
-  const enrolment = await enrolDevice({
-    serverUrl: options.serverUrl,
-    token: options.token,
-    facts,
-    store,
-    ...(existing === null ? {} : { replaces: existing.deviceId }),
-  });
-  options.write(
-    `Enrolled as device ${enrolment.deviceId}; the credential is in ${store.location}.\n` +
-      (enrolment.cloneSuspect
-        ? 'Note: another enrolled device has this machine id (a cloned image?); ICT will see both flagged.\n'
-        : ''),
-  );
-  return 0;
 }

@@ -1,7 +1,9 @@
 // Enrolment (ARCHITECTURE.md, "Identity and trust"): the device makes a P-256 key pair, sends
 // the public half with the installer's token and its facts, and keeps the private half, with
 // the device id the server answers, in the machine-scoped secret store. The key never leaves.
-import { createPublicKey } from 'node:crypto';
+// Replacing an enrolled device needs proof (issue 12): the request signed with its current key,
+// or, when that key is lost (a reimage), a token while ICT allows the device's re-enrolment.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import {
   describeProblems,
   EnrollRequestSchema,
@@ -11,9 +13,9 @@ import {
   type DeviceFacts,
   type EnrollRequest,
 } from '../../shared/index.ts';
-import { generateDeviceKeyPair } from './http-signature/sign.ts';
+import { generateDeviceKeyPair, signRequest } from './http-signature/sign.ts';
 import { nodeTransport, type Transport } from './http-transport.ts';
-import type { SecretStore } from './secrets/secret-store.ts';
+import type { DeviceCredential, SecretStore } from './secrets/secret-store.ts';
 import {
   apiError,
   normalizeServerUrl,
@@ -34,13 +36,20 @@ export class EnrolmentError extends Error {
   }
 }
 
-/** What enrolment needs. `replaces` re-enrols a device that had that id (same machine only). */
+/**
+ * Which enrolled device this enrolment replaces: with its credential, the request is signed by
+ * its current key (no token needed); with its id only, the server accepts it only while ICT
+ * allows that device's re-enrolment, and a token is needed.
+ */
+export type Replacement = { credential: DeviceCredential } | { deviceId: string };
+
+/** What enrolment needs: a token for a new device, or a replacement with its proof. */
 export interface EnrolOptions {
   serverUrl: string;
-  token: string;
+  token?: string;
   facts: DeviceFacts;
   store: SecretStore;
-  replaces?: string;
+  replaces?: Replacement;
   /** How requests are sent (tests inject one); node:http/https by default. */
   transport?: Transport;
   now?: () => Date;
@@ -63,15 +72,30 @@ export async function enrolDevice(options: EnrolOptions): Promise<Enrolment> {
     throw new EnrolmentError('bad-server-url', null, (error as Error).message, { cause: error });
   }
   const keys = generateDeviceKeyPair();
+  const proof =
+    options.replaces !== undefined && 'credential' in options.replaces
+      ? options.replaces.credential
+      : null;
+  const replaces =
+    options.replaces === undefined
+      ? undefined
+      : 'credential' in options.replaces
+        ? options.replaces.credential.deviceId
+        : options.replaces.deviceId;
+  // A replacement proved by the old key sends no token: the token is spent once, at first enrolment.
+  const token = proof === null ? options.token?.trim() : undefined;
+  if (proof === null && (token === undefined || token === '')) {
+    throw new EnrolmentError('token-required', null, 'cannot enrol: an enrolment token is needed');
+  }
   const request: EnrollRequest = {
     schemaVersion: SCHEMA_VERSION,
-    token: options.token.trim(),
+    ...(token === undefined ? {} : { token }),
     // The server wants SubjectPublicKeyInfo DER, base64url.
     publicKey: createPublicKey(keys.privateKey)
       .export({ format: 'der', type: 'spki' })
       .toString('base64url'),
     facts: options.facts,
-    ...(options.replaces === undefined ? {} : { replaces: options.replaces }),
+    ...(replaces === undefined ? {} : { replaces }),
   };
   const checked = validate(EnrollRequestSchema, request);
   if (!checked.ok) {
@@ -84,22 +108,46 @@ export async function enrolDevice(options: EnrolOptions): Promise<Enrolment> {
   }
 
   const url = `${base}/api/v1/enroll`;
-  let answer: Answer;
-  try {
-    answer = toAnswer(
-      await (options.transport ?? nodeTransport)({
-        method: 'POST',
-        url,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(request),
-        // A redirect is never followed: the token must not travel to another host or to http.
-        timeoutMs: options.timeoutMs ?? 30_000,
-        maxBytes: 64 * 1024,
-      }),
-    );
-  } catch (error) {
-    const failure = transportError(error, url);
-    throw new EnrolmentError(failure.code, failure.status, failure.message, { cause: error });
+  const body = JSON.stringify(request);
+  const now = options.now ?? (() => new Date());
+  const send = async (clockOffsetMs: number): Promise<Answer> => {
+    try {
+      return toAnswer(
+        await (options.transport ?? nodeTransport)({
+          method: 'POST',
+          url,
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            // Proof of possession: the old key signs this body, and with it the new public key.
+            ...(proof === null
+              ? {}
+              : signRequest({
+                  method: 'POST',
+                  url,
+                  body,
+                  keyId: proof.deviceId,
+                  privateKey: createPrivateKey(proof.privateKeyPem),
+                  now: new Date(now().getTime() + clockOffsetMs),
+                })),
+          },
+          body,
+          // A redirect is never followed: the token must not travel to another host or to http.
+          timeoutMs: options.timeoutMs ?? 30_000,
+          maxBytes: 64 * 1024,
+        }),
+      );
+    } catch (error) {
+      const failure = transportError(error, url);
+      throw new EnrolmentError(failure.code, failure.status, failure.message, { cause: error });
+    }
+  };
+  let answer = await send(0);
+  const stale = answer.status === 401 ? apiError(answer) : null;
+  const serverMs = Date.parse(stale?.serverTime ?? '');
+  if (proof !== null && stale?.error === 'stale' && !Number.isNaN(serverMs)) {
+    // A signed replacement from a device whose clock is off: sign once more on the server's time.
+    answer = await send(serverMs - now().getTime());
   }
 
   if (answer.status !== 201) {
@@ -127,15 +175,15 @@ export async function enrolDevice(options: EnrolOptions): Promise<Enrolment> {
       serverUrl: base,
       deviceId,
       privateKeyPem: keys.privateKeyPem,
-      enrolledAt: (options.now ?? (() => new Date()))().toISOString(),
+      enrolledAt: now().toISOString(),
     });
   } catch (error) {
     throw new EnrolmentError(
       'store-failed',
       null,
       `the server enrolled this device as ${deviceId}, but its credential could not be stored ` +
-        `in ${options.store.location}: ${(error as Error).message}. Fix that, then enrol ` +
-        `again, replacing device ${deviceId}.`,
+        `in ${options.store.location}: ${(error as Error).message}. Fix that, then ask ICT to ` +
+        `allow the re-enrolment of device ${deviceId} and enrol again with --replace --device ${deviceId}.`,
       { cause: error },
     );
   }

@@ -283,6 +283,14 @@ export class ServerClient {
           'there or ICT revoked it. Enrol the device again.',
       );
     }
+    if (answer.status === 401 && body?.error === 'device-retired') {
+      // Replaced or retired by ICT: said plainly, so `hallpass status` shows why nothing is accepted.
+      return new ServerRequestError(
+        'device-retired',
+        401,
+        `the server no longer accepts device ${this.#credential.deviceId}: ${body.message}`,
+      );
+    }
     const code = body?.error ?? (answer.status >= 500 ? 'server-error' : `http-${answer.status}`);
     const message = body?.message ?? answer.text.slice(0, 200);
     return new ServerRequestError(

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { SCHEMA_VERSION } from '../../shared/index.ts';
 import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
-import { enrolDevice } from '../core/enrolment.ts';
+import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
+import { enrolDevice, EnrolmentError } from '../core/enrolment.ts';
 import { collectDeviceFacts } from '../core/facts/device-facts.ts';
 import type { Host } from '../core/host.ts';
 import { Outbox } from '../core/outbox/outbox.ts';
@@ -31,6 +32,8 @@ export async function runService(options: {
   os: OsName;
   host: Host;
   config: AgentConfig;
+  /** The config file the token may sit in; it is removed from there once spent. */
+  configFile?: string;
   agentVersion: string;
   checks: readonly CheckDefinition[];
 }): Promise<RunningService> {
@@ -94,8 +97,34 @@ export async function runService(options: {
   }
   const collectFacts = async () => (await collectDeviceFacts(os, options.agentVersion)).facts;
 
+  // The token is spent once: off the disk after enrolment, and never sent again (issue 12).
+  const spendToken = async (token: string): Promise<void> => {
+    try {
+      const spent = await retireEnrolmentToken({
+        stateDir: config.stateDir,
+        configFile: options.configFile ?? null,
+        token,
+      });
+      log.info({ removedFrom: spent.removedFrom }, 'enrolment token spent');
+    } catch (error) {
+      log.error({ error: (error as Error).message }, 'could not remove the spent enrolment token');
+    }
+  };
+  if (credential !== null && config.enrolmentToken !== null) {
+    // Enrolled before tokens were removed, or enrolled with `hallpass enroll`: remove it now.
+    await spendToken(config.enrolmentToken);
+  }
+
   const connect = async (): Promise<DeviceConnection | null> => {
     if (credential === null && config.serverUrl !== null && config.enrolmentToken !== null) {
+      if (await wasTokenUsed(config.stateDir, config.enrolmentToken)) {
+        throw new EnrolmentError(
+          'token-spent',
+          null,
+          'this device already enrolled with the configured enrolment token and has lost its ' +
+            'credential since: ask ICT to allow its re-enrolment (or for a new token)',
+        );
+      }
       const enrolment = await enrolDevice({
         serverUrl: config.serverUrl,
         token: config.enrolmentToken,
@@ -103,6 +132,7 @@ export async function runService(options: {
         store,
       });
       log.info({ deviceId: enrolment.deviceId, cloneSuspect: enrolment.cloneSuspect }, 'enrolled');
+      await spendToken(config.enrolmentToken);
       credential = await store.read();
     }
     if (credential === null) {

@@ -34,8 +34,19 @@ const toEvent = (row: EventRow): StoredEvent => ({
 export async function deviceDetail(db: Queryable, id: string): Promise<DeviceDetail | null> {
   // Retired devices stay readable: their history is still the trust's record.
   const [devices, checks, history, events] = await Promise.all([
-    db.query<DeviceRow & { facts: DeviceFacts; enrolled_at: Date; policy_version: number | null }>(
-      `select ${DEVICE_COLUMNS}, d.facts, d.enrolled_at, d.policy_version
+    db.query<
+      DeviceRow & {
+        facts: DeviceFacts;
+        enrolled_at: Date;
+        policy_version: number | null;
+        retired_at: Date | null;
+        replaced_by: string | null;
+        replaces: string | null;
+        reenrolment_allowed_until: Date | null;
+      }
+    >(
+      `select ${DEVICE_COLUMNS}, d.facts, d.enrolled_at, d.policy_version, d.retired_at,
+              d.replaced_by, d.replaces, d.reenrolment_allowed_until
          from ${DEVICE_FROM} where d.id = $1`,
       [id],
     ),
@@ -98,6 +109,15 @@ export async function deviceDetail(db: Queryable, id: string): Promise<DeviceDet
       measuredAt: isoRequired(h.measured_at),
     })),
     events: events.map(toEvent),
+    identity: {
+      retiredAt: device.retired_at === null ? null : isoRequired(device.retired_at),
+      replacedBy: device.replaced_by,
+      replaces: device.replaces,
+      reenrolmentAllowedUntil:
+        device.reenrolment_allowed_until === null
+          ? null
+          : isoRequired(device.reenrolment_allowed_until),
+    },
   };
 }
 

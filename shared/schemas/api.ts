@@ -8,11 +8,15 @@ import { IsoDateTimeSchema, SchemaVersionSchema, Text, UuidSchema } from './comm
 export const MAX_BATCH_REPORTS = 50;
 export const MAX_BATCH_EVENTS = 500;
 
-/** `POST /api/v1/enroll`: an enrolment token, the device's facts and its P-256 public key. */
+/**
+ * `POST /api/v1/enroll`: an enrolment token, the device's facts and its P-256 public key. A
+ * replacement (`replaces`) is signed with the replaced device's current key (RFC 9421, `keyid` =
+ * that device id) and needs no token; unsigned, it needs a token and ICT's approval.
+ */
 export const EnrollRequestSchema = Type.Object(
   {
     schemaVersion: SchemaVersionSchema,
-    token: Type.String({ minLength: 16, maxLength: 200 }),
+    token: Type.Optional(Type.String({ minLength: 16, maxLength: 200 })),
     publicKey: Type.String({
       minLength: 40,
       maxLength: 400,
@@ -23,7 +27,9 @@ export const EnrollRequestSchema = Type.Object(
     replaces: Type.Optional(
       Type.String({
         ...UuidSchema,
-        description: 'Explicit re-enrolment: the id this device had before; it is retired.',
+        description:
+          'Explicit re-enrolment: the id this device had before; it is retired. Needs a ' +
+          "signature by that device's key, or a token and ICT's approval of its re-enrolment.",
       }),
     ),
   },

@@ -173,10 +173,31 @@ export const DeviceDetailSchema = Type.Object(
     checks: Type.Array(CheckStateSchema),
     history: Type.Array(CheckChangeSchema),
     events: Type.Array(StoredEventSchema),
+    identity: Type.Object(
+      {
+        retiredAt: Nullable(IsoDateTimeSchema),
+        replacedBy: Nullable(UuidSchema),
+        replaces: Nullable(UuidSchema),
+        reenrolmentAllowedUntil: Nullable(IsoDateTimeSchema),
+      },
+      { ...strict, description: 'Replacement chain and any open ICT approval of re-enrolment.' },
+    ),
   },
   strict,
 );
 export type DeviceDetail = Static<typeof DeviceDetailSchema>;
+
+/** `POST /api/v1/ict/devices/:id/re-enrolment` (admin): allow one re-enrolment for a while. */
+export const AllowReenrolmentRequestSchema = Type.Object(
+  { hours: Type.Integer({ minimum: 1, maximum: 168 }) },
+  strict,
+);
+
+/** The open approval: until when the device may be replaced with a token. */
+export const ReenrolmentApprovalSchema = Type.Object(
+  { deviceId: UuidSchema, allowedUntil: Nullable(IsoDateTimeSchema) },
+  strict,
+);
 
 /** `GET /api/v1/ict/events`. */
 export const EventListSchema = Type.Object(

@@ -36,6 +36,8 @@ export async function agentHome(settings: Record<string, unknown>): Promise<Agen
       logLevel: 'warn',
       ...settings,
     }),
+    // Root-only, as the installer leaves it: the service refuses a readable file with a token.
+    { mode: 0o600 },
   );
   return home;
 }
@@ -53,6 +55,9 @@ export function hallpass(
       home.configFile,
       '--state-dir',
       home.stateDir,
+      // `status` reads no config file: it needs the socket's path given.
+      '--ipc',
+      home.ipcPath,
     ]);
     let stdout = '';
     let stderr = '';

@@ -152,6 +152,27 @@ export class TestDevice {
     return answer;
   }
 
+  /** Enrols as the replacement of `old`, signed with old's current key (proof of possession). */
+  async replace(app: FastifyInstance, old: TestDevice): Promise<Answer> {
+    const body = JSON.stringify({
+      schemaVersion: SCHEMA_VERSION,
+      publicKey: this.publicKey,
+      facts: this.facts,
+      replaces: old.id,
+    });
+    const answer = await send(
+      app,
+      'POST',
+      '/api/v1/enroll',
+      body,
+      old.sign('POST', '/api/v1/enroll', body),
+    );
+    if (answer.status === 201) {
+      this.id = (answer.json() as { deviceId: string }).deviceId;
+    }
+    return answer;
+  }
+
   /** Signed headers for a request, as the agent makes them. */
   sign(
     method: string,

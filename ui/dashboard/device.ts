@@ -1,7 +1,7 @@
 // One device: its facts, the latest result of each check, the history of status changes and
 // recent events. Everything here was written by the device, so all of it is shown as text.
-import type { DeviceDetail, StoredEvent } from '../../shared/schemas/ict-api.ts';
-import { ApiError, describeError, getJson, loaded, startPage } from './api.ts';
+import type { DeviceDetail, Session, StoredEvent } from '../../shared/schemas/ict-api.ts';
+import { ApiError, call, describeError, getJson, loaded, startPage } from './api.ts';
 import { byId, checkName, h, showError, statusBadge, table, time } from './dom.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -42,7 +42,95 @@ function eventRow(event: StoredEvent): HTMLTableRowElement {
   );
 }
 
-function render(detail: DeviceDetail): void {
+/** A link to another device's page (a replacement chain). */
+function deviceLink(id: string): HTMLAnchorElement {
+  return h('a', { href: `/devices/${encodeURIComponent(id)}` }, h('code', {}, id));
+}
+
+/** How long one approval of re-enrolment lasts when given from this page. */
+const APPROVAL_HOURS = 24;
+
+/**
+ * Replacement chain and ICT's approval of re-enrolment (issue 12). Without an approval only
+ * the device's own key can replace it; an admin allows one replacement after a reimage.
+ */
+function renderIdentity(detail: DeviceDetail, session: Session): void {
+  const { identity } = detail;
+  const box = byId('identity');
+  const rows: Node[] = [];
+  if (identity.retiredAt !== null) {
+    rows.push(
+      h(
+        'p',
+        {},
+        h('strong', {}, 'Retired '),
+        time(identity.retiredAt),
+        identity.replacedBy === null
+          ? ''
+          : h('span', {}, ', replaced by ', deviceLink(identity.replacedBy)),
+        '. It can no longer report.',
+      ),
+    );
+  }
+  if (identity.replaces !== null) {
+    rows.push(h('p', {}, 'Replaces ', deviceLink(identity.replaces), '.'));
+  }
+  if (identity.retiredAt === null) {
+    rows.push(
+      h(
+        'p',
+        { id: 're-enrolment-state' },
+        identity.reenrolmentAllowedUntil === null
+          ? 'Re-enrolment: only with this device’s own key.'
+          : h(
+              'span',
+              {},
+              'Re-enrolment allowed until ',
+              time(identity.reenrolmentAllowedUntil),
+              ' (once, with an enrolment token of its school).',
+            ),
+      ),
+    );
+    if (session.role === 'admin') {
+      const allowed = identity.reenrolmentAllowedUntil !== null;
+      const button = h(
+        'button',
+        { type: 'button', id: 're-enrolment' },
+        allowed
+          ? 'Withdraw re-enrolment'
+          : `Allow re-enrolment for ${String(APPROVAL_HOURS)} hours`,
+      );
+      button.addEventListener('click', () => {
+        void changeReenrolment(detail.device.id, allowed, session);
+      });
+      rows.push(
+        h(
+          'p',
+          { class: 'muted' },
+          'Allow it after re-imaging this device, when its key is lost: the next enrolment ' +
+            'naming this device replaces it.',
+        ),
+        h('p', {}, button),
+      );
+    }
+  }
+  box.replaceChildren(...rows);
+}
+
+async function changeReenrolment(id: string, allowed: boolean, session: Session): Promise<void> {
+  const path = `/devices/${encodeURIComponent(id)}/re-enrolment`;
+  try {
+    await (allowed
+      ? call('DELETE', path, { csrfToken: session.csrfToken })
+      : call('POST', path, { body: { hours: APPROVAL_HOURS }, csrfToken: session.csrfToken }));
+    renderIdentity(await getJson<DeviceDetail>(`/devices/${encodeURIComponent(id)}`), session);
+    showError(null);
+  } catch (error) {
+    showError('Re-enrolment could not be changed. ' + describeError(error));
+  }
+}
+
+function render(detail: DeviceDetail, session: Session): void {
   const { device } = detail;
   document.title = `${device.hostname} · Hallpass`;
   byId('title').replaceChildren(device.hostname, ' ', statusBadge(device.overall));
@@ -77,6 +165,7 @@ function render(detail: DeviceDetail): void {
       ['Device id', h('code', {}, device.id)],
     ]),
   );
+  renderIdentity(detail, session);
   byId('checks').replaceChildren(
     detail.checks.length === 0
       ? h('p', {}, 'This device has not reported any check yet.')
@@ -144,13 +233,13 @@ function render(detail: DeviceDetail): void {
 }
 
 async function main(): Promise<void> {
-  await startPage();
+  const session = await startPage();
   const id = location.pathname.split('/').pop() ?? '';
   try {
     if (!UUID.test(id)) {
       throw new ApiError(404, 'not-found', 'No such device.', null);
     }
-    render(await getJson<DeviceDetail>(`/devices/${encodeURIComponent(id)}`));
+    render(await getJson<DeviceDetail>(`/devices/${encodeURIComponent(id)}`), session);
   } catch (error) {
     byId('facts').replaceChildren();
     showError(

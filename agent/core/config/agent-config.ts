@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Type, type Static } from 'typebox';
 import { describeProblems, validate } from '../../../shared/index.ts';
 import type { OsName } from '../platform.ts';
@@ -78,18 +79,43 @@ export function defaultAgentConfig(os: OsName): AgentConfig {
   };
 }
 
+/** The config file an OS uses, or the one given with --config. */
+export function configFilePath(os: OsName, configFile?: string): string {
+  return configFile ?? PLATFORM_PATHS[os].configFile;
+}
+
 /** Reads a JSON settings file; a missing file is no settings, an unreadable one an error. */
 export async function readJsonSettings(path: string): Promise<Record<string, unknown>> {
+  return (await readSettingsFile(path)).settings;
+}
+
+/** A settings file's content and, when it exists, what fstat said of the file read. */
+async function readSettingsFile(
+  path: string,
+): Promise<{ settings: Record<string, unknown>; stats: Stats | null }> {
   let text: string;
+  let stats: Stats;
+  let handle: FileHandle;
   try {
-    text = await readFile(path, 'utf8');
+    handle = await open(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return {};
+      return { settings: {}, stats: null };
     }
     throw new AgentConfigError(
       `${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
     );
+  }
+  try {
+    // fstat of the handle read: the permission check below is about this very file.
+    stats = await handle.stat();
+    text = await handle.readFile('utf8');
+  } catch (error) {
+    throw new AgentConfigError(
+      `${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  } finally {
+    await handle.close();
   }
   let parsed: unknown;
   try {
@@ -100,7 +126,32 @@ export async function readJsonSettings(path: string): Promise<Record<string, unk
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new AgentConfigError(`${path}: expected a JSON object`);
   }
-  return parsed as Record<string, unknown>;
+  return { settings: parsed as Record<string, unknown>, stats };
+}
+
+/**
+ * A config file that holds the enrolment token must be readable by the service's user only
+ * (root in production): a pupil who reads the token could enrol devices of their own. POSIX
+ * modes only; on Windows the installer's ACL on %ProgramData%\Hallpass protects it.
+ */
+export function checkTokenFilePermissions(
+  path: string,
+  stats: Pick<Stats, 'uid' | 'mode'>,
+  serviceUid: number,
+): void {
+  if (stats.uid !== 0 && stats.uid !== serviceUid) {
+    throw new AgentConfigError(
+      `${path} holds the enrolment token but is owned by uid ${String(stats.uid)}, who could ` +
+        `read or change it: refusing to start. Fix: chown root ${path} && chmod 600 ${path}`,
+    );
+  }
+  if ((stats.mode & 0o077) !== 0) {
+    const mode = (stats.mode & 0o777).toString(8).padStart(3, '0');
+    throw new AgentConfigError(
+      `${path} holds the enrolment token but its mode ${mode} lets other users read it: ` +
+        `refusing to start. Fix: chmod 600 ${path}`,
+    );
+  }
 }
 
 /**
@@ -113,9 +164,15 @@ export async function loadAgentConfig(options: {
   configFile?: string;
   managed: Record<string, unknown>;
   overrides: Partial<AgentConfig>;
+  /** The user the service runs as, who may own the config file besides root (default: ours). */
+  serviceUid?: number;
 }): Promise<AgentConfig> {
-  const file = options.configFile ?? PLATFORM_PATHS[options.os].configFile;
-  const fromFile = await readJsonSettings(file);
+  const file = configFilePath(options.os, options.configFile);
+  const { settings: fromFile, stats } = await readSettingsFile(file);
+  const token = fromFile.enrolmentToken;
+  if (stats !== null && token !== undefined && token !== null && options.os !== 'windows') {
+    checkTokenFilePermissions(file, stats, options.serviceUid ?? process.getuid?.() ?? 0);
+  }
   const merged = {
     ...defaultAgentConfig(options.os),
     ...fromFile,

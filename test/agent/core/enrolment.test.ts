@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolDevice, EnrolmentError } from '../../../agent/core/enrolment.ts';
-import type { Transport } from '../../../agent/core/http-transport.ts';
+import { nodeTransport, type Transport } from '../../../agent/core/http-transport.ts';
 import { LinuxSecretStore } from '../../../agent/core/secrets/linux.ts';
 import {
   CredentialError,
@@ -89,19 +89,71 @@ describe('enrolDevice', () => {
     expect(second.cloneSuspect).toBe(true);
   });
 
-  it('re-enrolment replacing the old id from the same machine works', async () => {
+  it('re-enrolment signed by the current key replaces the device, and sends no token', async () => {
     const facts = sampleFacts();
     const store = new LinuxSecretStore({ stateDir: join(dir, 'again') });
     const first = await enrolDevice({ serverUrl: baseUrl, token: server.token, facts, store });
+    const credential = (await store.read()) as DeviceCredential;
+    const sent: string[] = [];
     const second = await enrolDevice({
       serverUrl: baseUrl,
-      token: server.token,
       facts,
       store,
-      replaces: first.deviceId,
+      replaces: { credential },
+      transport: (request) => {
+        sent.push(request.body ?? '');
+        return nodeTransport(request);
+      },
     });
     expect((await store.read())?.deviceId).toBe(second.deviceId);
     expect(await findDeviceKey(server.db, first.deviceId)).toBeNull();
+    expect(JSON.parse(sent[0] ?? '{}')).not.toHaveProperty('token');
+  });
+
+  it('a signed re-enrolment from a device whose clock is two hours off signs again on server time', async () => {
+    const store = new LinuxSecretStore({ stateDir: join(dir, 'skewed') });
+    await enrolDevice({ serverUrl: baseUrl, token: server.token, facts: sampleFacts(), store });
+    const credential = (await store.read()) as DeviceCredential;
+    let requests = 0;
+    const second = await enrolDevice({
+      serverUrl: baseUrl,
+      facts: sampleFacts(),
+      store,
+      replaces: { credential },
+      now: () => new Date(Date.now() - 2 * 3_600_000),
+      transport: (request) => {
+        requests++;
+        return nodeTransport(request);
+      },
+    });
+    expect(requests).toBe(2);
+    expect(await findDeviceKey(server.db, credential.deviceId)).toBeNull();
+    expect(await findDeviceKey(server.db, second.deviceId)).not.toBeNull();
+  });
+
+  it('re-enrolment with a token and the device id only is refused, the credential kept', async () => {
+    const facts = sampleFacts();
+    const victim = new LinuxSecretStore({ stateDir: join(dir, 'victim') });
+    const first = await enrolDevice({
+      serverUrl: baseUrl,
+      token: server.token,
+      facts,
+      store: victim,
+    });
+    // The pupil's copy: its own store, the same (public) facts, a valid token, the device id.
+    const attempt = enrolDevice({
+      serverUrl: baseUrl,
+      token: server.token,
+      facts,
+      store: untouchable,
+      replaces: { deviceId: first.deviceId },
+    });
+    await expect(attempt).rejects.toMatchObject({
+      name: 'EnrolmentError',
+      code: 'replacement-not-allowed',
+      status: 403,
+    });
+    expect(await findDeviceKey(server.db, first.deviceId)).not.toBeNull();
   });
 
   it.each([

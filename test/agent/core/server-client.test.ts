@@ -184,6 +184,23 @@ describe('ServerClient against the real server', () => {
     });
   });
 
+  it('a device replaced on the server is told so, naming its replacement, not "unknown key"', async () => {
+    const store = memoryStore();
+    await enrolDevice({ serverUrl: baseUrl, token: server.token, facts: sampleFacts(), store });
+    const old = store.credential as DeviceCredential;
+    const replacement = await enrolDevice({
+      serverUrl: baseUrl,
+      facts: sampleFacts(),
+      store,
+      replaces: { credential: old },
+    });
+    const outcome = await new ServerClient({ credential: old }).sendBatch(batchOf());
+    const error = outcome.kind === 'failed' ? outcome.error : null;
+    expect(error).toMatchObject({ code: 'device-retired', status: 401 });
+    expect(String(error)).toContain(`was replaced on`);
+    expect(String(error)).toContain(replacement.deviceId);
+  });
+
   it('a one-item batch the server refuses as invalid is rejected, naming the item', async () => {
     const client = new ServerClient({ credential });
     const bad = batchOf();

@@ -389,6 +389,24 @@ describe('dashboard pages (Chromium)', () => {
       expect(unknown?.slice(1, 3)).toEqual(['Unknown', 'antivirus is unknownWhy: slow (timeout)']);
     });
 
+    it('an admin allows re-enrolment (after a reimage) and withdraws it; ICT sees both', async () => {
+      const device = fleet.byHostname('ng-lt-002');
+      await open(`/devices/${device.id}`);
+      const state = page.locator('#re-enrolment-state');
+      expect(await state.innerText()).toBe('Re-enrolment: only with this device’s own key.');
+      await page.getByRole('button', { name: 'Allow re-enrolment for 24 hours' }).click();
+      await page.getByRole('button', { name: 'Withdraw re-enrolment' }).waitFor();
+      expect(await state.innerText()).toMatch(/^Re-enrolment allowed until .+ \(once, with an/);
+      await page.getByRole('button', { name: 'Withdraw re-enrolment' }).click();
+      await page.getByRole('button', { name: 'Allow re-enrolment for 24 hours' }).waitFor();
+      expect(await state.innerText()).toBe('Re-enrolment: only with this device’s own key.');
+      await open(`/devices/${device.id}`);
+      const events = (await rows('#events')).map((r) => r[1]);
+      expect(events).toEqual(
+        expect.arrayContaining(['device.re-enrolment-allowed', 'device.re-enrolment-withdrawn']),
+      );
+    });
+
     it('flags a suspected cloned image', async () => {
       await open(`/devices/${fleet.byHostname('ng-lt-003').id}`);
       const flag = page.locator('#clone-flag');

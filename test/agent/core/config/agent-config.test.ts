@@ -1,8 +1,18 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultAgentConfig, loadAgentConfig } from '../../../../agent/core/config/agent-config.ts';
+import {
+  AgentConfigError,
+  checkTokenFilePermissions,
+  defaultAgentConfig,
+  loadAgentConfig,
+} from '../../../../agent/core/config/agent-config.ts';
+import {
+  retireEnrolmentToken,
+  USED_TOKENS_FILE,
+  wasTokenUsed,
+} from '../../../../agent/core/config/enrolment-token.ts';
 import { parseDarwinManagedSettings } from '../../../../agent/core/config/managed/darwin.ts';
 import { pickManaged } from '../../../../agent/core/config/managed/managed-settings.ts';
 import { parseWindowsManagedSettings } from '../../../../agent/core/config/managed/windows.ts';
@@ -97,5 +107,89 @@ describe('managed settings', () => {
       parseDarwinManagedSettings('{"serverUrl":"https://h.example","PayloadUUID":"x"}'),
     ).toEqual({ serverUrl: 'https://h.example' });
     expect(() => parseDarwinManagedSettings('<plist>')).toThrow(/unreadable/);
+  });
+});
+
+describe('a config file holding the enrolment token', () => {
+  const token = { serverUrl: 'https://hallpass.example', enrolmentToken: 'hpe_' + 'a'.repeat(40) };
+
+  it.each([0o644, 0o640, 0o604, 0o666])(
+    'is refused at mode %o, naming the file and the fix',
+    async (mode) => {
+      const file = await configFile(JSON.stringify(token));
+      await chmod(file, mode);
+      const loading = loadAgentConfig({
+        os: 'linux',
+        configFile: file,
+        managed: {},
+        overrides: {},
+      });
+      await expect(loading).rejects.toThrow(AgentConfigError);
+      await expect(loading).rejects.toThrow(`chmod 600 ${file}`);
+    },
+  );
+
+  it('is refused when another user owns it', () => {
+    expect(() => {
+      checkTokenFilePermissions('/etc/hallpass/agent.json', { uid: 1000, mode: 0o100600 }, 0);
+    }).toThrow(/owned by uid 1000.*chown root \/etc\/hallpass\/agent\.json && chmod 600/);
+    expect(() => {
+      checkTokenFilePermissions('/etc/hallpass/agent.json', { uid: 0, mode: 0o100600 }, 0);
+    }).not.toThrow();
+  });
+
+  it('is accepted at 0600; a file without a token may stay readable', async () => {
+    const secret = await configFile(JSON.stringify(token));
+    await chmod(secret, 0o600);
+    const config = await loadAgentConfig({
+      os: 'linux',
+      configFile: secret,
+      managed: {},
+      overrides: {},
+    });
+    expect(config.enrolmentToken).toBe(token.enrolmentToken);
+    const open = await configFile(JSON.stringify({ serverUrl: token.serverUrl }));
+    await chmod(open, 0o644);
+    await expect(
+      loadAgentConfig({ os: 'linux', configFile: open, managed: {}, overrides: {} }),
+    ).resolves.toMatchObject({ enrolmentToken: null });
+  });
+});
+
+describe('spending the enrolment token', () => {
+  const token = 'hpe_' + 'b'.repeat(40);
+
+  it('removes it from the config file (kept 0600, other keys kept) and remembers it as used', async () => {
+    const file = await configFile(
+      JSON.stringify({
+        serverUrl: 'https://hallpass.example',
+        enrolmentToken: token,
+        logLevel: 'warn',
+      }),
+    );
+    const stateDir = await mkdtemp(join(tmpdir(), 'hallpass-state-'));
+    expect(await wasTokenUsed(stateDir, token)).toBe(false);
+    expect(await retireEnrolmentToken({ stateDir, configFile: file, token })).toEqual({
+      removedFrom: file,
+    });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+      serverUrl: 'https://hallpass.example',
+      logLevel: 'warn',
+    });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await readFile(file, 'utf8')).not.toContain(token);
+    expect(await wasTokenUsed(stateDir, token)).toBe(true);
+    expect(await readFile(join(stateDir, USED_TOKENS_FILE), 'utf8')).not.toContain(token);
+    expect((await stat(join(stateDir, USED_TOKENS_FILE))).mode & 0o777).toBe(0o600);
+  });
+
+  it('a token from managed settings (not in the file) is only remembered', async () => {
+    const file = await configFile(JSON.stringify({ serverUrl: 'https://hallpass.example' }));
+    const stateDir = await mkdtemp(join(tmpdir(), 'hallpass-state-'));
+    expect(await retireEnrolmentToken({ stateDir, configFile: file, token })).toEqual({
+      removedFrom: null,
+    });
+    expect(await wasTokenUsed(stateDir, token)).toBe(true);
+    expect(await wasTokenUsed(stateDir, 'hpe_' + 'c'.repeat(40))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import { deviceRoutes } from './devices.ts';
 import { eventRoutes } from './events.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
 import { namedRoutes } from './named.ts';
+import { reenrolmentRoutes } from './re-enrolment.ts';
 import { sessionRoutes } from './session.ts';
 import { summaryRoutes } from './summary.ts';
 import { tokenRoutes } from './tokens.ts';
@@ -19,6 +20,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(sessionRoutes);
   await app.register(summaryRoutes);
   await app.register(deviceRoutes);
+  await app.register(reenrolmentRoutes);
   await app.register(eventRoutes);
   await app.register(namedRoutes('/schools', 'schools', 'school'));
   await app.register(namedRoutes('/groups', 'device_groups', 'device group'));

@@ -127,13 +127,11 @@ describeEachEngine('ICT read API', (engine) => {
       `update devices set last_seen_at = now() - interval '10 days' where id = $1`,
       [devices.echo?.id],
     );
-    // foxtrot: re-enrolled (same machine) after reporting: the old record is retired.
+    // foxtrot: re-enrolled (proved by its old key) after reporting: the old record is retired.
     const old = await enrol('oldFoxtrot', 'foxtrot-06');
     await send('oldFoxtrot', [result('disk-encryption', 'fail')], ago(20));
     const replacement = new TestDevice(old.facts);
-    expect((await replacement.enrol(server.app, server.token, { replaces: old.id })).status).toBe(
-      201,
-    );
+    expect((await replacement.replace(server.app, old)).status).toBe(201);
     devices.foxtrot = replacement;
     await send('foxtrot', [result('disk-encryption', 'pass')], ago(2));
   });
@@ -370,9 +368,17 @@ describeEachEngine('ICT read API', (engine) => {
   });
 
   it('GET /events filters by device and type, newest first', async () => {
+    // Two USB events, and foxtrot's replacement, which the server records on both records.
     const all = await get<{ total: number; items: StoredEvent[] }>('/events');
-    expect(all.total).toBe(2);
-    expect(all.items[0]).toMatchObject({
+    expect(all.total).toBe(4);
+    expect(all.items.map((e) => e.type).sort()).toEqual([
+      'device.replaced',
+      'device.replacement',
+      'usb.blocked',
+      'usb.blocked',
+    ]);
+    const usb = await get<{ total: number; items: StoredEvent[] }>('/events?type=usb.blocked');
+    expect(usb.items[0]).toMatchObject({
       deviceId: devices.alpha?.id,
       hostname: 'alpha-01',
       type: 'usb.blocked',
