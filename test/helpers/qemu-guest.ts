@@ -8,9 +8,10 @@
 // Packages (Debian): qemu-system-x86, linux-image-amd64, busybox-static; kmod (modinfo),
 // libc-bin (ldd) and e2fsprogs (mkfs.ext4) are in every Debian install.
 //
-// Acceleration: KVM when /dev/kvm opens and a probe boot prints on the serial port within
-// seconds, else TCG. The probe matters: under nested virtualisation (a Firecracker host here)
-// KVM opens fine and then the guest hangs before its first console byte (PLATFORMS.md §6).
+// Acceleration: KVM when /dev/kvm opens and a probe boot prints the kernel's banner on the
+// serial port within seconds, else TCG. The probe matters: under nested virtualisation (a
+// Firecracker host here) /dev/kvm opens fine, the boot stub prints "Probing EDD", and then the
+// guest hangs before the kernel's first line (PLATFORMS.md §6 saw the same).
 // HALLPASS_QEMU_ACCEL=kvm|tcg skips the probe.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
@@ -123,13 +124,20 @@ async function chooseAccel(kernel: GuestKernel): Promise<'kvm' | 'tcg'> {
     ],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
+  // The kernel proper's first line, not the boot stub's "Probing EDD", which a hung KVM
+  // guest still prints.
   const printed = await new Promise<boolean>((resolve) => {
+    let output = '';
     const timer = setTimeout(() => {
       resolve(false);
     }, KVM_PROBE_MS);
-    probe.stdout.once('data', () => {
-      clearTimeout(timer);
-      resolve(true);
+    probe.stdout.setEncoding('utf8');
+    probe.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('Linux version')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
     });
     probe.once('exit', () => {
       clearTimeout(timer);
