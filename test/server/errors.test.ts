@@ -1,7 +1,7 @@
 // Every error, whoever raises it, in the application's one format: ApiError JSON on API URLs, an
 // HTML page on dashboard URLs; never Fastify's own body, never the URL echoed back.
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 

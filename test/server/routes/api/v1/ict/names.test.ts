@@ -1,7 +1,7 @@
 // Every ICT API input where an admin types a name refuses invisible and broken characters with a
 // clear 400, and stores nothing.
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
 import { newBrowser, type Browser } from './ict-session.ts';
