@@ -51,7 +51,7 @@ export const MAX_CREDENTIAL_BYTES = 64 * 1024;
 
 /** The advice every "unusable credential" message ends with. */
 export const REENROL_ADVICE =
-  'Enrol the device again (hallpass enroll --server URL --token TOKEN) to replace it.';
+  'Enrol the device again: ICT allows re-enrolment for it on the dashboard, then hallpass enroll --replace --device ID --server URL --token TOKEN (enrolling without --replace makes a new device).';
 
 /**
  * Checks an untrusted value read back from a store: the schema, and that the key really is a
