@@ -380,6 +380,10 @@ export class AgentService {
     });
     if (outcome.kind === 'accepted') {
       this.#lastDeliveryAt = this.#parts.host.now();
+      this.#lastDeliveryError = null;
+    } else if (outcome.kind === 'failed') {
+      // A refused heartbeat (this device retired by ICT, a revoked key) must show in status too.
+      this.#lastDeliveryError = errorText(outcome.error);
     }
   }
 

@@ -4,6 +4,8 @@
 // missing root is a failure, never a silent skip.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmod, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -50,8 +52,31 @@ export interface Pupil {
   remove(): Promise<void>;
 }
 
+const repoRoot = new URL('../../', import.meta.url).pathname;
+
+/**
+ * The pupil runs this checkout's code with the test's Node, as a pupil runs the shipped binary
+ * from /usr/bin. A clean clone may sit in a 0700 temp folder (`mktemp -d`), so every folder above
+ * the checkout and the Node binary gets the search bit for others (never read or write). It is
+ * not taken back: suites run in parallel and one must not close the path under another.
+ */
+async function openPathToCode(): Promise<void> {
+  for (const start of [repoRoot, dirname(process.execPath)]) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      const mode = (await stat(dir)).mode;
+      if ((mode & 0o001) === 0) {
+        await chmod(dir, (mode & 0o7777) | 0o001);
+      }
+      if (dirname(dir) === dir) {
+        break;
+      }
+    }
+  }
+}
+
 /** Creates a fresh ordinary account (no sudo, no extra groups) with its own home folder. */
 export async function createPupil(): Promise<Pupil> {
+  await openPathToCode();
   const name = `hp-pupil-${randomBytes(3).toString('hex')}`;
   const home = `/tmp/${name}`;
   await exec('useradd', ['--create-home', '--home-dir', home, '--shell', '/bin/sh', name]);
