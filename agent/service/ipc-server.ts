@@ -102,6 +102,8 @@ async function answerLine(
       case 'checks:run':
         await checkRun();
         return { id: request.id, ok: true, status: handlers.status() };
+      case 'events:subscribe':
+        return errorAnswer(request.id, 'this service sends no pushes yet');
     }
   } catch (error) {
     // A pass that failed (the disk is full) is the service's trouble, not the client's: the

@@ -170,6 +170,7 @@ export class AgentService {
       nextDeliveryAttemptAt: isoOrNull(this.#parts.outbox.nextAttemptAt()),
       outbox: this.#parts.outbox.depth(),
       results: this.#results,
+      usb: { mode: policy.usb.mode, problem: 'the USB guard is not running', recent: [] },
     };
   }
 

@@ -29,4 +29,5 @@ export const OsNameSchema = Type.Union([
 ]);
 
 /** Short bounded text shown to people (names, summaries). */
-export const Text = (maxLength = 500) => Type.String({ maxLength });
+export const Text = (maxLength = 500, options: { description?: string } = {}) =>
+  Type.String({ maxLength, ...options });

@@ -1,16 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { IsoDateTimeSchema, SchemaVersionSchema, Text, UuidSchema } from './common.ts';
-
-/** Identity of a USB device as the guard sees it. Bulk-bought sticks can share a serial. */
-export const UsbDeviceSchema = Type.Object(
-  {
-    vendorId: Type.String({ pattern: '^[0-9a-f]{4}$' }),
-    productId: Type.String({ pattern: '^[0-9a-f]{4}$' }),
-    serial: Type.Union([Text(200), Type.Null()]),
-    name: Text(200),
-  },
-  { additionalProperties: false },
-);
+import { UsbDecisionSchema } from './usb.ts';
 
 const event = <K extends string, D extends TSchema>(type: K, data: D) =>
   Type.Object(
@@ -33,6 +23,15 @@ const dropData = Type.Object(
   { additionalProperties: false },
 );
 
+const usbData = Type.Object(
+  {
+    ...UsbDecisionSchema.properties,
+    count: Type.Integer({ minimum: 1, description: 'Decisions folded into this event.' }),
+    firstAt: IsoDateTimeSchema,
+  },
+  { additionalProperties: false },
+);
+
 const aupData = Type.Object(
   {
     user: Text(256),
@@ -46,24 +45,10 @@ const aupData = Type.Object(
 
 /** Every event the agent sends, as a union discriminated by `type`. */
 export const AgentEventSchema = Type.Union([
-  event(
-    'usb.blocked',
-    Type.Object(
-      { device: UsbDeviceSchema, user: Type.Union([Text(256), Type.Null()]) },
-      { additionalProperties: false },
-    ),
-  ),
-  event(
-    'usb.allowed',
-    Type.Object(
-      {
-        device: UsbDeviceSchema,
-        user: Type.Union([Text(256), Type.Null()]),
-        mode: Type.Union([Type.Literal('read-only'), Type.Literal('read-write')]),
-      },
-      { additionalProperties: false },
-    ),
-  ),
+  // A USB decision, with how many times the same device got the same decision in a row within
+  // the guard's rate-limit window (a pupil plugging a stick in and out gets one event, counted).
+  event('usb.blocked', usbData),
+  event('usb.allowed', usbData),
   event('aup.accepted', aupData),
   event('aup.declined', Type.Object({ ...aupData.properties }, { additionalProperties: false })),
   event(

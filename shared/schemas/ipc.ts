@@ -3,11 +3,15 @@
 import { Type, type Static } from 'typebox';
 import { CheckResultSchema } from './check-result.ts';
 import { IsoDateTimeSchema, Text } from './common.ts';
+import { UsbModeSchema } from './policy.ts';
+import { UsbDecisionSchema } from './usb.ts';
 
 /** Channels the service answers, `noun:verb` (STYLE.md §13). */
 export const IpcChannelSchema = Type.Union([
   Type.Literal('status:get'),
   Type.Literal('checks:run'),
+  // Asks for pushes on this connection (`usb:decision`, …); answered like status:get.
+  Type.Literal('events:subscribe'),
 ]);
 export type IpcChannel = Static<typeof IpcChannelSchema>;
 
@@ -52,6 +56,16 @@ export const AgentStatusSchema = Type.Object(
       { additionalProperties: false },
     ),
     results: Type.Array(CheckResultSchema),
+    /** The USB guard: its mode, whether it runs on this OS, and its latest decisions. */
+    usb: Type.Object(
+      {
+        mode: UsbModeSchema,
+        /** Null while the guard works; otherwise why it cannot enforce (e.g. no udev). */
+        problem: Type.Union([Text(1000), Type.Null()]),
+        recent: Type.Array(UsbDecisionSchema, { maxItems: 50 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -69,3 +83,16 @@ export const IpcResponseSchema = Type.Union([
   ),
 ]);
 export type IpcResponse = Static<typeof IpcResponseSchema>;
+
+/**
+ * Sent by the service, unasked, to connections that sent `events:subscribe`: a line with
+ * `push` instead of `id`. Pushes are dropped (never queued without bound) when the connection
+ * is not reading.
+ */
+export const IpcPushSchema = Type.Union([
+  Type.Object(
+    { push: Type.Literal('usb:decision'), decision: UsbDecisionSchema },
+    { additionalProperties: false },
+  ),
+]);
+export type IpcPush = Static<typeof IpcPushSchema>;

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { SchemaVersionSchema, Text } from './common.ts';
+import { IsoDateTimeSchema, SchemaVersionSchema, Text } from './common.ts';
 
 const strict = { additionalProperties: false } as const;
 const Days = (description: string) => Type.Integer({ minimum: 0, maximum: 3650, description });
@@ -91,26 +91,56 @@ export const UsbAllowEntrySchema = Type.Object(
   {
     vendorId: Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
     productId: Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
-    serial: Type.Optional(Text(200)),
+    serial: Type.Optional(
+      Text(200, {
+        description:
+          'Absent: the entry approves the model (every stick with this vendor and product id). ' +
+          'Bulk-bought sticks can share a serial: an entry with a serial admits each of them.',
+      }),
+    ),
     description: Text(200),
+    /** Set by the server for approvals made on the dashboard; absent in a hand-written policy. */
+    approvalId: Type.Optional(Type.String({ pattern: '^[0-9a-zA-Z-]{1,64}$' })),
+    approvedBy: Type.Optional(Text(256, { description: 'The ICT admin who approved it.' })),
+    reason: Type.Optional(Text(1000, { description: 'Why: an exam, a trip, a department.' })),
+    expiresAt: Type.Optional(
+      Type.Union([IsoDateTimeSchema, Type.Null()], {
+        description:
+          'After this instant the entry no longer approves anything; the device applies it on ' +
+          'its own clock, offline too. Null or absent: no expiry.',
+      }),
+    ),
   },
   strict,
 );
+export type UsbAllowEntry = Static<typeof UsbAllowEntrySchema>;
+
+/** What the guard does with storage that no entry approves. */
+export const UsbModeSchema = Type.Union([
+  Type.Literal('block', { description: 'Unapproved storage never gets a block device.' }),
+  Type.Literal('read-only', { description: 'Unapproved storage is read-only before any mount.' }),
+  Type.Literal('audit', { description: 'Everything is allowed and every device is reported.' }),
+  Type.Literal('allow', { description: 'Everything is allowed; nothing is reported.' }),
+]);
+export type UsbMode = Static<typeof UsbModeSchema>;
 
 /** USB storage guard. */
 export const UsbPolicySchema = Type.Object(
   {
-    mode: Type.Union([
-      Type.Literal('block'),
-      Type.Literal('read-only'),
-      Type.Literal('audit'),
-      Type.Literal('allow'),
-    ]),
+    mode: UsbModeSchema,
     allow: Type.Array(UsbAllowEntrySchema, { maxItems: 5000 }),
     exempt: ExemptionSchema,
+    portableMediaIsStorage: Type.Optional(
+      Type.Boolean({
+        description:
+          'Phones and cameras speaking MTP/PTP (not USB mass storage, class 08) are judged like ' +
+          'sticks when true; left alone when false or absent.',
+      }),
+    ),
   },
   strict,
 );
+export type UsbPolicy = Static<typeof UsbPolicySchema>;
 
 /** Roles an AUP document is written for. */
 export const AupRoleSchema = Type.Union([Type.Literal('staff'), Type.Literal('pupil')]);

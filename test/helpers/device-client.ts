@@ -13,6 +13,7 @@ import {
   signRequest,
   type SignedRequestHeaders as SignedHeaders,
 } from '../../agent/core/http-signature/sign.ts';
+import { usbBlockedData } from './usb-sample.ts';
 
 /** Sample facts for a made-up school laptop. */
 export function sampleFacts(overrides: Partial<DeviceFacts> = {}): DeviceFacts {
@@ -76,10 +77,7 @@ export function usbBlocked(at = new Date()): AgentEvent {
     id: randomUUID(),
     occurredAt: at.toISOString(),
     type: 'usb.blocked',
-    data: {
-      device: { vendorId: '0781', productId: '5581', serial: '4C53000', name: 'SanDisk Ultra' },
-      user: 'j.smith',
-    },
+    data: usbBlockedData({ serial: '4C53000', user: 'j.smith', at: at.toISOString() }),
   };
 }
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SCHEMA_VERSION } from '../../shared/index.ts';
 import type { OutboxItem } from '../../agent/core/outbox/index.ts';
+import { usbBlockedData } from './usb-sample.ts';
 
 /** A valid compliance report item with a fresh id. */
 export function sampleReport(at = new Date('2026-11-23T09:00:00.000Z')): OutboxItem {
@@ -59,10 +60,7 @@ export function sampleEvent(at = new Date('2026-11-23T09:00:00.000Z')): OutboxIt
       id,
       occurredAt: at.toISOString(),
       type: 'usb.blocked',
-      data: {
-        device: { vendorId: '0781', productId: '5581', serial: '4C530001', name: 'SanDisk Ultra' },
-        user: 'pupil.0042',
-      },
+      data: usbBlockedData({ at: at.toISOString() }),
     },
   };
 }

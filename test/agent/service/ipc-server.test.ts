@@ -28,6 +28,7 @@ const status: AgentStatus = {
   passFailures: null,
   outbox: { reports: 0, events: 0 },
   results: [],
+  usb: { mode: 'audit', problem: null, recent: [] },
 };
 
 /** Sends raw bytes and returns the first line of the answer. */

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { SCHEMA_VERSION } from '../../../shared/index.ts';
 import type { OutboxItem } from '../../../agent/core/outbox/index.ts';
+import { usbBlockedData } from '../usb-sample.ts';
 
 const AT = '2026-11-23T09:00:00.000Z';
 
@@ -23,15 +24,7 @@ export function powerCutItem(id: string): OutboxItem {
         id,
         occurredAt: AT,
         type: 'usb.blocked',
-        data: {
-          device: {
-            vendorId: '0781',
-            productId: '5581',
-            serial: digest.toString('hex', 2, 10),
-            name: 'SanDisk Ultra',
-          },
-          user: 'pupil.0042',
-        },
+        data: usbBlockedData({ serial: digest.toString('hex', 2, 10), at: AT }),
       },
     };
   }
