@@ -323,7 +323,14 @@ async function startService(
   // start-up jitter, which would only delay the first delivery.
   await writeFile(
     configFile,
-    JSON.stringify({ serverUrl, enrolmentToken: token, ipcPath, startupJitterSeconds: 0 }),
+    // usbGuard off: the bench runs on the host, whose USB authorisation it must not change.
+    JSON.stringify({
+      serverUrl,
+      enrolmentToken: token,
+      ipcPath,
+      startupJitterSeconds: 0,
+      usbGuard: false,
+    }),
     // It holds the token: the service refuses a config file with a token that others can read.
     { mode: 0o600 },
   );

@@ -49,7 +49,13 @@ const agentConfig = join(demo, 'agent.json');
 await writeFile(
   agentConfig,
   JSON.stringify(
-    { serverUrl: server.url, enrolmentToken: token, ipcPath: join(demo, 'agent.sock') },
+    {
+      serverUrl: server.url,
+      enrolmentToken: token,
+      ipcPath: join(demo, 'agent.sock'),
+      // The demo runs on the developer's own machine: leave its USB authorisation alone.
+      usbGuard: false,
+    },
     null,
     2,
   ),

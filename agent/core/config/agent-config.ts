@@ -29,6 +29,11 @@ export const AgentConfigSchema = Type.Object(
     startupJitterSeconds: Type.Integer({ minimum: 0, maximum: 3600 }),
     deliveryRetryBaseSeconds: Type.Integer({ minimum: 1, maximum: 3600 }),
     deliveryRetryCapSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+    /**
+     * Runs the USB storage guard. Off only where the service must not change the machine's USB
+     * authorisation (tests on a developer's host); status then says the guard is off.
+     */
+    usbGuard: Type.Boolean(),
   },
   { additionalProperties: false },
 );
@@ -76,6 +81,7 @@ export function defaultAgentConfig(os: OsName): AgentConfig {
     startupJitterSeconds: 60,
     deliveryRetryBaseSeconds: 30,
     deliveryRetryCapSeconds: 3600,
+    usbGuard: true,
   };
 }
 

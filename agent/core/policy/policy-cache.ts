@@ -56,6 +56,7 @@ export class PolicyCache {
   readonly #now: () => Date;
   #entry: Entry;
   #writes: Promise<unknown> = Promise.resolve();
+  readonly #listeners = new Set<(policy: Policy) => void>();
 
   private constructor(dir: string, entry: Entry, now: () => Date) {
     this.#dir = dir;
@@ -125,6 +126,18 @@ export class PolicyCache {
   }
 
   /**
+   * Calls `listener` with each policy that comes into force from now on (the USB guard re-judges
+   * attached devices at once). Returns the unsubscribe. A listener that throws is ignored: it
+   * must not stop the policy taking effect for the others.
+   */
+  onChange(listener: (policy: Policy) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /**
    * Offers policy text from the server. Valid: it is in force at once and persisted (a disk
    * failure is reported, not thrown). Invalid or hostile: rejected, the policy in force stays.
    */
@@ -142,6 +155,13 @@ export class PolicyCache {
     // ETags longer than the cache file allows are dropped, so the file always reads back.
     const keptEtag = etag !== null && etag.length <= 200 ? etag : null;
     this.#entry = { policy, etag: keptEtag, receivedAt, source: 'server' };
+    for (const listener of this.#listeners) {
+      try {
+        listener(policy);
+      } catch {
+        // Listeners handle their own failures; the policy is in force whatever they do.
+      }
+    }
     const data = JSON.stringify({ etag: keptEtag, receivedAt, policy }, null, 2);
     // Writes are chained so a slow earlier write can never land after a later one.
     const write = this.#writes.then(() => this.#persist(data));

@@ -48,7 +48,8 @@ interface Slot {
   firstAt: string | null;
 }
 
-const realTimers: EventTimers = {
+/** Node's timers, unreferenced: the guard's timers never keep a stopping process alive. */
+export const realTimers: EventTimers = {
   setTimeout: (task, ms) => {
     const timer = setTimeout(task, ms);
     timer.unref();

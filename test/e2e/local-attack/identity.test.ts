@@ -44,6 +44,9 @@ async function deviceHome(settings: Record<string, unknown>): Promise<AgentHome>
       startupJitterSeconds: 0,
       deliveryRetryBaseSeconds: 1,
       deliveryRetryCapSeconds: 2,
+      // Tests run the real service on the developer's host: it must never change the host's
+      // USB authorisation. The guard is tested with its own stand-in platform and in QEMU.
+      usbGuard: false,
       logLevel: 'warn',
       ...settings,
     }),

@@ -38,6 +38,22 @@ describe('PolicyCache', () => {
     expect(cache.receivedAt()).toBeNull();
   });
 
+  it('tells change listeners of each accepted policy, and never of a rejected one', async () => {
+    const { cache } = await PolicyCache.open(dir, { now: clock });
+    const seen: string[] = [];
+    cache.onChange(() => {
+      throw new Error('a broken listener does not stop the others');
+    });
+    const unsubscribe = cache.onChange((policy) => seen.push(policy.name));
+    await cache.offer('not: [valid', '"bad"');
+    expect(seen).toEqual([]);
+    await cache.offer(exampleText, '"v1"');
+    expect(seen).toEqual([cache.current().name]);
+    unsubscribe();
+    await cache.offer(exampleText, '"v2"');
+    expect(seen).toHaveLength(1);
+  });
+
   it('creates a missing state directory', async () => {
     const nested = join(dir, 'state', 'policy');
     const { cache } = await PolicyCache.open(nested);

@@ -1,0 +1,34 @@
+// The USB storage enforcement of each OS, chosen once. Linux, Windows and macOS platforms are
+// written beside platform.ts and plugged in here; until one is, the guard runs without
+// enforcement and its status says why.
+import type { Host } from '../host.ts';
+import type { OsName } from '../platform.ts';
+import type { UsbPlatform } from './platform.ts';
+
+/** What a platform may need besides the host: a logger for what it cannot put in a result. */
+export interface UsbPlatformOptions {
+  log: {
+    info(details: Record<string, unknown>, message: string): void;
+    warn(details: Record<string, unknown>, message: string): void;
+    error(details: Record<string, unknown>, message: string): void;
+  };
+}
+
+/** The enforcement for `os`, or null when this build has none for it (see usbPlatformMissing). */
+export function usbPlatformFor(
+  os: OsName,
+  _host: Host,
+  _options: UsbPlatformOptions,
+): UsbPlatform | null {
+  switch (os) {
+    case 'linux':
+    case 'windows':
+    case 'darwin':
+      return null;
+  }
+}
+
+/** Why there is no enforcement on `os`, for status. */
+export function usbPlatformMissing(os: OsName): string {
+  return `USB storage enforcement is not available on ${os} in this build: devices are not judged or blocked`;
+}
