@@ -11,6 +11,7 @@ import {
   IpcResponseSchema,
   validate,
   type AgentStatus,
+  type IpcPush,
   type IpcResponse,
 } from '../../shared/index.ts';
 import { listenWithMode, prepareSocketFolder } from './ipc-socket-path.ts';
@@ -22,6 +23,11 @@ export interface IpcHandlers {
   status(): AgentStatus;
   /** A check pass the tray asked for; may reject (a full disk), which the client hears as an error. */
   runChecks(): Promise<unknown>;
+  /**
+   * Where pushes come from (the USB guard's decisions). Called once when the server starts with
+   * the server's fan-out; returns the unsubscribe. Absent: `events:subscribe` is refused.
+   */
+  pushes?(publish: (push: IpcPush) => void): () => void;
 }
 
 /**
@@ -60,6 +66,8 @@ interface Connection {
   lastActivity: number;
   /** Reading stopped for back-pressure (answers unread or too many in flight). */
   stalled: boolean;
+  /** Sent `events:subscribe`: gets pushes, once each however often it asked. */
+  subscribed: boolean;
 }
 
 /** The id of a request that failed validation, when it has a usable one; else 0. */
@@ -80,6 +88,7 @@ async function answerLine(
   line: string,
   handlers: IpcHandlers,
   checkRun: () => Promise<void>,
+  subscribe: () => void,
 ): Promise<IpcResponse> {
   let message: unknown;
   try {
@@ -103,7 +112,11 @@ async function answerLine(
         await checkRun();
         return { id: request.id, ok: true, status: handlers.status() };
       case 'events:subscribe':
-        return errorAnswer(request.id, 'this service sends no pushes yet');
+        if (handlers.pushes === undefined) {
+          return errorAnswer(request.id, 'this service sends no pushes');
+        }
+        subscribe();
+        return { id: request.id, ok: true, status: handlers.status() };
     }
   } catch (error) {
     // A pass that failed (the disk is full) is the service's trouble, not the client's: the
@@ -170,7 +183,9 @@ export async function startIpcServer(
       const line = connection.buffer.slice(0, newline);
       connection.buffer = connection.buffer.slice(newline + 1);
       connection.inFlight++;
-      void answerLine(line, handlers, checkRun)
+      void answerLine(line, handlers, checkRun, () => {
+        connection.subscribed = true;
+      })
         .catch((error: unknown) => errorAnswer(0, `internal error: ${String(error)}`))
         .then((response) => {
           connection.inFlight--;
@@ -205,6 +220,7 @@ export async function startIpcServer(
       inFlight: 0,
       lastActivity: Date.now(),
       stalled: false,
+      subscribed: false,
     };
     if (connections.size >= bounds.maxConnections) {
       const victim = evictionVictim(connections);
@@ -235,8 +251,10 @@ export async function startIpcServer(
     () => {
       const now = Date.now();
       for (const connection of connections) {
-        // Stalled on its own unread answers counts as idle: the client makes no progress.
-        const waiting = connection.inFlight > 0 && connection.socket.writableLength === 0;
+        // Stalled on its own unread answers counts as idle: the client makes no progress. A
+        // subscriber that has read everything sent is waiting for pushes, not idle.
+        const drained = connection.socket.writableLength === 0;
+        const waiting = (connection.inFlight > 0 || connection.subscribed) && drained;
         if (!waiting && now - connection.lastActivity >= bounds.idleTimeoutMs) {
           drop(connection);
         }
@@ -245,6 +263,22 @@ export async function startIpcServer(
     Math.max(10, Math.floor(bounds.idleTimeoutMs / 4)),
   );
   sweep.unref();
+
+  // Pushes go to subscribers that keep up. One that is not reading (its unread bytes above the
+  // same bound that stops answering requests) misses them: dropped, never queued without bound.
+  const publish = (push: IpcPush): void => {
+    const line = JSON.stringify(push) + '\n';
+    for (const connection of connections) {
+      const { socket } = connection;
+      if (
+        connection.subscribed &&
+        !socket.destroyed &&
+        socket.writableLength + line.length <= bounds.maxBufferedBytes
+      ) {
+        socket.write(line);
+      }
+    }
+  };
 
   if (isPipe) {
     await new Promise<void>((resolve, reject) => {
@@ -257,9 +291,12 @@ export async function startIpcServer(
   } else {
     await listenWithMode(server, path);
   }
+  // Subscribed once listening: a server that failed to start leaves no listener behind.
+  const unsubscribe = handlers.pushes?.(publish);
   return () =>
     new Promise((resolve) => {
       clearInterval(sweep);
+      unsubscribe?.();
       for (const connection of connections) {
         connection.socket.destroy();
       }

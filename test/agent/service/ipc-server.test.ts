@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IpcResponseSchema, validate, type AgentStatus } from '../../../shared/index.ts';
+import {
+  IpcPushSchema,
+  IpcResponseSchema,
+  validate,
+  type AgentStatus,
+  type IpcPush,
+} from '../../../shared/index.ts';
 import {
   ipcRequest,
   startIpcServer,
@@ -12,6 +18,7 @@ import {
   type IpcLimits,
 } from '../../../agent/service/ipc-server.ts';
 import { runningAsRoot } from '../../helpers/unprivileged-user.ts';
+import { usbBlockedData } from '../../helpers/usb-sample.ts';
 
 const status: AgentStatus = {
   agentVersion: '0.1.0',
@@ -316,5 +323,187 @@ describe('IPC socket folder', () => {
     await expect(startIpcServer(join(folder, 'agent.sock'), handlers)).rejects.toThrow(
       /belongs to uid 65534/,
     );
+  });
+});
+
+/** A push source as the service wires it: the server's fan-out, called by the test. */
+function pushSource() {
+  let publish: ((push: IpcPush) => void) | null = null;
+  return {
+    pushes: (fanOut: (push: IpcPush) => void) => {
+      publish = fanOut;
+      return () => {
+        publish = null;
+      };
+    },
+    send: (push: IpcPush) => {
+      publish?.(push);
+    },
+    subscribed: () => publish !== null,
+  };
+}
+
+const decisionPush = (serial: string): IpcPush => {
+  const { count: _count, firstAt: _firstAt, ...decision } = usbBlockedData({ serial });
+  return { push: 'usb:decision', decision };
+};
+
+/** A client collecting every line it reads, parsed. */
+async function lineClient(path: string) {
+  const socket = await open(path);
+  const lines: unknown[] = [];
+  let buffer = '';
+  const waiters: { count: number; resolve: () => void }[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let newline = buffer.indexOf('\n');
+    while (newline !== -1) {
+      lines.push(JSON.parse(buffer.slice(0, newline)));
+      buffer = buffer.slice(newline + 1);
+      newline = buffer.indexOf('\n');
+    }
+    for (const waiter of waiters.filter((w) => lines.length >= w.count)) {
+      waiter.resolve();
+    }
+  });
+  return {
+    socket,
+    lines,
+    send: (request: unknown) => socket.write(JSON.stringify(request) + '\n'),
+    until: (count: number) =>
+      new Promise<void>((resolve) => {
+        if (lines.length >= count) {
+          resolve();
+        } else {
+          waiters.push({ count, resolve });
+        }
+      }),
+  };
+}
+
+describe('service IPC pushes', () => {
+  it('answers events:subscribe with the status, then sends each push as a valid line', async () => {
+    const source = pushSource();
+    const { path } = await server({
+      status: () => status,
+      runChecks: () => Promise.resolve([]),
+      pushes: source.pushes,
+    });
+    const client = await lineClient(path);
+    client.send({ id: 7, channel: 'events:subscribe' });
+    await client.until(1);
+    expect(client.lines[0]).toEqual({ id: 7, ok: true, status });
+    source.send(decisionPush('FIRST'));
+    source.send(decisionPush('SECOND'));
+    await client.until(3);
+    expect(client.lines.slice(1).map((line) => validate(IpcPushSchema, line).ok)).toEqual([
+      true,
+      true,
+    ]);
+    expect(client.lines.slice(1)).toEqual([decisionPush('FIRST'), decisionPush('SECOND')]);
+    client.socket.destroy();
+  });
+
+  it('sends nothing to a connection that did not subscribe, and one copy to one that subscribed twice', async () => {
+    const source = pushSource();
+    const { path } = await server({
+      status: () => status,
+      runChecks: () => Promise.resolve([]),
+      pushes: source.pushes,
+    });
+    const plain = await lineClient(path);
+    const twice = await lineClient(path);
+    plain.send({ id: 1, channel: 'status:get' });
+    twice.send({ id: 1, channel: 'events:subscribe' });
+    twice.send({ id: 2, channel: 'events:subscribe' });
+    await Promise.all([plain.until(1), twice.until(2)]);
+    source.send(decisionPush('ONCE'));
+    // A request after the push: its answer comes after any push line on the same connection.
+    plain.send({ id: 2, channel: 'status:get' });
+    twice.send({ id: 3, channel: 'status:get' });
+    await Promise.all([plain.until(2), twice.until(4)]);
+    expect(plain.lines.map((l) => (l as { id?: number }).id)).toEqual([1, 2]);
+    expect(
+      twice.lines.map(
+        (l) => (l as { id?: number; push?: string }).id ?? (l as { push?: string }).push,
+      ),
+    ).toEqual([1, 2, 'usb:decision', 3]);
+    plain.socket.destroy();
+    twice.socket.destroy();
+  });
+
+  it('drops pushes to a subscriber that does not read, never queueing them without bound', async () => {
+    const source = pushSource();
+    const maxBufferedBytes = 16 * 1024;
+    const { path } = await server(
+      { status: () => status, runChecks: () => Promise.resolve([]), pushes: source.pushes },
+      { maxBufferedBytes },
+    );
+    const client = await lineClient(path);
+    client.send({ id: 1, channel: 'events:subscribe' });
+    await client.until(1);
+    client.socket.pause();
+    const sent = 20_000;
+    for (let i = 0; i < sent; i++) {
+      source.send(decisionPush(`FLOOD-${String(i)}`));
+    }
+    client.socket.resume();
+    // Pushes after the flood get through once the client reads again: the connection works.
+    const after = setInterval(() => {
+      source.send(decisionPush('AFTER'));
+    }, 50);
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (client.lines.some((l) => JSON.stringify(l).includes('"AFTER"'))) {
+          resolve();
+        } else {
+          setTimeout(check, 50);
+        }
+      };
+      check();
+    });
+    clearInterval(after);
+    const flood = client.lines.filter((l) => JSON.stringify(l).includes('FLOOD-')).length;
+    // What arrived is what fit in the service's bound plus the kernel's socket buffers.
+    expect(flood).toBeLessThan(sent / 4);
+    expect(flood).toBeGreaterThan(1);
+    client.socket.destroy();
+  });
+
+  it('keeps a subscriber that reads everything past the idle time', async () => {
+    const source = pushSource();
+    const { path } = await server(
+      { status: () => status, runChecks: () => Promise.resolve([]), pushes: source.pushes },
+      { idleTimeoutMs: 100 },
+    );
+    const client = await lineClient(path);
+    client.send({ id: 1, channel: 'events:subscribe' });
+    await client.until(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(client.socket.destroyed).toBe(false);
+    source.send(decisionPush('LATER'));
+    await client.until(2);
+    expect(client.lines[1]).toEqual(decisionPush('LATER'));
+    client.socket.destroy();
+  });
+
+  it('refuses events:subscribe when the service has no pushes, and unsubscribes on close', async () => {
+    const { path } = await server({ status: () => status, runChecks: () => Promise.resolve([]) });
+    expect(JSON.parse(await raw(path, '{"id":3,"channel":"events:subscribe"}\n'))).toEqual({
+      id: 3,
+      ok: false,
+      error: 'this service sends no pushes',
+    });
+    const source = pushSource();
+    const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
+    const close = await startIpcServer(join(folder, 'agent.sock'), {
+      status: () => status,
+      runChecks: () => Promise.resolve([]),
+      pushes: source.pushes,
+    });
+    expect(source.subscribed()).toBe(true);
+    await close();
+    expect(source.subscribed()).toBe(false);
+    await rm(folder, { recursive: true, force: true });
   });
 });
