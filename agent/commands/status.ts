@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../../shared/index.ts';
+import type { AgentStatus, UsbDecision } from '../../shared/index.ts';
 import { ipcRequest } from '../service/ipc-server.ts';
 
 /** Renders the service's status for people. */
@@ -43,7 +43,62 @@ export function renderStatus(status: AgentStatus): string {
   if (status.results.length === 0) {
     lines.push('  (no check pass yet)');
   }
+  lines.push('', ...renderUsb(status.usb));
   return lines.join('\n') + '\n';
+}
+
+/** Decisions listed in the plain view; all 50 are in `--json`. */
+const USB_SHOWN = 10;
+
+/** The USB guard's part: its mode, what stops it, and the latest decisions in plain words. */
+export function renderUsb(usb: AgentStatus['usb']): string[] {
+  const lines = [`USB guard: mode ${usb.mode} (${MODE_WORDS[usb.mode]})`];
+  if (usb.problem !== null) {
+    lines.push(`  PROBLEM: ${usb.problem}`);
+  }
+  if (usb.recent.length === 0) {
+    lines.push('  (no USB storage decisions yet)');
+    return lines;
+  }
+  lines.push('  Recent decisions, newest first:');
+  for (const decision of usb.recent.slice(0, USB_SHOWN)) {
+    lines.push(`  ${decision.at}  ${describeUsbDecision(decision)}`);
+  }
+  if (usb.recent.length > USB_SHOWN) {
+    lines.push(`  … and ${usb.recent.length - USB_SHOWN} earlier (hallpass status --json)`);
+  }
+  return lines;
+}
+
+const MODE_WORDS: Record<AgentStatus['usb']['mode'], string> = {
+  block: 'unapproved storage is blocked',
+  'read-only': 'unapproved storage is read-only',
+  audit: 'all storage is allowed and reported',
+  allow: 'all storage is allowed',
+};
+
+/** One decision as a sentence: what happened to which device, why, and who was signed in. */
+export function describeUsbDecision(decision: UsbDecision): string {
+  const { device } = decision;
+  const serial = device.serial === null ? 'no serial' : `serial ${device.serial}`;
+  const what = `${device.name} (${device.vendorId}:${device.productId}, ${serial})`;
+  const action = {
+    blocked: 'Blocked',
+    'read-only': 'Made read-only',
+    'read-write': 'Allowed',
+    'left-alone': 'Left alone',
+  }[decision.action];
+  const why = {
+    'not-approved': 'it is not on the approved list',
+    'approval-expired': 'its approval has expired',
+    approved:
+      decision.approvalId === null ? 'it is approved' : `it is approved (${decision.approvalId})`,
+    exempt: 'the signed-in user is exempt',
+    mode: `mode ${decision.mode} lets every device through`,
+    'system-disk': 'the system runs from it',
+  }[decision.basis];
+  const who = decision.user === null ? 'nobody signed in' : `user ${decision.user}`;
+  return `${action}: ${what}, because ${why}; ${who}`;
 }
 
 /** `hallpass status`: asks the running service over IPC. */

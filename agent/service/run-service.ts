@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { SCHEMA_VERSION } from '../../shared/index.ts';
+import { SCHEMA_VERSION, type AgentStatus, type IpcPush } from '../../shared/index.ts';
 import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
+import { consoleUserSourceFor } from '../core/console-user/index.ts';
 import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
 import { enrolDevice, EnrolmentError } from '../core/enrolment.ts';
 import { collectDeviceFacts } from '../core/facts/device-facts.ts';
@@ -17,9 +18,11 @@ import { PolicyCache } from '../core/policy/policy-cache.ts';
 import { secretStoreFor } from '../core/secrets/index.ts';
 import { ServerClient } from '../core/server-client.ts';
 import { assertTrustedStateFolders, serviceUid } from '../core/trusted-path.ts';
+import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
 import { SlowCheckCache } from './slow-checks.ts';
+import { UsbGuard } from './usb-guard.ts';
 
 /** A running service and how to stop it. */
 export interface RunningService {
@@ -158,6 +161,25 @@ export async function runService(options: {
     return connecting;
   };
 
+  // Built before the service, which asks it for its status; started once the outbox and IPC are
+  // up, so its first decisions have somewhere to go.
+  const pushListeners = new Set<(push: IpcPush) => void>();
+  const usbGuard: UsbGuard | null = config.usbGuard
+    ? new UsbGuard({
+        platform: usbPlatformFor(os, host, { log }),
+        unavailable: usbPlatformMissing(os),
+        policy: opened.cache,
+        consoleUser: consoleUserSourceFor(os, host, log),
+        recordEvent: (event): Promise<void> => service.recordEvent(event),
+        push: (decision) => {
+          for (const listener of pushListeners) {
+            listener({ push: 'usb:decision', decision });
+          }
+        },
+        log,
+        now: () => host.now(),
+      })
+    : null;
   const service = new AgentService({
     os,
     host,
@@ -171,6 +193,12 @@ export async function runService(options: {
     log,
     heartbeatMinutes: config.heartbeatMinutes,
     startupJitterMs: config.startupJitterSeconds * 1000,
+    usbStatus: (): AgentStatus['usb'] =>
+      usbGuard?.status() ?? {
+        mode: opened.cache.current().usb.mode,
+        problem: 'the USB guard is off in the agent configuration (usbGuard: false)',
+        recent: [],
+      },
   });
   // No process-wide 'unhandledRejection' handler that carries on: a rejection nobody handled is
   // a bug, and a bug is logged and ends the process so the service manager restarts it (STYLE
@@ -180,6 +208,10 @@ export async function runService(options: {
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),
     runChecks: () => service.runPass({ requested: true }),
+    pushes: (publish) => {
+      pushListeners.add(publish);
+      return () => pushListeners.delete(publish);
+    },
   });
   // Corrupt state was set aside, never a crash; only root can write it, so ICT hears of it too.
   const corrupt = [
@@ -203,11 +235,15 @@ export async function runService(options: {
     });
   }
   service.start();
+  // Never rejects: what the OS refuses is in the guard's status.
+  await usbGuard?.start();
   log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
   return {
     service,
     async stop() {
       await closeIpc();
+      // Before the service: its folded event counts go into the outbox while it is still open.
+      await usbGuard?.stop();
       await service.stop();
       await outbox.close();
       log.info({}, 'service stopped');

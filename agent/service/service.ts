@@ -62,6 +62,8 @@ export interface ServiceParts {
   /** Upper bound of the random wait before the first delivery after start-up. */
   startupJitterMs: number;
   random?: () => number;
+  /** The USB guard's part of the status (usb-guard.ts); absent when no guard runs. */
+  usbStatus?: () => AgentStatus['usb'];
 }
 
 const MINUTE = 60_000;
@@ -170,7 +172,11 @@ export class AgentService {
       nextDeliveryAttemptAt: isoOrNull(this.#parts.outbox.nextAttemptAt()),
       outbox: this.#parts.outbox.depth(),
       results: this.#results,
-      usb: { mode: policy.usb.mode, problem: 'the USB guard is not running', recent: [] },
+      usb: this.#parts.usbStatus?.() ?? {
+        mode: policy.usb.mode,
+        problem: 'the USB guard is not running',
+        recent: [],
+      },
     };
   }
 
