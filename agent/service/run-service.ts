@@ -235,8 +235,9 @@ export async function runService(options: {
     });
   }
   service.start();
-  // Never rejects: what the OS refuses is in the guard's status.
-  await usbGuard?.start();
+  // Not awaited: an OS that hangs (a stuck udevadm) must not hold up the service; start() never
+  // rejects, and what the OS refuses is in the guard's status.
+  void usbGuard?.start();
   log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
   return {
     service,

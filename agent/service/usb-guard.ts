@@ -113,6 +113,11 @@ export class UsbGuard {
       log.error({ error: errorText(error) }, 'USB guard: fail-closed default not installed');
     }
     this.#user = await this.#readUser();
+    // The service may be stopping already (start() is not awaited by the service: an OS that
+    // hangs here must not hold up its start-up or its stop).
+    if (this.#stopped) {
+      return;
+    }
     this.#unsubscribe = this.#parts.policy.onChange(() => {
       void this.#enqueue(() => this.#judgeAll('policy changed'));
     });
@@ -416,7 +421,10 @@ export class UsbGuard {
         const changed = !sameUser(user, this.#user);
         this.#user = user;
         const expired = this.#expiryAt !== null && this.#parts.now().getTime() >= this.#expiryAt;
-        if (changed || expired) {
+        if (this.#problems.has('list')) {
+          // The last listing failed: what is attached is not known until one succeeds.
+          await this.#relist();
+        } else if (changed || expired) {
           await this.#judgeAll(changed ? 'console user changed' : 'an approval expired');
         }
       }).finally(() => {

@@ -31,15 +31,23 @@ class MemoryPlatform implements UsbPlatform {
   failClosedAnswer: string | null = null;
   rejectApply: string | null = null;
   watchThrows = false;
+  listFails: string | null = null;
+  hangInstall = false;
   handlers: UsbWatchHandlers | null = null;
   watchStarts = 0;
 
   installFailClosedDefault(): Promise<string | null> {
     this.calls.push('install');
+    if (this.hangInstall) {
+      return new Promise(() => undefined);
+    }
     return Promise.resolve(this.failClosedAnswer);
   }
   listAttached(): Promise<AttachedUsbStorage[]> {
     this.calls.push('list');
+    if (this.listFails !== null) {
+      return Promise.reject(new Error(this.listFails));
+    }
     return Promise.resolve([...this.devices.values()]);
   }
   watch(handlers: UsbWatchHandlers): { stop(): Promise<void> } {
@@ -355,6 +363,41 @@ describe('UsbGuard', () => {
     expect(t.guard.status().problem).toBe(platform.failClosedAnswer);
     expect(platform.applied.get('1-1')).toBe('block');
     await t.guard.stop();
+  });
+
+  it('lists again each minute after a listing failed, and then judges what is attached', async () => {
+    const platform = new MemoryPlatform();
+    platform.listFails = 'EIO: /sys/bus/usb/devices';
+    const t = await setup({ platform, attached: [stick('1-1', 'X')] });
+    expect(t.guard.status().problem).toBe('could not list USB storage: EIO: /sys/bus/usb/devices');
+    expect(platform.applied.get('1-1')).toBeUndefined();
+    platform.listFails = null;
+    await t.clock.advance(MINUTE);
+    await t.guard.settled();
+    expect(platform.applied.get('1-1')).toBe('block');
+    expect(t.guard.status().problem).toBeNull();
+    await t.guard.stop();
+  });
+
+  it('stops cleanly while the OS never finishes installing the fail-closed default', async () => {
+    const platform = new MemoryPlatform();
+    platform.hangInstall = true;
+    const guard = new UsbGuard({
+      platform,
+      unavailable: '',
+      policy: { current: () => withUsb({ mode: 'block' }), onChange: () => () => undefined },
+      consoleUser: { current: () => Promise.resolve(null) },
+      recordEvent: () => Promise.resolve(),
+      push: () => undefined,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      now: () => new Date('2026-11-23T09:00:00.000Z'),
+      timers: new ManualClock('2026-11-23T09:00:00.000Z').timers,
+    });
+    void guard.start();
+    await settle();
+    await guard.stop();
+    expect(platform.calls).toEqual(['install']);
+    expect(platform.watchStarts).toBe(0);
   });
 
   it('sends folded counts on stop and applies nothing after it', async () => {
