@@ -185,7 +185,7 @@ export class UsbGuard {
     const current = () => generation === this.#watchGeneration && !this.#stopped;
     this.#watchStartedAt = this.#parts.now().getTime();
     try {
-      this.#watch = platform.watch({
+      const watch = platform.watch({
         attached: (storage) => {
           if (current()) {
             void this.#enqueue(() => this.#arrived(storage));
@@ -202,6 +202,17 @@ export class UsbGuard {
           }
         },
       });
+      if (current()) {
+        this.#watch = watch;
+      } else {
+        // It failed before watch() returned: stop it, or its monitor outlives the restart.
+        watch.stop().catch((error: unknown) => {
+          this.#parts.log.warn(
+            { error: errorText(error) },
+            'USB guard: watch did not stop cleanly',
+          );
+        });
+      }
     } catch (error) {
       this.#watch = null;
       this.#watchFailed(error instanceof Error ? error : new Error(String(error)));

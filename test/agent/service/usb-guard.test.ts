@@ -345,6 +345,32 @@ describe('UsbGuard', () => {
     await t.guard.stop();
   });
 
+  it('stops a watch that failed before watch() returned, and restarts it', async () => {
+    const platform = new MemoryPlatform();
+    const stopped: number[] = [];
+    const watch = platform.watch.bind(platform);
+    platform.watch = (handlers) => {
+      const started = watch(handlers);
+      const id = platform.watchStarts;
+      if (id === 1) {
+        handlers.failed(new Error('spawn udevadm EAGAIN'));
+      }
+      return {
+        stop: async () => {
+          stopped.push(id);
+          await started.stop();
+        },
+      };
+    };
+    const t = await setup({ platform });
+    expect(stopped).toEqual([1]);
+    await t.clock.advance(1000);
+    expect(platform.watchStarts).toBe(2);
+    expect(t.guard.status().problem).toBeNull();
+    await t.guard.stop();
+    expect(stopped).toEqual([1, 2]);
+  });
+
   it('says why in status when this OS has no enforcement, and never throws', async () => {
     const t = await setup({ platform: null });
     expect(t.guard.status()).toEqual({
