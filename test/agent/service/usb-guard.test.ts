@@ -3,6 +3,10 @@
 // platform that refuses or a watch that breaks. The real kernel is tested in QEMU elsewhere.
 import { describe, expect, it } from 'vitest';
 import type { ConsoleUser } from '../../../agent/core/console-user/console-user.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PolicyCache } from '../../../agent/core/policy/policy-cache.ts';
 import { readDefaultPolicy } from '../../../agent/core/policy/policy-file.ts';
 import type {
   AttachedUsbStorage,
@@ -241,6 +245,40 @@ describe('UsbGuard', () => {
       // Mode allow reports nothing.
     ]);
     await t.guard.stop();
+  });
+
+  it('re-judges when the real policy cache accepts a policy from the server', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hallpass-guard-policy-'));
+    try {
+      const { cache } = await PolicyCache.open(dir);
+      const platform = new MemoryPlatform();
+      platform.devices.set('1-1', stick('1-1', 'GOOD'));
+      const guard = new UsbGuard({
+        platform,
+        unavailable: '',
+        policy: cache,
+        consoleUser: { current: () => Promise.resolve(null) },
+        recordEvent: () => Promise.resolve(),
+        push: () => undefined,
+        log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+        now: () => new Date('2026-11-23T09:00:00.000Z'),
+        timers: new ManualClock('2026-11-23T09:00:00.000Z').timers,
+      });
+      await guard.start();
+      // The default policy audits: allowed by mode.
+      expect(platform.applied.get('1-1')).toBe('read-write');
+      const blocking = withUsb({ mode: 'block' });
+      await cache.offer(JSON.stringify(blocking), '"v1"');
+      await guard.settled();
+      expect(platform.applied.get('1-1')).toBe('block');
+      await cache.offer(JSON.stringify(withUsb({ mode: 'block', allow: [approved] })), '"v2"');
+      await guard.settled();
+      expect(platform.applied.get('1-1')).toBe('read-write');
+      expect(guard.status().recent[0]).toMatchObject({ basis: 'approved', mode: 'block' });
+      await guard.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('blocks a stick when its approval expires, on its own clock', async () => {
