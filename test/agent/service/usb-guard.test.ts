@@ -14,6 +14,7 @@ import type {
   UsbPlatform,
   UsbWatchHandlers,
 } from '../../../agent/core/usb/platform.ts';
+import { usbDevice } from '../../../agent/core/usb/sanitize.ts';
 import { UsbGuard } from '../../../agent/service/usb-guard.ts';
 import {
   AgentEventSchema,
@@ -205,6 +206,38 @@ describe('UsbGuard', () => {
       ['UNKNOWN', null],
       ['GOOD', 'apr-1'],
     ]);
+    await t.guard.stop();
+  });
+
+  it('judges and reports a stick with hostile strings safely (valid events, no crash)', async () => {
+    const t = await setup();
+    const device = usbDevice({
+      vendorId: '0x0781',
+      productId: '5581',
+      serial: new Uint8Array([
+        0x1b,
+        0x5b,
+        0x32,
+        0x4a,
+        0xff,
+        0xfe,
+        ...new Array<number>(10_000).fill(0x41),
+      ]),
+      manufacturer: '\u202eEvil\u0000Corp',
+      product: 'x'.repeat(10_000),
+      kind: 'mass-storage',
+    });
+    if (device === null) {
+      throw new Error('ids should parse');
+    }
+    t.platform?.plug({ key: '1-7', device, systemDisk: false });
+    await settle();
+    await t.guard.settled();
+    expect(t.applied('1-7')).toBe('block');
+    // recordEvent validated the event against the schema (setup throws otherwise).
+    expect(t.events).toHaveLength(1);
+    expect(t.pushes[0]?.device.serial?.startsWith('\\x1b[2J\u{fffd}\u{fffd}')).toBe(true);
+    expect(t.pushes[0]?.device.name.length).toBeLessThanOrEqual(200);
     await t.guard.stop();
   });
 
