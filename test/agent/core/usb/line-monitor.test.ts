@@ -5,7 +5,11 @@ import { BoundedLines, startLineMonitor } from '../../../../agent/core/usb/line-
 describe('BoundedLines', () => {
   it('joins chunks into lines and strips CR', () => {
     const lines: string[] = [];
-    const split = new BoundedLines(100, (l) => lines.push(l), () => undefined);
+    const split = new BoundedLines(
+      100,
+      (l) => lines.push(l),
+      () => undefined,
+    );
     split.push('ab');
     split.push('c\r\nde');
     split.push('f\n\ng');
@@ -16,7 +20,11 @@ describe('BoundedLines', () => {
   it('drops a line longer than the limit, once, and keeps the next', () => {
     const lines: string[] = [];
     const overflows: number[] = [];
-    const split = new BoundedLines(10, (l) => lines.push(l), (n) => overflows.push(n));
+    const split = new BoundedLines(
+      10,
+      (l) => lines.push(l),
+      (n) => overflows.push(n),
+    );
     split.push('short\n');
     for (let i = 0; i < 1000; i += 1) {
       split.push('x'.repeat(1000));
