@@ -384,8 +384,8 @@ export function darwinUsbPlatform(host: Host, spawner: Spawner = spawnMonitor): 
       if (first !== undefined) {
         await diskutil(first);
       }
-      // Remounting read-only: a volume macOS cannot mount (an unknown filesystem) is skipped;
-      // the disk counts as read-only when nothing failed to mount read-only and something did.
+      // Remounting read-only: a volume macOS cannot mount (an unknown filesystem) is skipped,
+      // and stays unmounted; only when no volume could be remounted is it reported as failed.
       const failures: string[] = [];
       for (const args of rest) {
         try {
