@@ -263,13 +263,14 @@ export function darwinUsbPlatform(host: Host, spawner: Spawner = spawnMonitor): 
   /** The storage a whole disk is, or null when it is not a physical USB disk. */
   async function judge(
     disk: string,
-    systemWhole: string,
-    ids: Map<string, IoregUsbIds>,
+    context: () => Promise<{ systemWhole: string; ids: Map<string, IoregUsbIds> }>,
   ): Promise<AttachedUsbStorage | null> {
     const about = await info(disk);
     if (!about.wholeDisk || about.virtual || about.busProtocol !== 'USB') {
       return null;
     }
+    // Asked only for USB disks: the burst of internal disks at start costs one call each.
+    const { systemWhole, ids } = await context();
     const usb = ids.get(disk);
     const device = usb === undefined ? null : usbDevice({ ...usb, kind: 'mass-storage' });
     return {
@@ -286,10 +287,14 @@ export function darwinUsbPlatform(host: Host, spawner: Spawner = spawnMonitor): 
     if (typeof list === 'string') {
       throw new ProbeError('unrecognised-output', list);
     }
-    const [system, ids] = [await systemWholeDisk(), await usbIds()];
+    let context: Promise<{ systemWhole: string; ids: Map<string, IoregUsbIds> }> | null = null;
+    const once = () => {
+      context ??= (async () => ({ systemWhole: await systemWholeDisk(), ids: await usbIds() }))();
+      return context;
+    };
     const found: AttachedUsbStorage[] = [];
     for (const disk of list.wholeDisks) {
-      const storage = await judge(disk, system, ids);
+      const storage = await judge(disk, once);
       if (storage !== null) {
         found.push(storage);
       }
@@ -315,7 +320,10 @@ export function darwinUsbPlatform(host: Host, spawner: Spawner = spawnMonitor): 
           return;
         }
         if (event.event === 'appeared') {
-          const storage = await judge(disk, await systemWholeDisk(), await usbIds());
+          const storage = await judge(disk, async () => ({
+            systemWhole: await systemWholeDisk(),
+            ids: await usbIds(),
+          }));
           if (storage !== null) {
             known.add(disk);
             handlers.attached(storage);

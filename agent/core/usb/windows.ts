@@ -205,7 +205,7 @@ export function pnputilArgs(verb: 'disable' | 'enable' | 'restart', instanceId: 
 
 /** The commands that give `storage` the action, given the registry state now. */
 export function applyCommands(
-  state: Pick<WindowsUsbState, 'allowInstanceIds' | 'denyWrite'>,
+  state: Pick<WindowsUsbState, 'allowInstanceIds' | 'denyWrite' | 'devices'>,
   storage: AttachedUsbStorage,
   action: UsbEnforcement,
   otherReadOnly: boolean,
@@ -213,6 +213,11 @@ export function applyCommands(
   const reg = (args: string[]) => ({ command: 'reg.exe' as const, args });
   const pnputil = (args: string[]) => ({ command: 'pnputil.exe' as const, args });
   const allow = allowListCommands(state.allowInstanceIds, storage.key, action !== 'block').map(reg);
+  // A node the restriction kept from installing (ConfigManagerErrorCode 28, drivers not
+  // installed) gets its driver only when Windows looks at it again: a hardware scan, as Device
+  // Manager's "Scan for hardware changes" (pnputil /scan-devices, Windows 10 2004 and later).
+  const node = state.devices.find((d) => d.instanceId.toUpperCase() === storage.key.toUpperCase());
+  const scan = action !== 'block' && node?.errorCode === 28 ? [pnputil(['/scan-devices'])] : [];
   switch (action) {
     case 'block':
       return [...allow, pnputil(pnputilArgs('disable', storage.key))];
@@ -222,6 +227,7 @@ export function applyCommands(
         ...(state.denyWrite === 1
           ? []
           : [reg(regAdd(REMOVABLE_DISKS, 'Deny_Write', 'REG_DWORD', '1'))]),
+        ...scan,
         pnputil(pnputilArgs('enable', storage.key)),
         // Deny_Write is read when the disk starts; restarting the device applies it without a
         // reboot (ADMX_RemovableStorage: otherwise "the access right doesn't take effect until
@@ -235,6 +241,7 @@ export function applyCommands(
       return [
         ...allow,
         ...(lift ? [reg(regDelete(REMOVABLE_DISKS, 'Deny_Write'))] : []),
+        ...scan,
         pnputil(pnputilArgs('enable', storage.key)),
         ...(lift ? [pnputil(pnputilArgs('restart', storage.key))] : []),
       ];

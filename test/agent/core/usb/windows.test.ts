@@ -210,6 +210,16 @@ describe('registry and pnputil commands', () => {
       'pnputil.exe /enable-device USB\\VID_0781&PID_5580\\AA010501150437250249',
       'pnputil.exe /restart-device USB\\VID_0781&PID_5580\\AA010501150437250249',
     ]);
+    // A node the restriction kept from installing (code 28) is scanned for once allowed.
+    const third = must((attachedFrom(now) as AttachedUsbStorage[])[2]);
+    expect(show(applyCommands(now, third, 'read-write', true))).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 2`,
+      'pnputil.exe /scan-devices',
+      'pnputil.exe /enable-device USB\\VID_05E3&PID_0610\\6&148744D9&0&3',
+    ]);
+    expect(show(applyCommands(now, third, 'block', true))).toEqual([
+      'pnputil.exe /disable-device USB\\VID_05E3&PID_0610\\6&148744D9&0&3',
+    ]);
     // Another disk must stay read-only: Deny_Write stays, this one stays read-only too.
     expect(show(applyCommands(now, must(stick), 'read-write', true))).toEqual([
       'pnputil.exe /enable-device USB\\VID_0781&PID_5580\\AA010501150437250249',
