@@ -82,8 +82,14 @@ function* tokens(xml: string): Generator<Token, void> {
     }
     const inner = xml.slice(open + 1, end);
     at = end + 1;
-    if (inner.startsWith('?') || inner.startsWith('!')) {
+    if (inner.startsWith('![CDATA[')) {
+      throw new PlistError('CDATA is not written by Apple tools');
+    }
+    if (inner.startsWith('?') || inner.startsWith('!DOCTYPE')) {
       continue; // the XML declaration and the DOCTYPE
+    }
+    if (inner.startsWith('!')) {
+      throw new PlistError(`unexpected <${inner.slice(0, 20)}>`);
     }
     const close = inner.startsWith('/');
     const empty = inner.endsWith('/');

@@ -181,6 +181,16 @@ describe('darwinUsbPlatform', async () => {
     expect(storage?.device).toMatchObject({ vendorId: '0000', serial: null });
   });
 
+  it('a hostile serial and product string are escaped and cut, never trusted', async () => {
+    const hostile = files.ioreg
+      .replace('4C530001230518104F82', `&#27;[2J${'A'.repeat(10_000)}`)
+      .replace('SanDisk 3.2Gen1', '&#8238;evil&#x7;');
+    const [storage] = await darwinUsbPlatform(mac({ ioreg: hostile })).listAttached();
+    expect(storage?.device.serial?.startsWith('\\x1b[2JAAA')).toBe(true);
+    expect(storage?.device.serial?.length).toBeLessThanOrEqual(200);
+    expect(storage?.device.name).toBe('USB \\u{202e}evil\\x07');
+  });
+
   it('garbled ioreg output fails the listing with a reason', async () => {
     await expect(darwinUsbPlatform(mac({ ioreg: 'IOService<>' })).listAttached()).rejects.toThrow(
       /ioreg: no <plist>/,

@@ -49,6 +49,7 @@ describe('parsePlist', () => {
     ['<plist><integer>12abc</integer></plist>', 'not a number'],
     ['<plist><array><string>a</string>', 'not closed'],
     ['<plist><blob/></plist>', 'unknown element'],
+    ['<plist><string><![CDATA[x]]></string></plist>', 'CDATA'],
     ['<plist><string>a</string></plist><plist/>', 'after'],
     [`<plist>${'<array>'.repeat(100)}${'</array>'.repeat(100)}</plist>`, 'nested deeper'],
   ])('refuses %j with a reason', (xml, reason) => {
