@@ -2,22 +2,22 @@
 import type { Host } from '../host.ts';
 import type { OsName } from '../platform.ts';
 import type { ConsoleUserSource } from './console-user.ts';
+import { darwinConsoleUser } from './darwin.ts';
 import { linuxConsoleUserSource } from './linux.ts';
+import { windowsConsoleUser } from './windows.ts';
 
-/** A source that never knows anyone: exemptions by user never apply (fail closed). */
-const NOBODY: ConsoleUserSource = { current: () => Promise.resolve(null) };
-
-/** The console-user source for `os`. Windows and macOS answer null until theirs are wired in. */
+/** The console-user source for `os`. */
 export function consoleUserSourceFor(
   os: OsName,
-  host: Pick<Host, 'run'>,
+  host: Host,
   log?: { warn(details: Record<string, unknown>, message: string): void },
 ): ConsoleUserSource {
   switch (os) {
     case 'linux':
       return linuxConsoleUserSource(host.run, log);
     case 'windows':
+      return windowsConsoleUser(host);
     case 'darwin':
-      return NOBODY;
+      return darwinConsoleUser(host);
   }
 }

@@ -17,6 +17,7 @@
 import type { UsbAction, UsbBasis, UsbAllowEntry, UsbPolicy } from '../../../shared/index.ts';
 import type { ConsoleUser } from '../console-user/console-user.ts';
 import type { AttachedUsbStorage } from './platform.ts';
+import { UNIDENTIFIED_VENDOR_ID } from './unidentified.ts';
 
 /** The guard's judgement of one device. */
 export interface UsbVerdict {
@@ -26,13 +27,6 @@ export interface UsbVerdict {
   approvalId: string | null;
 }
 
-/**
- * Vendor and product id a platform reports for a device whose ids it could not read
- * (sanitize.ts's `usbDevice` answered null). USB-IF never assigns vendor 0000, so no real
- * stick has it, and no allowlist entry (not even one written for 0000:0000) approves it.
- */
-export const UNIDENTIFIED_USB_ID = '0000';
-
 /** Whether an entry no longer approves anything at `now`: at `expiresAt` it has expired. */
 export function entryExpired(entry: UsbAllowEntry, now: Date): boolean {
   const expiresAt = entry.expiresAt;
@@ -41,7 +35,9 @@ export function entryExpired(entry: UsbAllowEntry, now: Date): boolean {
 
 /** Whether an entry describes the device: same model, and the same serial when it names one. */
 export function entryMatches(entry: UsbAllowEntry, device: AttachedUsbStorage['device']): boolean {
-  if (device.vendorId === UNIDENTIFIED_USB_ID && device.productId === UNIDENTIFIED_USB_ID) {
+  // Storage whose ids could not be read (unidentified.ts): no entry, not even one written for
+  // vendor 0000, approves it.
+  if (device.vendorId === UNIDENTIFIED_VENDOR_ID) {
     return false;
   }
   if (

@@ -3,7 +3,9 @@
 // enforcement and its status says why.
 import type { Host } from '../host.ts';
 import type { OsName } from '../platform.ts';
+import { darwinUsbPlatform } from './darwin.ts';
 import type { UsbPlatform } from './platform.ts';
+import { windowsUsbPlatform } from './windows.ts';
 
 /** What a platform may need besides the host: a logger for what it cannot put in a result. */
 export interface UsbPlatformOptions {
@@ -17,14 +19,16 @@ export interface UsbPlatformOptions {
 /** The enforcement for `os`, or null when this build has none for it (see usbPlatformMissing). */
 export function usbPlatformFor(
   os: OsName,
-  _host: Host,
+  host: Host,
   _options: UsbPlatformOptions,
 ): UsbPlatform | null {
   switch (os) {
     case 'linux':
-    case 'windows':
-    case 'darwin':
       return null;
+    case 'windows':
+      return windowsUsbPlatform(host);
+    case 'darwin':
+      return darwinUsbPlatform(host);
   }
 }
 

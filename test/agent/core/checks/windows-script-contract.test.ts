@@ -8,6 +8,8 @@ import { ScriptOutputSchema as diskEncryption } from '../../../../agent/core/che
 import { ScriptOutputSchema as firewall } from '../../../../agent/core/checks/firewall/windows.ts';
 import { ScriptOutputSchema as osUpdates } from '../../../../agent/core/checks/os-updates/windows.ts';
 import { ScriptOutputSchema as screenLock } from '../../../../agent/core/checks/screen-lock/windows.ts';
+import { ScriptOutputSchema as consoleUser } from '../../../../agent/core/console-user/windows.ts';
+import { ScriptOutputSchema as usbStorage } from '../../../../agent/core/usb/windows.ts';
 import { printedShape, type Kind } from './powershell-shape.ts';
 
 /** The JSON Schema keywords TypeBox emits that this comparison reads. */
@@ -87,10 +89,24 @@ const checks = [
   ['firewall', firewall],
   ['os-updates', osUpdates],
   ['screen-lock', screenLock],
+  ['usb-storage', usbStorage],
+  ['console-user', consoleUser],
 ] as const;
 
+/** Scripts that are not a check's windows.ps1. */
+const SCRIPT_PATHS: Record<string, string> = {
+  'usb-storage': '../../../../agent/core/usb/windows-usb.ps1',
+  'console-user': '../../../../agent/core/console-user/windows.ps1',
+};
+
 const scriptOf = (check: string) =>
-  readFile(new URL(`../../../../agent/core/checks/${check}/windows.ps1`, import.meta.url), 'utf8');
+  readFile(
+    new URL(
+      SCRIPT_PATHS[check] ?? `../../../../agent/core/checks/${check}/windows.ps1`,
+      import.meta.url,
+    ),
+    'utf8',
+  );
 
 describe('windows.ps1 prints what its parser reads', () => {
   it.each(checks)('%s', async (check, schema) => {

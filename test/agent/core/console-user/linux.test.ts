@@ -149,9 +149,4 @@ describe('on this machine, for real', () => {
     expect(missing.groups).toEqual([]);
     expect(missing.problem).toMatch(/no such user/);
   }, 30_000);
-
-  it('windows and darwin answer null until their sources are wired in', async () => {
-    expect(await consoleUserSourceFor('windows', realHost).current()).toBeNull();
-    expect(await consoleUserSourceFor('darwin', realHost).current()).toBeNull();
-  });
 });

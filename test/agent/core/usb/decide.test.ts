@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decideUsb,
-  nextExpiry,
-  UNIDENTIFIED_USB_ID,
-  type UsbVerdict,
-} from '../../../../agent/core/usb/decide.ts';
+import { decideUsb, nextExpiry, type UsbVerdict } from '../../../../agent/core/usb/decide.ts';
 import type { ConsoleUser } from '../../../../agent/core/console-user/console-user.ts';
 import type { UsbAllowEntry, UsbDevice, UsbPolicy } from '../../../../shared/index.ts';
+import { UNIDENTIFIED_VENDOR_ID } from '../../../../agent/core/usb/unidentified.ts';
 
 const NOW = new Date('2026-11-23T09:00:00.000Z');
 
@@ -269,19 +265,19 @@ const cases: Case[] = [
   {
     name: 'unidentifiable device is blocked',
     policy: {},
-    device: { vendorId: UNIDENTIFIED_USB_ID, productId: UNIDENTIFIED_USB_ID, serial: null },
+    device: { vendorId: UNIDENTIFIED_VENDOR_ID, productId: '0000', serial: null },
     expected: verdict('blocked', 'not-approved'),
   },
   {
     name: 'unidentifiable device is never approved, even by a 0000:0000 entry',
     policy: { allow: [entry({ vendorId: '0000', productId: '0000', serial: undefined })] },
-    device: { vendorId: UNIDENTIFIED_USB_ID, productId: UNIDENTIFIED_USB_ID, serial: null },
+    device: { vendorId: UNIDENTIFIED_VENDOR_ID, productId: '0000', serial: null },
     expected: verdict('blocked', 'not-approved'),
   },
   {
     name: 'unidentifiable device: an exempt user still gets it',
     policy: { exempt: { users: ['j.smith'], groups: [] } },
-    device: { vendorId: UNIDENTIFIED_USB_ID, productId: UNIDENTIFIED_USB_ID, serial: null },
+    device: { vendorId: UNIDENTIFIED_VENDOR_ID, productId: '0000', serial: null },
     user: teacher,
     expected: verdict('read-write', 'exempt'),
   },
