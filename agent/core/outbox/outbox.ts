@@ -19,6 +19,7 @@ import {
 import { DEFAULT_BACKOFF, RetrySchedule, type BackoffOptions } from './backoff.ts';
 import { moveIfPresent, removeIfPresent, syncDir, writeFileDurably } from './durable-fs.ts';
 import { readItemFile, scanDir, setAsideFile, type SetAsideFile } from './item-files.ts';
+import { serviceUid } from '../trusted-path.ts';
 import { readRetryState, writeRetryState } from './retry-state-file.ts';
 import { pruneSetAside } from './set-aside-retention.ts';
 import {
@@ -51,6 +52,11 @@ export interface OutboxOptions {
    * every file must be an item. Without it the back-off is in memory only.
    */
   retryStateFile?: string;
+  /**
+   * The owner every outbox file must have (issue 12); default this process's, null on Windows
+   * (no owner to check).
+   */
+  uid?: number | null;
   random?: () => number;
   now?: () => number;
 }
@@ -135,6 +141,7 @@ export class Outbox {
   #refusedEvents: DropTally | null = null;
   #pruned: string[] = [];
   #retryStateFile: string | null;
+  #uid: number | null;
   #retryStateProblem: string | null = null;
   #chain: Promise<unknown> = Promise.resolve();
 
@@ -149,6 +156,7 @@ export class Outbox {
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#schedule = new RetrySchedule(backoff, options.random ?? Math.random, this.#now);
     this.#retryStateFile = options.retryStateFile ?? null;
+    this.#uid = options.uid === undefined ? serviceUid() : options.uid;
   }
 
   /** Opens (creating if need be) the outbox, setting aside anything unsound it finds. */
@@ -162,7 +170,7 @@ export class Outbox {
   }
 
   async #load(): Promise<void> {
-    const scan = await scanDir(this.dir, this.#now());
+    const scan = await scanDir(this.dir, this.#now(), this.#uid);
     for (const name of scan.names) {
       this.#index(name.kind).set(name.id.toLowerCase(), { ...name, checked: false });
     }
@@ -178,7 +186,7 @@ export class Outbox {
     if (this.#retryStateFile === null) {
       return;
     }
-    const read = await readRetryState(this.#retryStateFile);
+    const read = await readRetryState(this.#retryStateFile, this.#uid);
     if (read.ok) {
       if (read.state !== null) {
         this.#schedule.restore(read.state);
@@ -329,7 +337,7 @@ export class Outbox {
       (a, b) => a.seq - b.seq,
     );
     const reads = await Promise.all(
-      names.map((name) => readItemFile(this.dir, name, !name.checked)),
+      names.map((name) => readItemFile(this.dir, name, !name.checked, this.#uid)),
     );
     const batch: OutboxItem[] = [];
     for (const [i, read] of reads.entries()) {

@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -284,6 +284,65 @@ describe('unsound files', () => {
     expect(ids(await reopened.peekBatch())).toEqual([kept?.id]);
     expect(reopened.corruptFiles()).toEqual([]);
     expect((await readdir(dir)).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+  });
+});
+
+describe('files someone else could have written (issue 12)', () => {
+  const root = process.getuid?.() === 0;
+
+  it("sets aside item files not the service's own: writable by others, a link, another owner", async () => {
+    const outbox = await open();
+    const items = await fill(outbox, 'rerer');
+    const files = (await listDir(dir)).filter((f) => f.endsWith('.json'));
+    const [worldWritable, groupWritable, linked, foreign] = files;
+    await chmod(join(dir, worldWritable ?? ''), 0o666);
+    await chmod(join(dir, groupWritable ?? ''), 0o620);
+    // A link to a sound record kept elsewhere: its content would pass every integrity check.
+    const elsewhere = await tempDir();
+    await writeFile(join(elsewhere, 'copy'), await readFile(join(dir, linked ?? '')));
+    await rm(join(dir, linked ?? ''));
+    await symlink(join(elsewhere, 'copy'), join(dir, linked ?? ''));
+    if (root) {
+      await chown(join(dir, foreign ?? ''), 65534, 65534);
+    }
+    const reopened = await open(100, { now: () => 1_700_000_000_000 });
+    const reasons = new Map(reopened.corruptFiles().map((f) => [f.file, f.reason]));
+    expect(reasons.get(worldWritable ?? '')).toMatch(/not the service's own file: .*mode 0666/);
+    expect(reasons.get(groupWritable ?? '')).toMatch(/not the service's own file: .*mode 0620/);
+    expect(reasons.get(linked ?? '')).toMatch(/symbolic link/);
+    if (root) {
+      expect(reasons.get(foreign ?? '')).toMatch(/owned by uid 65534/);
+    }
+    const trusted = root ? [items[4]] : [items[3], items[4]];
+    expect(ids(await reopened.peekBatch())).toEqual(ids(trusted as OutboxItem[]));
+    await removeDir(elsewhere);
+  });
+
+  it('sets aside a file loosened after open when it is about to be sent', async () => {
+    const outbox = await open();
+    const items = await fill(outbox, 'ere');
+    const files = (await listDir(dir)).filter((f) => f.endsWith('.json'));
+    await chmod(join(dir, files[1] ?? ''), 0o646);
+    expect(ids(await outbox.peekBatch())).toEqual(ids([items[0], items[2]] as OutboxItem[]));
+    expect(outbox.corruptFiles()).toEqual([
+      expect.objectContaining({
+        file: files[1],
+        reason: expect.stringMatching(/not the service's own file/) as unknown,
+      }),
+    ]);
+  });
+
+  it('does not trust a delivery back-off file others can write, and removes it', async () => {
+    const retryStateFile = join(await tempDir(), 'delivery-retry.json');
+    const first = await Outbox.open({ dir, maxReports: 10, retryStateFile });
+    await first.recordFailure(3_600_000);
+    await first.close();
+    await chmod(retryStateFile, 0o666);
+    const reopened = await Outbox.open({ dir, maxReports: 10, retryStateFile });
+    expect(reopened.retryStateProblem()).toMatch(/delivery-retry\.json: not trusted: .*mode 0666/);
+    // Only timing is lost: a send may happen at once.
+    expect(reopened.isDue()).toBe(true);
+    await expect(readFile(retryStateFile)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 
