@@ -36,6 +36,8 @@ export async function runService(options: {
   configFile?: string;
   agentVersion: string;
   checks: readonly CheckDefinition[];
+  /** Managed settings ignored as not root's (managed-settings.ts), reported to ICT. */
+  untrustedSettings?: readonly string[];
 }): Promise<RunningService> {
   const { os, host, config } = options;
   const log = pino({
@@ -192,7 +194,14 @@ export async function runService(options: {
     ...slowChecks
       .problems()
       .map((problem) => ({ store: 'slow-check-cache' as const, detail: problem })),
+    ...(options.untrustedSettings ?? []).map((problem) => ({
+      store: 'managed-settings' as const,
+      detail: problem,
+    })),
   ];
+  for (const problem of options.untrustedSettings ?? []) {
+    log.error({ problem }, 'managed settings not trusted; ignored');
+  }
   for (const data of corrupt) {
     await service.recordEvent({
       schemaVersion: SCHEMA_VERSION,

@@ -117,6 +117,11 @@ async function readSettingsFile(
   } finally {
     await handle.close();
   }
+  return { settings: parseSettingsText(path, text), stats };
+}
+
+/** A settings file's text as a JSON object; anything else is an AgentConfigError naming it. */
+export function parseSettingsText(path: string, text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -126,7 +131,7 @@ async function readSettingsFile(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new AgentConfigError(`${path}: expected a JSON object`);
   }
-  return { settings: parsed as Record<string, unknown>, stats };
+  return parsed as Record<string, unknown>;
 }
 
 /**
