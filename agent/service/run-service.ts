@@ -59,6 +59,8 @@ export async function runService(options: {
   const outbox = await Outbox.open({
     dir: join(config.stateDir, 'outbox'),
     retryStateFile: join(config.stateDir, 'delivery-retry.json'),
+    // Drops not yet told to ICT survive a crash or power cut (issue 12).
+    dropCountsFile: join(config.stateDir, 'drop-counts.json'),
     maxReports: config.outboxMaxReports,
     maxEvents: config.outboxMaxEvents,
     backoff: {
@@ -84,6 +86,10 @@ export async function runService(options: {
       { file: file.file, movedTo: file.movedTo, reason: file.reason },
       'outbox file set aside',
     );
+  }
+  const dropCountsProblem = outbox.dropCountsProblem();
+  if (dropCountsProblem !== null) {
+    log.error({ problem: dropCountsProblem }, 'drop counts file removed; earlier drops not told');
   }
   const retryProblem = outbox.retryStateProblem();
   if (retryProblem !== null) {
@@ -190,6 +196,9 @@ export async function runService(options: {
       detail: `${file.file}: ${file.reason}${file.movedTo === null ? '' : ` (moved to ${file.movedTo})`}`,
     })),
     ...(retryProblem === null ? [] : [{ store: 'outbox' as const, detail: retryProblem }]),
+    ...(dropCountsProblem === null
+      ? []
+      : [{ store: 'outbox' as const, detail: dropCountsProblem }]),
     ...opened.problems.map((problem) => ({ store: 'policy-cache' as const, detail: problem })),
     ...slowChecks
       .problems()

@@ -346,6 +346,63 @@ describe('files someone else could have written (issue 12)', () => {
   });
 });
 
+describe('drop counts kept across restarts (issue 12)', () => {
+  let state = '';
+  let dropCountsFile = '';
+  beforeEach(async () => {
+    state = await tempDir();
+    dropCountsFile = join(state, 'drop-counts.json');
+  });
+  afterEach(async () => {
+    await removeDir(state);
+  });
+  const openKept = () => Outbox.open({ dir, maxReports: 1, maxEvents: 1, dropCountsFile });
+
+  it('keeps the counts until a notice is stored, then clears them on disk too', async () => {
+    const outbox = await openKept();
+    await fill(outbox, 'rrreee');
+    expect(outbox.pendingDrops()).toMatchObject({ reports: { count: 2 }, events: { count: 2 } });
+    // No close: the process just ends.
+    const reopened = await openKept();
+    expect(reopened.pendingDrops()).toMatchObject({ reports: { count: 2 }, events: { count: 2 } });
+    const notices = await reopened.noteDrops();
+    expect(notices.map((n) => [n.type, n.data])).toEqual([
+      ['outbox.reports-dropped', expect.objectContaining({ count: 2 })],
+      ['tamper.events-dropped', expect.objectContaining({ count: 2 })],
+    ]);
+    const third = await openKept();
+    expect(third.pendingDrops()).toEqual({ reports: null, events: null });
+    expect(third.depth().events).toBe(3);
+  });
+
+  it('stores a notice once when a crash came between storing it and clearing the counts', async () => {
+    const outbox = await openKept();
+    await fill(outbox, 'eee');
+    const before = await readFile(dropCountsFile);
+    const [notice] = await outbox.noteDrops();
+    // As if the cleared counts never reached the disk.
+    await writeFile(dropCountsFile, before);
+    const reopened = await openKept();
+    expect(reopened.pendingDrops().events?.count).toBe(2);
+    const again = await reopened.noteDrops();
+    expect(again.map((n) => n.id)).toEqual([notice?.id]);
+    expect(reopened.depth().events).toBe(2);
+    expect(reopened.pendingDrops().events).toBeNull();
+  });
+
+  it('reports and removes a counts file that is not sound or not its own', async () => {
+    await writeFile(dropCountsFile, '{"reports": {"count": -1}}');
+    const first = await openKept();
+    expect(first.dropCountsProblem()).toMatch(/^drop-counts\.json: /);
+    expect(first.pendingDrops()).toEqual({ reports: null, events: null });
+    await fill(first, 'ee');
+    await chmod(dropCountsFile, 0o666);
+    const second = await openKept();
+    expect(second.dropCountsProblem()).toMatch(/not trusted: .*mode 0666/);
+    await expect(readFile(dropCountsFile)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
 describe('reject', () => {
   it('moves refused items to rejected/ with the reason, never deleting them', async () => {
     const outbox = await open();
