@@ -1,6 +1,7 @@
 import { allChecks } from '../core/checks/index.ts';
 import { configFilePath, loadAgentConfig, type AgentConfig } from '../core/config/agent-config.ts';
 import { managedSettingsReaders } from '../core/config/managed/index.ts';
+import { assertWindowsTokenFileAccess } from '../core/config/token-file/windows.ts';
 import type { Host } from '../core/host.ts';
 import type { OsName } from '../core/platform.ts';
 import { runService } from '../service/run-service.ts';
@@ -28,6 +29,7 @@ export async function agentSettings(
     managed: managed.settings,
     overrides: options.overrides,
     ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    checkWindowsTokenFile: (path) => assertWindowsTokenFileAccess(options.host, path),
   });
   return { config, untrusted: managed.untrusted };
 }
