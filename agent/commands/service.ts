@@ -1,6 +1,7 @@
 import { allChecks } from '../core/checks/index.ts';
 import { configFilePath, loadAgentConfig, type AgentConfig } from '../core/config/agent-config.ts';
 import { managedSettingsReaders } from '../core/config/managed/index.ts';
+import { assertWindowsTokenFileAccess } from '../core/config/token-file/windows.ts';
 import type { Host } from '../core/host.ts';
 import type { OsName } from '../core/platform.ts';
 import { runService } from '../service/run-service.ts';
@@ -15,15 +16,27 @@ export interface AgentCommandOptions {
   write: (text: string) => void;
 }
 
-/** Loads the agent configuration: managed settings > config file > defaults; flags override paths. */
-export async function agentConfig(options: AgentCommandOptions): Promise<AgentConfig> {
+/**
+ * Loads the agent configuration: managed settings > config file > defaults; flags override
+ * paths. `untrusted` says which managed settings were ignored as not root's.
+ */
+export async function agentSettings(
+  options: AgentCommandOptions,
+): Promise<{ config: AgentConfig; untrusted: string[] }> {
   const managed = await managedSettingsReaders[options.os](options.host);
-  return loadAgentConfig({
+  const config = await loadAgentConfig({
     os: options.os,
-    managed,
+    managed: managed.settings,
     overrides: options.overrides,
     ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+    checkWindowsTokenFile: (path) => assertWindowsTokenFileAccess(options.host, path),
   });
+  return { config, untrusted: managed.untrusted };
+}
+
+/** The agent configuration alone (see agentSettings). */
+export async function agentConfig(options: AgentCommandOptions): Promise<AgentConfig> {
+  return (await agentSettings(options)).config;
 }
 
 /** `hallpass service`: runs in the foreground until SIGINT/SIGTERM; the OS's service manager restarts it. */
@@ -36,11 +49,12 @@ export async function serviceCommand(options: AgentCommandOptions): Promise<numb
   const onSignal = () => stopRequested?.();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const config = await agentConfig(options);
+  const { config, untrusted } = await agentSettings(options);
   const running = await runService({
     os: options.os,
     host: options.host,
     config,
+    untrustedSettings: untrusted,
     configFile: configFilePath(options.os, options.configFile),
     agentVersion: options.agentVersion,
     checks: allChecks,

@@ -39,6 +39,8 @@ export async function runService(options: {
   configFile?: string;
   agentVersion: string;
   checks: readonly CheckDefinition[];
+  /** Managed settings ignored as not root's (managed-settings.ts), reported to ICT. */
+  untrustedSettings?: readonly string[];
 }): Promise<RunningService> {
   const { os, host, config } = options;
   const log = pino({
@@ -60,6 +62,8 @@ export async function runService(options: {
   const outbox = await Outbox.open({
     dir: join(config.stateDir, 'outbox'),
     retryStateFile: join(config.stateDir, 'delivery-retry.json'),
+    // Drops not yet told to ICT survive a crash or power cut (issue 12).
+    dropCountsFile: join(config.stateDir, 'drop-counts.json'),
     maxReports: config.outboxMaxReports,
     maxEvents: config.outboxMaxEvents,
     backoff: {
@@ -85,6 +89,10 @@ export async function runService(options: {
       { file: file.file, movedTo: file.movedTo, reason: file.reason },
       'outbox file set aside',
     );
+  }
+  const dropCountsProblem = outbox.dropCountsProblem();
+  if (dropCountsProblem !== null) {
+    log.error({ problem: dropCountsProblem }, 'drop counts file removed; earlier drops not told');
   }
   const retryProblem = outbox.retryStateProblem();
   if (retryProblem !== null) {
@@ -220,11 +228,21 @@ export async function runService(options: {
       detail: `${file.file}: ${file.reason}${file.movedTo === null ? '' : ` (moved to ${file.movedTo})`}`,
     })),
     ...(retryProblem === null ? [] : [{ store: 'outbox' as const, detail: retryProblem }]),
+    ...(dropCountsProblem === null
+      ? []
+      : [{ store: 'outbox' as const, detail: dropCountsProblem }]),
     ...opened.problems.map((problem) => ({ store: 'policy-cache' as const, detail: problem })),
     ...slowChecks
       .problems()
       .map((problem) => ({ store: 'slow-check-cache' as const, detail: problem })),
+    ...(options.untrustedSettings ?? []).map((problem) => ({
+      store: 'managed-settings' as const,
+      detail: problem,
+    })),
   ];
+  for (const problem of options.untrustedSettings ?? []) {
+    log.error({ problem }, 'managed settings not trusted; ignored');
+  }
   for (const data of corrupt) {
     await service.recordEvent({
       schemaVersion: SCHEMA_VERSION,

@@ -81,6 +81,7 @@ export const AgentEventSchema = Type.Union([
           Type.Literal('outbox'),
           Type.Literal('policy-cache'),
           Type.Literal('slow-check-cache'),
+          Type.Literal('managed-settings'),
         ]),
         detail: Text(2000),
       },

@@ -123,6 +123,11 @@ async function readSettingsFile(
   } finally {
     await handle.close();
   }
+  return { settings: parseSettingsText(path, text), stats };
+}
+
+/** A settings file's text as a JSON object; anything else is an AgentConfigError naming it. */
+export function parseSettingsText(path: string, text: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -132,13 +137,13 @@ async function readSettingsFile(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new AgentConfigError(`${path}: expected a JSON object`);
   }
-  return { settings: parsed as Record<string, unknown>, stats };
+  return parsed as Record<string, unknown>;
 }
 
 /**
  * A config file that holds the enrolment token must be readable by the service's user only
  * (root in production): a pupil who reads the token could enrol devices of their own. POSIX
- * modes only; on Windows the installer's ACL on %ProgramData%\Hallpass protects it.
+ * modes only; Windows checks the file's ACL instead (token-file/windows.ts).
  */
 export function checkTokenFilePermissions(
   path: string,
@@ -172,12 +177,21 @@ export async function loadAgentConfig(options: {
   overrides: Partial<AgentConfig>;
   /** The user the service runs as, who may own the config file besides root (default: ours). */
   serviceUid?: number;
+  /**
+   * On Windows, where modes say nothing: throws an AgentConfigError unless only SYSTEM and
+   * Administrators may read the file (token-file/windows.ts). Without it Windows is unchecked.
+   */
+  checkWindowsTokenFile?: (path: string) => Promise<void>;
 }): Promise<AgentConfig> {
   const file = configFilePath(options.os, options.configFile);
   const { settings: fromFile, stats } = await readSettingsFile(file);
   const token = fromFile.enrolmentToken;
-  if (stats !== null && token !== undefined && token !== null && options.os !== 'windows') {
-    checkTokenFilePermissions(file, stats, options.serviceUid ?? process.getuid?.() ?? 0);
+  if (stats !== null && token !== undefined && token !== null) {
+    if (options.os !== 'windows') {
+      checkTokenFilePermissions(file, stats, options.serviceUid ?? process.getuid?.() ?? 0);
+    } else if (options.checkWindowsTokenFile !== undefined) {
+      await options.checkWindowsTokenFile(file);
+    }
   }
   const merged = {
     ...defaultAgentConfig(options.os),

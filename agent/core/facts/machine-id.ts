@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import nodeMachineId from 'node-machine-id';
+import { nodeFileReader, type FileReader } from '../host.ts';
 import type { OsName } from '../platform.ts';
 
 /**
@@ -45,10 +46,35 @@ export function hashMachineId(os: OsName, rawId: string): MachineIdHash {
   return { ok: true, hash: createHmac('sha256', MACHINE_ID_KEY).update(id).digest('hex') };
 }
 
-/** Reads the OS machine id through node-machine-id and hashes it with the Hallpass key. */
-export async function readMachineIdHash(os: OsName): Promise<MachineIdHash> {
+/**
+ * The Linux machine id, read from the files themselves in node-machine-id's order (the D-Bus
+ * copy first, so hashes of devices enrolled before this change stay the same). node-machine-id
+ * gets it by a shell line (`cat … || hostname | head`) run with the service's inherited PATH, so
+ * a planted `cat` could have chosen the device's identity (issue 12); both files are root's.
+ */
+async function readLinuxMachineId(files: FileReader): Promise<string> {
+  for (const path of ['/var/lib/dbus/machine-id', '/etc/machine-id']) {
+    const text = await files.readText(path);
+    const first = text?.split('\n')[0]?.trim() ?? '';
+    if (first !== '') {
+      return first;
+    }
+  }
+  return '';
+}
+
+/**
+ * Reads the OS machine id and hashes it with the Hallpass key: on Linux from the files, elsewhere
+ * through node-machine-id (REG.exe by full path on Windows, ioreg on macOS).
+ */
+export async function readMachineIdHash(
+  os: OsName,
+  files: FileReader = nodeFileReader,
+): Promise<MachineIdHash> {
   try {
-    return hashMachineId(os, await nodeMachineId.machineId(true));
+    const raw =
+      os === 'linux' ? await readLinuxMachineId(files) : await nodeMachineId.machineId(true);
+    return hashMachineId(os, raw);
   } catch (error) {
     return {
       ok: false,

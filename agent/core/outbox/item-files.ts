@@ -1,9 +1,10 @@
 // Reading item files back, setting unsound ones aside, and the one directory scan at open.
 // Nothing here throws over a bad file: a torn, garbage or unreadable file becomes a reason
 // string, because one bad file must never stop the service or block the items behind it.
-import { open, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMissing, moveIfPresent, removeIfPresent } from './durable-fs.ts';
+import { readTrustedFile } from '../trusted-path.ts';
+import { moveIfPresent, removeIfPresent } from './durable-fs.ts';
 import {
   CORRUPT_MARK,
   MAX_RECORD_BYTES,
@@ -40,27 +41,32 @@ const READ_CONCURRENCY = 64;
 
 const errorCode = (error: unknown) => String((error as { code?: unknown } | null)?.code);
 
-/** Reads and checks one item file. */
+/**
+ * Reads and checks one item file. Only the service's own file is read (issue 12): opened without
+ * following a link and checked on the same handle for owner `uid` and no group or world write,
+ * or a file someone else could have written would be sent to ICT as the device's. `uid` null
+ * (Windows) skips the owner checks.
+ */
 export async function readItemFile(
   dir: string,
   name: ItemName,
   checkSchema: boolean,
+  uid: number | null,
 ): Promise<ReadResult> {
-  try {
-    const handle = await open(join(dir, name.file), 'r');
-    try {
-      const { size } = await handle.stat();
-      if (size > MAX_RECORD_BYTES) {
-        return { ok: false, reason: `file too large (${size} bytes)`, missing: false };
-      }
-      const decoded = decodeRecord(await handle.readFile('utf8'), name, checkSchema);
+  const read = await readTrustedFile(join(dir, name.file), { uid, maxBytes: MAX_RECORD_BYTES });
+  switch (read.kind) {
+    case 'ok': {
+      const decoded = decodeRecord(read.text, name, checkSchema);
       return decoded.ok ? decoded : { ...decoded, missing: false };
-    } finally {
-      await handle.close();
     }
-  } catch (error) {
-    const missing = isMissing(error);
-    return { ok: false, reason: `unreadable (${errorCode(error)})`, missing };
+    case 'missing':
+      return { ok: false, reason: 'unreadable (ENOENT)', missing: true };
+    case 'untrusted':
+      return { ok: false, reason: `not the service's own file: ${read.reason}`, missing: false };
+    case 'unreadable':
+      return { ok: false, reason: read.reason, missing: false };
+    default:
+      return read satisfies never;
   }
 }
 
@@ -87,7 +93,7 @@ export async function setAsideFile(
  * add() never resolved), sets aside foreign and unsound files, and keeps the oldest copy of
  * an id. Folders (`rejected/`) and files already set aside are left alone.
  */
-export async function scanDir(dir: string, nowMs: number): Promise<Scan> {
+export async function scanDir(dir: string, nowMs: number, uid: number | null): Promise<Scan> {
   const setAside: SetAsideFile[] = [];
   const putAside = async (file: string, reason: string) => {
     const result = await setAsideFile(dir, file, reason, nowMs);
@@ -98,7 +104,10 @@ export async function scanDir(dir: string, nowMs: number): Promise<Scan> {
   const candidates: ItemName[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const name = entry.isFile() ? parseItemFileName(entry.name) : null;
-    if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+    if (entry.isSymbolicLink()) {
+      // Never followed: the service writes only regular files here.
+      await putAside(entry.name, 'a symbolic link, which another user may have planted');
+    } else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
       await removeIfPresent(join(dir, entry.name));
     } else if (name !== null) {
       candidates.push(name);
@@ -109,7 +118,7 @@ export async function scanDir(dir: string, nowMs: number): Promise<Scan> {
   const sound: ItemName[] = [];
   for (let i = 0; i < candidates.length; i += READ_CONCURRENCY) {
     const chunk = candidates.slice(i, i + READ_CONCURRENCY);
-    const reads = await Promise.all(chunk.map((name) => readItemFile(dir, name, false)));
+    const reads = await Promise.all(chunk.map((name) => readItemFile(dir, name, false, uid)));
     for (const [j, read] of reads.entries()) {
       const name = chunk[j];
       if (name === undefined || (!read.ok && read.missing)) {

@@ -19,6 +19,8 @@ import {
 import { DEFAULT_BACKOFF, RetrySchedule, type BackoffOptions } from './backoff.ts';
 import { moveIfPresent, removeIfPresent, syncDir, writeFileDurably } from './durable-fs.ts';
 import { readItemFile, scanDir, setAsideFile, type SetAsideFile } from './item-files.ts';
+import { serviceUid } from '../trusted-path.ts';
+import { readDropCounts, writeDropCounts, type PendingDrops } from './drop-counts-file.ts';
 import { readRetryState, writeRetryState } from './retry-state-file.ts';
 import { pruneSetAside } from './set-aside-retention.ts';
 import {
@@ -51,6 +53,16 @@ export interface OutboxOptions {
    * every file must be an item. Without it the back-off is in memory only.
    */
   retryStateFile?: string;
+  /**
+   * Where drops not yet told to ICT are kept across restarts (drop-counts-file.ts); outside
+   * `dir`. Without it the counts are in memory only and a crash loses them.
+   */
+  dropCountsFile?: string;
+  /**
+   * The owner every outbox file must have (issue 12); default this process's, null on Windows
+   * (no owner to check).
+   */
+  uid?: number | null;
   random?: () => number;
   now?: () => number;
 }
@@ -96,14 +108,17 @@ export const REJECTED_DIR = 'rejected';
 type Entry = ItemName & { checked: boolean };
 
 /** Adds `count` drops at `at` to a tally (null when there are none). */
-function tally(drops: DropTally | null, count: number, at: number): DropTally | null {
+function tally(drops: PendingDrops | null, count: number, at: number): PendingDrops | null {
   if (count === 0) {
     return drops;
   }
   return drops === null
-    ? { count, firstAt: at, lastAt: at }
-    : { count: drops.count + count, firstAt: drops.firstAt, lastAt: at };
+    ? { count, firstAt: at, lastAt: at, noticeId: randomUUID() }
+    : { ...drops, count: drops.count + count, lastAt: at };
 }
+
+const publicTally = (drops: PendingDrops | null): DropTally | null =>
+  drops === null ? null : { count: drops.count, firstAt: drops.firstAt, lastAt: drops.lastAt };
 
 function oldest(index: Map<string, Entry>, count: number): Entry[] {
   const names: Entry[] = [];
@@ -131,10 +146,13 @@ export class Outbox {
   #nextSeq = 0;
   #setAside: SetAsideFile[] = [];
   #droppedAtOpen: string[] = [];
-  #droppedReports: DropTally | null = null;
-  #refusedEvents: DropTally | null = null;
+  #droppedReports: PendingDrops | null = null;
+  #refusedEvents: PendingDrops | null = null;
+  #dropCountsFile: string | null;
+  #dropCountsProblem: string | null = null;
   #pruned: string[] = [];
   #retryStateFile: string | null;
+  #uid: number | null;
   #retryStateProblem: string | null = null;
   #chain: Promise<unknown> = Promise.resolve();
 
@@ -149,6 +167,8 @@ export class Outbox {
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#schedule = new RetrySchedule(backoff, options.random ?? Math.random, this.#now);
     this.#retryStateFile = options.retryStateFile ?? null;
+    this.#dropCountsFile = options.dropCountsFile ?? null;
+    this.#uid = options.uid === undefined ? serviceUid() : options.uid;
   }
 
   /** Opens (creating if need be) the outbox, setting aside anything unsound it finds. */
@@ -156,13 +176,14 @@ export class Outbox {
     const outbox = new Outbox(options);
     await mkdir(join(options.dir, REJECTED_DIR), { recursive: true, mode: 0o700 });
     outbox.#pruned = await pruneSetAside(options.dir, REJECTED_DIR, outbox.#now());
+    await outbox.#loadDropCounts();
     await outbox.#load();
     await outbox.#loadRetryState();
     return outbox;
   }
 
   async #load(): Promise<void> {
-    const scan = await scanDir(this.dir, this.#now());
+    const scan = await scanDir(this.dir, this.#now(), this.#uid);
     for (const name of scan.names) {
       this.#index(name.kind).set(name.id.toLowerCase(), { ...name, checked: false });
     }
@@ -171,14 +192,45 @@ export class Outbox {
     // A crash between writing a report and trimming, or a lowered bound, leaves extra reports.
     this.#droppedAtOpen = await this.#trimReports();
     this.#droppedReports = tally(this.#droppedReports, this.#droppedAtOpen.length, this.#now());
+    if (this.#droppedAtOpen.length > 0) {
+      await this.#saveDropCounts();
+    }
     await syncDir(this.dir);
+  }
+
+  async #loadDropCounts(): Promise<void> {
+    if (this.#dropCountsFile === null) {
+      return;
+    }
+    const read = await readDropCounts(this.#dropCountsFile, this.#uid);
+    if (read.ok) {
+      this.#droppedReports = read.counts.reports;
+      this.#refusedEvents = read.counts.events;
+      return;
+    }
+    // The counts are lost, which ICT hears of as tamper.state-corrupt; the items are not.
+    this.#dropCountsProblem = `${basename(this.#dropCountsFile)}: ${read.reason}`;
+    await removeIfPresent(this.#dropCountsFile);
+  }
+
+  /**
+   * Keeps the counts for the next start. Called inside the serial task that changed them, so a
+   * refusal is on disk before add() answers. A failed write (full disk) leaves them in memory.
+   */
+  async #saveDropCounts(): Promise<void> {
+    const file = this.#dropCountsFile;
+    if (file === null) {
+      return;
+    }
+    const counts = { reports: this.#droppedReports, events: this.#refusedEvents };
+    await writeDropCounts(file, counts).catch(() => undefined);
   }
 
   async #loadRetryState(): Promise<void> {
     if (this.#retryStateFile === null) {
       return;
     }
-    const read = await readRetryState(this.#retryStateFile);
+    const read = await readRetryState(this.#retryStateFile, this.#uid);
     if (read.ok) {
       if (read.state !== null) {
         this.#schedule.restore(read.state);
@@ -233,29 +285,38 @@ export class Outbox {
     if (problem !== null) {
       return Promise.reject(new TypeError(`outbox item rejected: ${problem}`));
     }
-    return this.#serial(async () => {
-      const key = item.id.toLowerCase();
-      if (this.#reports.has(key) || this.#events.has(key)) {
-        return { dropped: [], duplicate: true, refused: false };
+    return this.#serial(() => this.#addNow(item));
+  }
+
+  /** add() inside the serial chain. */
+  async #addNow(item: OutboxItem): Promise<AddResult> {
+    const key = item.id.toLowerCase();
+    if (this.#reports.has(key) || this.#events.has(key)) {
+      return { dropped: [], duplicate: true, refused: false };
+    }
+    if (item.kind === 'event' && !this.#roomForEvent(item.payload)) {
+      // A notice that does not fit is not a drop: its count is still held for the next one.
+      if (!DROP_NOTICE_TYPES.has(item.payload.type)) {
+        this.#refusedEvents = tally(this.#refusedEvents, 1, this.#now());
+        await this.#saveDropCounts();
       }
-      if (item.kind === 'event' && !this.#roomForEvent(item.payload)) {
-        // A notice that does not fit is not a drop: its count is still held for the next one.
-        if (!DROP_NOTICE_TYPES.has(item.payload.type)) {
-          this.#refusedEvents = tally(this.#refusedEvents, 1, this.#now());
-        }
-        return { dropped: [], duplicate: false, refused: true };
-      }
-      const name = { file: '', seq: this.#nextSeq++, kind: item.kind, id: item.id, checked: true };
-      name.file = itemFileName(name.seq, name.kind, name.id);
-      await writeFileDurably(this.dir, name.file, TEMP_PREFIX + name.file, encodeRecord(item));
-      this.#index(item.kind).set(key, name);
-      // Written first, trimmed second: a crash in between leaves one report too many, which
-      // the next open trims; the other order could lose the new report and an old one.
-      const dropped = await this.#trimReports();
+      return { dropped: [], duplicate: false, refused: true };
+    }
+    const name = { file: '', seq: this.#nextSeq++, kind: item.kind, id: item.id, checked: true };
+    name.file = itemFileName(name.seq, name.kind, name.id);
+    await writeFileDurably(this.dir, name.file, TEMP_PREFIX + name.file, encodeRecord(item));
+    this.#index(item.kind).set(key, name);
+    // Written first, trimmed second: a crash in between leaves one report too many, which
+    // the next open trims; the other order could lose the new report and an old one.
+    const dropped = await this.#trimReports();
+    await syncDir(this.dir);
+    if (dropped.length > 0) {
+      // After the unlinks: a crash between them and this write under-counts those few drops,
+      // where the other order would count them twice when the next open trims them again.
       this.#droppedReports = tally(this.#droppedReports, dropped.length, this.#now());
-      await syncDir(this.dir);
-      return { dropped, duplicate: false, refused: false };
-    });
+      await this.#saveDropCounts();
+    }
+    return { dropped, duplicate: false, refused: false };
   }
 
   #roomForEvent(event: AgentEvent): boolean {
@@ -267,52 +328,51 @@ export class Outbox {
 
   /** Drops not yet turned into notices: reports trimmed by the bound, events refused. */
   pendingDrops(): { reports: DropTally | null; events: DropTally | null } {
-    return { reports: this.#droppedReports, events: this.#refusedEvents };
+    return { reports: publicTally(this.#droppedReports), events: publicTally(this.#refusedEvents) };
   }
 
   /**
    * Turns the drops counted so far into events ICT sees (`outbox.reports-dropped`,
    * `tamper.events-dropped`: count, first and last drop) and stores them, in the reserve above
-   * `maxEvents` if need be. A notice that does not fit stays counted for the next call. Counts
-   * live in memory: drops between the last call and a crash are lost, the items were anyway.
+   * `maxEvents` if need be. A notice that does not fit stays counted for the next call. Each
+   * notice is stored and its count cleared in one serial step, so no drop is counted in two
+   * notices or none; a crash between the two brings the same notice id back, stored once.
    */
   async noteDrops(): Promise<AgentEvent[]> {
     const stored: AgentEvent[] = [];
-    const notices = [
-      ['outbox.reports-dropped', this.#droppedReports] as const,
-      ['tamper.events-dropped', this.#refusedEvents] as const,
-    ];
-    for (const [type, drops] of notices) {
-      if (drops === null) {
-        continue;
+    for (const type of ['outbox.reports-dropped', 'tamper.events-dropped'] as const) {
+      const event = await this.#serial(async () => {
+        const drops =
+          type === 'outbox.reports-dropped' ? this.#droppedReports : this.#refusedEvents;
+        if (drops === null) {
+          return null;
+        }
+        const notice: AgentEvent = {
+          schemaVersion: SCHEMA_VERSION,
+          id: drops.noticeId,
+          occurredAt: new Date(this.#now()).toISOString(),
+          type,
+          data: {
+            count: drops.count,
+            firstDroppedAt: new Date(drops.firstAt).toISOString(),
+            lastDroppedAt: new Date(drops.lastAt).toISOString(),
+          },
+        };
+        const added = await this.#addNow({ kind: 'event', id: notice.id, payload: notice });
+        if (added.refused) {
+          return null;
+        }
+        if (type === 'outbox.reports-dropped') {
+          this.#droppedReports = null;
+        } else {
+          this.#refusedEvents = null;
+        }
+        await this.#saveDropCounts();
+        return notice;
+      });
+      if (event !== null) {
+        stored.push(event);
       }
-      const event: AgentEvent = {
-        schemaVersion: SCHEMA_VERSION,
-        id: randomUUID(),
-        occurredAt: new Date(this.#now()).toISOString(),
-        type,
-        data: {
-          count: drops.count,
-          firstDroppedAt: new Date(drops.firstAt).toISOString(),
-          lastDroppedAt: new Date(drops.lastAt).toISOString(),
-        },
-      };
-      const added = await this.add({ kind: 'event', id: event.id, payload: event });
-      if (added.refused) {
-        continue;
-      }
-      // Drops counted while the notice was being written stay for the next notice.
-      const now = type === 'outbox.reports-dropped' ? this.#droppedReports : this.#refusedEvents;
-      const rest =
-        now === null || now.count === drops.count
-          ? null
-          : { count: now.count - drops.count, firstAt: drops.lastAt, lastAt: now.lastAt };
-      if (type === 'outbox.reports-dropped') {
-        this.#droppedReports = rest;
-      } else {
-        this.#refusedEvents = rest;
-      }
-      stored.push(event);
     }
     return stored;
   }
@@ -329,7 +389,7 @@ export class Outbox {
       (a, b) => a.seq - b.seq,
     );
     const reads = await Promise.all(
-      names.map((name) => readItemFile(this.dir, name, !name.checked)),
+      names.map((name) => readItemFile(this.dir, name, !name.checked, this.#uid)),
     );
     const batch: OutboxItem[] = [];
     for (const [i, read] of reads.entries()) {
@@ -437,6 +497,11 @@ export class Outbox {
     }
     this.#schedule.recordSuccess();
     await this.#saveRetryState();
+  }
+
+  /** Why the kept drop counts were unusable at open (the file was removed), or null. */
+  dropCountsProblem(): string | null {
+    return this.#dropCountsProblem;
   }
 
   /** Why the kept back-off file was unusable at open (it was removed), or null. */

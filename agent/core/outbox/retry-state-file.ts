@@ -1,12 +1,12 @@
 // The delivery back-off kept across restarts (RetrySchedule.state()): a small JSON file beside
 // the outbox, written atomically. Losing it costs nothing but an early retry, so a file that is
 // not sound is reported and removed by the outbox, never trusted and never fatal.
-import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Type } from 'typebox';
 import { describeProblems, validate } from '../../../shared/index.ts';
 import type { RetryState } from './backoff.ts';
-import { isMissing, writeFileDurably } from './durable-fs.ts';
+import { readTrustedFile } from '../trusted-path.ts';
+import { writeFileDurably } from './durable-fs.ts';
 
 const RetryStateSchema = Type.Object(
   {
@@ -21,20 +21,20 @@ export type RetryStateRead = { ok: true; state: RetryState | null } | { ok: fals
 
 const MAX_BYTES = 4096;
 
-/** Reads the kept back-off; a missing file is no state, anything unsound is a reason. */
-export async function readRetryState(path: string): Promise<RetryStateRead> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if (isMissing(error)) {
-      return { ok: true, state: null };
-    }
-    return { ok: false, reason: `cannot read: ${(error as Error).message}` };
+/**
+ * Reads the kept back-off; a missing file is no state, anything unsound is a reason. Only the
+ * service's own file counts (owner `uid`, not writable by others, not a link; null on Windows):
+ * one planted by someone else could hold every send back for as long as it names.
+ */
+export async function readRetryState(path: string, uid: number | null): Promise<RetryStateRead> {
+  const read = await readTrustedFile(path, { uid, maxBytes: MAX_BYTES });
+  if (read.kind === 'missing') {
+    return { ok: true, state: null };
   }
-  if (text.length > MAX_BYTES) {
-    return { ok: false, reason: `larger than ${MAX_BYTES} bytes` };
+  if (read.kind !== 'ok') {
+    return { ok: false, reason: `not trusted: ${read.reason}` };
   }
+  const text = read.text;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,8 +1,9 @@
-// The composition root on this host: the USB guard's switch and the IPC subscription, wired for
-// real (a real socket, the real policy cache and outbox in a temporary state folder). The guard
-// stays off: a test on the developer's host must never change its USB authorisation.
+// The composition root on this host, wired for real (a real socket, the real policy cache and
+// outbox in a temporary state folder): the USB guard's switch and the IPC subscription, and what
+// runService reports at start-up about state it would not trust (issue 12). The guard stays
+// off: a test on the developer's host must never change its USB authorisation.
 import { connect } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,14 +11,19 @@ import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { realHost } from '../../../agent/core/host.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { IpcResponseSchema, validate } from '../../../shared/index.ts';
+import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
 
 let running: RunningService | null = null;
 let folder: string | null = null;
+const dirs: string[] = [];
 afterEach(async () => {
   await running?.stop();
   running = null;
   if (folder !== null) {
     await rm(folder, { recursive: true, force: true });
+  }
+  for (const dir of dirs.splice(0)) {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
@@ -64,5 +70,43 @@ describe('runService with the USB guard off', () => {
     const answer = await request(config.ipcPath, '{"id":5,"channel":"events:subscribe"}');
     expect(validate(IpcResponseSchema, answer).ok).toBe(true);
     expect(answer).toMatchObject({ id: 5, ok: true, status: { usb: { mode: 'audit' } } });
+  }, 60_000);
+});
+
+describe.skipIf(process.platform === 'win32')('runService start-up reports', () => {
+  it('turns ignored managed settings and a bad drop-counts file into tamper.state-corrupt', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hallpass-run-service-'));
+    dirs.push(dir);
+    const stateDir = join(dir, 'state');
+    await mkdir(stateDir, { mode: 0o700 });
+    await writeFile(join(stateDir, 'drop-counts.json'), 'not json', { mode: 0o600 });
+    const running = await runService({
+      os: 'linux',
+      host: realHost,
+      config: {
+        ...defaultAgentConfig('linux'),
+        stateDir,
+        ipcPath: join(dir, 'agent.sock'),
+        logLevel: 'silent',
+        usbGuard: false,
+      },
+      agentVersion: '0.1.0',
+      checks: [],
+      untrustedSettings: ['/etc/hallpass/managed.json has mode 0666; its settings were ignored'],
+    });
+    await running.stop();
+    const events = (await readOutboxFolder(join(stateDir, 'outbox'))).items
+      .map((item) => item.payload)
+      .filter((payload) => payload.type === 'tamper.state-corrupt')
+      .map((payload) => payload.data);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        {
+          store: 'managed-settings',
+          detail: expect.stringMatching(/managed\.json has mode 0666/) as unknown,
+        },
+        { store: 'outbox', detail: 'drop-counts.json: not JSON' },
+      ]),
+    );
   }, 60_000);
 });

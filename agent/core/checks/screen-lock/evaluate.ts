@@ -15,7 +15,7 @@ function remediationFor(os: OsName, maxIdleMinutes: number): string {
     case 'darwin':
       return `Deploy a com.apple.screensaver profile with idleTime of ${seconds} seconds or less and askForPassword on, with a short delay.`;
     case 'linux':
-      return `Set org/gnome/desktop/session idle-delay to ${seconds} or less and screensaver lock-enabled=true in /etc/dconf/db/local.d/, lock both keys, then run dconf update.`;
+      return `Set org/gnome/desktop/session idle-delay to ${seconds} or less, screensaver lock-enabled=true and lock-delay in a keyfile in /etc/dconf/db/local.d/, lock all three keys in /etc/dconf/db/local.d/locks/, make sure /etc/dconf/profile/user lists system-db:local, then run dconf update.`;
     default:
       return assertNever(os);
   }
@@ -61,6 +61,15 @@ export function evaluate(
     };
   }
   const minutes = Math.ceil(facts.lockAfterSeconds / 60);
+  if (minutes <= maxIdleMinutes && facts.userCanChange === true) {
+    // The user's own setting passes, but they can undo it at any moment (or made the probe of
+    // it say so): not enforced, so never a pass.
+    return {
+      status: 'warn',
+      summary: `This screen locks by itself after ${minutesText(minutes)} without use, but the signed-in user can change that setting.`,
+      remediation,
+    };
+  }
   if (minutes <= maxIdleMinutes) {
     return {
       status: 'pass',

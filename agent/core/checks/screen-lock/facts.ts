@@ -1,6 +1,5 @@
 /** Where the effective idle lock comes from, for ICT's evidence. */
-export type LockSource =
-  'machine-policy' | 'user-policy' | 'user-setting' | 'mdm-profile' | 'gnome-settings' | 'none';
+export type LockSource = 'machine-policy' | 'user-policy' | 'user-setting' | 'mdm-profile' | 'none';
 
 /**
  * What the screen-lock probes measure on every OS. Plain JSON so it travels as evidence.
@@ -17,6 +16,11 @@ export type ScreenLockFacts = {
   lockAfterSeconds: number | null;
   /** Which setting decided `lockAfterSeconds`. */
   source: LockSource;
+  /**
+   * Whether the signed-in user can change the setting that decided this (on Linux, a GNOME key
+   * no system dconf database locks). Absent where the probe does not tell.
+   */
+  userCanChange?: boolean;
   /** The individual values read, by name, for ICT. */
   settings: Record<string, string | number | boolean | null>;
   /** Why the measurement is incomplete (no session, a section failed), or null. */

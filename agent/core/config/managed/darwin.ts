@@ -20,10 +20,10 @@ export function parseDarwinManagedSettings(stdout: string): Record<string, unkno
 /** macOS managed settings from the MDM profile's plist; none when no profile is installed. */
 export const readDarwinManagedSettings: ManagedSettingsReader = async (host) => {
   if ((await host.files.mtime(DARWIN_MANAGED_PLIST)) === null) {
-    return {};
+    return { settings: {}, untrusted: [] };
   }
   const output = await host.run('plutil', ['-convert', 'json', '-o', '-', DARWIN_MANAGED_PLIST], {
     timeoutMs: 10_000,
   });
-  return parseDarwinManagedSettings(output.stdout);
+  return { settings: parseDarwinManagedSettings(output.stdout), untrusted: [] };
 };

@@ -33,5 +33,5 @@ export const readWindowsManagedSettings: ManagedSettingsReader = async (host) =>
     ['-NoProfile', '-NonInteractive', '-NoLogo', '-EncodedCommand', encoded],
     { timeoutMs: 20_000 },
   );
-  return parseWindowsManagedSettings(output.stdout);
+  return { settings: parseWindowsManagedSettings(output.stdout), untrusted: [] };
 };

@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -284,6 +284,122 @@ describe('unsound files', () => {
     expect(ids(await reopened.peekBatch())).toEqual([kept?.id]);
     expect(reopened.corruptFiles()).toEqual([]);
     expect((await readdir(dir)).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
+  });
+});
+
+describe('files someone else could have written (issue 12)', () => {
+  const root = process.getuid?.() === 0;
+
+  it("sets aside item files not the service's own: writable by others, a link, another owner", async () => {
+    const outbox = await open();
+    const items = await fill(outbox, 'rerer');
+    const files = (await listDir(dir)).filter((f) => f.endsWith('.json'));
+    const [worldWritable, groupWritable, linked, foreign] = files;
+    await chmod(join(dir, worldWritable ?? ''), 0o666);
+    await chmod(join(dir, groupWritable ?? ''), 0o620);
+    // A link to a sound record kept elsewhere: its content would pass every integrity check.
+    const elsewhere = await tempDir();
+    await writeFile(join(elsewhere, 'copy'), await readFile(join(dir, linked ?? '')));
+    await rm(join(dir, linked ?? ''));
+    await symlink(join(elsewhere, 'copy'), join(dir, linked ?? ''));
+    if (root) {
+      await chown(join(dir, foreign ?? ''), 65534, 65534);
+    }
+    const reopened = await open(100, { now: () => 1_700_000_000_000 });
+    const reasons = new Map(reopened.corruptFiles().map((f) => [f.file, f.reason]));
+    expect(reasons.get(worldWritable ?? '')).toMatch(/not the service's own file: .*mode 0666/);
+    expect(reasons.get(groupWritable ?? '')).toMatch(/not the service's own file: .*mode 0620/);
+    expect(reasons.get(linked ?? '')).toMatch(/symbolic link/);
+    if (root) {
+      expect(reasons.get(foreign ?? '')).toMatch(/owned by uid 65534/);
+    }
+    const trusted = root ? [items[4]] : [items[3], items[4]];
+    expect(ids(await reopened.peekBatch())).toEqual(ids(trusted as OutboxItem[]));
+    await removeDir(elsewhere);
+  });
+
+  it('sets aside a file loosened after open when it is about to be sent', async () => {
+    const outbox = await open();
+    const items = await fill(outbox, 'ere');
+    const files = (await listDir(dir)).filter((f) => f.endsWith('.json'));
+    await chmod(join(dir, files[1] ?? ''), 0o646);
+    expect(ids(await outbox.peekBatch())).toEqual(ids([items[0], items[2]] as OutboxItem[]));
+    expect(outbox.corruptFiles()).toEqual([
+      expect.objectContaining({
+        file: files[1],
+        reason: expect.stringMatching(/not the service's own file/) as unknown,
+      }),
+    ]);
+  });
+
+  it('does not trust a delivery back-off file others can write, and removes it', async () => {
+    const retryStateFile = join(await tempDir(), 'delivery-retry.json');
+    const first = await Outbox.open({ dir, maxReports: 10, retryStateFile });
+    await first.recordFailure(3_600_000);
+    await first.close();
+    await chmod(retryStateFile, 0o666);
+    const reopened = await Outbox.open({ dir, maxReports: 10, retryStateFile });
+    expect(reopened.retryStateProblem()).toMatch(/delivery-retry\.json: not trusted: .*mode 0666/);
+    // Only timing is lost: a send may happen at once.
+    expect(reopened.isDue()).toBe(true);
+    await expect(readFile(retryStateFile)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('drop counts kept across restarts (issue 12)', () => {
+  let state = '';
+  let dropCountsFile = '';
+  beforeEach(async () => {
+    state = await tempDir();
+    dropCountsFile = join(state, 'drop-counts.json');
+  });
+  afterEach(async () => {
+    await removeDir(state);
+  });
+  const openKept = () => Outbox.open({ dir, maxReports: 1, maxEvents: 1, dropCountsFile });
+
+  it('keeps the counts until a notice is stored, then clears them on disk too', async () => {
+    const outbox = await openKept();
+    await fill(outbox, 'rrreee');
+    expect(outbox.pendingDrops()).toMatchObject({ reports: { count: 2 }, events: { count: 2 } });
+    // No close: the process just ends.
+    const reopened = await openKept();
+    expect(reopened.pendingDrops()).toMatchObject({ reports: { count: 2 }, events: { count: 2 } });
+    const notices = await reopened.noteDrops();
+    expect(notices.map((n) => [n.type, n.data])).toEqual([
+      ['outbox.reports-dropped', expect.objectContaining({ count: 2 })],
+      ['tamper.events-dropped', expect.objectContaining({ count: 2 })],
+    ]);
+    const third = await openKept();
+    expect(third.pendingDrops()).toEqual({ reports: null, events: null });
+    expect(third.depth().events).toBe(3);
+  });
+
+  it('stores a notice once when a crash came between storing it and clearing the counts', async () => {
+    const outbox = await openKept();
+    await fill(outbox, 'eee');
+    const before = await readFile(dropCountsFile);
+    const [notice] = await outbox.noteDrops();
+    // As if the cleared counts never reached the disk.
+    await writeFile(dropCountsFile, before);
+    const reopened = await openKept();
+    expect(reopened.pendingDrops().events?.count).toBe(2);
+    const again = await reopened.noteDrops();
+    expect(again.map((n) => n.id)).toEqual([notice?.id]);
+    expect(reopened.depth().events).toBe(2);
+    expect(reopened.pendingDrops().events).toBeNull();
+  });
+
+  it('reports and removes a counts file that is not sound or not its own', async () => {
+    await writeFile(dropCountsFile, '{"reports": {"count": -1}}');
+    const first = await openKept();
+    expect(first.dropCountsProblem()).toMatch(/^drop-counts\.json: /);
+    expect(first.pendingDrops()).toEqual({ reports: null, events: null });
+    await fill(first, 'ee');
+    await chmod(dropCountsFile, 0o666);
+    const second = await openKept();
+    expect(second.dropCountsProblem()).toMatch(/not trusted: .*mode 0666/);
+    await expect(readFile(dropCountsFile)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 

@@ -17,7 +17,7 @@ const locksAfter = (
   user: 'pupil',
   lockEnabled,
   lockAfterSeconds: seconds,
-  source: 'gnome-settings',
+  source: 'machine-policy',
   settings: {},
   problem: null,
 });
@@ -46,6 +46,19 @@ describe('screen-lock evaluate', () => {
     expect(verdict.status).toBe(status);
     expect(verdict.summary).toContain(words);
     expect(verdict.remediation === undefined).toBe(status === 'pass');
+  });
+
+  it('warns, never passes, when the user can change a passing setting', () => {
+    const facts = { ...locksAfter(60), source: 'user-setting', userCanChange: true } as const;
+    const verdict = evaluate(facts, withLimit(15), context);
+    expect(verdict.status).toBe('warn');
+    expect(verdict.summary).toContain('the signed-in user can change that setting');
+    expect(verdict.remediation).toContain('/etc/dconf/db/local.d/locks/');
+  });
+
+  it('fails a user-changeable setting that already fails', () => {
+    const facts = { ...locksAfter(1830), source: 'user-setting', userCanChange: true } as const;
+    expect(evaluate(facts, withLimit(15), context).status).toBe('fail');
   });
 
   it('fails when the lock is off', () => {

@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
 import { screenLockCheck } from '../../../../../agent/core/checks/screen-lock/index.ts';
 import {
+  LOCK_KEYS,
   parse,
   parseSessionProperties,
   readGnomeSettings,
   type LinuxRaw,
+  type SystemSettingsRaw,
 } from '../../../../../agent/core/checks/screen-lock/linux.ts';
 import { realHost, type Host } from '../../../../../agent/core/host.ts';
 import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
@@ -25,12 +27,21 @@ function gsettingsOutput(name: string): CommandOutput {
 }
 
 const defaults = gsettingsOutput('debian12-defaults');
+const answer = (stdout: string): CommandOutput => ({ stdout, stderr: '', exitCode: 0 });
+/** Root's view on a machine with no system dconf database: GNOME's defaults, nothing locked. */
+const unlockedSystem: SystemSettingsRaw = {
+  values: defaults,
+  writable: Object.fromEntries(LOCK_KEYS.map((key) => [key, answer('true\n')])) as Record<
+    (typeof LOCK_KEYS)[number],
+    CommandOutput
+  >,
+};
 
-describe('screen-lock linux parse, recorded gsettings output', () => {
+describe('screen-lock linux parse, recorded gsettings output of the user', () => {
   it.each([
     {
       fixture: 'debian12-defaults',
-      facts: { lockEnabled: true, lockAfterSeconds: 300, source: 'gnome-settings' },
+      facts: { lockEnabled: true, lockAfterSeconds: 300, source: 'user-setting' },
       settings: { lockEnabled: true, idleDelaySeconds: 300, lockDelaySeconds: 0 },
     },
     {
@@ -44,16 +55,27 @@ describe('screen-lock linux parse, recorded gsettings output', () => {
       settings: { lockEnabled: false, idleDelaySeconds: 0, lockDelaySeconds: null },
     },
   ])('$fixture', ({ fixture, facts, settings }) => {
-    const parsed = parse({ session: pupil, gsettings: gsettingsOutput(fixture) });
+    const parsed = parse({
+      session: pupil,
+      gsettings: gsettingsOutput(fixture),
+      system: unlockedSystem,
+    });
+    // Nothing is locked, so the user's values decide and are marked as theirs to change.
     expect(parsed).toMatchObject({
       ok: true,
-      facts: { ...facts, session: 'present', user: 'pupil', settings },
+      facts: { ...facts, session: 'present', user: 'pupil', settings, userCanChange: true },
     });
-    expect(parsed.ok && parsed.facts.settings).toEqual(settings);
   });
 
   it('debian12-no-schema: no GNOME is not-measured, never a pass', () => {
-    expect(parse({ session: pupil, gsettings: gsettingsOutput('debian12-no-schema') })).toEqual({
+    const noSchema = gsettingsOutput('debian12-no-schema');
+    expect(
+      parse({
+        session: pupil,
+        gsettings: noSchema,
+        system: { ...unlockedSystem, values: noSchema },
+      }),
+    ).toEqual({
       ok: false,
       code: 'not-measured',
       detail: 'no GNOME desktop: No schemas installed',
@@ -74,14 +96,21 @@ describe('screen-lock linux parse, recorded gsettings output', () => {
       out: { ...defaults, stdout: defaults.stdout.replace(/^.*idle-delay.*\n/m, '') },
     },
   ])('refuses $name', ({ out }) => {
-    expect(parse({ session: pupil, gsettings: out })).toMatchObject({
+    // As root's view it is refused outright; as the user's it leaves only root's view, which
+    // the user can change, so it never passes either (see the real-dconf cases below).
+    const raw = { session: pupil, gsettings: defaults, system: { ...unlockedSystem, values: out } };
+    expect(parse(raw)).toMatchObject({
       ok: false,
       code: 'unrecognised-output',
     });
   });
 
   it('reports no graphical session as not measured', () => {
-    const raw: LinuxRaw = { session: { none: 'Failed to connect to bus' }, gsettings: null };
+    const raw: LinuxRaw = {
+      session: { none: 'Failed to connect to bus' },
+      gsettings: null,
+      system: null,
+    };
     expect(parse(raw)).toMatchObject({
       ok: true,
       facts: {
@@ -158,6 +187,9 @@ describe('screen-lock linux probe plumbing (fake runner)', () => {
           exitCode: 0,
         });
       }
+      if (args[0] === 'writable') {
+        return Promise.resolve(answer('true\n'));
+      }
       const schema = args.at(-1) ?? '';
       const lines = defaults.stdout.split('\n').filter((l) => l.startsWith(schema + ' '));
       return Promise.resolve({ stdout: lines.join('\n') + '\n', stderr: '', exitCode: 0 });
@@ -167,10 +199,21 @@ describe('screen-lock linux probe plumbing (fake runner)', () => {
       host: hostWith(run),
       policy: await policyPromise,
     });
+    // GNOME's default 5 minutes, but nothing locks it: the user can change it, so a warning.
     expect(result).toMatchObject({
-      status: 'pass',
-      evidence: { lockAfterSeconds: 300, user: 'pupil' },
+      status: 'warn',
+      evidence: { lockAfterSeconds: 300, user: 'pupil', userCanChange: true },
     });
+    const rootViews = calls.filter((c) => c.command === 'gsettings');
+    expect(rootViews.map((c) => c.args.slice(0, 2))).toEqual([
+      ['list-recursively', 'org.gnome.desktop.session'],
+      ['list-recursively', 'org.gnome.desktop.screensaver'],
+      ['writable', 'org.gnome.desktop.screensaver'],
+      ['writable', 'org.gnome.desktop.session'],
+      ['writable', 'org.gnome.desktop.screensaver'],
+    ]);
+    // Root's own dconf database never counts: only the system databases and schema defaults.
+    expect(rootViews.every((c) => c.env?.XDG_CONFIG_HOME === '/dev/null')).toBe(true);
     const gsettings = calls.filter((c) => c.command === 'runuser');
     expect(gsettings.map((c) => c.args)).toEqual([
       ['-u', 'pupil', '--', 'gsettings', 'list-recursively', 'org.gnome.desktop.session'],
@@ -221,7 +264,11 @@ describe('screen-lock linux on this machine (real probe)', () => {
 
   it('reads the values gsettings itself reports key by key', async () => {
     const raw = await readGnomeSettings(realHost, null);
-    const parsed = parse({ session: pupil, gsettings: raw });
+    const parsed = parse({
+      session: pupil,
+      gsettings: raw,
+      system: { ...unlockedSystem, values: raw },
+    });
     // Independent oracle: `gsettings get` of each key, whatever this machine's dconf holds.
     const get = (schema: string, key: string) =>
       realHost.run('gsettings', ['get', schema, key], { timeoutMs: 10_000 });
