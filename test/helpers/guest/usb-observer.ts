@@ -32,7 +32,10 @@ async function guard(): Promise<void> {
   say(`guard-installed result=${installed === null ? 'ok' : clean(installed)}`);
   const handle = async (storage: Awaited<ReturnType<typeof platform.listAttached>>[number]) => {
     const serial = storage.device.serial ?? '';
-    const action = actions[serial] ?? actions['*'] ?? 'block';
+    const prefix = Object.keys(actions).find(
+      (key) => key.length > 1 && key.endsWith('*') && serial.startsWith(key.slice(0, -1)),
+    );
+    const action = actions[serial] ?? actions[prefix ?? '*'] ?? actions['*'] ?? 'block';
     try {
       await platform.apply(storage, action);
       say(

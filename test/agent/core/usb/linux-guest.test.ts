@@ -8,145 +8,51 @@
 //
 // The guard here applies a fixed action per serial (test/helpers/guest/usb-observer.ts) in
 // place of the decision module, which lands separately.
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  QemuGuest,
-  buildDiskImage,
-  buildInitramfs,
   requireGuest,
   type GuestSupport,
+  type QemuGuest,
   type SerialLines,
 } from '../../../helpers/qemu-guest.ts';
+import {
+  buildUsbGuest,
+  observerFields as fields,
+  startUsbGuest,
+  type UsbGuestFiles,
+} from '../../../helpers/usb-guest.ts';
 
 /** Generous: a boot or a plug under TCG on a busy machine can take minutes. */
 const LINE_TIMEOUT_MS = 300_000;
-const TMPFS_MAGIC = 0x01021994;
-const ACTIONS = { APPROVED1: 'read-write', READONLY1: 'read-only', '*': 'block' };
+const ACTIONS: Record<string, 'block' | 'read-only' | 'read-write'> = {
+  APPROVED1: 'read-write',
+  READONLY1: 'read-only',
+  '*': 'block',
+};
 const STICKS = ['unknown', 'approved', 'readonly', 'unknown2'] as const;
 
 const support: GuestSupport = await requireGuest('USB guard guest test');
-const observerSource = new URL('../../../helpers/guest/usb-observer.ts', import.meta.url).pathname;
-const ruleFile = new URL(
-  '../../../../agent/core/usb/70-hallpass-usb-storage.rules',
-  import.meta.url,
-).pathname;
-
-async function diskFolder(): Promise<string> {
-  for (const base of [tmpdir(), '/var/tmp']) {
-    if ((await statfs(base)).type !== TMPFS_MAGIC) {
-      return mkdtemp(join(base, 'hallpass-usb-'));
-    }
-  }
-  throw new Error('no disk-backed temporary folder');
-}
-
-/** `word key=value …` as a record (the observer's line format). */
-function fields(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of line.split(' ').slice(1)) {
-    const equals = part.indexOf('=');
-    if (equals > 0) {
-      out[part.slice(0, equals)] = part.slice(equals + 1);
-    }
-  }
-  return out;
-}
 
 describe.skipIf(!support.ok)('Linux USB guard on a real kernel (QEMU guest, udev)', () => {
-  let work = '';
+  let files: UsbGuestFiles | null = null;
   let guest: QemuGuest | null = null;
-  let initrd = '';
-  let programs = '';
 
   beforeAll(async () => {
-    if (!support.ok) {
-      return;
-    }
-    work = await diskFolder();
-    const bundle = join(work, 'usb-observer.mjs');
-    await build({
-      entryPoints: [observerSource],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node24',
-      logLevel: 'silent',
-      banner: {
-        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
-    });
-    initrd = join(work, 'initrd.cpio');
-    await buildInitramfs(initrd, {
-      kernel: support.kernel,
-      modules: [
-        ...['virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic'],
-        ...['xhci_pci', 'usb-storage', 'uas', 'sd_mod', 'usbhid', 'hid_generic', 'evdev'],
-        ...['configfs', 'dummy_hcd', 'libcomposite', 'usb_f_mass_storage', 'usb_f_hid'],
-      ],
-      librariesOf: [process.execPath, '/bin/udevadm', '/sbin/blockdev'],
-      files: [
-        { kind: 'file', path: '/bin/udevadm', mode: 0o755, source: '/bin/udevadm' },
-        { kind: 'file', path: '/sbin/blockdev', mode: 0o755, source: '/sbin/blockdev' },
-      ],
-      // As a Debian boot does: udevd starts and replays the devices present (coldplug) before
-      // the service; the guard then installs its rule (installFailClosedDefault).
-      run: `export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-stty -F /dev/ttyS1 raw -echo clocal
-n=0
-while [ ! -b /dev/vda ]; do n=$((n + 1)); [ $n -gt 600 ] && exit 1; sleep 0.1; done
-mkdir -p /opt/guest /run /lib/systemd /sys/kernel/config
-mount -t ext4 -o ro /dev/vda /opt/guest || exit 1
-mount -t tmpfs tmpfs /run
-mount -t configfs configfs /sys/kernel/config
-ln -s /bin/udevadm /lib/systemd/systemd-udevd
-/lib/systemd/systemd-udevd --daemon
-udevadm trigger --action=add
-udevadm settle
-exec /opt/guest/node /opt/guest/usb-observer.mjs observe '${JSON.stringify(ACTIONS)}' < /dev/ttyS1 > /dev/ttyS1 2>&1
-`,
-    });
-    programs = join(work, 'programs.img');
-    await buildDiskImage(programs, 256, {
-      node: process.execPath,
-      'usb-observer.mjs': bundle,
-      '70-hallpass-usb-storage.rules': ruleFile,
-    });
-    for (const stick of STICKS) {
-      await buildDiskImage(join(work, `${stick}.img`), 16);
+    if (support.ok) {
+      files = await buildUsbGuest(support.kernel, ACTIONS, STICKS);
     }
   }, 600_000);
 
   afterAll(async () => {
     await guest?.stop();
-    if (work !== '') {
-      await rm(work, { recursive: true, force: true });
-    }
+    await files?.remove();
   });
 
   it('blocks unapproved storage before any block device exists, with or without the guard, and never a keyboard', async () => {
-    if (!support.ok) {
+    if (!support.ok || files === null) {
       return;
     }
-    const vm = await QemuGuest.start({
-      kernel: support.kernel,
-      initrd,
-      accel: support.accel,
-      memoryMb: 1024,
-      serialPorts: 2,
-      drives: [{ id: 'programs', file: programs, cache: 'writeback', readOnly: true }],
-      extraArgs: [
-        ...['-device', 'qemu-xhci,id=xhci'],
-        ...STICKS.flatMap((stick) => [
-          '-drive',
-          `if=none,id=${stick},file=${join(work, `${stick}.img`)},format=raw`,
-        ]),
-      ],
-    });
+    const vm = await startUsbGuest(support.kernel, support.accel, files);
     guest = vm;
     const port: SerialLines | undefined = vm.serial[1];
     if (port === undefined) {
