@@ -11,6 +11,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readAsset } from '../assets.ts';
 import { nodeFileReader } from '../host.ts';
+import { probeEnvironment } from '../probe-environment.ts';
 import { execRunner, ProbeError, type Runner } from '../runner.ts';
 import type { UsbStorageKind } from '../../../shared/index.ts';
 import type {
@@ -233,7 +234,13 @@ export class LinuxUsbPlatform implements UsbPlatform {
     const parser = new UdevMonitorParser((event) => {
       queue = queue.then(() => this.#onEvent(event, reported, handlers)).catch(() => undefined);
     });
-    const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The fixed root-only PATH and environment every probe command gets (runner.ts, issue 12).
+    const fixed = probeEnvironment(process.platform, process.env);
+    const child: ChildProcess = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: fixed.env,
+      cwd: fixed.cwd,
+    });
     let stderr = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
