@@ -203,6 +203,41 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('1\n');
   });
 
+  it('reports a device without a serial (an entry for its model may approve it) with serial null', async () => {
+    await rm(join(sys, 'devices/pci0000:00/0000:00:02.0/usb2/2-1/serial'));
+    const [stick] = await platform().listAttached();
+    expect(stick?.device).toMatchObject({ vendorId: '46f4', productId: '0001', serial: null });
+  });
+
+  it('recognises a system filesystem on dm-crypt/LVM stacked on the stick (constructed holders)', async () => {
+    // sysfs as the kernel lays out a holder: <disk>/holders/dm-0 and /sys/class/block/dm-0.
+    const dm = join(root, 'sys/devices/virtual/block/dm-0');
+    await mkdir(join(dm, 'dm'), { recursive: true });
+    await writeFile(join(dm, 'dev'), '254:0\n');
+    await writeFile(join(dm, 'dm/name'), 'usbroot\n');
+    await symlink('../../devices/virtual/block/dm-0', join(sys, 'class/block/dm-0'));
+    await symlink(
+      '../../../../../../../../../../../virtual/block/dm-0',
+      join(sys, 'class/block/sda/holders/dm-0'),
+    );
+    await writeFile(
+      join(proc, 'self/mountinfo'),
+      '22 1 254:0 / / rw - ext4 /dev/mapper/usbroot rw\n',
+    );
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(true);
+    // btrfs shows an anonymous device number: the mount source names the mapper device.
+    await writeFile(
+      join(proc, 'self/mountinfo'),
+      '22 1 0:31 / /usr rw - btrfs /dev/mapper/usbroot rw\n',
+    );
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(true);
+    await writeFile(
+      join(proc, 'self/mountinfo'),
+      '22 1 0:31 / /home rw - btrfs /dev/mapper/usbroot rw\n',
+    );
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(false);
+  });
+
   it('escapes what a hostile device says about itself', async () => {
     const dir = join(sys, 'devices/pci0000:00/0000:00:02.0/usb2/2-1');
     await writeFile(join(dir, 'serial'), Buffer.from([0x41, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0x0a]));
