@@ -271,6 +271,11 @@ export interface GuestOptions {
   serialPorts?: number;
   /** Extra kernel command line. */
   append?: string;
+  /**
+   * Further QEMU arguments, after the drives: a USB host controller and the backing drives of
+   * sticks to hot-plug later (`-device qemu-xhci,id=xhci`, `-drive if=none,id=stick,…`).
+   */
+  extraArgs?: readonly string[];
 }
 
 /** Lines from one serial port, read in order by the test. */
@@ -424,6 +429,7 @@ export class QemuGuest {
   #workDir: string;
   #exited: Promise<void>;
   #stderr: () => string = () => '';
+  #serialSockets: Socket[] = [];
 
   private constructor(
     child: ChildProcess,
@@ -486,6 +492,7 @@ export class QemuGuest {
         `virtio-blk-pci,drive=${drive.id}`,
       );
     }
+    args.push(...(options.extraArgs ?? []));
     const child = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const serial = listeners.map(() => new SerialLines());
     let stderr = '';
@@ -522,12 +529,30 @@ export class QemuGuest {
       exited,
     );
     guest.#stderr = () => stderr;
+    guest.#serialSockets = serialSockets;
     return guest;
   }
 
   /** Runs a QMP command (`device_add`, `device_del`, `query-status`, …). */
   qmp(command: string, args?: Record<string, unknown>): Promise<unknown> {
     return this.#qmp.execute(command, args);
+  }
+
+  /** Sends text to the guest on serial port `port` (for guest scripts that take commands). */
+  async write(port: number, text: string): Promise<void> {
+    const socket = this.#serialSockets[port];
+    if (socket === undefined) {
+      throw new Error(`no serial port ${port}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      socket.write(text, (error) => {
+        if (error) {
+          reject(error);
+        } else {
+          resolve();
+        }
+      });
+    });
   }
 
   /**

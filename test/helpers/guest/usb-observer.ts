@@ -1,0 +1,283 @@
+// Runs inside the QEMU guest of the USB guard test (test/agent/core/usb/linux-guest.test.ts),
+// bundled with the production Linux USB platform. Two roles in one file:
+//
+//   usb-observer.mjs guard '<json actions>'   the guard: installs the fail-closed default, then
+//       watches with LinuxUsbPlatform and applies the action its table gives each stick's serial
+//       (`*` for any other). Until the decision module lands, this table stands in for it.
+//   usb-observer.mjs observe '<json actions>' the observer: starts the guard as a child, and
+//       independently of it reports what the kernel shows — every block device from the moment
+//       it appears in /sys/block (polled) and as udev announces it, every USB device and input
+//       device — and runs the host's commands (one per line on stdin): mount, kill the guard,
+//       plug and pull a composite (mass storage + keyboard) gadget on dummy_hcd, wait.
+//
+// One line per fact on stdout (a serial port), `word key=value …`, values without spaces.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { LinuxUsbPlatform } from '../../../agent/core/usb/linux.ts';
+import type { UsbEnforcement } from '../../../agent/core/usb/platform.ts';
+import { UdevMonitorParser } from '../../../agent/core/usb/udev-monitor.ts';
+
+const [role, actionsText = '{}'] = process.argv.slice(2);
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const clean = (text: string) => text.replace(/[^\x21-\x7e]/g, '_');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const actions = JSON.parse(actionsText) as Record<string, UsbEnforcement>;
+
+async function guard(): Promise<void> {
+  const platform = new LinuxUsbPlatform();
+  const installed = await platform.installFailClosedDefault();
+  say(`guard-installed result=${installed === null ? 'ok' : clean(installed)}`);
+  const handle = async (storage: Awaited<ReturnType<typeof platform.listAttached>>[number]) => {
+    const serial = storage.device.serial ?? '';
+    const prefix = Object.keys(actions).find(
+      (key) => key.length > 1 && key.endsWith('*') && serial.startsWith(key.slice(0, -1)),
+    );
+    const action = actions[serial] ?? actions[prefix ?? '*'] ?? actions['*'] ?? 'block';
+    try {
+      await platform.apply(storage, action);
+      say(
+        `applied key=${storage.key} serial=${clean(serial)} action=${action} kind=${storage.device.kind} system=${String(storage.systemDisk)}`,
+      );
+    } catch (error) {
+      say(`apply-failed key=${storage.key} error=${clean(String(error))}`);
+    }
+  };
+  platform.watch({
+    attached: (storage) => {
+      void handle(storage);
+    },
+    detached: (key) => {
+      say(`detached key=${key}`);
+    },
+    failed: (error) => {
+      say(`watch-failed error=${clean(error.message)}`);
+    },
+  });
+  for (const storage of await platform.listAttached()) {
+    await handle(storage);
+  }
+  say('guard-watching');
+}
+
+/** The disk's USB device (`2-1`) from its sysfs path, or `none`. */
+async function usbKeyOf(disk: string): Promise<string> {
+  const target = await readlink(join('/sys/class/block', disk)).catch(() => '');
+  const parts = target.split('/');
+  const iface = parts.findIndex((part) => /^[0-9]+-[0-9.]+:[0-9]+\.[0-9]+$/.test(part));
+  return iface > 0 ? (parts[iface - 1] ?? 'none') : 'none';
+}
+
+const readText = (path: string) =>
+  readFile(path, 'utf8').then(
+    (text) => text.trim(),
+    () => '',
+  );
+
+async function pollBlock(): Promise<void> {
+  const seen = new Set<string>();
+  for (;;) {
+    for (const disk of await readdir('/sys/block').catch((): string[] => [])) {
+      if (!seen.has(disk) && /^sd/.test(disk)) {
+        seen.add(disk);
+        const ro = await readText(`/sys/block/${disk}/ro`);
+        say(`block-seen disk=${disk} ro=${ro} usb=${await usbKeyOf(disk)}`);
+      }
+    }
+    for (const disk of seen) {
+      if (!(await readdir('/sys/block').catch((): string[] => [])).includes(disk)) {
+        seen.delete(disk);
+        say(`block-gone disk=${disk}`);
+      }
+    }
+    await sleep(5);
+  }
+}
+
+/** `class:authorized` of each interface, sorted (`03:1,08:0`). */
+async function describeInterfaces(key: string): Promise<string> {
+  const described: string[] = [];
+  for (const entry of await readdir('/sys/bus/usb/devices').catch((): string[] => [])) {
+    if (entry.startsWith(`${key}:`)) {
+      const cls = await readText(`/sys/bus/usb/devices/${entry}/bInterfaceClass`);
+      const authorized = await readText(`/sys/bus/usb/devices/${entry}/authorized`);
+      described.push(`${cls}:${authorized}`);
+    }
+  }
+  return described.sort().join(',');
+}
+
+async function pollUsbAndInput(): Promise<void> {
+  const usb = new Set<string>();
+  const input = new Set<string>();
+  for (;;) {
+    for (const name of await readdir('/sys/bus/usb/devices').catch((): string[] => [])) {
+      if (!usb.has(name) && /^[0-9]+-[0-9.]+$/.test(name)) {
+        usb.add(name);
+        const dir = `/sys/bus/usb/devices/${name}`;
+        say(
+          `usb-device key=${name} serial=${clean(await readText(`${dir}/serial`))} interfaces=${await describeInterfaces(name)}`,
+        );
+      }
+    }
+    // Names come back when a device is pulled and another plugged: forget the gone ones.
+    const usbNow = await readdir('/sys/bus/usb/devices').catch((): string[] => []);
+    for (const name of usb) {
+      if (!usbNow.includes(name)) {
+        usb.delete(name);
+      }
+    }
+    const inputNow = await readdir('/sys/class/input').catch((): string[] => []);
+    for (const name of input) {
+      if (!inputNow.includes(name)) {
+        input.delete(name);
+      }
+    }
+    for (const name of inputNow) {
+      if (!input.has(name) && /^event[0-9]+$/.test(name)) {
+        input.add(name);
+        const device = await readText(`/sys/class/input/${name}/device/name`);
+        say(`input event=${name} name=${clean(device)}`);
+      }
+    }
+    await sleep(20);
+  }
+}
+
+/** udev's view: the disk's read-only flag as udev announces it (after its rules ran). */
+function monitorBlock(): void {
+  const parser = new UdevMonitorParser((event) => {
+    const disk = basename(event.devpath);
+    if (event.action === 'add' && event.properties.get('DEVTYPE') === 'disk') {
+      void readText(`/sys/class/block/${disk}/ro`).then(async (ro) => {
+        say(`block-udev disk=${disk} ro=${ro} usb=${await usbKeyOf(disk)}`);
+      });
+    }
+  });
+  const child = spawn(
+    '/bin/udevadm',
+    ['monitor', '--udev', '--property', '--subsystem-match=block'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    parser.push(chunk);
+  });
+}
+
+const GADGET = '/sys/kernel/config/usb_gadget/hallpass';
+// A boot-protocol keyboard's report descriptor (USB HID 1.11, appendix B.1).
+const KEYBOARD_REPORT = Buffer.from(
+  '05010906a101050719e029e71500250175019508810295017508810395057501050819012905910295017503910395067508150025650507190029658100c0',
+  'hex',
+);
+
+/** A composite device on dummy_hcd: mass storage (class 08) and a keyboard (class 03). */
+async function compositeOn(): Promise<void> {
+  if ((await readText(`${GADGET}/UDC`)) === '') {
+    if (!(await readdir(GADGET).catch(() => null))) {
+      await mkdir(GADGET);
+      await writeFile(`${GADGET}/idVendor`, '0x1d6b');
+      await writeFile(`${GADGET}/idProduct`, '0x0104');
+      await mkdir(`${GADGET}/strings/0x409`);
+      await writeFile(`${GADGET}/strings/0x409/serialnumber`, 'COMPOSITE1');
+      await writeFile(`${GADGET}/strings/0x409/manufacturer`, 'Hallpass');
+      await writeFile(`${GADGET}/strings/0x409/product`, 'Stick with keyboard');
+      await mkdir(`${GADGET}/configs/c.1`);
+      await mkdir(`${GADGET}/functions/hid.kbd`);
+      await writeFile(`${GADGET}/functions/hid.kbd/protocol`, '1');
+      await writeFile(`${GADGET}/functions/hid.kbd/subclass`, '1');
+      await writeFile(`${GADGET}/functions/hid.kbd/report_length`, '8');
+      await writeFile(`${GADGET}/functions/hid.kbd/report_desc`, KEYBOARD_REPORT);
+      await mkdir(`${GADGET}/functions/mass_storage.disk`);
+      await writeFile('/tmp/composite.img', Buffer.alloc(8 * 1024 * 1024));
+      await writeFile(`${GADGET}/functions/mass_storage.disk/lun.0/file`, '/tmp/composite.img');
+      await symlink(`${GADGET}/functions/hid.kbd`, `${GADGET}/configs/c.1/hid.kbd`);
+      await symlink(
+        `${GADGET}/functions/mass_storage.disk`,
+        `${GADGET}/configs/c.1/mass_storage.disk`,
+      );
+    }
+    const [udc] = await readdir('/sys/class/udc');
+    await writeFile(`${GADGET}/UDC`, udc ?? '');
+  }
+  say('composite-on');
+}
+
+async function compositeOff(): Promise<void> {
+  await writeFile(`${GADGET}/UDC`, '\n');
+  say('composite-off');
+}
+
+async function observe(): Promise<void> {
+  let guardChild: ChildProcess | null = spawn(
+    process.execPath,
+    [process.argv[1] ?? '', 'guard', actionsText],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  monitorBlock();
+  void pollBlock();
+  void pollUsbAndInput();
+  say('observer-ready');
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const [command, ...args] = line.trim().split(' ');
+    try {
+      if (command === 'kill-guard') {
+        guardChild?.kill('SIGKILL');
+        guardChild = null;
+        say('guard-killed');
+      } else if (command === 'wait') {
+        await sleep(Number(args[0]));
+        say(`waited ms=${args[0] ?? ''}`);
+      } else if (command === 'mount' && args[0] !== undefined) {
+        const disk = args[0];
+        const dir = `/mnt/${disk}`;
+        await mkdir(dir, { recursive: true });
+        const mounted = await run('/bin/mount', ['-t', 'ext4', `/dev/${disk}`, dir]);
+        const options = (await readFile('/proc/mounts', 'utf8'))
+          .split('\n')
+          .find((entry) => entry.startsWith(`/dev/${disk} `))
+          ?.split(' ')[3]
+          ?.split(',')[0];
+        const write = await writeFile(join(dir, 'written-in-guest'), 'hallpass').then(
+          () => 'ok',
+          (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error',
+        );
+        say(`mounted disk=${disk} exit=${mounted} options=${options ?? 'none'} write=${write}`);
+      } else if (command === 'usb' && args[0] !== undefined) {
+        say(`usb-now key=${args[0]} interfaces=${await describeInterfaces(args[0])}`);
+      } else if (command === 'composite-on') {
+        await compositeOn();
+      } else if (command === 'composite-off') {
+        await compositeOff();
+      } else {
+        say(`unknown-command ${clean(line)}`);
+      }
+    } catch (error) {
+      say(`command-failed command=${command ?? ''} error=${clean(String(error))}`);
+    }
+  }
+}
+
+function run(command: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.once('error', () => {
+      resolve(-1);
+    });
+    child.once('exit', (code) => {
+      resolve(code ?? -1);
+    });
+  });
+}
+
+if (role === 'guard') {
+  await guard();
+} else if (role === 'observe') {
+  await observe();
+} else {
+  throw new Error('usage: usb-observer guard|observe <json actions>');
+}

@@ -1,0 +1,146 @@
+// The QEMU guest for the Linux USB guard (test/agent/core/usb/linux-guest.test.ts and
+// bench/usb.bench.ts): Debian's kernel with USB host (qemu-xhci), storage, HID and dummy_hcd
+// gadget modules, systemd-udevd started and coldplugged as a Debian boot does, and
+// test/helpers/guest/usb-observer.ts (bundled with the production platform) on serial port 1.
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import type { UsbEnforcement } from '../../agent/core/usb/platform.ts';
+import { QemuGuest, buildDiskImage, buildInitramfs, type GuestKernel } from './qemu-guest.ts';
+
+const TMPFS_MAGIC = 0x01021994;
+const observerSource = new URL('./guest/usb-observer.ts', import.meta.url).pathname;
+const ruleFile = new URL('../../agent/core/usb/70-hallpass-usb-storage.rules', import.meta.url)
+  .pathname;
+
+/**
+ * What the guard in the guest does per serial: an exact serial, a prefix ending in `*`
+ * (`RW-*`), or `*` for any other (see usb-observer.ts).
+ */
+export type GuestUsbActions = Record<string, UsbEnforcement>;
+
+/** Built guest files; remove() deletes them. */
+export interface UsbGuestFiles {
+  work: string;
+  initrd: string;
+  programs: string;
+  /** Raw ext4 images by name, to attach as `-drive if=none,id=<name>`. */
+  sticks: Record<string, string>;
+  remove(): Promise<void>;
+}
+
+async function diskFolder(): Promise<string> {
+  for (const base of [tmpdir(), '/var/tmp']) {
+    if ((await statfs(base)).type !== TMPFS_MAGIC) {
+      return mkdtemp(join(base, 'hallpass-usb-'));
+    }
+  }
+  throw new Error('no disk-backed temporary folder');
+}
+
+/** Builds the initramfs, the programs disk and one 16 MB ext4 image per stick name. */
+export async function buildUsbGuest(
+  kernel: GuestKernel,
+  actions: GuestUsbActions,
+  stickNames: readonly string[],
+): Promise<UsbGuestFiles> {
+  // A folder on a real disk, not tmpfs, as the power-cut test does; the images are small.
+  const work = await diskFolder();
+  const bundle = join(work, 'usb-observer.mjs');
+  await build({
+    entryPoints: [observerSource],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    logLevel: 'silent',
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+  });
+  const initrd = join(work, 'initrd.cpio');
+  await buildInitramfs(initrd, {
+    kernel,
+    modules: [
+      ...['virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic'],
+      ...['xhci_pci', 'usb-storage', 'uas', 'sd_mod', 'usbhid', 'hid_generic', 'evdev'],
+      ...['configfs', 'dummy_hcd', 'libcomposite', 'usb_f_mass_storage', 'usb_f_hid'],
+    ],
+    librariesOf: [process.execPath, '/bin/udevadm', '/sbin/blockdev'],
+    files: [
+      { kind: 'file', path: '/bin/udevadm', mode: 0o755, source: '/bin/udevadm' },
+      { kind: 'file', path: '/sbin/blockdev', mode: 0o755, source: '/sbin/blockdev' },
+    ],
+    // As a Debian boot does: udevd starts and replays the devices present (coldplug) before
+    // the service; the guard then installs its rule (installFailClosedDefault).
+    run: `export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+stty -F /dev/ttyS1 raw -echo clocal
+n=0
+while [ ! -b /dev/vda ]; do n=$((n + 1)); [ $n -gt 600 ] && exit 1; sleep 0.1; done
+mkdir -p /opt/guest /run /lib/systemd /sys/kernel/config
+mount -t ext4 -o ro /dev/vda /opt/guest || exit 1
+mount -t tmpfs tmpfs /run
+mount -t configfs configfs /sys/kernel/config
+ln -s /bin/udevadm /lib/systemd/systemd-udevd
+/lib/systemd/systemd-udevd --daemon
+udevadm trigger --action=add
+udevadm settle
+exec /opt/guest/node /opt/guest/usb-observer.mjs observe '${JSON.stringify(actions)}' < /dev/ttyS1 > /dev/ttyS1 2>&1
+`,
+  });
+  const programs = join(work, 'programs.img');
+  await buildDiskImage(programs, 256, {
+    node: process.execPath,
+    'usb-observer.mjs': bundle,
+    '70-hallpass-usb-storage.rules': ruleFile,
+  });
+  const sticks: Record<string, string> = {};
+  for (const name of stickNames) {
+    sticks[name] = join(work, `${name}.img`);
+    await buildDiskImage(sticks[name], 16);
+  }
+  return {
+    work,
+    initrd,
+    programs,
+    sticks,
+    remove: () => rm(work, { recursive: true, force: true }),
+  };
+}
+
+/** Boots the guest with a qemu-xhci controller (`xhci.0`) and the sticks' drives. */
+export function startUsbGuest(
+  kernel: GuestKernel,
+  accel: 'kvm' | 'tcg',
+  files: UsbGuestFiles,
+): Promise<QemuGuest> {
+  return QemuGuest.start({
+    kernel,
+    initrd: files.initrd,
+    accel,
+    memoryMb: 1024,
+    serialPorts: 2,
+    drives: [{ id: 'programs', file: files.programs, cache: 'writeback', readOnly: true }],
+    extraArgs: [
+      ...['-device', 'qemu-xhci,id=xhci'],
+      ...Object.entries(files.sticks).flatMap(([name, file]) => [
+        '-drive',
+        `if=none,id=${name},file=${file},format=raw`,
+      ]),
+    ],
+  });
+}
+
+/** `word key=value …` as a record (the observer's line format). */
+export function observerFields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of line.split(' ').slice(1)) {
+    const equals = part.indexOf('=');
+    if (equals > 0) {
+      out[part.slice(0, equals)] = part.slice(equals + 1);
+    }
+  }
+  return out;
+}
