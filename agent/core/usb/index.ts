@@ -1,9 +1,8 @@
-// The USB storage enforcement of each OS, chosen once. Linux, Windows and macOS platforms are
-// written beside platform.ts and plugged in here; until one is, the guard runs without
-// enforcement and its status says why.
+// The USB storage enforcement of each OS, chosen once.
 import type { Host } from '../host.ts';
 import type { OsName } from '../platform.ts';
 import { darwinUsbPlatform } from './darwin.ts';
+import { LinuxUsbPlatform } from './linux.ts';
 import type { UsbPlatform } from './platform.ts';
 import { windowsUsbPlatform } from './windows.ts';
 
@@ -24,7 +23,7 @@ export function usbPlatformFor(
 ): UsbPlatform | null {
   switch (os) {
     case 'linux':
-      return null;
+      return new LinuxUsbPlatform({ run: host.run });
     case 'windows':
       return windowsUsbPlatform(host);
     case 'darwin':
