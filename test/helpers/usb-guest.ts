@@ -2,10 +2,13 @@
 // bench/usb.bench.ts): Debian's kernel with USB host (qemu-xhci), storage, HID and dummy_hcd
 // gadget modules, systemd-udevd started and coldplugged as a Debian boot does, and
 // test/helpers/guest/usb-observer.ts (bundled with the production platform) on serial port 1.
-import { mkdtemp, rm, statfs } from 'node:fs/promises';
+// With `service` (test/e2e/usb-guard.test.ts) the guard is the real `hallpass service`, bundled
+// as `npm run build:agent` bundles it, and the guest has a network to reach the host's server.
+import { mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { build } from 'esbuild';
+import { buildAgent } from '../../scripts/build-agent.ts';
 import type { UsbEnforcement } from '../../agent/core/usb/platform.ts';
 import { QemuGuest, buildDiskImage, buildInitramfs, type GuestKernel } from './qemu-guest.ts';
 
@@ -39,11 +42,40 @@ async function diskFolder(): Promise<string> {
   throw new Error('no disk-backed temporary folder');
 }
 
-/** Builds the initramfs, the programs disk and one 16 MB ext4 image per stick name. */
+/** The real service in the guest in place of the observer's table guard. */
+export interface GuestService {
+  /**
+   * The agent configuration, written 0600 to SERVICE_CONFIG in the guest; its serverUrl should
+   * be `http://127.0.0.1:<serverPort>` (the observer relays that port to the host).
+   */
+  config: Record<string, unknown>;
+  /** The server's port on the host's 127.0.0.1. */
+  serverPort: number;
+}
+
+/** Where the service's configuration sits in the guest. */
+export const SERVICE_CONFIG = '/etc/hallpass/agent.json';
+
+/** The guest's address on QEMU's user network; the host's loopback is 10.0.2.2 from inside. */
+export const GUEST_HOST_ADDRESS = '10.0.2.2';
+
+/** Every file under `dir`, by its path relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+}
+
+/**
+ * Builds the initramfs, the programs disk and one 16 MB ext4 image per stick name. With
+ * `service`, the guarded process is the real service (the `actions` table is unused).
+ */
 export async function buildUsbGuest(
   kernel: GuestKernel,
   actions: GuestUsbActions,
   stickNames: readonly string[],
+  service?: GuestService,
 ): Promise<UsbGuestFiles> {
   // A folder on a real disk, not tmpfs, as the power-cut test does; the images are small.
   const work = await diskFolder();
@@ -60,6 +92,36 @@ export async function buildUsbGuest(
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
     },
   });
+  const programFiles: Record<string, string> = {
+    node: process.execPath,
+    'usb-observer.mjs': bundle,
+    '70-hallpass-usb-storage.rules': ruleFile,
+  };
+  let observe = `observe '${JSON.stringify(actions)}'`;
+  let network = '';
+  if (service !== undefined) {
+    // The bundle `npm run build:agent` makes, run by plain node with its assets beside it.
+    const agentDir = join(work, 'hallpass');
+    const { bundle: agentBundle } = await buildAgent({ outDir: agentDir, sea: false });
+    for (const file of await filesUnder(agentDir)) {
+      programFiles[join('hallpass', file)] = join(agentDir, file);
+    }
+    const argv = [
+      `/opt/guest/hallpass/${relative(agentDir, agentBundle)}`,
+      'service',
+      '--config',
+      SERVICE_CONFIG,
+    ];
+    const spec = { argv, relay: { port: service.serverPort, host: GUEST_HOST_ADDRESS } };
+    observe = `observe-service '${JSON.stringify(spec)}'`;
+    // QEMU's user network (startUsbGuest): a fixed address, the host behind the gateway.
+    network = `ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via ${GUEST_HOST_ADDRESS}
+mkdir -p /etc/hallpass /var/lib /run/hallpass
+`;
+  }
   const initrd = join(work, 'initrd.cpio');
   await buildInitramfs(initrd, {
     kernel,
@@ -67,11 +129,24 @@ export async function buildUsbGuest(
       ...['virtio_pci', 'virtio_blk', 'ext4', 'crc32c_generic'],
       ...['xhci_pci', 'usb-storage', 'uas', 'sd_mod', 'usbhid', 'hid_generic', 'evdev'],
       ...['configfs', 'dummy_hcd', 'libcomposite', 'usb_f_mass_storage', 'usb_f_hid'],
+      ...(service === undefined ? [] : ['virtio_net']),
     ],
     librariesOf: [process.execPath, '/bin/udevadm', '/sbin/blockdev'],
     files: [
       { kind: 'file', path: '/bin/udevadm', mode: 0o755, source: '/bin/udevadm' },
       { kind: 'file', path: '/sbin/blockdev', mode: 0o755, source: '/sbin/blockdev' },
+      ...(service === undefined
+        ? []
+        : [
+            { kind: 'dir' as const, path: '/etc' },
+            { kind: 'dir' as const, path: '/etc/hallpass' },
+            {
+              kind: 'data' as const,
+              path: SERVICE_CONFIG,
+              mode: 0o600,
+              data: JSON.stringify(service.config),
+            },
+          ]),
     ],
     // As a Debian boot does: udevd starts and replays the devices present (coldplug) before
     // the service; the guard then installs its rule (installFailClosedDefault).
@@ -87,15 +162,11 @@ ln -s /bin/udevadm /lib/systemd/systemd-udevd
 /lib/systemd/systemd-udevd --daemon
 udevadm trigger --action=add
 udevadm settle
-exec /opt/guest/node /opt/guest/usb-observer.mjs observe '${JSON.stringify(actions)}' < /dev/ttyS1 > /dev/ttyS1 2>&1
+${network}exec /opt/guest/node /opt/guest/usb-observer.mjs ${observe} < /dev/ttyS1 > /dev/ttyS1 2>&1
 `,
   });
   const programs = join(work, 'programs.img');
-  await buildDiskImage(programs, 256, {
-    node: process.execPath,
-    'usb-observer.mjs': bundle,
-    '70-hallpass-usb-storage.rules': ruleFile,
-  });
+  await buildDiskImage(programs, 256, programFiles);
   const sticks: Record<string, string> = {};
   for (const name of stickNames) {
     sticks[name] = join(work, `${name}.img`);
@@ -110,12 +181,20 @@ exec /opt/guest/node /opt/guest/usb-observer.mjs observe '${JSON.stringify(actio
   };
 }
 
-/** Boots the guest with a qemu-xhci controller (`xhci.0`) and the sticks' drives. */
+/**
+ * Boots the guest with a qemu-xhci controller (`xhci.0`) and the sticks' drives; with
+ * `network`, a virtio NIC on QEMU's user network (the host's 127.0.0.1 is 10.0.2.2). Without
+ * `attachSticks` the images are left for the test to open over QMP (`blockdev-add`): a drive
+ * from `-drive` is deleted with the first device that used it, so a stick plugged in and out
+ * again needs one opened that way.
+ */
 export function startUsbGuest(
   kernel: GuestKernel,
   accel: 'kvm' | 'tcg',
   files: UsbGuestFiles,
+  options: { network?: boolean; attachSticks?: boolean } = {},
 ): Promise<QemuGuest> {
+  const sticks = options.attachSticks === false ? [] : Object.entries(files.sticks);
   return QemuGuest.start({
     kernel,
     initrd: files.initrd,
@@ -125,10 +204,10 @@ export function startUsbGuest(
     drives: [{ id: 'programs', file: files.programs, cache: 'writeback', readOnly: true }],
     extraArgs: [
       ...['-device', 'qemu-xhci,id=xhci'],
-      ...Object.entries(files.sticks).flatMap(([name, file]) => [
-        '-drive',
-        `if=none,id=${name},file=${file},format=raw`,
-      ]),
+      ...sticks.flatMap(([name, file]) => ['-drive', `if=none,id=${name},file=${file},format=raw`]),
+      ...(options.network === true
+        ? ['-netdev', 'user,id=n', '-device', 'virtio-net-pci,netdev=n']
+        : []),
     ],
   });
 }

@@ -6,12 +6,20 @@
 //       (`*` for any other). Until the decision module lands, this table stands in for it.
 //   usb-observer.mjs observe '<json actions>' the observer: starts the guard as a child, and
 //       independently of it reports what the kernel shows — every block device from the moment
-//       it appears in /sys/block (polled) and as udev announces it, every USB device and input
-//       device — and runs the host's commands (one per line on stdin): mount, kill the guard,
-//       plug and pull a composite (mass storage + keyboard) gadget on dummy_hcd, wait.
+//       it appears in /sys/block (polled) and as udev announces it, every USB device (and its
+//       removal) and input device — and runs the host's commands (one per line on stdin):
+//       mount, kill the guard, plug and pull a composite (mass storage + keyboard) gadget on
+//       dummy_hcd, wait.
+//   usb-observer.mjs observe-service '{"argv":[…],"relay":{…}}' the same observer, but the
+//       guarded child is the real Hallpass service (`node <argv…>`, test/e2e/usb-guard.test.ts),
+//       its log on the console (/dev/ttyS0) so this port carries only the observer's lines.
+//       The relay passes TCP from the guest's 127.0.0.1:port to the host's server: the agent
+//       speaks plain http only to loopback, and the test server has no TLS.
 //
 // One line per fact on stdout (a serial port), `word key=value …`, values without spaces.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,7 +32,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const clean = (text: string) => text.replace(/[^\x21-\x7e]/g, '_');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const actions = JSON.parse(actionsText) as Record<string, UsbEnforcement>;
+const actions = role === 'guard' ? (JSON.parse(actionsText) as Record<string, UsbEnforcement>) : {};
 
 async function guard(): Promise<void> {
   const platform = new LinuxUsbPlatform();
@@ -127,6 +135,7 @@ async function pollUsbAndInput(): Promise<void> {
     for (const name of usb) {
       if (!usbNow.includes(name)) {
         usb.delete(name);
+        say(`usb-gone key=${name}`);
       }
     }
     const inputNow = await readdir('/sys/class/input').catch((): string[] => []);
@@ -211,12 +220,41 @@ async function compositeOff(): Promise<void> {
   say('composite-off');
 }
 
+interface ServiceSpec {
+  argv: string[];
+  relay: { port: number; host: string };
+}
+
+/** Byte for byte from 127.0.0.1:port in the guest to host:port; resolves once listening. */
+function startRelay({ port, host }: ServiceSpec['relay']): Promise<void> {
+  const relay = createServer((inbound) => {
+    const outbound = connect(port, host);
+    inbound.pipe(outbound).pipe(inbound);
+    const close = () => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    inbound.on('error', close);
+    outbound.on('error', close);
+  });
+  return new Promise((resolve) => relay.listen(port, '127.0.0.1', resolve));
+}
+
+/** The guarded child: the table guard of this file, or the real service (observe-service). */
+async function startGuard(): Promise<ChildProcess> {
+  if (role === 'observe-service') {
+    const spec = JSON.parse(actionsText) as ServiceSpec;
+    await startRelay(spec.relay);
+    const consoleFd = openSync('/dev/ttyS0', 'w');
+    return spawn(process.execPath, spec.argv, { stdio: ['ignore', consoleFd, consoleFd] });
+  }
+  return spawn(process.execPath, [process.argv[1] ?? '', 'guard', actionsText], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
 async function observe(): Promise<void> {
-  let guardChild: ChildProcess | null = spawn(
-    process.execPath,
-    [process.argv[1] ?? '', 'guard', actionsText],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  let guardChild: ChildProcess | null = await startGuard();
   monitorBlock();
   void pollBlock();
   void pollUsbAndInput();
@@ -276,8 +314,8 @@ function run(command: string, args: string[]): Promise<number> {
 
 if (role === 'guard') {
   await guard();
-} else if (role === 'observe') {
+} else if (role === 'observe' || role === 'observe-service') {
   await observe();
 } else {
-  throw new Error('usage: usb-observer guard|observe <json actions>');
+  throw new Error('usage: usb-observer guard|observe <json actions> | observe-service <json spec>');
 }
