@@ -294,6 +294,7 @@ describe.skipIf(!support.ok)(
           { ...QEMU_STICK, serial: 'UNKNOWN1', description: 'Now approved' },
         ]),
       );
+      const uploadedAt = Date.now();
       const lastUnknown = unknownPlugs.at(-1);
       if (lastUnknown === undefined) {
         throw new Error('no unknown plug');
@@ -304,6 +305,10 @@ describe.skipIf(!support.ok)(
         await line(new RegExp(`^block-udev .*usb=${lastUnknown.key}$`), approvedMark),
       );
       expect(nowApproved.ro).toBe('0');
+      // For the record (README), not a verdict: the wait is mostly the 1-minute refresh interval.
+      process.stdout.write(
+        `approval to disk: ${String(Date.now() - uploadedAt)} ms after the policy upload\n`,
+      );
       await eventOf('UNKNOWN1', 'usb.allowed', 'approved');
 
       // Nothing of Hallpass runs from here on.
