@@ -26,7 +26,10 @@ export interface IdleLockListener {
   locked(outcome: Extract<LockOutcome, { ok: true }>): void;
   /** Lock commands that failed, whether or not a fallback then worked: never ignored. */
   lockFailed(attempts: LockAttempt[]): void;
-  /** A reading that could not be taken (idle time, inhibitors). */
+  /**
+   * A reading that could not be taken (idle time, inhibitors): told once per new reason, not on
+   * every poll, so a session without xprintidle (Wayland) does not fill the log.
+   */
   readingFailed(what: 'idle' | 'inhibitors', reason: string): void;
 }
 
@@ -48,6 +51,8 @@ export class IdleLockController {
   #running = false;
   /** The pass in flight, so stop() can wait for it and two never overlap. */
   #pass: Promise<void> = Promise.resolve();
+  /** The last failure told per reading, so each is told once until the reading works again. */
+  readonly #failing = new Map<'idle' | 'inhibitors', string>();
 
   constructor(options: IdleLockControllerOptions) {
     this.#options = options;
@@ -121,17 +126,15 @@ export class IdleLockController {
   }
 
   async #read(): Promise<void> {
-    const { desktop, listener } = this.#options;
+    const { desktop } = this.#options;
     if (this.#machine.phase === 'off') {
       return;
     }
     const [idle, inhibitors] = await Promise.all([desktop.readIdleMs(), desktop.readInhibitors()]);
-    if (!inhibitors.ok) {
-      listener.readingFailed('inhibitors', inhibitors.reason);
-    }
+    this.#failed('inhibitors', inhibitors.ok ? null : inhibitors.reason);
+    this.#failed('idle', idle.ok ? null : idle.reason);
     if (!idle.ok) {
       // Without idle time nothing can be decided; locking blind would lock people at work.
-      listener.readingFailed('idle', idle.reason);
       return;
     }
     await this.#apply({
@@ -141,6 +144,15 @@ export class IdleLockController {
       // Unknown inhibitors never postpone a lock.
       inhibited: inhibitors.ok && inhibitors.value.inhibited,
     });
+  }
+
+  #failed(what: 'idle' | 'inhibitors', reason: string | null): void {
+    if (reason === null) {
+      this.#failing.delete(what);
+    } else if (this.#failing.get(what) !== reason) {
+      this.#failing.set(what, reason);
+      this.#options.listener.readingFailed(what, reason);
+    }
   }
 
   async #apply(event: IdleEvent): Promise<void> {
