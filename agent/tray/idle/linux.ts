@@ -1,5 +1,5 @@
-// The idle lock on a Linux X11 session (PLATFORMS.md §5): idle time from the X server's
-// MIT-SCREEN-SAVER counter via `xprintidle`, idle inhibitors from logind (`systemd-inhibit
+// The idle lock on a Linux session (PLATFORMS.md §5): idle time from the X server's
+// MIT-SCREEN-SAVER counter via `xprintidle` (Mutter's IdleMonitor on Wayland), idle inhibitors from logind (`systemd-inhibit
 // --list`) and GNOME's session manager (`IsInhibited 8`), and the lock through logind, then
 // `xdg-screensaver`, then any extra locker the caller names.
 import type { Runner } from '../../core/runner.ts';
@@ -20,6 +20,18 @@ export function parseXprintidle(stdout: string): Reading<number> {
   const match = /^\s*(\d{1,15})\s*$/.exec(stdout);
   if (match?.[1] === undefined) {
     return { ok: false, reason: `xprintidle printed something else: ${brief(stdout)}` };
+  }
+  return { ok: true, value: Number(match[1]) };
+}
+
+/**
+ * Mutter's `org.gnome.Mutter.IdleMonitor.GetIdletime` through `gdbus call`: a GVariant tuple
+ * `(uint64 N,)` in milliseconds. The Wayland fallback (PLATFORMS.md §5): no X server to ask.
+ */
+export function parseMutterIdletime(stdout: string): Reading<number> {
+  const match = /^\(uint64 (\d{1,15}),\)$/.exec(stdout.trim());
+  if (match?.[1] === undefined) {
+    return { ok: false, reason: `unrecognised GetIdletime reply: ${brief(stdout)}` };
   }
   return { ok: true, value: Number(match[1]) };
 }
@@ -185,17 +197,60 @@ export function linuxIdleDesktop(options: LinuxDesktopOptions): IdleDesktop {
     }
   };
 
+  const xprintidle = async (): Promise<Reading<number>> => {
+    try {
+      const out = await run('xprintidle', [], runOptions);
+      if (out.exitCode !== 0) {
+        return { ok: false, reason: `xprintidle: exit ${out.exitCode}: ${brief(out.stderr)}` };
+      }
+      return parseXprintidle(out.stdout);
+    } catch (error) {
+      return failure(error);
+    }
+  };
+
+  const mutter = async (): Promise<Reading<number>> => {
+    try {
+      const out = await run(
+        'gdbus',
+        [
+          'call',
+          '--session',
+          '--dest',
+          'org.gnome.Mutter.IdleMonitor',
+          '--object-path',
+          '/org/gnome/Mutter/IdleMonitor/Core',
+          '--method',
+          'org.gnome.Mutter.IdleMonitor.GetIdletime',
+        ],
+        runOptions,
+      );
+      if (out.exitCode !== 0) {
+        return {
+          ok: false,
+          reason: `Mutter IdleMonitor: exit ${out.exitCode}: ${brief(out.stderr)}`,
+        };
+      }
+      return parseMutterIdletime(out.stdout);
+    } catch (error) {
+      return failure(error);
+    }
+  };
+
   return {
     async readIdleMs() {
-      try {
-        const out = await run('xprintidle', [], runOptions);
-        if (out.exitCode !== 0) {
-          return { ok: false, reason: `xprintidle: exit ${out.exitCode}: ${brief(out.stderr)}` };
+      // A Wayland session has no X idle counter worth reading (XWayland's counts only X
+      // clients' input); an X11 session falls back to Mutter when xprintidle is missing.
+      const sources = sessionEnv.XDG_SESSION_TYPE === 'wayland' ? [mutter] : [xprintidle, mutter];
+      const reasons: string[] = [];
+      for (const source of sources) {
+        const reading = await source();
+        if (reading.ok) {
+          return reading;
         }
-        return parseXprintidle(out.stdout);
-      } catch (error) {
-        return failure(error);
+        reasons.push(reading.reason);
       }
+      return { ok: false, reason: reasons.join('; ') };
     },
 
     async readInhibitors() {

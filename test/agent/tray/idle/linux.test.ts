@@ -6,6 +6,7 @@ import {
   linuxIdleDesktop,
   logindIdleInhibitors,
   parseGnomeIsInhibited,
+  parseMutterIdletime,
   parseSystemdInhibitList,
   parseXprintidle,
 } from '../../../../agent/tray/idle/linux.ts';
@@ -29,6 +30,24 @@ describe('parseXprintidle', () => {
       expect(parseXprintidle(text).ok).toBe(false);
     },
   );
+});
+
+describe('parseMutterIdletime', () => {
+  it('reads the milliseconds of a GetIdletime reply', () => {
+    expect(parseMutterIdletime(fixture('constructed-mutter-getidletime.txt'))).toEqual({
+      ok: true,
+      value: 48213,
+    });
+  });
+
+  it.each([
+    '',
+    '(uint32 5,)',
+    '(int64 -5,)',
+    'Error: GDBus.Error:org.freedesktop.DBus.Error.ServiceUnknown',
+  ])('refuses %j', (text) => {
+    expect(parseMutterIdletime(text).ok).toBe(false);
+  });
 });
 
 describe('parseSystemdInhibitList', () => {
@@ -135,6 +154,18 @@ describe('linuxIdleDesktop readings', () => {
     expect(seen).toEqual([{ DISPLAY: ':5' }]);
   });
 
+  it('asks Mutter, not the X server, in a Wayland session', async () => {
+    const desktop = linuxIdleDesktop({
+      run: recordingRunner({
+        xprintidle: ok(fixture('xprintidle-debian12-xvfb.txt')),
+        gdbus: ok(fixture('constructed-mutter-getidletime.txt')),
+      }),
+      runLock: noLock,
+      sessionEnv: { XDG_SESSION_TYPE: 'wayland', WAYLAND_DISPLAY: 'wayland-0' },
+    });
+    expect(await desktop.readIdleMs()).toEqual({ ok: true, value: 48213 });
+  });
+
   it('reports a display it cannot open as unknown, with the reason', async () => {
     const desktop = linuxIdleDesktop({
       run: recordingRunner({
@@ -149,7 +180,7 @@ describe('linuxIdleDesktop readings', () => {
     });
     expect(await desktop.readIdleMs()).toEqual({
       ok: false,
-      reason: "xprintidle: exit 1: couldn't open display",
+      reason: "xprintidle: exit 1: couldn't open display; gdbus is not installed",
     });
   });
 
