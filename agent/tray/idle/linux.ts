@@ -167,7 +167,17 @@ export function linuxIdleDesktop(options: LinuxDesktopOptions): IdleDesktop {
     }
   };
 
+  // Without a session bus address gdbus "autolaunches" one through dbus-launch on X11, leaving
+  // a stray bus daemon per call; the tray always has its session's address, so none is no bus.
+  const noBus =
+    sessionEnv.DBUS_SESSION_BUS_ADDRESS === undefined
+      ? { ok: false as const, reason: 'no session bus (DBUS_SESSION_BUS_ADDRESS unset)' }
+      : null;
+
   const gnome = async (): Promise<Reading<InhibitorState>> => {
+    if (noBus !== null) {
+      return noBus;
+    }
     try {
       const out = await run(
         'gdbus',
@@ -210,6 +220,9 @@ export function linuxIdleDesktop(options: LinuxDesktopOptions): IdleDesktop {
   };
 
   const mutter = async (): Promise<Reading<number>> => {
+    if (noBus !== null) {
+      return noBus;
+    }
     try {
       const out = await run(
         'gdbus',

@@ -161,7 +161,11 @@ describe('linuxIdleDesktop readings', () => {
         gdbus: ok(fixture('constructed-mutter-getidletime.txt')),
       }),
       runLock: noLock,
-      sessionEnv: { XDG_SESSION_TYPE: 'wayland', WAYLAND_DISPLAY: 'wayland-0' },
+      sessionEnv: {
+        XDG_SESSION_TYPE: 'wayland',
+        WAYLAND_DISPLAY: 'wayland-0',
+        DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+      },
     });
     expect(await desktop.readIdleMs()).toEqual({ ok: true, value: 48213 });
   });
@@ -180,7 +184,8 @@ describe('linuxIdleDesktop readings', () => {
     });
     expect(await desktop.readIdleMs()).toEqual({
       ok: false,
-      reason: "xprintidle: exit 1: couldn't open display; gdbus is not installed",
+      reason:
+        "xprintidle: exit 1: couldn't open display; no session bus (DBUS_SESSION_BUS_ADDRESS unset)",
     });
   });
 
@@ -191,7 +196,7 @@ describe('linuxIdleDesktop readings', () => {
         gdbus: ok(fixture('constructed-gnome-is-inhibited-true.txt')),
       }),
       runLock: noLock,
-      sessionEnv: {},
+      sessionEnv: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus' },
     });
     expect(await desktop.readInhibitors()).toEqual({
       ok: true,
@@ -209,7 +214,7 @@ describe('linuxIdleDesktop readings', () => {
         },
       }),
       runLock: noLock,
-      sessionEnv: {},
+      sessionEnv: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus' },
     });
     const reading = await desktop.readInhibitors();
     expect(reading).toEqual({
@@ -217,6 +222,23 @@ describe('linuxIdleDesktop readings', () => {
       reason:
         'systemd-inhibit: exit 1: Failed to connect to bus: No such file or directory; gdbus is not installed',
     });
+  });
+
+  it('never runs gdbus without a session bus address (it would start a stray bus)', async () => {
+    const ran: string[] = [];
+    const desktop = linuxIdleDesktop({
+      run: (command) => {
+        ran.push(command);
+        return Promise.resolve(ok(fixture('systemd-inhibit-no-inhibitors.txt')));
+      },
+      runLock: noLock,
+      sessionEnv: { DISPLAY: ':0' },
+    });
+    expect(await desktop.readInhibitors()).toEqual({
+      ok: true,
+      value: { inhibited: false, holders: [] },
+    });
+    expect(ran).toEqual(['systemd-inhibit']);
   });
 });
 
