@@ -10,6 +10,9 @@ export const USB_DEFAULT_DAYS = 30;
 /** Most sticks the page lists (the most blocked first). */
 export const USB_MAX_STICKS = 500;
 
+// Strings are cut to the API schema's lengths in SQL: today's agents cut them before sending,
+// but rows stored by an older agent, or by hand, must not fail the read (or fill the page).
+
 // The agent bounds `count` by its schema's minimum only: a hostile one could send 1e300, which
 // would overflow an integer cast and fail the whole read. Each event counts at most this much.
 const MAX_COUNT_PER_EVENT = 1_000_000;
@@ -34,17 +37,19 @@ export async function blockedSticks(
 ): Promise<UsbBlockedDevice[]> {
   const rows = await db.query<StickRow>(
     `with blocked as (
-       select e.device_id, e.occurred_at, e.data -> 'device' as device, e.data ->> 'user' as usr,
+       select e.device_id, e.occurred_at, e.data -> 'device' as device,
+              left(e.data ->> 'user', 256) as usr,
               case when jsonb_typeof(e.data -> 'count') = 'number'
                    then least(greatest((e.data ->> 'count')::numeric, 1), ${String(MAX_COUNT_PER_EVENT)})
                    else 1 end as n
          from events e
         where e.type = 'usb.blocked' and e.occurred_at >= $1
      ), sticks as (
-       select device ->> 'vendorId' as vendor_id, device ->> 'productId' as product_id,
-              device ->> 'serial' as serial,
-              (array_agg(distinct device ->> 'name'))[1:10] as names,
-              count(distinct device ->> 'name') as name_count,
+       select left(device ->> 'vendorId', 200) as vendor_id,
+              left(device ->> 'productId', 200) as product_id,
+              left(device ->> 'serial', 200) as serial,
+              (array_agg(distinct left(device ->> 'name', 200)))[1:10] as names,
+              count(distinct left(device ->> 'name', 200)) as name_count,
               least(sum(n), 2000000000)::int as blocks,
               count(distinct device_id)::int as devices,
               (array_agg(distinct usr))[1:20] as users,

@@ -2,47 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PolicySchema,
-  SCHEMA_VERSION,
   validate,
   type AgentEvent,
   type Policy,
   type UsbApproval,
   type UsbBlockedList,
 } from '../../../../../../shared/index.ts';
+import { insertServerEvent } from '../../../../../../server/store/devices.ts';
 import { ensureSchool } from '../../../../../../server/store/organisation.ts';
 import { describeEachEngine } from '../../../../../helpers/databases.ts';
 import { report, result, TestDevice } from '../../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../../helpers/test-server.ts';
-import { usbBlockedData } from '../../../../../helpers/usb-sample.ts';
+import { usbBlockedData, usbBlockedEvent } from '../../../../../helpers/usb-sample.ts';
 import { newBrowser, type Browser } from './ict-session.ts';
 
 const APPROVALS = '/api/v1/ict/usb/approvals';
 
-/** A usb.blocked event for a stick. */
-function blocked(
-  device: { vendorId?: string; productId?: string; serial: string | null; name?: string },
-  extra: { user?: string | null; count?: number; at?: Date } = {},
-): AgentEvent {
-  const at = (extra.at ?? new Date()).toISOString();
-  const data = usbBlockedData({ at, user: extra.user === undefined ? 'pupil.0042' : extra.user });
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    id: randomUUID(),
-    occurredAt: at,
-    type: 'usb.blocked',
-    data: {
-      ...data,
-      count: extra.count ?? 1,
-      device: {
-        ...data.device,
-        vendorId: device.vendorId ?? '0781',
-        productId: device.productId ?? '5581',
-        serial: device.serial,
-        name: device.name ?? 'SanDisk Ultra',
-      },
-    },
-  };
-}
+const blocked = usbBlockedEvent;
 
 describeEachEngine('ICT USB API', (engine) => {
   let server: TestServer;
@@ -285,6 +261,21 @@ describeEachEngine('ICT USB API', (engine) => {
       expect(stick('0781', null)).toMatchObject({ users: [null], sharedSerial: false });
       expect(stick('1234', 'BIG')?.blocks).toBe(1_000_000);
       expect(list.items[0]?.serial).toBe('BIG');
+    });
+
+    it('answers for events stored with strings beyond the schema (10 kB), cut to its lengths', async () => {
+      const huge = 'A'.repeat(10_000);
+      const data = usbBlockedData({ serial: huge, user: huge });
+      await insertServerEvent(server.db, device.id, 'usb.blocked', new Date(), {
+        ...data,
+        device: { ...data.device, vendorId: 'abcd', productId: 'ef01', name: huge },
+      });
+      const answer = await viewer.request({ method: 'GET', url: '/api/v1/ict/usb/blocked' });
+      expect(answer.statusCode).toBe(200);
+      const stick = answer.json<UsbBlockedList>().items.find((s) => s.vendorId === 'abcd');
+      expect(stick?.serial).toHaveLength(200);
+      expect(stick?.names[0]).toHaveLength(200);
+      expect(stick?.users[0]).toHaveLength(256);
     });
 
     it('reads usb.blocked events through an index, not a scan of every event', async () => {
