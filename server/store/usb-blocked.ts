@@ -17,26 +17,8 @@ export const USB_MAX_STICKS = 500;
 // would overflow an integer cast and fail the whole read. Each event counts at most this much.
 const MAX_COUNT_PER_EVENT = 1_000_000;
 
-interface StickRow {
-  vendor_id: string | null;
-  product_id: string | null;
-  serial: string | null;
-  names: (string | null)[];
-  blocks: number;
-  devices: number;
-  users: (string | null)[];
-  last_seen_at: Date;
-  shared_serial: boolean;
-}
-
-/** Sticks blocked since `since`, most blocked first. */
-export async function blockedSticks(
-  db: Queryable,
-  since: Date,
-  limit = USB_MAX_STICKS,
-): Promise<UsbBlockedDevice[]> {
-  const rows = await db.query<StickRow>(
-    `with blocked as (
+/** The read: $1 the start of the window, $2 the most sticks. Exported for its plan's test. */
+export const BLOCKED_STICKS_SQL = `with blocked as (
        select e.device_id, e.occurred_at, e.data -> 'device' as device,
               left(e.data ->> 'user', 256) as usr,
               case when jsonb_typeof(e.data -> 'count') = 'number'
@@ -62,9 +44,27 @@ export async function blockedSticks(
               and (name_count > 1 or count(*) over (partition by serial) > 1) as shared_serial
        from sticks
       order by blocks desc, last_seen_at desc, vendor_id, product_id, serial
-      limit $2`,
-    [since, limit],
-  );
+      limit $2`;
+
+interface StickRow {
+  vendor_id: string | null;
+  product_id: string | null;
+  serial: string | null;
+  names: (string | null)[];
+  blocks: number;
+  devices: number;
+  users: (string | null)[];
+  last_seen_at: Date;
+  shared_serial: boolean;
+}
+
+/** Sticks blocked since `since`, most blocked first. */
+export async function blockedSticks(
+  db: Queryable,
+  since: Date,
+  limit = USB_MAX_STICKS,
+): Promise<UsbBlockedDevice[]> {
+  const rows = await db.query<StickRow>(BLOCKED_STICKS_SQL, [since, limit]);
   return rows.map((row) => ({
     vendorId: row.vendor_id ?? '',
     productId: row.product_id ?? '',
