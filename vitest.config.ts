@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // A timeout here only catches a hang; it is never part of a verdict. Many tests spawn real
@@ -8,6 +9,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/postgres.ts'],
     testTimeout: 300_000,
+    // Vitest's default is one worker less than the cores: a single worker on a 2-core machine,
+    // where the QEMU suites (one CPU-bound guest for minutes) then hold up every other file.
+    // Most files wait on processes they spawn, so two at a time finish the suite far sooner.
+    maxWorkers: Math.max(2, availableParallelism()),
     hookTimeout: 300_000,
   },
 });

@@ -28,6 +28,12 @@ export interface IpcHandlers {
    * the server's fan-out; returns the unsubscribe. Absent: `events:subscribe` is refused.
    */
   pushes?(publish: (push: IpcPush) => void): () => void;
+  /**
+   * The tray locked its session (`idle:locked`); the handler records it with the console user it
+   * finds itself and its own rate limit. False: not recorded (too soon after the last one).
+   * Absent: the channel is refused.
+   */
+  idleLocked?(idleSeconds: number): Promise<boolean>;
 }
 
 /**
@@ -116,6 +122,14 @@ async function answerLine(
           return errorAnswer(request.id, 'this service sends no pushes');
         }
         subscribe();
+        return { id: request.id, ok: true, status: handlers.status() };
+      case 'idle:locked':
+        if (handlers.idleLocked === undefined) {
+          return errorAnswer(request.id, 'this service does not record idle locks');
+        }
+        if (!(await handlers.idleLocked(request.idleSeconds))) {
+          return errorAnswer(request.id, 'an idle lock was recorded moments ago; not recorded');
+        }
         return { id: request.id, ok: true, status: handlers.status() };
     }
   } catch (error) {

@@ -19,6 +19,7 @@ import { secretStoreFor } from '../core/secrets/index.ts';
 import { ServerClient } from '../core/server-client.ts';
 import { assertTrustedStateFolders, serviceUid } from '../core/trusted-path.ts';
 import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
+import { IdleLockRecorder } from './idle-locks.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
 import { SlowCheckCache } from './slow-checks.ts';
@@ -213,6 +214,11 @@ export async function runService(options: {
   // §9; Node's default prints the stack and exits 1). Swallowing it would leave a service whose
   // state nobody knows running silently. Client input and failing passes are not bugs: the IPC
   // server turns both into answers, so no local user can reach that path.
+  const idleLocks = new IdleLockRecorder({
+    consoleUser: consoleUserSourceFor(os, host, log),
+    recordEvent: (event) => service.recordEvent(event),
+    now: () => host.now(),
+  });
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),
     runChecks: () => service.runPass({ requested: true }),
@@ -220,6 +226,7 @@ export async function runService(options: {
       pushListeners.add(publish);
       return () => pushListeners.delete(publish);
     },
+    idleLocked: (idleSeconds) => idleLocks.record(idleSeconds),
   });
   // Corrupt state was set aside, never a crash; only root can write it, so ICT hears of it too.
   const corrupt = [

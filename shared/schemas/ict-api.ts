@@ -241,3 +241,81 @@ export const PolicyUploadResponseSchema = Type.Object(
   { groupId: UuidSchema, version: Type.Integer(), etag: Type.String(), policy: PolicySchema },
   strict,
 );
+
+/** Where a USB approval applies: one device group, one school, or the whole trust. */
+export const UsbApprovalScopeSchema = Type.Union([
+  Type.Literal('group'),
+  Type.Literal('school'),
+  Type.Literal('trust'),
+]);
+export type UsbApprovalScope = Static<typeof UsbApprovalScopeSchema>;
+
+/** `POST /api/v1/ict/usb/approvals` (admin): approve a stick (with serial) or a model (without). */
+export const CreateUsbApprovalRequestSchema = Type.Object(
+  {
+    vendorId: Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
+    productId: Type.String({ pattern: '^[0-9a-fA-F]{4}$' }),
+    serial: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()], {
+      description: 'Null approves the model: every stick with this vendor and product id.',
+    }),
+    description: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+    scope: UsbApprovalScopeSchema,
+    /** The group's or school's id; absent for the trust. */
+    scopeId: Type.Optional(UuidSchema),
+    reason: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S' }),
+    expiresAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
+  },
+  strict,
+);
+export type CreateUsbApprovalRequest = Static<typeof CreateUsbApprovalRequestSchema>;
+
+/** An approval as ICT reads it, with who made it and, once revoked, who revoked it. */
+export const UsbApprovalSchema = Type.Object(
+  {
+    id: UuidSchema,
+    vendorId: Type.String(),
+    productId: Type.String(),
+    serial: Nullable(Text(200)),
+    description: Text(200),
+    scope: UsbApprovalScopeSchema,
+    scopeId: Nullable(UuidSchema),
+    /** The group's or school's name; null for the trust. */
+    scopeName: Nullable(Text(200)),
+    reason: Text(1000),
+    expiresAt: Nullable(IsoDateTimeSchema),
+    approvedBy: Text(100),
+    createdAt: IsoDateTimeSchema,
+    revokedAt: Nullable(IsoDateTimeSchema),
+    revokedBy: Nullable(Text(100)),
+  },
+  strict,
+);
+export type UsbApproval = Static<typeof UsbApprovalSchema>;
+
+/** One stick (vendor, product, serial) that was blocked, as the trust-wide USB page lists it. */
+export const UsbBlockedDeviceSchema = Type.Object(
+  {
+    vendorId: Text(200),
+    productId: Text(200),
+    serial: Nullable(Text(200)),
+    /** The names it gave (a shared serial can come with several), at most 10. */
+    names: Type.Array(Text(200)),
+    /** Blocked decisions, counting those folded into one event by the guard's rate limit. */
+    blocks: Type.Integer(),
+    devices: Type.Integer(),
+    /** Console users seen with it, at most 20; null is nobody signed in. */
+    users: Type.Array(Nullable(Text(256))),
+    lastSeenAt: IsoDateTimeSchema,
+    /** The same serial was also seen with another vendor, product or name: bulk-bought sticks. */
+    sharedSerial: Type.Boolean(),
+  },
+  strict,
+);
+export type UsbBlockedDevice = Static<typeof UsbBlockedDeviceSchema>;
+
+/** `GET /api/v1/ict/usb/blocked`. */
+export const UsbBlockedListSchema = Type.Object(
+  { days: Type.Integer(), items: Type.Array(UsbBlockedDeviceSchema) },
+  strict,
+);
+export type UsbBlockedList = Static<typeof UsbBlockedListSchema>;

@@ -12,14 +12,37 @@ export const IpcChannelSchema = Type.Union([
   Type.Literal('checks:run'),
   // Asks for pushes on this connection (`usb:decision`, …); answered like status:get.
   Type.Literal('events:subscribe'),
+  // The tray locked its session for idleness; the service records `idle.locked` with the
+  // console user it finds itself (never a name the tray sends), rate-limited.
+  Type.Literal('idle:locked'),
 ]);
 export type IpcChannel = Static<typeof IpcChannelSchema>;
 
+const RequestIdSchema = Type.Integer({ minimum: 0, maximum: 2 ** 31 });
+
 /** A request from the tray. */
-export const IpcRequestSchema = Type.Object(
-  { id: Type.Integer({ minimum: 0, maximum: 2 ** 31 }), channel: IpcChannelSchema },
-  { additionalProperties: false },
-);
+export const IpcRequestSchema = Type.Union([
+  Type.Object(
+    {
+      id: RequestIdSchema,
+      channel: Type.Union([
+        Type.Literal('status:get'),
+        Type.Literal('checks:run'),
+        Type.Literal('events:subscribe'),
+      ]),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      id: RequestIdSchema,
+      channel: Type.Literal('idle:locked'),
+      /** How long the session had been idle when it locked, as the tray measured it. */
+      idleSeconds: Type.Integer({ minimum: 0, maximum: 366 * 24 * 3600 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
 export type IpcRequest = Static<typeof IpcRequestSchema>;
 
 /** What the service knows about itself and the device. */

@@ -82,9 +82,27 @@ export const IdleLockSchema = Type.Object(
     minutes: Type.Integer({ minimum: 1, maximum: 240 }),
     warningSeconds: Type.Integer({ minimum: 0, maximum: 600 }),
     exempt: ExemptionSchema,
+    honourInhibitors: Type.Optional(
+      Type.Boolean({
+        description:
+          'When true, an OS idle inhibitor (a presentation, full-screen video) postpones the lock, ' +
+          'but never past inhibitorCeilingMinutes of no input. Absent or false: inhibitors are ' +
+          'ignored and the lock comes after `minutes`.',
+      }),
+    ),
+    inhibitorCeilingMinutes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 480,
+        description:
+          'Minutes of no input after which the lock comes even while an inhibitor is held (a ' +
+          'video left playing all lunch still locks). Absent: 60. Below `minutes`: `minutes`.',
+      }),
+    ),
   },
   strict,
 );
+export type IdleLockPolicy = Static<typeof IdleLockSchema>;
 
 /** A USB storage device ICT has approved. */
 export const UsbAllowEntrySchema = Type.Object(

@@ -1,5 +1,6 @@
 // A valid USB decision as events and pushes carry it, for tests that need one.
-import type { UsbDecision } from '../../shared/index.ts';
+import { randomUUID } from 'node:crypto';
+import { SCHEMA_VERSION, type AgentEvent, type UsbDecision } from '../../shared/index.ts';
 
 /** The data of a `usb.blocked` event: an unapproved stick blocked for `user`. */
 export function usbBlockedData(
@@ -22,5 +23,31 @@ export function usbBlockedData(
     mode: 'block',
     user: options.user === undefined ? 'pupil.0042' : options.user,
     approvalId: null,
+  };
+}
+
+/** A whole `usb.blocked` event for a given stick, user and count (rate-limited decisions). */
+export function usbBlockedEvent(
+  device: { vendorId?: string; productId?: string; serial: string | null; name?: string },
+  extra: { user?: string | null; count?: number; at?: Date } = {},
+): AgentEvent {
+  const at = (extra.at ?? new Date()).toISOString();
+  const data = usbBlockedData({ at, user: extra.user === undefined ? 'pupil.0042' : extra.user });
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    id: randomUUID(),
+    occurredAt: at,
+    type: 'usb.blocked',
+    data: {
+      ...data,
+      count: extra.count ?? 1,
+      device: {
+        ...data.device,
+        vendorId: device.vendorId ?? '0781',
+        productId: device.productId ?? '5581',
+        serial: device.serial,
+        name: device.name ?? 'SanDisk Ultra',
+      },
+    },
   };
 }

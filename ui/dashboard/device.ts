@@ -3,6 +3,7 @@
 import type { DeviceDetail, Session, StoredEvent } from '../../shared/schemas/ict-api.ts';
 import { ApiError, call, describeError, getJson, loaded, startPage } from './api.ts';
 import { byId, checkName, h, showError, statusBadge, table, time } from './dom.ts';
+import { ACTION_WORDS, approveForm, clipped, stickFacts, usbEventFields } from './usb-view.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,19 +26,54 @@ function flatten(data: unknown, prefix = ''): string[] {
   return [`${prefix}: ${typeof data === 'string' ? data : JSON.stringify(data)}`];
 }
 
-function eventRow(event: StoredEvent): HTMLTableRowElement {
-  const lines = flatten(event.data);
+/**
+ * A usb.* event: the stick (name, vendor:product, serial), what the guard did, for whom and how
+ * often; a blocked one can be approved from here (admins) for this device's group by default.
+ */
+function usbDetails(event: StoredEvent, detail: DeviceDetail, session: Session): Node | null {
+  const usb = event.type.startsWith('usb.') ? usbEventFields(event.data) : null;
+  if (usb === null) {
+    return null;
+  }
+  const times = usb.count === 1 ? 'once' : `${String(usb.count)} times`;
+  return h(
+    'div',
+    { class: 'usb-event' },
+    stickFacts(usb.stick),
+    h(
+      'p',
+      { 'data-field': 'decision' },
+      `${ACTION_WORDS[usb.action] ?? usb.action} ${times} (${usb.basis}, mode ${usb.mode}) for `,
+      usb.user === null ? 'nobody signed in' : clipped(usb.user),
+    ),
+    event.type === 'usb.blocked' &&
+      session.role === 'admin' &&
+      h(
+        'details',
+        { class: 'approve' },
+        h('summary', {}, 'Approve this device'),
+        approveForm(usb.stick, session, { scope: 'group', name: detail.device.group }, () => {
+          // The form itself says who approved it; nothing else on this page changes.
+        }),
+      ),
+  );
+}
+
+function eventRow(event: StoredEvent, detail: DeviceDetail, session: Session): HTMLTableRowElement {
+  const usb = usbDetails(event, detail, session);
+  const lines = usb === null ? flatten(event.data) : [];
   return h(
     'tr',
-    {},
+    { 'data-type': event.type },
     h('td', {}, time(event.occurredAt)),
     h('th', { scope: 'row' }, event.type),
     h(
       'td',
       {},
-      lines.length === 0
-        ? ''
-        : h('ul', { class: 'plain' }, ...lines.map((line) => h('li', {}, line))),
+      usb ??
+        (lines.length === 0
+          ? ''
+          : h('ul', { class: 'plain' }, ...lines.map((line) => h('li', {}, line)))),
     ),
   );
 }
@@ -227,7 +263,7 @@ function render(detail: DeviceDetail, session: Session): void {
       : table(
           'Recent events, newest first',
           ['When', 'Event', 'Details'],
-          detail.events.map(eventRow),
+          detail.events.map((event) => eventRow(event, detail, session)),
         ),
   );
 }

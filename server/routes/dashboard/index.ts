@@ -10,6 +10,7 @@ const PAGES: Record<string, string> = {
   '/': 'overview.html',
   '/sign-in': 'sign-in.html',
   '/devices': 'devices.html',
+  '/usb': 'usb.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

@@ -366,9 +366,16 @@ describe('dashboard pages (Chromium)', () => {
       expect(events).toHaveLength(2);
       for (const event of events) {
         expect(event[1]).toBe('usb.blocked');
-        expect(event[2]).toContain('device.name: SanDisk Ultra');
-        expect(event[2]).toContain('user: j.smith');
       }
+      // USB events read as the stick, what the guard did, for whom and how often.
+      expect(await texts('#events [data-field="name"]')).toEqual([
+        'SanDisk Ultra',
+        'SanDisk Ultra',
+      ]);
+      expect(await texts('#events [data-field="usb-id"]')).toEqual(['0781:5581', '0781:5581']);
+      expect(await texts('#events [data-field="decision"]')).toEqual(
+        Array(2).fill('Blocked once (not-approved, mode block) for j.smith'),
+      );
       expect(await page.locator('#clone-flag').isVisible()).toBe(false);
       await page.screenshot({ path: '/tmp/hallpass-device.png', fullPage: true });
     });

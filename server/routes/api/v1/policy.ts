@@ -2,16 +2,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiErrorSchema, PolicySchema } from '../../../../shared/index.ts';
 import { requireDevice } from '../../../auth/device-auth.ts';
-import { currentPolicy } from '../../../store/policies.ts';
+import { policyForDevice } from '../../../store/device-policy.ts';
 
-/** `GET /policy`: the signed-in device's group policy, with ETag and 304. */
+/**
+ * `GET /policy`: the signed-in device's group policy with ICT's USB approvals for it, with ETag
+ * and 304.
+ */
 export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/policy',
     {
       preValidation: requireDevice,
       schema: {
-        summary: "The policy of the device's group",
+        summary: "The policy of the device's group, with the USB approvals in scope for it",
         headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 200 })) }),
         response: {
           200: PolicySchema,
@@ -22,12 +25,10 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const rows = await app.db.query<{ group_id: string }>(
-        'select group_id from devices where id = $1',
-        [request.deviceId],
-      );
-      const groupId = rows[0]?.group_id;
-      const policy = groupId === undefined ? null : await currentPolicy(app.db, groupId);
+      const policy =
+        request.deviceId === null
+          ? null
+          : await policyForDevice(app.db, request.deviceId, app.now());
       if (policy === null) {
         return reply.status(404).send({
           error: 'no-policy',

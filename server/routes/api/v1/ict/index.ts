@@ -8,6 +8,7 @@ import { reenrolmentRoutes } from './re-enrolment.ts';
 import { sessionRoutes } from './session.ts';
 import { summaryRoutes } from './summary.ts';
 import { tokenRoutes } from './tokens.ts';
+import { usbRoutes } from './usb.ts';
 import { userRoutes } from './users.ts';
 
 /**
@@ -27,4 +28,5 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(groupPolicyRoutes);
   await app.register(tokenRoutes);
   await app.register(userRoutes);
+  await app.register(usbRoutes);
 };
