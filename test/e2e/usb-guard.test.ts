@@ -6,14 +6,15 @@
 // serial) and guards what the host hot-plugs over QMP. The observer in the guest
 // (test/helpers/guest/usb-observer.ts), independent of the service, reports every block device
 // from the moment it appears in /sys/block and every USB and input device; the server's database
-// says which events arrived. Then ICT approves the blocked stick (a new policy version), the
-// service fetches it and the stick, still attached, gets its disk; then the service is killed
-// (SIGKILL) and storage stays blocked while keyboards work.
+// and ICT's API say which events arrived. Then ICT approves the blocked stick through its API
+// (POST /api/v1/ict/usb/approvals, merged into the policy the device fetches), the service
+// fetches it and the stick, still attached, gets its disk; then the service is killed (SIGKILL)
+// and storage stays blocked while keyboards work.
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPolicyFile } from '../../agent/core/policy/policy-file.ts';
 import { uploadPolicy } from '../../server/store/policies.ts';
-import type { Policy, UsbAllowEntry } from '../../shared/index.ts';
+import type { Policy, UsbAllowEntry, UsbApproval, UsbBlockedList } from '../../shared/index.ts';
 import { testEngines } from '../helpers/databases.ts';
 import {
   requireGuest,
@@ -22,6 +23,7 @@ import {
   type SerialLines,
 } from '../helpers/qemu-guest.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import { newBrowser } from '../server/routes/api/v1/ict/ict-session.ts';
 import {
   buildUsbGuest,
   observerFields as fields,
@@ -48,6 +50,7 @@ interface EventRow {
     basis: string;
     mode: string;
     count: number;
+    approvalId: string | null;
   };
 }
 
@@ -234,6 +237,14 @@ describe.skipIf(!support.ok)(
           const pulled = port.all.length;
           await vm.qmp('device_del', { id });
           await line(new RegExp(`^usb-gone key=${key}$`), pulled);
+          // QEMU finishes deleting the device after the guest has seen it go; until then it
+          // holds the stick's image, and the next plug of that image is refused.
+          await until(`QEMU still has ${id}`, async () => {
+            const children = (await vm.qmp('qom-list', { path: '/machine/peripheral' })) as {
+              name: string;
+            }[];
+            return children.some((child) => child.name === id) ? undefined : true;
+          });
           unknownPlugs.push({ key, from: mark, to: port.all.length });
         } else {
           unknownPlugs.push({ key, from: mark, to: Number.POSITIVE_INFINITY });
@@ -284,17 +295,39 @@ describe.skipIf(!support.ok)(
       });
       expect(unknownEvents[0]?.data.device.name).toMatch(/QEMU/);
 
-      // ICT approves the blocked stick: a new policy version. The service fetches it at its next
-      // refresh and the stick, still attached, gets its disk without being plugged again.
+      // ICT sees the blocked stick on its USB page (the API behind it): one device, and the one
+      // block that was sent (the folded ones are still on the device, in their window).
+      const admin = await newBrowser(server.app, db, 'ada', 'admin');
+      const blockedList = (
+        await admin.request({ method: 'GET', url: '/api/v1/ict/usb/blocked' })
+      ).json<UsbBlockedList>();
+      expect(blockedList.items.find((item) => item.serial === 'UNKNOWN1')).toMatchObject({
+        ...QEMU_STICK,
+        devices: 1,
+        blocks: 1,
+      });
+
+      // ICT approves it for the device's group. The service fetches the policy with the
+      // approval merged in at its next refresh, and the stick, still attached, gets its disk
+      // without being plugged again.
       const approvedMark = port.all.length;
       const policyMark = consoleLines.all.length;
-      await upload(
-        policyWith([
-          ...approvals,
-          { ...QEMU_STICK, serial: 'UNKNOWN1', description: 'Now approved' },
-        ]),
-      );
-      const uploadedAt = Date.now();
+      const approval = await admin.request({
+        method: 'POST',
+        url: '/api/v1/ict/usb/approvals',
+        payload: {
+          ...QEMU_STICK,
+          serial: 'UNKNOWN1',
+          description: 'Pupil stick',
+          scope: 'group',
+          scopeId: server.groupId,
+          reason: 'Coursework to the print room',
+          expiresAt: null,
+        },
+      });
+      expect(approval.statusCode).toBe(201);
+      const approvalId = approval.json<UsbApproval>().id;
+      const approvedAt = Date.now();
       const lastUnknown = unknownPlugs.at(-1);
       if (lastUnknown === undefined) {
         throw new Error('no unknown plug');
@@ -307,9 +340,11 @@ describe.skipIf(!support.ok)(
       expect(nowApproved.ro).toBe('0');
       // For the record (README), not a verdict: the wait is mostly the 1-minute refresh interval.
       process.stdout.write(
-        `approval to disk: ${String(Date.now() - uploadedAt)} ms after the policy upload\n`,
+        `approval to disk: ${String(Date.now() - approvedAt)} ms after ICT's approval\n`,
       );
-      await eventOf('UNKNOWN1', 'usb.allowed', 'approved');
+      expect((await eventOf('UNKNOWN1', 'usb.allowed', 'approved')).data.approvalId).toBe(
+        approvalId,
+      );
 
       // Nothing of Hallpass runs from here on.
       await command('kill-guard', /^guard-killed$/);
