@@ -42,7 +42,12 @@ function run(file: string, args: string[], cwd: string): Promise<Run> {
 async function shippedFiles(): Promise<string[]> {
   const entries = await readdir(join(root, 'agent'), { recursive: true });
   return entries
-    .filter((name) => name.endsWith('.ps1') || name === 'core/policy/default-policy.yaml')
+    .filter(
+      (name) =>
+        name.endsWith('.ps1') ||
+        name.endsWith('.rules') ||
+        name === 'core/policy/default-policy.yaml',
+    )
     .map((name) => relative(root, join(root, 'agent', name)))
     .sort();
 }
