@@ -79,3 +79,30 @@ export const ApiErrorSchema = Type.Object(
   { additionalProperties: false },
 );
 export type ApiError = Static<typeof ApiErrorSchema>;
+
+/**
+ * `GET /api/v1/aup/signatures?user=<name>` (a signed device request): the AUP documents this
+ * user has already signed on any device of the trust, so a user who signed the current version
+ * elsewhere is not asked again. User names compare case-insensitively, domain prefixes as sent
+ * (`SCHOOL\jsmith`). Only what the device needs to decide: no typed details.
+ */
+export const AupSignaturesResponseSchema = Type.Object(
+  {
+    user: Text(256),
+    signatures: Type.Array(
+      Type.Object(
+        {
+          documentId: Text(100),
+          version: Text(50),
+          textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+          signedAt: IsoDateTimeSchema,
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 1000 },
+    ),
+    serverTime: IsoDateTimeSchema,
+  },
+  { additionalProperties: false },
+);
+export type AupSignaturesResponse = Static<typeof AupSignaturesResponseSchema>;

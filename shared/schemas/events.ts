@@ -32,13 +32,49 @@ const usbData = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Who signed (or declined) what. `user` is the console user the service found itself, never a
+ * name the tray sent; `textSha256` is the SHA-256 of the exact text shown (see
+ * `aupDocumentText` in shared/aup-text.ts once it exists: title, introduction and statements
+ * joined by newlines, UTF-8).
+ */
 const aupData = Type.Object(
   {
     user: Text(256),
     role: Type.Union([Type.Literal('staff'), Type.Literal('pupil')]),
     documentId: Text(100),
+    kind: Type.Union([Type.Literal('aup'), Type.Literal('device-contract')]),
     version: Text(50),
     textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+
+const aupAcceptedData = Type.Object(
+  {
+    ...aupData.properties,
+    /** Indexes of the statements the user ticked one by one: every statement, in order. */
+    acknowledged: Type.Array(Type.Integer({ minimum: 0, maximum: 99 }), { maxItems: 100 }),
+    /** What the user typed; stored and shown as inert text. */
+    fullName: Text(200),
+    tutorGroup: Type.Union([Text(100), Type.Null()]),
+    parentCarer: Type.Union([Text(200), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+const aupDeclinedData = Type.Object(
+  {
+    ...aupData.properties,
+    /** What the service did about it, from the policy. */
+    action: Type.Union([
+      Type.Literal('sign-out'),
+      Type.Literal('lock'),
+      Type.Literal('record-only'),
+      Type.Literal('hold-network'),
+    ]),
+    /** Null when the action ran; otherwise why it failed (a failed sign-out is never ignored). */
+    actionError: Type.Union([Text(1000), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -49,8 +85,8 @@ export const AgentEventSchema = Type.Union([
   // the guard's rate-limit window (a pupil plugging a stick in and out gets one event, counted).
   event('usb.blocked', usbData),
   event('usb.allowed', usbData),
-  event('aup.accepted', aupData),
-  event('aup.declined', Type.Object({ ...aupData.properties }, { additionalProperties: false })),
+  event('aup.accepted', aupAcceptedData),
+  event('aup.declined', aupDeclinedData),
   event(
     'idle.locked',
     Type.Object(
