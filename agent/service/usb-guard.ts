@@ -417,9 +417,9 @@ export class UsbGuard {
   }
 
   /**
-   * Each poll asks who is at the console and re-judges when that changed. It also catches an
-   * expiry the timer has not reached because the wall clock jumped forward (timers run on the
-   * monotonic clock).
+   * Each poll asks who is at the console (when that could matter) and re-judges when that
+   * changed. It also catches an expiry the timer has not reached because the wall clock jumped
+   * forward (timers run on the monotonic clock).
    */
   #schedulePoll(): void {
     if (this.#stopped) {
@@ -428,9 +428,18 @@ export class UsbGuard {
     this.#pollTimer = this.#timers.setTimeout(() => {
       this.#pollTimer = null;
       void this.#enqueue(async () => {
-        const user = await this.#readUser();
-        const changed = !sameUser(user, this.#user);
-        this.#user = user;
+        // Asking who is at the console spawns a command (loginctl, PowerShell): only worth it
+        // when the answer could change a verdict — something attached and someone exempt. A
+        // device that arrives later reads the user afresh (#arrived).
+        const exempt = this.#parts.policy.current().usb.exempt;
+        const userMatters =
+          this.#attached.size > 0 && exempt.users.length + exempt.groups.length > 0;
+        let changed = false;
+        if (userMatters) {
+          const user = await this.#readUser();
+          changed = !sameUser(user, this.#user);
+          this.#user = user;
+        }
         const expired = this.#expiryAt !== null && this.#parts.now().getTime() >= this.#expiryAt;
         if (this.#problems.has('list')) {
           // The last listing failed: what is attached is not known until one succeeds.

@@ -123,7 +123,7 @@ async function setup(
   }
   let policy = withUsb({ mode: 'block', ...options.usb });
   const listeners = new Set<(p: Policy) => void>();
-  const user = { current: options.user === undefined ? null : options.user };
+  const user = { current: options.user === undefined ? null : options.user, reads: 0 };
   const events: AgentEvent[] = [];
   const pushes: UsbDecision[] = [];
   const logged: string[] = [];
@@ -142,7 +142,12 @@ async function setup(
         return () => listeners.delete(listener);
       },
     },
-    consoleUser: { current: () => Promise.resolve(user.current) },
+    consoleUser: {
+      current: () => {
+        user.reads++;
+        return Promise.resolve(user.current);
+      },
+    },
     recordEvent: (event) => {
       const checked = validate(AgentEventSchema, event);
       if (!checked.ok) {
@@ -363,6 +368,26 @@ describe('UsbGuard', () => {
     await t.guard.settled();
     expect(t.applied('1-1')).toBe('block');
     await t.guard.stop();
+  });
+
+  it('asks who is at the console each minute only while that could change a verdict', async () => {
+    // Each question spawns loginctl or PowerShell: an idle guard with nobody exempt asks none.
+    const quiet = await setup({ attached: [stick('1-1', 'ANY')] });
+    const before = quiet.user.reads;
+    await quiet.clock.advance(10 * MINUTE);
+    await quiet.guard.settled();
+    expect(quiet.user.reads).toBe(before);
+    await quiet.guard.stop();
+
+    const exempting = await setup({
+      usb: { exempt: { users: ['j.smith'], groups: [] } },
+      attached: [stick('1-1', 'ANY')],
+    });
+    const start = exempting.user.reads;
+    await exempting.clock.advance(10 * MINUTE);
+    await exempting.guard.settled();
+    expect(exempting.user.reads - start).toBe(10);
+    await exempting.guard.stop();
   });
 
   it('carries on when the platform refuses an action, shows it, and retries next time', async () => {

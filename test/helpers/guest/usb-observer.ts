@@ -9,7 +9,7 @@
 //       it appears in /sys/block (polled) and as udev announces it, every USB device (and its
 //       removal) and input device — and runs the host's commands (one per line on stdin):
 //       mount, kill the guard, plug and pull a composite (mass storage + keyboard) gadget on
-//       dummy_hcd, wait.
+//       dummy_hcd, wait, report the guarded process tree's CPU time and RSS (resources).
 //   usb-observer.mjs observe-service '{"argv":[…],"relay":{…}}' the same observer, but the
 //       guarded child is the real Hallpass service (`node <argv…>`, test/e2e/usb-guard.test.ts),
 //       its log on the console (/dev/ttyS0) so this port carries only the observer's lines.
@@ -253,6 +253,58 @@ async function startGuard(): Promise<ChildProcess> {
   });
 }
 
+/** One process's CPU ticks (user + system) and resident set, from /proc. */
+async function processFigures(pid: number) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  // PSS shares each shared page (libc, the node binary) among the processes mapping it.
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const pssKb = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? -1);
+  return {
+    pssKb,
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    ppid: Number(after[1]),
+    ticks: Number(after[11]) + Number(after[12]),
+    rssKb,
+  };
+}
+
+/**
+ * The guarded process and every descendant (the guard's `udevadm monitor`, say): their CPU ticks
+ * and RSS, so the benchmark counts what the guard costs in all, not only in the Node process.
+ */
+async function resources(root: number): Promise<string> {
+  const all = new Map<number, Awaited<ReturnType<typeof processFigures>>>();
+  for (const entry of await readdir('/proc')) {
+    if (/^[0-9]+$/.test(entry)) {
+      const figures = await processFigures(Number(entry)).catch(() => null);
+      if (figures !== null) {
+        all.set(Number(entry), figures);
+      }
+    }
+  }
+  const tree = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, figures] of all) {
+      if (!tree.has(pid) && tree.has(figures.ppid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  const members = [...tree].flatMap((pid) => all.get(pid) ?? []);
+  const own = all.get(root);
+  const sum = (key: 'ticks' | 'rssKb' | 'pssKb') => members.reduce((total, m) => total + m[key], 0);
+  return (
+    `resources pid=${root} ticks=${own?.ticks ?? -1} rssKb=${own?.rssKb ?? -1} ` +
+    `treeTicks=${sum('ticks')} treeRssKb=${sum('rssKb')} treePssKb=${sum('pssKb')} procs=${members.map((m) => clean(m.name)).join(',')}`
+  );
+}
+
 async function observe(): Promise<void> {
   let guardChild: ChildProcess | null = await startGuard();
   monitorBlock();
@@ -267,6 +319,8 @@ async function observe(): Promise<void> {
         guardChild?.kill('SIGKILL');
         guardChild = null;
         say('guard-killed');
+      } else if (command === 'resources') {
+        say(guardChild?.pid === undefined ? 'resources pid=none' : await resources(guardChild.pid));
       } else if (command === 'wait') {
         await sleep(Number(args[0]));
         say(`waited ms=${args[0] ?? ''}`);
