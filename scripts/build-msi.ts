@@ -48,9 +48,12 @@ export function msiVersion(version: string): string {
   return `${String(major)}.${String(minor)}.${String(build)}`;
 }
 
-/** Builds the MSI; `agentExe` is a built hallpass.exe, else one is built now. */
+/**
+ * Builds the MSI; `agentExe` is a built hallpass.exe, else one is built now; `serviceWrapper` a
+ * WinSW executable (a signed copy), else node-windows' own.
+ */
 export async function buildMsi(
-  options: { agentExe?: string; outDir?: string; version?: string } = {},
+  options: { agentExe?: string; serviceWrapper?: string; outDir?: string; version?: string } = {},
 ): Promise<string> {
   const outDir = resolve(options.outDir ?? join(root, 'dist/installers'));
   await mkdir(outDir, { recursive: true });
@@ -86,7 +89,10 @@ export async function buildMsi(
     }
   }
   await copyFile(agentExe, join(stage, 'hallpass.exe'));
-  await copyFile(join(wrapper, SERVICE_WRAPPER.exe), join(stage, 'hallpass-service.exe'));
+  await copyFile(
+    options.serviceWrapper ?? join(wrapper, SERVICE_WRAPPER.exe),
+    join(stage, 'hallpass-service.exe'),
+  );
   await copyFile(join(wrapper, SERVICE_WRAPPER.config), join(stage, 'hallpass-service.exe.config'));
   await execFileAsync(
     'wixl',
@@ -124,8 +130,11 @@ export async function buildMsi(
 }
 
 if (import.meta.filename === resolve(process.argv[1] ?? '')) {
-  const at = process.argv.indexOf('--agent');
-  const agentExe = at > 0 ? process.argv[at + 1] : undefined;
-  const msi = await buildMsi({ agentExe });
+  // `--agent PATH` / `--wrapper PATH`: package executables signed on the Windows build machine.
+  const option = (name: string): string | undefined => {
+    const at = process.argv.indexOf(name);
+    return at > 0 ? process.argv[at + 1] : undefined;
+  };
+  const msi = await buildMsi({ agentExe: option('--agent'), serviceWrapper: option('--wrapper') });
   process.stdout.write(`wrote ${relative(process.cwd(), msi)}\n`);
 }
