@@ -75,7 +75,6 @@ export async function buildAgent(
     target?: SeaTarget;
   } = {},
 ): Promise<AgentBuild> {
-  const target = options.target ?? hostTarget();
   const outDir = resolve(options.outDir ?? join(root, 'dist/agent'));
   await mkdir(outDir, { recursive: true });
   const bundle = join(outDir, 'hallpass.cjs');
@@ -98,6 +97,7 @@ export async function buildAgent(
   if (options.sea === false) {
     return { bundle, executable: null };
   }
+  const target = options.target ?? hostTarget();
   const foreign = targetName(target) !== targetName(hostTarget());
   const base =
     options.nodeBinary ??
@@ -143,8 +143,7 @@ export async function buildAgent(
       SEA_FUSE,
       ...(target.os === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : []),
     ],
-    // postject reads the whole binary into WebAssembly memory: a PE or Mach-O takes ~2 GB.
-    { stdio: 'pipe', maxBuffer: 64 << 20 },
+    { stdio: 'pipe' },
   );
   if (signHere) {
     execFileSync('codesign', ['--sign', '-', executable]);
