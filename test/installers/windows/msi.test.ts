@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Language, Parser } from 'web-tree-sitter';
+import { AgentConfigSchema, PLATFORM_PATHS } from '../../../agent/core/config/agent-config.ts';
 import { buildAgent } from '../../../scripts/build-agent.ts';
 import { buildMsi, msiVersion, PUBLIC_PROPERTIES } from '../../../scripts/build-msi.ts';
 import { inspectExecutable } from '../../../scripts/sea-executable.ts';
@@ -233,6 +234,18 @@ describe('configure-install.ps1 (run by the MSI as SYSTEM)', async () => {
     const checks = code.match(/if \(\$LASTEXITCODE -ne 0\) \{ throw/g) ?? [];
     expect(natives.length).toBe(4);
     expect(checks.length).toBe(natives.length);
+  });
+
+  it('uses the folder and file names the agent reads on Windows', () => {
+    // %ProgramData% is C:\ProgramData on every supported Windows; the agent's paths are fixed.
+    const data = 'C:\\ProgramData\\Hallpass';
+    expect(PLATFORM_PATHS.windows.configFile).toBe(`${data}\\agent.json`);
+    expect(PLATFORM_PATHS.windows.stateDir).toBe(`${data}\\state`);
+    expect(code).toContain("$dataDir = Join-Path $env:ProgramData 'Hallpass'");
+    expect(code).toContain("$configFile = Join-Path $dataDir 'agent.json'");
+    for (const key of ['serverUrl', 'enrolmentToken']) {
+      expect(Object.keys(AgentConfigSchema.properties)).toContain(key);
+    }
   });
 
   it('writes the keys the agent reads from agent.json, and no token to an enrolled device', () => {
