@@ -7,10 +7,26 @@
 // Files the code reads beside itself (`new URL('./windows.ps1', import.meta.url)`) become SEA
 // assets: the bundle gives each module an import.meta.url of `hallpass-asset:///<path>` and
 // agent/core/assets.ts reads those with `sea.getAsset` (or from assets/ beside a bare bundle).
+//
+// `--target windows-x64` (or `darwin-arm64`, `darwin-x64`, `all`) packages the same bundle into
+// the official Node binary of that OS, fetched from the npm registry (scripts/node-binaries.ts):
+// the blob holds only the script and assets (no snapshot, no code cache), so the pinned Node makes
+// it here for any OS, and postject injects into PE and Mach-O files as it does into ELF. Every
+// foreign executable is read back (scripts/sea-executable.ts) before the build says it wrote it.
 import { execFileSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
+import {
+  FOREIGN_TARGETS,
+  NodeBinaryUnavailable,
+  officialNodeBinary,
+  parseTarget,
+  pinnedNodeVersion,
+  targetName,
+  type SeaTarget,
+} from './node-binaries.ts';
+import { inspectExecutable, SEA_FUSE } from './sea-executable.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -52,6 +68,11 @@ export async function buildAgent(
     sea?: boolean;
     /** The Node binary to package; default: the pinned `node` devDependency's. */
     nodeBinary?: string;
+    /**
+     * Another OS to package for: its official Node binary of the pinned version is fetched
+     * (unless `nodeBinary` is given) and the result is checked to carry the blob.
+     */
+    target?: SeaTarget;
   } = {},
 ): Promise<AgentBuild> {
   const outDir = resolve(options.outDir ?? join(root, 'dist/agent'));
@@ -76,8 +97,14 @@ export async function buildAgent(
   if (options.sea === false) {
     return { bundle, executable: null };
   }
-  const node = options.nodeBinary ?? pinnedNode();
-  const executable = join(outDir, process.platform === 'win32' ? 'hallpass.exe' : 'hallpass');
+  const target = options.target ?? hostTarget();
+  const foreign = targetName(target) !== targetName(hostTarget());
+  const base =
+    options.nodeBinary ??
+    (foreign ? await officialNodeBinary(target, await pinnedNodeVersion(root)) : pinnedNode());
+  // A foreign binary cannot run here: the pinned Node of this machine makes the blob it receives.
+  const node = foreign ? pinnedNode() : base;
+  const executable = join(outDir, target.os === 'windows' ? 'hallpass.exe' : 'hallpass');
   const blob = join(outDir, 'hallpass.blob');
   const seaConfig = join(outDir, 'sea-config.json');
   await writeFile(
@@ -96,9 +123,12 @@ export async function buildAgent(
   );
   execFileSync(node, ['--experimental-sea-config', seaConfig], { stdio: 'pipe' });
   await rm(executable, { force: true });
-  await copyFile(node, executable);
+  await copyFile(base, executable);
   await chmod(executable, 0o755);
-  if (process.platform === 'darwin') {
+  // Only a Mac can sign: elsewhere a Mach-O leaves with Node's signature broken by the injection
+  // and is signed on a Mac (installers/macos/README.md, "Code signing").
+  const signHere = process.platform === 'darwin' && target.os === 'darwin';
+  if (signHere) {
     execFileSync('codesign', ['--remove-signature', executable]);
   }
   execFileSync(
@@ -110,13 +140,20 @@ export async function buildAgent(
       blob,
       // The fuse Node's binary checks for an injected blob (Node's SEA documentation).
       '--sentinel-fuse',
-      'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
-      ...(process.platform === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : []),
+      SEA_FUSE,
+      ...(target.os === 'darwin' ? ['--macho-segment-name', 'NODE_SEA'] : []),
     ],
     { stdio: 'pipe' },
   );
-  if (process.platform === 'darwin') {
+  if (signHere) {
     execFileSync('codesign', ['--sign', '-', executable]);
+  }
+  if (target.os !== 'linux') {
+    const carried = inspectExecutable(await readFile(executable));
+    const expected = await readFile(blob);
+    if (carried.blob === null || !carried.blob.equals(expected) || carried.fuse !== 'flipped') {
+      throw new Error(`${executable}: the injected SEA blob is missing or differs after postject`);
+    }
   }
   await rm(blob);
   return { bundle, executable };
@@ -141,6 +178,19 @@ export function bundleOptions(assets: Set<string>): BuildOptions {
     legalComments: 'none',
     logLevel: 'silent',
   };
+}
+
+/** The OS and CPU this build runs on. */
+function hostTarget(): SeaTarget {
+  const os = process.platform === 'win32' ? 'windows' : process.platform;
+  const arch = process.arch;
+  if (
+    (os !== 'linux' && os !== 'windows' && os !== 'darwin') ||
+    (arch !== 'x64' && arch !== 'arm64')
+  ) {
+    throw new Error(`cannot package the agent on ${process.platform}-${process.arch}`);
+  }
+  return { os, arch };
 }
 
 /** The binary of the `node` devDependency (the version package.json pins). */
@@ -191,12 +241,71 @@ function assetUrls(assets: Set<string>): Plugin {
   };
 }
 
-if (import.meta.filename === resolve(process.argv[1] ?? '')) {
-  const onlyBundle = process.argv.includes('--bundle-only');
-  const built = await buildAgent({ sea: !onlyBundle });
-  for (const file of [built.bundle, built.executable]) {
-    if (file !== null) {
-      process.stdout.write(`wrote ${relative(process.cwd(), file)}\n`);
+/**
+ * The targets `--target` names (repeatable or comma-separated; `all` = this machine's OS and
+ * every foreign one); none given = this machine only.
+ */
+export function requestedTargets(argv: readonly string[]): SeaTarget[] | null {
+  const names: string[] = [];
+  argv.forEach((arg, index) => {
+    if (arg === '--target') {
+      names.push(...(argv[index + 1] ?? '').split(','));
+    } else if (arg.startsWith('--target=')) {
+      names.push(...arg.slice('--target='.length).split(','));
     }
+  });
+  if (names.length === 0) {
+    return null;
+  }
+  const targets = names.flatMap((name) => {
+    if (name === 'all') {
+      return [hostTarget(), ...FOREIGN_TARGETS];
+    }
+    const target = parseTarget(name);
+    if (target === null) {
+      throw new Error(
+        `--target ${name}: expected linux-x64, windows-x64, darwin-arm64, darwin-x64 or all`,
+      );
+    }
+    return [target];
+  });
+  return targets.filter(
+    (target, index) => targets.findIndex((t) => targetName(t) === targetName(target)) === index,
+  );
+}
+
+if (import.meta.filename === resolve(process.argv[1] ?? '')) {
+  const argv = process.argv.slice(2);
+  const onlyBundle = argv.includes('--bundle-only');
+  const targets = requestedTargets(argv);
+  if (targets === null) {
+    const built = await buildAgent({ sea: !onlyBundle });
+    for (const file of [built.bundle, built.executable]) {
+      if (file !== null) {
+        process.stdout.write(`wrote ${relative(process.cwd(), file)}\n`);
+      }
+    }
+  } else {
+    // Each target in its own folder (dist/agent/windows-x64/hallpass.exe, …); one that cannot be
+    // built is named with the reason and the exit status says the set is incomplete.
+    let missing = 0;
+    for (const target of targets) {
+      try {
+        const built = await buildAgent({
+          outDir: join(root, 'dist/agent', targetName(target)),
+          target,
+        });
+        process.stdout.write(
+          `wrote ${relative(process.cwd(), built.executable ?? built.bundle)}\n`,
+        );
+      } catch (error) {
+        if (!(error instanceof NodeBinaryUnavailable)) {
+          throw error;
+        }
+        missing += 1;
+        process.stderr.write(`not built: ${targetName(target)}: ${error.message}\n`);
+      }
+    }
+    process.exitCode = missing === 0 ? 0 : 3;
   }
 }
