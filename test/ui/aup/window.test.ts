@@ -12,9 +12,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
-import { realHost, type Host } from '../../../agent/core/host.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
-import type { Runner } from '../../../agent/core/runner.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { AssetCache } from '../../../server/routes/dashboard/assets.ts';
 import {
@@ -24,20 +22,16 @@ import {
   type AgentEvent,
 } from '../../../shared/index.ts';
 import { launchBrowser } from '../../helpers/browser.ts';
+import { CONSOLE_SESSION, consoleSessionHost } from '../../helpers/console-session.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
 
 const repo = new URL('../../../', import.meta.url);
-const fixture = (path: string) => readFile(new URL(`test/fixtures/${path}`, repo), 'utf8');
 const policy = parsePolicyText(
   await readFile(new URL('agent/core/policy/example-policy.yaml', repo), 'utf8'),
   'example-policy.yaml',
 );
 const pupilAup = policy.aup.documents.find((d) => d.id === 'pupil-aup');
 const axeSource = await readFile(new URL('node_modules/axe-core/axe.min.js', repo), 'utf8');
-const seat = await fixture('linux/console-user/constructed-show-seat-active.txt');
-// logind's answer for the session on seat0: Name=pupil.0042, Class=user, State=active.
-const sessionShown = await fixture('linux/console-user/constructed-show-session-user.txt');
-const sessionId = seat.trim();
 
 /** One request on a fresh connection, as the tray does; the answer validated. */
 function ipc(path: string, request: Record<string, unknown>): Promise<unknown> {
@@ -101,23 +95,7 @@ describe.skipIf(process.platform !== 'linux')('the AUP window against the real s
       JSON.stringify({ etag: null, receivedAt: new Date().toISOString(), policy }),
       { mode: 0o600 },
     );
-    const run: Runner = (command, args, options) => {
-      if (command === 'loginctl') {
-        commands.push(`loginctl ${args.join(' ')}`);
-        if (args[0] === 'show-seat') {
-          return Promise.resolve({ stdout: seat, stderr: '', exitCode: 0 });
-        }
-        if (args[0] === 'show-session') {
-          return Promise.resolve({ stdout: sessionShown, stderr: '', exitCode: 0 });
-        }
-        return Promise.resolve({ stdout: '', stderr: '', exitCode: 0 });
-      }
-      if (command === 'id') {
-        return Promise.resolve({ stdout: 'pupil.0042\0domain users\0', stderr: '', exitCode: 0 });
-      }
-      return realHost.run(command, args, options);
-    };
-    const host: Host = { ...realHost, run };
+    const host = await consoleSessionHost(commands);
     running = await runService({
       os: 'linux',
       host,
@@ -224,7 +202,7 @@ describe.skipIf(process.platform !== 'linux')('the AUP window against the real s
     await page.getByRole('button', { name: 'I do not agree' }).click();
     await page.locator('#done:not([hidden])').waitFor();
     expect(await page.locator('#done').textContent()).toContain('signed out');
-    expect(commands).toContain(`loginctl terminate-session ${sessionId}`);
+    expect(commands).toContain(`loginctl terminate-session ${CONSOLE_SESSION.id}`);
     const declined = (await aupEvents()).filter((e) => e.type === 'aup.declined');
     expect(declined.map((e) => e.data)).toEqual([
       expect.objectContaining({
