@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { describeProblems, PolicySchema, validate } from '../shared/index.ts';
+import { describeProblems, validatePolicy } from '../shared/index.ts';
 import { ConfigError, databaseLocation, loadServerConfig, type ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
@@ -215,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError('policy upload --group G FILE');
       }
       const document: unknown = parseYaml(await readFile(file, 'utf8'), { maxAliasCount: 100 });
-      const checked = validate(PolicySchema, document);
+      const checked = validatePolicy(document);
       if (!checked.ok) {
         throw new UsageError(`${file}: invalid policy: ${describeProblems(checked.problems)}`);
       }

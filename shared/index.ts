@@ -11,3 +11,5 @@ export * from './schemas/ipc.ts';
 export * from './schemas/usb.ts';
 export * from './http-signature.ts';
 export * from './validate.ts';
+export * from './policy-semantics.ts';
+export * from './aup-text.ts';

@@ -6,11 +6,13 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import {
   AgentEventSchema,
   ApiErrorSchema,
+  AupSignaturesResponseSchema,
   ComplianceReportSchema,
   describeProblems,
   IngestResponseSchema,
   validate,
   type ApiError,
+  type AupSignaturesResponse,
   type ReportBatch,
 } from '../../shared/index.ts';
 import { signRequest } from './http-signature/sign.ts';
@@ -31,6 +33,10 @@ export type PolicyFetch =
   | { kind: 'not-modified' }
   | { kind: 'no-policy' }
   | { kind: 'failed'; error: unknown };
+
+/** What a lookup of a user's AUP signatures found. */
+export type AupSignaturesFetch =
+  { kind: 'signatures'; answer: AupSignaturesResponse } | { kind: 'failed'; error: unknown };
 
 /** A request that did not get a usable answer. `code` is the server's error code or ours. */
 export class ServerRequestError extends Error {
@@ -182,6 +188,41 @@ export class ServerClient {
       return { kind: 'no-policy' };
     }
     return { kind: 'failed', error: this.#refusal(answer, 'policy') };
+  }
+
+  /**
+   * The AUP documents `user` has signed on any device of the trust (issue 15), so a user who
+   * signed the current version elsewhere is not asked again. An answer about another user than
+   * the one asked is refused, never used.
+   */
+  async fetchAupSignatures(user: string): Promise<AupSignaturesFetch> {
+    let answer: Answer;
+    try {
+      answer = await this.#request(
+        'GET',
+        `/api/v1/aup/signatures?user=${encodeURIComponent(user)}`,
+        '',
+      );
+    } catch (error) {
+      return { kind: 'failed', error };
+    }
+    if (answer.status !== 200) {
+      return { kind: 'failed', error: this.#refusal(answer, 'AUP signature lookup') };
+    }
+    const checked = validate(AupSignaturesResponseSchema, answer.json);
+    if (!checked.ok || checked.value.user.toLowerCase() !== user.toLowerCase()) {
+      return {
+        kind: 'failed',
+        error: new ServerRequestError(
+          'bad-response',
+          200,
+          checked.ok
+            ? 'the server answered an AUP lookup about another user'
+            : `the server answered an AUP lookup with an unexpected body: ${describeProblems(checked.problems)}`,
+        ),
+      };
+    }
+    return { kind: 'signatures', answer: checked.value };
   }
 
   /** Sends one batch from the outbox and says what the server made of it. */

@@ -11,7 +11,9 @@ import {
   IpcResponseSchema,
   validate,
   type AgentStatus,
+  type AupPending,
   type IpcPush,
+  type IpcRequest,
   type IpcResponse,
 } from '../../shared/index.ts';
 import { listenWithMode, prepareSocketFolder } from './ipc-socket-path.ts';
@@ -34,7 +36,30 @@ export interface IpcHandlers {
    * Absent: the channel is refused.
    */
   idleLocked?(idleSeconds: number): Promise<boolean>;
+  /**
+   * The AUP channels (aup-sessions.ts): what the console user must sign, and their signature
+   * or decline. `peer` is who the OS says sent the request; its uid is null until this server
+   * reads peer credentials. A rejection is the client's refusal, with its reason. Absent: the
+   * channels are refused.
+   */
+  aup?: {
+    pending(peer: IpcPeer): Promise<AupPending>;
+    sign(request: Extract<IpcRequest, { channel: 'aup:sign' }>, peer: IpcPeer): Promise<AupPending>;
+    decline(
+      request: Extract<IpcRequest, { channel: 'aup:decline' }>,
+      peer: IpcPeer,
+    ): Promise<AupPending>;
+  };
 }
+
+/** Who sent a request, as the OS proves it; null fields are not known (yet). */
+export interface IpcPeer {
+  uid: number | null;
+}
+
+// Peer credentials are not read yet (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS, the pipe
+// client's process on Windows): the seam where they arrive. Until then nothing is proven.
+const UNPROVEN_PEER: IpcPeer = { uid: null };
 
 /**
  * Bounds on what clients can make the service hold. A connection at the total cap does not
@@ -89,6 +114,8 @@ function errorAnswer(id: number, error: string): IpcResponse {
   return { id, ok: false, error: error.slice(0, 500) };
 }
 
+const NO_AUP = 'this service does not handle the AUP';
+
 /** Answers one line; never rejects: every failure is an error answer. */
 async function answerLine(
   line: string,
@@ -110,6 +137,12 @@ async function answerLine(
     );
   }
   const request = checked.value;
+  const aupAnswer = (id: number, aup: AupPending): IpcResponse => ({
+    id,
+    ok: true,
+    status: handlers.status(),
+    aup,
+  });
   try {
     switch (request.channel) {
       case 'status:get':
@@ -131,8 +164,23 @@ async function answerLine(
           return errorAnswer(request.id, 'an idle lock was recorded moments ago; not recorded');
         }
         return { id: request.id, ok: true, status: handlers.status() };
+      case 'aup:pending':
+        return handlers.aup === undefined
+          ? errorAnswer(request.id, NO_AUP)
+          : aupAnswer(request.id, await handlers.aup.pending(UNPROVEN_PEER));
+      case 'aup:sign':
+        return handlers.aup === undefined
+          ? errorAnswer(request.id, NO_AUP)
+          : aupAnswer(request.id, await handlers.aup.sign(request, UNPROVEN_PEER));
+      case 'aup:decline':
+        return handlers.aup === undefined
+          ? errorAnswer(request.id, NO_AUP)
+          : aupAnswer(request.id, await handlers.aup.decline(request, UNPROVEN_PEER));
     }
   } catch (error) {
+    if (error instanceof Error && error.name === 'AupRefusal') {
+      return errorAnswer(request.id, error.message);
+    }
     // A pass that failed (the disk is full) is the service's trouble, not the client's: the
     // client hears it, the service's own schedule and status carry on.
     return errorAnswer(

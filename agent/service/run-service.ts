@@ -19,6 +19,9 @@ import { secretStoreFor } from '../core/secrets/index.ts';
 import { ServerClient } from '../core/server-client.ts';
 import { assertTrustedStateFolders, serviceUid } from '../core/trusted-path.ts';
 import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
+import { sessionActionsFor } from '../core/aup/decline/index.ts';
+import { AupRecord } from './aup-record.ts';
+import { AupSessions } from './aup-sessions.ts';
 import { IdleLockRecorder } from './idle-locks.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
@@ -155,6 +158,7 @@ export async function runService(options: {
       deviceId: credential.deviceId,
       serverUrl: credential.serverUrl,
       fetchPolicy: (etag) => client.fetchPolicy(etag),
+      fetchAupSignatures: (user) => client.fetchAupSignatures(user),
       sendBatch: (batch) => client.sendBatch(batch),
     };
   };
@@ -219,6 +223,28 @@ export async function runService(options: {
     recordEvent: (event) => service.recordEvent(event),
     now: () => host.now(),
   });
+  const aupRecord = await AupRecord.open(config.stateDir);
+  for (const problem of aupRecord.problems()) {
+    log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
+  }
+  const aupSessions = new AupSessions({
+    consoleUser: consoleUserSourceFor(os, host, log),
+    policy: opened.cache,
+    record: aupRecord,
+    lookup: async (user) => {
+      const device = await connection().catch(() => null);
+      return (await device?.fetchAupSignatures?.(user)) ?? null;
+    },
+    actions: sessionActionsFor(os, host),
+    recordEvent: (event) => service.recordEvent(event),
+    push: (aup) => {
+      for (const listener of pushListeners) {
+        listener({ push: 'aup:required', aup });
+      }
+    },
+    log,
+    now: () => host.now(),
+  });
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),
     runChecks: () => service.runPass({ requested: true }),
@@ -227,6 +253,11 @@ export async function runService(options: {
       return () => pushListeners.delete(publish);
     },
     idleLocked: (idleSeconds) => idleLocks.record(idleSeconds),
+    aup: {
+      pending: (peer) => aupSessions.pending(peer),
+      sign: (request, peer) => aupSessions.sign(request, peer),
+      decline: (request, peer) => aupSessions.decline(request, peer),
+    },
   });
   // Corrupt state was set aside, never a crash; only root can write it, so ICT hears of it too.
   const corrupt = [
@@ -263,11 +294,13 @@ export async function runService(options: {
   // Not awaited: an OS that hangs (a stuck udevadm) must not hold up the service; start() never
   // rejects, and what the OS refuses is in the guard's status.
   void usbGuard?.start();
+  aupSessions.start();
   log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
   return {
     service,
     async stop() {
       await closeIpc();
+      aupSessions.stop();
       // Before the service: its folded event counts go into the outbox while it is still open.
       await usbGuard?.stop();
       await service.stop();

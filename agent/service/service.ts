@@ -17,6 +17,7 @@ import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
 import type { OsName } from '../core/platform.ts';
 import type { PolicyCache } from '../core/policy/policy-cache.ts';
 import { buildReport } from '../core/report.ts';
+import type { AupSignaturesFetch } from '../core/server-client.ts';
 import { addPassFailure, agentHealthResult, type PassFailures } from './agent-health.ts';
 import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
 
@@ -24,6 +25,8 @@ import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
 export interface DeviceConnection {
   readonly deviceId: string;
   readonly serverUrl: string;
+  /** What a user signed on other devices (GET /api/v1/aup/signatures); absent: not asked. */
+  fetchAupSignatures?(user: string): Promise<AupSignaturesFetch>;
   fetchPolicy(
     etag: string | null,
   ): Promise<

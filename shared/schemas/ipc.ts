@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { CheckResultSchema } from './check-result.ts';
 import { IsoDateTimeSchema, Text } from './common.ts';
-import { UsbModeSchema } from './policy.ts';
+import { AupDocumentSchema, UsbModeSchema } from './policy.ts';
 import { UsbDecisionSchema } from './usb.ts';
 
 /** Channels the service answers, `noun:verb` (STYLE.md §13). */
@@ -15,6 +15,13 @@ export const IpcChannelSchema = Type.Union([
   // The tray locked its session for idleness; the service records `idle.locked` with the
   // console user it finds itself (never a name the tray sends), rate-limited.
   Type.Literal('idle:locked'),
+  // The AUP documents the console user must sign now, with the hash of each text; also pushed
+  // unasked as `aup:required` when a console session starts with documents due.
+  Type.Literal('aup:pending'),
+  // The user signed (or declined) one document. The service records it with the console user
+  // it finds itself, refuses a hash that is not the text in force, and runs the decline action.
+  Type.Literal('aup:sign'),
+  Type.Literal('aup:decline'),
 ]);
 export type IpcChannel = Static<typeof IpcChannelSchema>;
 
@@ -29,7 +36,32 @@ export const IpcRequestSchema = Type.Union([
         Type.Literal('status:get'),
         Type.Literal('checks:run'),
         Type.Literal('events:subscribe'),
+        Type.Literal('aup:pending'),
       ]),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      id: RequestIdSchema,
+      channel: Type.Literal('aup:sign'),
+      documentId: Text(100),
+      /** The hash of the text the window showed; refused unless it is the text in force. */
+      textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      /** Indexes of the statements ticked: every statement, in order, or the service refuses. */
+      acknowledged: Type.Array(Type.Integer({ minimum: 0, maximum: 99 }), { maxItems: 100 }),
+      fullName: Text(200),
+      tutorGroup: Type.Union([Text(100), Type.Null()]),
+      parentCarer: Type.Union([Text(200), Type.Null()]),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      id: RequestIdSchema,
+      channel: Type.Literal('aup:decline'),
+      documentId: Text(100),
+      textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     },
     { additionalProperties: false },
   ),
@@ -94,10 +126,58 @@ export const AgentStatusSchema = Type.Object(
 );
 export type AgentStatus = Static<typeof AgentStatusSchema>;
 
+/** A document the console user must sign, as the window shows it. */
+export const AupPendingDocumentSchema = Type.Object(
+  {
+    ...AupDocumentSchema.properties,
+    /** SHA-256 of `aupDocumentText` of this document: sent back with the signature. */
+    textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    reason: Type.Union([
+      Type.Literal('first-time'),
+      Type.Literal('new-version'),
+      Type.Literal('text-changed'),
+      Type.Literal('new-academic-year'),
+    ]),
+  },
+  { additionalProperties: false },
+);
+export type AupPendingDocument = Static<typeof AupPendingDocumentSchema>;
+
+/** What the console user must sign now; `user` null when nobody sits at the console. */
+export const AupPendingSchema = Type.Object(
+  {
+    user: Type.Union([Text(256), Type.Null()]),
+    documents: Type.Array(AupPendingDocumentSchema, { maxItems: 20 }),
+    /** Set after a decline: what the service did about it, and whether it worked. */
+    declined: Type.Optional(
+      Type.Object(
+        {
+          action: Type.Union([
+            Type.Literal('sign-out'),
+            Type.Literal('lock'),
+            Type.Literal('record-only'),
+            Type.Literal('hold-network'),
+          ]),
+          actionError: Type.Union([Text(1000), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type AupPending = Static<typeof AupPendingSchema>;
+
 /** The service's answer to one request. */
 export const IpcResponseSchema = Type.Union([
   Type.Object(
-    { id: Type.Integer(), ok: Type.Literal(true), status: AgentStatusSchema },
+    {
+      id: Type.Integer(),
+      ok: Type.Literal(true),
+      status: AgentStatusSchema,
+      /** aup:pending, aup:sign and aup:decline: what is still to sign afterwards. */
+      aup: Type.Optional(AupPendingSchema),
+    },
     { additionalProperties: false },
   ),
   Type.Object(
@@ -115,6 +195,10 @@ export type IpcResponse = Static<typeof IpcResponseSchema>;
 export const IpcPushSchema = Type.Union([
   Type.Object(
     { push: Type.Literal('usb:decision'), decision: UsbDecisionSchema },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { push: Type.Literal('aup:required'), aup: AupPendingSchema },
     { additionalProperties: false },
   ),
 ]);

@@ -183,25 +183,101 @@ export const AupDocumentSchema = Type.Object(
   strict,
 );
 
+/** What declining (or closing) an AUP does. */
+export const AupDeclineActionSchema = Type.Union(
+  [
+    Type.Literal('sign-out'),
+    Type.Literal('lock'),
+    Type.Literal('record-only'),
+    Type.Literal('hold-network'),
+  ],
+  {
+    description:
+      "hold-network (the network held to the trust's own services until the user signs) is " +
+      'accepted but not yet enforced: the decline is recorded with an actionError saying so.',
+  },
+);
+export type AupDeclineAction = Static<typeof AupDeclineActionSchema>;
+
+/**
+ * Which role a user has, for the documents they sign. A rule matches when every condition it
+ * names matches (any of its groups, its name pattern, any of its device groups); the first
+ * rule that matches wins.
+ */
+export const AupRoleRuleSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9-]{1,64}$' }),
+    role: AupRoleSchema,
+    groups: Type.Optional(
+      Type.Array(Text(256), {
+        minItems: 1,
+        maxItems: 50,
+        description: 'OS or directory groups (as `id -Gn` or Windows name them), any of them.',
+      }),
+    ),
+    userPattern: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'A regular expression matched against the whole login name, ignoring case ' +
+          '(e.g. `^[0-9]{2}[a-z]+$` for pupil accounts).',
+      }),
+    ),
+    deviceGroups: Type.Optional(
+      Type.Array(Text(200), { minItems: 1, maxItems: 50, description: 'Any of these groups.' }),
+    ),
+  },
+  strict,
+);
+export type AupRoleRule = Static<typeof AupRoleRuleSchema>;
+
 /** When and how users sign. */
 export const AupPolicySchema = Type.Object(
   {
     documents: Type.Array(AupDocumentSchema, { maxItems: 20 }),
+    rules: Type.Optional(
+      Type.Array(AupRoleRuleSchema, {
+        maxItems: 100,
+        description: 'First match wins. Absent: every user gets defaultRole.',
+      }),
+    ),
+    defaultRole: Type.Optional(
+      Type.Union([AupRoleSchema, Type.Literal('none')], {
+        description: 'The role of a user no rule names; `none` (the default) asks nothing.',
+      }),
+    ),
     resign: Type.Object(
       {
         onVersionChange: Type.Boolean(),
-        eachSeptember: Type.Boolean(),
+        eachSeptember: Type.Boolean({
+          description: 'Sign again each academic year, from academicYearStarts.',
+        }),
+        academicYearStarts: Type.Optional(
+          Type.String({
+            pattern: '^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$',
+            description: 'MM-DD, local time of the device; default 09-01.',
+          }),
+        ),
       },
       strict,
     ),
-    onDecline: Type.Union([
-      Type.Literal('sign-out'),
-      Type.Literal('lock'),
-      Type.Literal('record-only'),
-    ]),
+    onDecline: AupDeclineActionSchema,
+    onDeclineByRole: Type.Optional(
+      Type.Object(
+        {
+          staff: Type.Optional(AupDeclineActionSchema),
+          pupil: Type.Optional(AupDeclineActionSchema),
+        },
+        { ...strict, description: 'Per role; a role not named here gets onDecline.' },
+      ),
+    ),
   },
   strict,
 );
+export type AupPolicy = Static<typeof AupPolicySchema>;
+export type AupDocument = Static<typeof AupDocumentSchema>;
+export type AupRole = Static<typeof AupRoleSchema>;
 
 /** Reporting cadence. */
 export const ReportingSchema = Type.Object(

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { readAsset } from '../assets.ts';
 import { parse as parseYaml } from 'yaml';
-import { describeProblems, PolicySchema, validate, type Policy } from '../../../shared/index.ts';
+import { describeProblems, validatePolicy, type Policy } from '../../../shared/index.ts';
 
 /** A policy document that could not be used, with the reason naming the bad key. */
 export class PolicyError extends Error {
@@ -28,7 +28,7 @@ export function parsePolicyText(text: string, source: string): Policy {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new PolicyError(`${source}: not valid YAML or JSON: ${detail ?? ''}`, { cause: error });
   }
-  const checked = validate(PolicySchema, document);
+  const checked = validatePolicy(document);
   if (!checked.ok) {
     throw new PolicyError(`${source}: invalid policy: ${describeProblems(checked.problems)}`);
   }

@@ -19,7 +19,7 @@ describe('policy files', () => {
 
   it('the example policy validates and carries staff and pupil AUPs', async () => {
     const policy = await readPolicyFile(examplePath);
-    expect(policy.aup.documents.map((d) => d.role).sort()).toEqual(['pupil', 'staff']);
+    expect(policy.aup.documents.map((d) => d.role).sort()).toEqual(['pupil', 'staff', 'staff']);
     expect(policy.usb.mode).toBe('block');
   });
 

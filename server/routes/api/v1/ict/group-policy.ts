@@ -11,7 +11,7 @@ import {
   PolicySchema,
   PolicyUploadResponseSchema,
   UuidSchema,
-  validate,
+  validatePolicy,
 } from '../../../../../shared/index.ts';
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
 import { namedExists } from '../../../../store/ict-admin.ts';
@@ -112,7 +112,7 @@ export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const checked = validate(PolicySchema, request.body as unknown);
+      const checked = validatePolicy(request.body);
       if (!checked.ok) {
         return reply.status(400).send({
           error: 'invalid-policy',

@@ -1,0 +1,399 @@
+// The service's side of the AUP (issue 15): notices each new console session, works out what
+// that user must sign (policy rules, this device's record, the server's answer about other
+// devices, cached for offline), tells the tray (`aup:required`, `aup:pending`), and records a
+// signature or a decline itself — with the console user it finds, never a name the tray sends,
+// and only for the exact text in force. Events go through the outbox, so they survive a power
+// cut and reach the server once however long the device is offline.
+import { randomUUID } from 'node:crypto';
+import {
+  SCHEMA_VERSION,
+  type AgentEvent,
+  type AupDeclineAction,
+  type AupPending,
+  type AupSignaturesResponse,
+  type IpcRequest,
+  type Policy,
+} from '../../shared/index.ts';
+import { aupDocumentsDue, type AupDue } from '../core/aup/index.ts';
+import type { SessionActions } from '../core/aup/decline/index.ts';
+import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/console-user.ts';
+import type { AupSignaturesFetch } from '../core/server-client.ts';
+import type { AupRecord } from './aup-record.ts';
+import type { IpcPeer } from './ipc-server.ts';
+
+/** A sign request as the IPC server validated it. */
+export type AupSignRequest = Extract<IpcRequest, { channel: 'aup:sign' }>;
+/** A decline request as the IPC server validated it. */
+export type AupDeclineRequest = Extract<IpcRequest, { channel: 'aup:decline' }>;
+
+/** A refusal the tray hears as the error of its request. */
+export class AupRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AupRefusal';
+  }
+}
+
+/** What the module is built from. */
+export interface AupSessionsOptions {
+  consoleUser: ConsoleUserSource;
+  policy: { current(): Policy; onChange(listener: (policy: Policy) => void): () => void };
+  record: AupRecord;
+  /** The server's answer about a user; null when the device is not enrolled. */
+  lookup(user: string): Promise<AupSignaturesFetch | null>;
+  actions: SessionActions;
+  recordEvent(event: AgentEvent): Promise<void>;
+  push(pending: AupPending): void;
+  log: {
+    warn(details: Record<string, unknown>, message: string): void;
+    info(details: Record<string, unknown>, message: string): void;
+  };
+  now(): Date;
+  /** The device's group name, for rules by device group; null while the device does not know. */
+  deviceGroup?: () => string | null;
+  /**
+   * The uid of a login name, to hold a requester with proven credentials to the console user.
+   * Absent (or answering null): a peer's uid cannot be compared and the request is refused.
+   */
+  uidOf?: (user: string) => Promise<number | null>;
+  /** How often the console is looked at for a new session. */
+  pollMs?: number;
+  /** How long a server answer is fresh before a new session asks again. */
+  lookupFreshMs?: number;
+  /** How long `aup:pending` waits for a lookup in flight before answering from the cache. */
+  lookupWaitMs?: number;
+}
+
+const DECLINE_REPEAT_MS = 60_000;
+
+/** The AUP duty of the service: start/stop, and the three IPC answers. */
+export class AupSessions {
+  readonly #o: AupSessionsOptions;
+  #timer: NodeJS.Timeout | null = null;
+  #polling = false;
+  #lastUser: string | null = null;
+  #unsubscribe: (() => void) | null = null;
+  readonly #lookups = new Map<string, Promise<void>>();
+  readonly #lastDecline = new Map<string, number>();
+
+  constructor(options: AupSessionsOptions) {
+    this.#o = options;
+  }
+
+  /** Starts watching the console; the first look happens at once. */
+  start(): void {
+    if (this.#timer !== null) {
+      return;
+    }
+    this.#timer = setInterval(() => void this.#poll(), this.#o.pollMs ?? 5_000);
+    this.#timer.unref();
+    // A new policy can make a document due for the user already at the console.
+    this.#unsubscribe = this.#o.policy.onChange(() => {
+      this.#lastUser = null;
+      void this.#poll();
+    });
+    void this.#poll();
+  }
+
+  /** Stops watching; requests in flight finish. */
+  stop(): void {
+    if (this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  /** What the console user must sign now (`aup:pending`). */
+  async pending(peer: IpcPeer): Promise<AupPending> {
+    const user = await this.#consoleUser(peer, false);
+    if (user === null) {
+      return { user: null, documents: [] };
+    }
+    const inFlight = this.#lookups.get(user.name.toLowerCase());
+    if (inFlight !== undefined) {
+      await Promise.race([inFlight, delay(this.#o.lookupWaitMs ?? 5_000)]);
+    }
+    return this.#pendingOf(user, this.#due(user));
+  }
+
+  /** Records a signature (`aup:sign`); refuses anything but the complete, current document. */
+  async sign(request: AupSignRequest, peer: IpcPeer): Promise<AupPending> {
+    const user = await this.#requiredUser(peer);
+    const due = this.#due(user);
+    const item = this.#dueDocument(due, user, request.documentId, request.textSha256);
+    if (item === null) {
+      // Signed already (a double click, a second window): nothing more to record.
+      return this.#pendingOf(user, due);
+    }
+    const { document, textSha256 } = item;
+    const every = document.statements.map((_, index) => index);
+    if (
+      request.acknowledged.length !== every.length ||
+      request.acknowledged.some((value, index) => value !== every[index])
+    ) {
+      throw new AupRefusal('every statement must be ticked, one by one, before signing');
+    }
+    const fullName = request.fullName.trim();
+    if (fullName === '') {
+      throw new AupRefusal('type your full name to sign');
+    }
+    const tutorGroup = document.askTutorGroup ? (request.tutorGroup?.trim() ?? '') : null;
+    if (tutorGroup === '') {
+      throw new AupRefusal('this document asks for your tutor group');
+    }
+    const parentCarer = document.askParentCarer ? (request.parentCarer?.trim() ?? '') : null;
+    if (parentCarer === '') {
+      throw new AupRefusal('this document asks for a parent or carer');
+    }
+    const now = this.#o.now();
+    await this.#o.recordEvent({
+      schemaVersion: SCHEMA_VERSION,
+      id: randomUUID(),
+      occurredAt: now.toISOString(),
+      type: 'aup.accepted',
+      data: {
+        ...this.#eventBase(user, due, item),
+        acknowledged: every,
+        fullName,
+        tutorGroup,
+        parentCarer,
+      },
+    });
+    // After the outbox holds the event: a crash in between asks again, never loses a signature.
+    await this.#o.record.addSignature({
+      user: user.name,
+      documentId: document.id,
+      version: document.version,
+      textSha256,
+      signedAt: now.toISOString(),
+    });
+    this.#o.log.info({ documentId: document.id, version: document.version }, 'AUP signed');
+    return this.#pendingOf(user, this.#due(user));
+  }
+
+  /** Records a decline (`aup:decline`) and runs the policy's action for the user's role. */
+  async decline(request: AupDeclineRequest, peer: IpcPeer): Promise<AupPending> {
+    const user = await this.#requiredUser(peer);
+    const due = this.#due(user);
+    const item = this.#dueDocument(due, user, request.documentId, request.textSha256);
+    if (item === null || due.role === null) {
+      return this.#pendingOf(user, due);
+    }
+    const aup = this.#o.policy.current().aup;
+    const action: AupDeclineAction = aup.onDeclineByRole?.[due.role] ?? aup.onDecline;
+    const actionError = await this.#runAction(action, user.name);
+    const now = this.#o.now();
+    const repeat = `${user.name.toLowerCase()}\n${item.document.id}`;
+    const last = this.#lastDecline.get(repeat);
+    // A window that is closed again and again (record-only) is one decline a minute, not a
+    // flood of events; the action itself runs every time.
+    if (last === undefined || now.getTime() - last >= DECLINE_REPEAT_MS || now.getTime() < last) {
+      this.#lastDecline.set(repeat, now.getTime());
+      await this.#o.recordEvent({
+        schemaVersion: SCHEMA_VERSION,
+        id: randomUUID(),
+        occurredAt: now.toISOString(),
+        type: 'aup.declined',
+        data: { ...this.#eventBase(user, due, item), action, actionError },
+      });
+    }
+    if (actionError !== null) {
+      this.#o.log.warn({ action, actionError }, 'AUP declined; the decline action failed');
+    }
+    return { ...this.#pendingOf(user, due), declined: { action, actionError } };
+  }
+
+  async #runAction(action: AupDeclineAction, user: string): Promise<string | null> {
+    try {
+      switch (action) {
+        case 'sign-out':
+          return await this.#o.actions.signOut(user);
+        case 'lock':
+          return await this.#o.actions.lock(user);
+        case 'record-only':
+          return null;
+        case 'hold-network':
+          return 'hold-network is not enforced by this version of Hallpass: recorded only';
+      }
+    } catch (error) {
+      return `the ${action} action failed: ${error instanceof Error ? error.message : String(error)}`.slice(
+        0,
+        1000,
+      );
+    }
+  }
+
+  #eventBase(
+    user: ConsoleUser,
+    due: AupDue,
+    item: AupDue['due'][number],
+  ): {
+    user: string;
+    role: 'staff' | 'pupil';
+    documentId: string;
+    kind: 'aup' | 'device-contract';
+    version: string;
+    textSha256: string;
+  } {
+    return {
+      user: user.name.slice(0, 256),
+      role: due.role ?? item.document.role,
+      documentId: item.document.id,
+      kind: item.document.kind,
+      version: item.document.version,
+      textSha256: item.textSha256,
+    };
+  }
+
+  /** The due document the request names, null when it is not due; refuses a stale text. */
+  #dueDocument(
+    due: AupDue,
+    user: ConsoleUser,
+    documentId: string,
+    textSha256: string,
+  ): AupDue['due'][number] | null {
+    const item = due.due.find((d) => d.document.id === documentId);
+    if (item === undefined) {
+      const known = this.#o.policy
+        .current()
+        .aup.documents.some((d) => d.id === documentId && d.role === due.role);
+      if (!known) {
+        throw new AupRefusal(`${user.name} has no document ${documentId} to sign`);
+      }
+      return null;
+    }
+    if (item.textSha256 !== textSha256) {
+      throw new AupRefusal(
+        'the document changed after it was shown; nothing recorded: show the current text and sign again',
+      );
+    }
+    return item;
+  }
+
+  #due(user: ConsoleUser): AupDue {
+    return aupDocumentsDue({
+      user,
+      deviceGroup: this.#o.deviceGroup?.() ?? null,
+      aup: this.#o.policy.current().aup,
+      local: this.#o.record.signaturesOf(user.name),
+      remote: this.#o.record.remoteOf(user.name)?.answer ?? null,
+      now: this.#o.now(),
+    });
+  }
+
+  #pendingOf(user: ConsoleUser, due: AupDue): AupPending {
+    return {
+      user: user.name.slice(0, 256),
+      documents: due.due.map(({ document, textSha256, reason }) => ({
+        ...document,
+        textSha256,
+        reason,
+      })),
+    };
+  }
+
+  async #requiredUser(peer: IpcPeer): Promise<ConsoleUser> {
+    const user = await this.#consoleUser(peer, true);
+    if (user === null) {
+      throw new AupRefusal('nobody is signed in at the console: nothing recorded');
+    }
+    return user;
+  }
+
+  /** The console user, checked against the requester once the IPC server proves who that is. */
+  async #consoleUser(peer: IpcPeer, strict: boolean): Promise<ConsoleUser | null> {
+    let user: ConsoleUser | null;
+    try {
+      user = await this.#o.consoleUser.current();
+    } catch (error) {
+      if (strict) {
+        throw new AupRefusal(
+          `cannot tell who is at the console: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      return null;
+    }
+    if (user !== null && peer.uid !== null) {
+      const uid = (await this.#o.uidOf?.(user.name).catch(() => null)) ?? null;
+      if (uid !== peer.uid) {
+        throw new AupRefusal('only the user at the console can see or sign their AUP');
+      }
+    }
+    return user;
+  }
+
+  /** Looks at the console; a new user gets the server asked and the tray told. */
+  async #poll(): Promise<void> {
+    if (this.#polling) {
+      return;
+    }
+    this.#polling = true;
+    try {
+      let user: ConsoleUser | null;
+      try {
+        user = await this.#o.consoleUser.current();
+      } catch {
+        user = null;
+      }
+      const name = user?.name ?? null;
+      if (name === this.#lastUser) {
+        return;
+      }
+      this.#lastUser = name;
+      if (user === null) {
+        return;
+      }
+      await this.#refresh(user.name);
+      const pending = this.#pendingOf(user, this.#due(user));
+      if (pending.documents.length > 0) {
+        this.#o.push(pending);
+      }
+    } catch (error) {
+      this.#o.log.warn({ error: String(error) }, 'AUP: could not work out what to sign');
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** Asks the server about `user` unless a fresh answer is cached; offline keeps the cache. */
+  #refresh(user: string): Promise<void> {
+    const key = user.toLowerCase();
+    const cached = this.#o.record.remoteOf(user);
+    const age = cached === null ? Infinity : this.#o.now().getTime() - Date.parse(cached.fetchedAt);
+    if (age >= 0 && age < (this.#o.lookupFreshMs ?? 10 * 60_000)) {
+      return Promise.resolve();
+    }
+    const running = this.#lookups.get(key);
+    if (running !== undefined) {
+      return running;
+    }
+    const lookup = (async () => {
+      const found = await this.#o.lookup(user);
+      if (found === null) {
+        return;
+      }
+      if (found.kind === 'failed') {
+        this.#o.log.warn(
+          { error: found.error instanceof Error ? found.error.message : String(found.error) },
+          'AUP: the server could not say what was signed elsewhere; using the cached answer',
+        );
+        return;
+      }
+      await this.#o.record.setRemote(found.answer satisfies AupSignaturesResponse, this.#o.now());
+    })()
+      .catch((error: unknown) => {
+        this.#o.log.warn({ error: String(error) }, 'AUP: signature lookup failed');
+      })
+      .finally(() => this.#lookups.delete(key));
+    this.#lookups.set(key, lookup);
+    return lookup;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+}
