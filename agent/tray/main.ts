@@ -282,7 +282,9 @@ async function start(): Promise<void> {
         model.setIdleWarning(msLeft);
         if (msLeft === null) {
           windows.get('idle-warning')?.close();
-        } else {
+        } else if (!windows.has('idle-warning')) {
+          // Opened once per warning; the countdown then comes as pushes, without taking the
+          // focus again every second.
           openWindow('idle-warning');
         }
       },
