@@ -72,6 +72,10 @@ export class TrayModel {
       this.#changed();
     },
     push: (push: IpcPush) => {
+      if (push.push !== 'usb:decision') {
+        // aup:required is for the AUP window, not a notification.
+        return;
+      }
       const notification = this.#planner.fromUsbDecision(push.decision);
       if (notification !== null) {
         this.#options.notify(notification);
