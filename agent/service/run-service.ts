@@ -244,6 +244,9 @@ export async function runService(options: {
     },
     log,
     now: () => host.now(),
+    // The tray asks aup:pending itself when it starts at login; the poll only brings the push.
+    // On Windows each look starts PowerShell (seconds of CPU, PLATFORMS.md §10): less often.
+    pollMs: os === 'windows' ? 30_000 : 5_000,
   });
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => service.status(),

@@ -16,6 +16,8 @@ const ok = (stdout: string) => ({ stdout, stderr: '', exitCode: 0 });
 const seat = await fixture('linux/console-user/constructed-show-seat-active.txt');
 const session = await fixture('linux/console-user/constructed-show-session-user.txt');
 const noSystemd = await fixture('linux/console-user/no-systemd-show-seat.stderr.txt');
+// Recorded: test/fixtures/darwin/aup-decline/SOURCES.md.
+const bootoutFailed = await fixture('darwin/aup-decline/launchctl-bootout-failed.stderr.txt');
 
 describe('Linux: loginctl', () => {
   const loginctl =
@@ -159,11 +161,11 @@ describe('macOS: launchctl', () => {
     expect(host.calls.map((c) => c.command)).not.toContain('launchctl');
   });
 
-  it('reports launchctl’s refusal', async () => {
+  it('reports launchctl’s refusal in its own words (recorded)', async () => {
     const host = fakeHost({
       commands: {
         id: ok('501\n'),
-        launchctl: { stdout: '', stderr: 'Boot-out failed: 5: Input/output error', exitCode: 5 },
+        launchctl: { stdout: '', stderr: bootoutFailed, exitCode: 5 },
       },
     });
     expect(await darwinSessionActions(host).signOut('jsmith')).toMatch(/exit 5.*Boot-out failed/);

@@ -1,0 +1,148 @@
+// The AUP channels of the IPC server: requests are checked against the shared schema before
+// the AUP module sees them (a tray cannot name the user, or send more than the event holds),
+// and the module's refusals reach the tray as error answers with their reason.
+import { connect } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AupRefusal } from '../../../agent/service/aup-sessions.ts';
+import { startIpcServer } from '../../../agent/service/ipc-server.ts';
+import type { AgentStatus, AupPending } from '../../../shared/index.ts';
+
+const status: AgentStatus = {
+  agentVersion: '0.1.0',
+  enrolled: false,
+  deviceId: null,
+  serverUrl: null,
+  policy: { name: 'Hallpass default', version: 0 },
+  lastCheckAt: null,
+  lastReportQueuedAt: null,
+  lastDeliveryAt: null,
+  lastDeliveryError: null,
+  deliveryFailures: 0,
+  nextDeliveryAttemptAt: null,
+  passFailures: null,
+  outbox: { reports: 0, events: 0 },
+  results: [],
+  usb: { mode: 'audit', problem: null, recent: [] },
+};
+
+function ask(path: string, request: unknown): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path, () => socket.write(JSON.stringify(request) + '\n'));
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      if (buffer.includes('\n')) {
+        socket.end();
+        resolve(JSON.parse(buffer.slice(0, buffer.indexOf('\n'))) as Record<string, unknown>);
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+const nothing: AupPending = { user: 'pupil.0042', documents: [] };
+const sign = {
+  id: 3,
+  channel: 'aup:sign',
+  documentId: 'pupil-aup',
+  textSha256: 'a'.repeat(64),
+  acknowledged: [0, 1],
+  fullName: 'Jo',
+  tutorGroup: null,
+  parentCarer: null,
+};
+
+describe('AUP channels over IPC', () => {
+  let dir: string;
+  let withAup: string;
+  let withoutAup: string;
+  const calls: string[] = [];
+  const closers: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hallpass-ipc-aup-'));
+    withAup = join(dir, 'aup.sock');
+    withoutAup = join(dir, 'plain.sock');
+    closers.push(
+      await startIpcServer(withAup, {
+        status: () => status,
+        runChecks: () => Promise.resolve(),
+        aup: {
+          pending: () => {
+            calls.push('pending');
+            return Promise.resolve(nothing);
+          },
+          sign: (request, peer) => {
+            calls.push(`sign ${request.fullName} uid=${String(peer.uid)}`);
+            return request.fullName === 'refuse me'
+              ? Promise.reject(new AupRefusal('every statement must be ticked'))
+              : Promise.resolve(nothing);
+          },
+          decline: () => Promise.reject(new Error('disk full')),
+        },
+      }),
+      await startIpcServer(withoutAup, {
+        status: () => status,
+        runChecks: () => Promise.resolve(),
+      }),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all(closers.map((close) => close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers aup:pending with the documents and the status', async () => {
+    expect(await ask(withAup, { id: 1, channel: 'aup:pending' })).toEqual({
+      id: 1,
+      ok: true,
+      status,
+      aup: nothing,
+    });
+  });
+
+  it('passes a valid signature on, with no proven peer yet', async () => {
+    expect(await ask(withAup, sign)).toMatchObject({ id: 3, ok: true, aup: nothing });
+    expect(calls).toContain('sign Jo uid=null');
+  });
+
+  it.each([
+    ['a user name the tray claims', { ...sign, user: 'headteacher' }, /unknown key/],
+    // The union's other branches make the description noisy; the refusal is what counts.
+    ['a name longer than the event holds', { ...sign, fullName: 'x'.repeat(201) }, /invalid/],
+    ['a hash that is not one', { ...sign, textSha256: 'abc' }, /textSha256/],
+    ['a statement index out of range', { ...sign, acknowledged: [100] }, /acknowledged/],
+  ])('refuses %s before the AUP module sees it', async (_name, request, says) => {
+    const before = calls.length;
+    const answer = await ask(withAup, request);
+    expect(answer.ok).toBe(false);
+    expect(String(answer.error)).toMatch(says);
+    expect(calls.length).toBe(before);
+  });
+
+  it('a refusal reaches the tray with its reason; a failure is the service’s', async () => {
+    expect(await ask(withAup, { ...sign, fullName: 'refuse me' })).toEqual({
+      id: 3,
+      ok: false,
+      error: 'every statement must be ticked',
+    });
+    const failed = await ask(withAup, {
+      id: 4,
+      channel: 'aup:decline',
+      documentId: 'pupil-aup',
+      textSha256: 'a'.repeat(64),
+    });
+    expect(failed).toEqual({ id: 4, ok: false, error: 'the service could not do that: disk full' });
+  });
+
+  it('a service without the AUP module refuses the channels', async () => {
+    expect(await ask(withoutAup, { id: 5, channel: 'aup:pending' })).toEqual({
+      id: 5,
+      ok: false,
+      error: 'this service does not handle the AUP',
+    });
+  });
+});
