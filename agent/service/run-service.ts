@@ -23,6 +23,7 @@ import { IdleLockRecorder } from './idle-locks.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
 import { SlowCheckCache } from './slow-checks.ts';
+import { TrayRegistry } from './tray-registry.ts';
 import { UsbGuard } from './usb-guard.ts';
 
 /** A running service and how to stop it. */
@@ -219,8 +220,18 @@ export async function runService(options: {
     recordEvent: (event) => service.recordEvent(event),
     now: () => host.now(),
   });
+  const consoleUser = consoleUserSourceFor(os, host, log);
+  const trays = new TrayRegistry({
+    consoleUser,
+    policy: opened.cache,
+    recordEvent: (event) => service.recordEvent(event),
+    now: () => host.now(),
+    log,
+  });
   const closeIpc = await startIpcServer(config.ipcPath, {
-    status: () => service.status(),
+    status: () => ({ ...service.status(), trays: trays.list() }),
+    consoleUser,
+    trayHello: (peer) => trays.connected(peer),
     runChecks: () => service.runPass({ requested: true }),
     pushes: (publish) => {
       pushListeners.add(publish);
@@ -260,6 +271,7 @@ export async function runService(options: {
     });
   }
   service.start();
+  trays.start();
   // Not awaited: an OS that hangs (a stuck udevadm) must not hold up the service; start() never
   // rejects, and what the OS refuses is in the guard's status.
   void usbGuard?.start();
@@ -268,6 +280,7 @@ export async function runService(options: {
     service,
     async stop() {
       await closeIpc();
+      await trays.stop();
       // Before the service: its folded event counts go into the outbox while it is still open.
       await usbGuard?.stop();
       await service.stop();
