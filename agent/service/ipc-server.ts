@@ -14,7 +14,6 @@
 // to give way: another user's connections, and unproven ones, always go first.
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
 import {
   describeProblems,
   IpcRequestSchema,
@@ -28,7 +27,7 @@ import {
 } from '../../shared/index.ts';
 import type { ConsoleUserSource } from '../core/console-user/console-user.ts';
 import { realHost } from '../core/host.ts';
-import type { PeerProofPlatform } from '../core/ipc-peer/peer-proof.ts';
+import { peersFolderFor, type PeerProofPlatform } from '../core/ipc-peer/peer-proof.ts';
 import { posixPeerProof } from '../core/ipc-peer/posix.ts';
 import { listenWithMode, prepareSocketFolder } from './ipc-socket-path.ts';
 
@@ -52,7 +51,7 @@ export interface IpcHandlers {
   idleLocked?(idleSeconds: number): Promise<boolean>;
   /**
    * Proof files: where clients make them and how their owner is read. Absent on a Unix socket:
-   * the POSIX proof in a `peers` folder beside the socket. Absent on a named pipe: the peer
+   * the POSIX proof in a `<socket>.peers` folder beside the socket. Absent on a named pipe: the peer
    * channels are refused and every connection stays unproven.
    */
   peerProof?: PeerProofPlatform;
@@ -285,7 +284,7 @@ export async function startIpcServer(
     handlers.peerProof ??
     (isPipe
       ? null
-      : posixPeerProof(join(dirname(path), 'peers'), realHost.run, process.getuid?.() ?? 0));
+      : posixPeerProof(peersFolderFor('linux', path), realHost.run, process.getuid?.() ?? 0));
   await proof?.prepare();
   const connections = new Set<Connection>();
   const release = (connection: Connection) => {

@@ -8,6 +8,7 @@ import { SCHEMA_VERSION, type AgentStatus, type IpcPush } from '../../shared/ind
 import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
 import { consoleUserSourceFor } from '../core/console-user/index.ts';
+import { peerProofFor } from '../core/ipc-peer/index.ts';
 import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
 import { enrolDevice, EnrolmentError } from '../core/enrolment.ts';
 import { collectDeviceFacts } from '../core/facts/device-facts.ts';
@@ -231,6 +232,7 @@ export async function runService(options: {
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => ({ ...service.status(), trays: trays.list() }),
     consoleUser,
+    peerProof: peerProofFor(os, host, config.ipcPath),
     trayHello: (peer) => trays.connected(peer),
     runChecks: () => service.runPass({ requested: true }),
     pushes: (publish) => {

@@ -2,7 +2,8 @@
 // that then write lines of their own on it: the test's own uid (root here) is who it proves.
 import { open as openFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { peersFolderFor } from '../../agent/core/ipc-peer/peer-proof.ts';
 
 /** Reads one answer line from `socket`. */
 function nextLine(socket: Socket): Promise<string> {
@@ -35,7 +36,7 @@ export async function openProven(path: string): Promise<Socket> {
   });
   socket.write('{"id":1,"channel":"peer:challenge"}\n');
   const { nonce } = JSON.parse(await nextLine(socket)) as { nonce: string };
-  const file = await openFile(join(dirname(path), 'peers', nonce), 'wx', 0o600);
+  const file = await openFile(join(peersFolderFor('linux', path), nonce), 'wx', 0o600);
   await file.close();
   socket.write('{"id":2,"channel":"peer:prove"}\n');
   const proved = JSON.parse(await nextLine(socket)) as { ok: boolean };

@@ -8,7 +8,7 @@
 // The client asks for the challenge (`peer:challenge`) rather than the service sending one on
 // connect: a client that only reads the status keeps its one-request-one-answer shape, and a
 // connection that never proves costs the service no file work.
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { OsName } from '../platform.ts';
 
 /** A nonce as the service hands it out: 128 random bits, lowercase hex. */
@@ -55,5 +55,7 @@ export function peersFolderFor(os: OsName, ipcPath: string, programData?: string
     // A named pipe has no folder: the service's ProgramData folder holds the peers folder.
     return join(programData ?? 'C:\\ProgramData', 'Hallpass', 'peers');
   }
-  return join(dirname(ipcPath), 'peers');
+  // Beside the socket and named after it (/run/hallpass/agent.peers, macOS
+  // /var/run/hallpass-agent.peers): never a generic name in a shared folder such as /var/run.
+  return join(dirname(ipcPath), `${basename(ipcPath, '.sock')}.peers`);
 }

@@ -103,7 +103,7 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
     folder = await mkdtemp(join(tmpdir(), 'hallpass-peers-'));
     await chmod(folder, 0o755);
     path = join(folder, 'agent.sock');
-    peers = join(folder, 'peers');
+    peers = join(folder, 'agent.peers');
     clientFile = join(folder, 'client.js');
     await writeFile(
       clientFile,
