@@ -31,6 +31,7 @@ const status: AgentStatus = {
   outbox: { reports: 0, events: 0 },
   results: [],
   usb: { mode: 'audit', problem: null, recent: [] },
+  trays: [{ user: 'someone', since: '2026-12-05T08:00:00.000Z' }],
 };
 
 /** Runs the client as `user`; each printed line as it comes, and a way to end it. */
@@ -162,20 +163,24 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
     });
     // Not the console user: nothing that acts for the console session, but the status.
     expect(lines.slice(1, 4).map((l) => json(l).ok)).toEqual([false, false, false]);
-    expect(json(lines[4] ?? '').ok).toBe(true);
+    // The status, without whose trays are connected.
+    expect(json(lines[4] ?? '')).toMatchObject({ ok: true });
+    expect(json(lines[4] ?? '').status).not.toHaveProperty('trays');
   });
 
   it('proves the console user as the console user, whose tray may say hello', async () => {
     const lines = await run(consoleUser, 'honest', [
       { channel: 'tray:hello' },
       { channel: 'idle:locked', idleSeconds: 600 },
+      { channel: 'status:get' },
     ]);
     expect(json(lines[0] ?? '')).toMatchObject({
       ok: true,
       peer: { id: String(consoleUser.uid), user: consoleUser.name, console: true },
     });
-    expect(lines.slice(1).map((l) => json(l).ok)).toEqual([true, true]);
+    expect(lines.slice(1).map((l) => json(l).ok)).toEqual([true, true, true]);
     expect(trayHellos.at(-1)?.user).toBe(consoleUser.name);
+    expect(json(lines[3] ?? '').status).toHaveProperty('trays', status.trays);
   });
 
   it('refuses a symbolic link to a root-owned file, and removes it', async () => {
