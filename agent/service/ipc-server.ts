@@ -51,8 +51,8 @@ export interface IpcHandlers {
   idleLocked?(idleSeconds: number): Promise<boolean>;
   /**
    * Proof files: where clients make them and how their owner is read. Absent on a Unix socket:
-   * the POSIX proof in a `<socket>.peers` folder beside the socket. Absent on a named pipe: the peer
-   * channels are refused and every connection stays unproven.
+   * the POSIX proof in a `<socket>.peers` folder beside the socket. Absent on a named pipe: the
+   * peer channels are refused and every connection stays unproven.
    */
   peerProof?: PeerProofPlatform;
   /** Who sits at the console, to mark a proven connection as the console user's. */
@@ -496,7 +496,10 @@ export async function startIpcServer(
         if (!waiting && now - connection.lastActivity >= bounds.idleTimeoutMs) {
           drop(connection);
         } else if (
+          // Not while an answer is being worked out: a proof waits on the console-user
+          // command, which a loaded machine can make slow. Every answer ends.
           connection.peer === null &&
+          connection.inFlight === 0 &&
           now - connection.openedAt >= bounds.unprovenTimeoutMs
         ) {
           drop(connection);
