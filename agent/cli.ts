@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       // Never the config file: it may hold the enrolment token and be readable by root only.
       return statusCommand({
+        os,
         ipcPath: values.ipc ?? PLATFORM_PATHS[os].ipcPath,
         json: values.json,
         write,

@@ -1,5 +1,14 @@
-import type { AgentStatus, UsbDecision } from '../../shared/index.ts';
-import { ipcRequest } from '../service/ipc-server.ts';
+import {
+  describeProblems,
+  IpcResponseSchema,
+  validate,
+  type AgentStatus,
+  type IpcResponse,
+  type UsbDecision,
+} from '../../shared/index.ts';
+import { connectIpc, proveIpcPeer } from '../core/ipc-peer/client.ts';
+import { peersFolderFor } from '../core/ipc-peer/peer-proof.ts';
+import type { OsName } from '../core/platform.ts';
 
 /** Renders the service's status for people. */
 export function renderStatus(status: AgentStatus): string {
@@ -44,6 +53,15 @@ export function renderStatus(status: AgentStatus): string {
     lines.push('  (no check pass yet)');
   }
   lines.push('', ...renderUsb(status.usb));
+  if (status.trays !== undefined) {
+    lines.push('', 'Trays connected:');
+    for (const tray of status.trays) {
+      lines.push(`  ${tray.user ?? '(no name)'} since ${tray.since}`);
+    }
+    if (status.trays.length === 0) {
+      lines.push('  (none)');
+    }
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -101,15 +119,40 @@ export function describeUsbDecision(decision: UsbDecision): string {
   return `${action}: ${what}, because ${why}; ${who}`;
 }
 
+/**
+ * Asks the service for its status on a connection proven first (agent/core/ipc-peer), so the
+ * service knows who asks and root and the console user see what is theirs (the trays). A proof
+ * that fails (a service of an older version, a peers folder this OS lacks) still gets the
+ * status every local user may read.
+ */
+async function provenStatus(os: OsName, ipcPath: string): Promise<IpcResponse> {
+  const connection = await connectIpc(ipcPath, 10_000);
+  try {
+    await proveIpcPeer(
+      (request) => connection.ask(request),
+      peersFolderFor(os, ipcPath, process.env.ProgramData),
+    ).catch(() => null);
+    const raw = await connection.ask({ channel: 'status:get' });
+    const checked = validate(IpcResponseSchema, raw);
+    if (!checked.ok) {
+      throw new Error(`invalid answer from the service: ${describeProblems(checked.problems)}`);
+    }
+    return checked.value;
+  } finally {
+    connection.close();
+  }
+}
+
 /** `hallpass status`: asks the running service over IPC. */
 export async function statusCommand(options: {
+  os?: OsName;
   ipcPath: string;
   json: boolean;
   write: (text: string) => void;
 }): Promise<number> {
   let answer;
   try {
-    answer = await ipcRequest(options.ipcPath, 'status:get', 10_000);
+    answer = await provenStatus(options.os ?? 'linux', options.ipcPath);
   } catch (error) {
     throw new ServiceUnavailable(
       `the Hallpass service is not running (nothing answers at ${options.ipcPath}: ${(error as Error).message})`,

@@ -19,7 +19,7 @@ import type { SessionActions } from '../core/aup/decline/index.ts';
 import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/console-user.ts';
 import type { AupSignaturesFetch } from '../core/server-client.ts';
 import type { AupRecord } from './aup-record.ts';
-import type { IpcPeer } from './ipc-server.ts';
+import type { AupPeer as IpcPeer } from './ipc-server.ts';
 
 /** A sign request as the IPC server validated it. */
 export type AupSignRequest = Extract<IpcRequest, { channel: 'aup:sign' }>;

@@ -4,6 +4,15 @@
 // (every answer is a value, every promise is handled), and every resource a client can make the
 // service hold is bounded: line length, requests in flight and answers waiting to be read per
 // connection, connections in total, idle time, and how often a check pass may be requested.
+//
+// Who is on the other end is proven from the OS (agent/core/ipc-peer: the client creates a file
+// named by a nonce, the service reads its owner), never taken from what a client says. An
+// unproven connection may only do what is harmless (read the status, ask for a rate-limited
+// pass, prove itself), has a short deadline and a small pool of its own; channels that act for a
+// user (pushes naming users, idle locks, the tray's hello) need a proven console user or root.
+// Each proven user has a cap of their own, and the console user's tray is the last connection
+// to give way: another user's connections, and unproven ones, always go first.
+import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import {
   describeProblems,
@@ -12,10 +21,16 @@ import {
   validate,
   type AgentStatus,
   type AupPending,
+  type IpcPeer,
+  type IpcPeerResponse,
   type IpcPush,
   type IpcRequest,
   type IpcResponse,
 } from '../../shared/index.ts';
+import type { ConsoleUserSource } from '../core/console-user/console-user.ts';
+import { realHost } from '../core/host.ts';
+import { peersFolderFor, type PeerProofPlatform } from '../core/ipc-peer/peer-proof.ts';
+import { posixPeerProof } from '../core/ipc-peer/posix.ts';
 import { listenWithMode, prepareSocketFolder } from './ipc-socket-path.ts';
 
 const MAX_LINE_BYTES = 4096;
@@ -38,28 +53,41 @@ export interface IpcHandlers {
   idleLocked?(idleSeconds: number): Promise<boolean>;
   /**
    * The AUP channels (aup-sessions.ts): what the console user must sign, and their signature
-   * or decline. `peer` is who the OS says sent the request; its uid is null until this server
-   * reads peer credentials. A rejection is the client's refusal, with its reason. Absent: the
-   * channels are refused.
+   * or decline. Only a proven connection of the console user (or root) reaches them; `peer`
+   * keeps aup-sessions' own uid seam, null here because the proof already named the user. A
+   * rejection is the client's refusal, with its reason. Absent: the channels are refused.
    */
   aup?: {
-    pending(peer: IpcPeer): Promise<AupPending>;
-    sign(request: Extract<IpcRequest, { channel: 'aup:sign' }>, peer: IpcPeer): Promise<AupPending>;
+    pending(peer: AupPeer): Promise<AupPending>;
+    sign(request: Extract<IpcRequest, { channel: 'aup:sign' }>, peer: AupPeer): Promise<AupPending>;
     decline(
       request: Extract<IpcRequest, { channel: 'aup:decline' }>,
-      peer: IpcPeer,
+      peer: AupPeer,
     ): Promise<AupPending>;
   };
+  /**
+   * Proof files: where clients make them and how their owner is read. Absent on a Unix socket:
+   * the POSIX proof in a `<socket>.peers` folder beside the socket. Absent on a named pipe: the
+   * peer channels are refused and every connection stays unproven.
+   */
+  peerProof?: PeerProofPlatform;
+  /** Who sits at the console, to mark a proven connection as the console user's. */
+  consoleUser?: ConsoleUserSource;
+  /**
+   * A proven console user's tray said hello on a connection; returns what to call when that
+   * connection closes. Absent: the channel is refused.
+   */
+  trayHello?(peer: IpcPeer): { release(): void };
 }
 
-/** Who sent a request, as the OS proves it; null fields are not known (yet). */
-export interface IpcPeer {
+/** The requester as aup-sessions checks it: its uid when known (null: already checked here). */
+export interface AupPeer {
   uid: number | null;
 }
 
-// Peer credentials are not read yet (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS, the pipe
-// client's process on Windows): the seam where they arrive. Until then nothing is proven.
-const UNPROVEN_PEER: IpcPeer = { uid: null };
+// The IPC server lets only a proven console user (or root) reach the AUP channels, so the AUP
+// module need not compare uids again.
+const AUP_PEER: AupPeer = { uid: null };
 
 /**
  * Bounds on what clients can make the service hold. A connection at the total cap does not
@@ -77,6 +105,12 @@ export interface IpcLimits {
   idleTimeoutMs: number;
   /** A requested check pass runs at most once per this long; callers in between get the status. */
   minCheckRunIntervalMs: number;
+  /** Proven connections one user (uid, SID) may hold; beyond it their own longest idle goes. */
+  maxPerPeer: number;
+  /** Connections not yet proven, all users together; beyond it the oldest unproven goes. */
+  maxUnproven: number;
+  /** An unproven connection is closed this long after it opened, busy or not. */
+  unprovenTimeoutMs: number;
 }
 
 /** Defaults: far below any descriptor limit, and above what one tray ever needs. */
@@ -86,7 +120,13 @@ export const DEFAULT_IPC_LIMITS: IpcLimits = {
   maxBufferedBytes: 64 * 1024,
   idleTimeoutMs: 60_000,
   minCheckRunIntervalMs: 5 * 60_000,
+  maxPerPeer: 8,
+  maxUnproven: 8,
+  unprovenTimeoutMs: 10_000,
 };
+
+/** Proof attempts one connection may make; a client proves in one, a guesser gets no more. */
+const MAX_CHALLENGES = 3;
 
 /** One client connection and what it holds. */
 interface Connection {
@@ -99,6 +139,24 @@ interface Connection {
   stalled: boolean;
   /** Sent `events:subscribe`: gets pushes, once each however often it asked. */
   subscribed: boolean;
+  openedAt: number;
+  /** Who proved to be on the other end; null until then. */
+  peer: IpcPeer | null;
+  /** The nonce handed out and not yet answered, with when. */
+  challenge: { nonce: string; issuedAt: number } | null;
+  challenges: number;
+  /** Set once the console user's tray said hello here: called when the connection ends. */
+  tray: { release(): void } | null;
+}
+
+/** What answering a line may do to its connection and the server. */
+interface LineContext {
+  checkRun: () => Promise<void>;
+  subscribe: () => void;
+  connection: Connection;
+  challenge: () => IpcPeerResponse | string;
+  prove: () => Promise<IpcPeer | string>;
+  trayHello: (peer: IpcPeer) => void;
 }
 
 /** The id of a request that failed validation, when it has a usable one; else 0. */
@@ -115,14 +173,29 @@ function errorAnswer(id: number, error: string): IpcResponse {
 }
 
 const NO_AUP = 'this service does not handle the AUP';
+/** Root, or the user at the console: who may act for the console session. */
+function actsForConsole(peer: IpcPeer | null): boolean {
+  return peer !== null && (peer.privileged || peer.console);
+}
+
+/** The status as this peer may see it: whose trays are connected is for root and the console user. */
+function visibleStatus(status: AgentStatus, peer: IpcPeer | null): AgentStatus {
+  if (status.trays === undefined || actsForConsole(peer)) {
+    return status;
+  }
+  const { trays: _trays, ...rest } = status;
+  return rest;
+}
+
+const NEEDS_PROOF = 'this channel needs a proven connection of the console user (peer:challenge)';
 
 /** Answers one line; never rejects: every failure is an error answer. */
 async function answerLine(
   line: string,
   handlers: IpcHandlers,
-  checkRun: () => Promise<void>,
-  subscribe: () => void,
-): Promise<IpcResponse> {
+  context: LineContext,
+): Promise<IpcResponse | IpcPeerResponse> {
+  const { checkRun, subscribe, connection } = context;
   let message: unknown;
   try {
     message = JSON.parse(line);
@@ -146,36 +219,96 @@ async function answerLine(
   try {
     switch (request.channel) {
       case 'status:get':
-        return { id: request.id, ok: true, status: handlers.status() };
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+        };
       case 'checks:run':
         await checkRun();
-        return { id: request.id, ok: true, status: handlers.status() };
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+        };
       case 'events:subscribe':
         if (handlers.pushes === undefined) {
           return errorAnswer(request.id, 'this service sends no pushes');
         }
+        // Pushes name users and devices: not for any local user to watch.
+        if (!actsForConsole(connection.peer)) {
+          return errorAnswer(request.id, NEEDS_PROOF);
+        }
         subscribe();
-        return { id: request.id, ok: true, status: handlers.status() };
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+        };
       case 'idle:locked':
         if (handlers.idleLocked === undefined) {
           return errorAnswer(request.id, 'this service does not record idle locks');
         }
+        if (!actsForConsole(connection.peer)) {
+          return errorAnswer(request.id, NEEDS_PROOF);
+        }
         if (!(await handlers.idleLocked(request.idleSeconds))) {
           return errorAnswer(request.id, 'an idle lock was recorded moments ago; not recorded');
         }
-        return { id: request.id, ok: true, status: handlers.status() };
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+        };
       case 'aup:pending':
-        return handlers.aup === undefined
-          ? errorAnswer(request.id, NO_AUP)
-          : aupAnswer(request.id, await handlers.aup.pending(UNPROVEN_PEER));
       case 'aup:sign':
-        return handlers.aup === undefined
-          ? errorAnswer(request.id, NO_AUP)
-          : aupAnswer(request.id, await handlers.aup.sign(request, UNPROVEN_PEER));
-      case 'aup:decline':
-        return handlers.aup === undefined
-          ? errorAnswer(request.id, NO_AUP)
-          : aupAnswer(request.id, await handlers.aup.decline(request, UNPROVEN_PEER));
+      case 'aup:decline': {
+        if (handlers.aup === undefined) {
+          return errorAnswer(request.id, NO_AUP);
+        }
+        // Signing acts for the console user: only their proven connection (or root's).
+        if (!actsForConsole(connection.peer)) {
+          return errorAnswer(request.id, NEEDS_PROOF);
+        }
+        const aup = handlers.aup;
+        if (request.channel === 'aup:pending') {
+          return aupAnswer(request.id, await aup.pending(AUP_PEER));
+        }
+        if (request.channel === 'aup:sign') {
+          return aupAnswer(request.id, await aup.sign(request, AUP_PEER));
+        }
+        return aupAnswer(request.id, await aup.decline(request, AUP_PEER));
+      }
+      case 'peer:challenge': {
+        const answer = context.challenge();
+        return typeof answer === 'string'
+          ? errorAnswer(request.id, answer)
+          : { ...answer, id: request.id };
+      }
+      case 'peer:prove': {
+        const peer = await context.prove();
+        return typeof peer === 'string'
+          ? errorAnswer(request.id, peer)
+          : { id: request.id, ok: true, peer };
+      }
+      case 'tray:hello': {
+        if (handlers.trayHello === undefined) {
+          return errorAnswer(request.id, 'this service keeps no tray registry');
+        }
+        const peer = connection.peer;
+        if (peer === null || !peer.console) {
+          return errorAnswer(
+            request.id,
+            "only the console user's tray, on a proven connection, may say hello",
+          );
+        }
+        context.trayHello(peer);
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+        };
+      }
     }
   } catch (error) {
     if (error instanceof Error && error.name === 'AupRefusal') {
@@ -201,10 +334,81 @@ export async function startIpcServer(
   if (!isPipe) {
     await prepareSocketFolder(path);
   }
+  const proof =
+    handlers.peerProof ??
+    (isPipe
+      ? null
+      : posixPeerProof(peersFolderFor('linux', path), realHost.run, process.getuid?.() ?? 0));
+  await proof?.prepare();
   const connections = new Set<Connection>();
+  const release = (connection: Connection) => {
+    connection.tray?.release();
+    connection.tray = null;
+  };
   const drop = (connection: Connection) => {
     connections.delete(connection);
+    release(connection);
     connection.socket.destroy();
+  };
+
+  const challenge = (connection: Connection): IpcPeerResponse | string => {
+    if (proof === null) {
+      return 'this service cannot prove who a client is on this OS';
+    }
+    if (connection.peer !== null) {
+      return 'this connection is proven already';
+    }
+    if (connection.challenges >= MAX_CHALLENGES) {
+      return 'too many proof attempts on this connection';
+    }
+    connection.challenges++;
+    const nonce = randomBytes(16).toString('hex');
+    connection.challenge = { nonce, issuedAt: Date.now() };
+    return { id: 0, ok: true, nonce };
+  };
+
+  const prove = async (connection: Connection): Promise<IpcPeer | string> => {
+    const pending = connection.challenge;
+    // One look per nonce, whatever it finds: a second prove needs a new challenge.
+    connection.challenge = null;
+    if (proof === null || pending === null) {
+      return 'no challenge to answer: ask peer:challenge first';
+    }
+    if (connection.peer !== null) {
+      return 'this connection is proven already';
+    }
+    const verdict = await proof.inspect(pending.nonce, pending.issuedAt);
+    if (!verdict.ok) {
+      return `not proven: ${verdict.reason}`;
+    }
+    const user = await proof.userName(verdict.id);
+    let atConsole = false;
+    if (user !== null && handlers.consoleUser !== undefined) {
+      try {
+        atConsole = (await handlers.consoleUser.current())?.name === user;
+      } catch {
+        // Who sits at the console could not be told: not the console user, never a guess.
+      }
+    }
+    if (connection.socket.destroyed) {
+      return 'the connection closed';
+    }
+    const peer: IpcPeer = {
+      id: verdict.id,
+      user,
+      privileged: verdict.privileged,
+      console: atConsole,
+    };
+    connection.peer = peer;
+    // A user competes only with themselves for their own places: their longest idle goes.
+    const own = [...connections].filter((c) => c !== connection && c.peer?.id === peer.id);
+    if (own.length >= bounds.maxPerPeer) {
+      const victim = evictionVictim(new Set(own));
+      if (victim !== undefined) {
+        drop(victim);
+      }
+    }
+    return peer;
   };
 
   // Requested passes: one at a time, at most once per interval; callers in between share it or
@@ -245,8 +449,19 @@ export async function startIpcServer(
       const line = connection.buffer.slice(0, newline);
       connection.buffer = connection.buffer.slice(newline + 1);
       connection.inFlight++;
-      void answerLine(line, handlers, checkRun, () => {
-        connection.subscribed = true;
+      void answerLine(line, handlers, {
+        checkRun,
+        subscribe: () => {
+          connection.subscribed = true;
+        },
+        connection,
+        challenge: () => challenge(connection),
+        prove: () => prove(connection),
+        trayHello: (peer) => {
+          if (connection.tray === null && handlers.trayHello !== undefined) {
+            connection.tray = handlers.trayHello(peer);
+          }
+        },
       })
         .catch((error: unknown) => errorAnswer(0, `internal error: ${String(error)}`))
         .then((response) => {
@@ -283,8 +498,20 @@ export async function startIpcServer(
       lastActivity: Date.now(),
       stalled: false,
       subscribed: false,
+      openedAt: Date.now(),
+      peer: null,
+      challenge: null,
+      challenges: 0,
+      tray: null,
     };
-    if (connections.size >= bounds.maxConnections) {
+    const unproven = [...connections].filter((c) => c.peer === null);
+    if (unproven.length >= Math.min(bounds.maxUnproven, bounds.maxConnections)) {
+      // Unproven newcomers churn their own pool and nothing else.
+      const victim = evictionVictim(new Set(unproven));
+      if (victim !== undefined) {
+        drop(victim);
+      }
+    } else if (connections.size >= bounds.maxConnections) {
       const victim = evictionVictim(connections);
       if (victim !== undefined) {
         drop(victim);
@@ -303,6 +530,7 @@ export async function startIpcServer(
     });
     socket.on('close', () => {
       connections.delete(connection);
+      release(connection);
     });
     socket.on('error', () => undefined);
   });
@@ -315,14 +543,26 @@ export async function startIpcServer(
       for (const connection of connections) {
         // Stalled on its own unread answers counts as idle: the client makes no progress. A
         // subscriber that has read everything sent is waiting for pushes, not idle.
+        // The tray's hello connection is how the registry knows it is there: kept like one.
         const drained = connection.socket.writableLength === 0;
-        const waiting = (connection.inFlight > 0 || connection.subscribed) && drained;
+        const waiting =
+          (connection.inFlight > 0 || connection.subscribed || connection.tray !== null) && drained;
         if (!waiting && now - connection.lastActivity >= bounds.idleTimeoutMs) {
+          drop(connection);
+        } else if (
+          // Not while an answer is being worked out: a proof waits on the console-user
+          // command, which a loaded machine can make slow. Every answer ends.
+          connection.peer === null &&
+          connection.inFlight === 0 &&
+          now - connection.openedAt >= bounds.unprovenTimeoutMs
+        ) {
           drop(connection);
         }
       }
+      // Proof files nobody asked the service to read (a client that never answered).
+      void proof?.sweep(Math.max(60_000, bounds.unprovenTimeoutMs)).catch(() => undefined);
     },
-    Math.max(10, Math.floor(bounds.idleTimeoutMs / 4)),
+    Math.max(10, Math.floor(Math.min(bounds.idleTimeoutMs, bounds.unprovenTimeoutMs) / 4)),
   );
   sweep.unref();
 
@@ -369,8 +609,30 @@ export async function startIpcServer(
     });
 }
 
-/** Which connection gives way to a newcomer: the longest idle, else the oldest busy one. */
-function evictionVictim(connections: Set<Connection>): Connection | undefined {
+/**
+ * How readily a connection gives way, lowest first: unproven, then another user's, then root's
+ * and the console user's own, and the console user's tray last of all.
+ */
+function evictionRank(connection: Connection): number {
+  if (connection.peer === null) {
+    return 0;
+  }
+  if (connection.tray !== null) {
+    return 3;
+  }
+  return actsForConsole(connection.peer) ? 2 : 1;
+}
+
+/**
+ * Which connection gives way to a newcomer: from the lowest rank present, the longest idle,
+ * else the oldest busy one.
+ */
+function evictionVictim(all: Set<Connection>): Connection | undefined {
+  let lowest = Number.POSITIVE_INFINITY;
+  for (const connection of all) {
+    lowest = Math.min(lowest, evictionRank(connection));
+  }
+  const connections = [...all].filter((connection) => evictionRank(connection) === lowest);
   let idle: Connection | undefined;
   let any: Connection | undefined;
   for (const connection of connections) {

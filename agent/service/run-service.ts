@@ -8,6 +8,7 @@ import { SCHEMA_VERSION, type AgentStatus, type IpcPush } from '../../shared/ind
 import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
 import { consoleUserSourceFor } from '../core/console-user/index.ts';
+import { peerProofFor } from '../core/ipc-peer/index.ts';
 import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
 import { enrolDevice, EnrolmentError } from '../core/enrolment.ts';
 import { collectDeviceFacts } from '../core/facts/device-facts.ts';
@@ -26,6 +27,7 @@ import { IdleLockRecorder } from './idle-locks.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
 import { SlowCheckCache } from './slow-checks.ts';
+import { TrayRegistry } from './tray-registry.ts';
 import { UsbGuard } from './usb-guard.ts';
 
 /** A running service and how to stop it. */
@@ -223,12 +225,13 @@ export async function runService(options: {
     recordEvent: (event) => service.recordEvent(event),
     now: () => host.now(),
   });
+  const consoleUser = consoleUserSourceFor(os, host, log);
   const aupRecord = await AupRecord.open(config.stateDir);
   for (const problem of aupRecord.problems()) {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
   }
   const aupSessions = new AupSessions({
-    consoleUser: consoleUserSourceFor(os, host, log),
+    consoleUser,
     policy: opened.cache,
     record: aupRecord,
     lookup: async (user) => {
@@ -248,8 +251,18 @@ export async function runService(options: {
     // On Windows each look starts PowerShell (seconds of CPU, PLATFORMS.md §10): less often.
     pollMs: os === 'windows' ? 30_000 : 5_000,
   });
+  const trays = new TrayRegistry({
+    consoleUser,
+    policy: opened.cache,
+    recordEvent: (event) => service.recordEvent(event),
+    now: () => host.now(),
+    log,
+  });
   const closeIpc = await startIpcServer(config.ipcPath, {
-    status: () => service.status(),
+    status: () => ({ ...service.status(), trays: trays.list() }),
+    consoleUser,
+    peerProof: peerProofFor(os, host, config.ipcPath),
+    trayHello: (peer) => trays.connected(peer),
     runChecks: () => service.runPass({ requested: true }),
     pushes: (publish) => {
       pushListeners.add(publish);
@@ -294,6 +307,7 @@ export async function runService(options: {
     });
   }
   service.start();
+  trays.start();
   // Not awaited: an OS that hangs (a stuck udevadm) must not hold up the service; start() never
   // rejects, and what the OS refuses is in the guard's status.
   void usbGuard?.start();
@@ -304,6 +318,7 @@ export async function runService(options: {
     async stop() {
       await closeIpc();
       aupSessions.stop();
+      await trays.stop();
       // Before the service: its folded event counts go into the outbox while it is still open.
       await usbGuard?.stop();
       await service.stop();

@@ -102,6 +102,21 @@ export const AgentEventSchema = Type.Union([
     'tamper.agent-stopped',
     Type.Object({ detail: Text(500) }, { additionalProperties: false }),
   ),
+  // A console session has had no tray connected for longer than the policy allows (the tray was
+  // killed, uninstalled or blocked). One per session per episode: a tray that comes back ends
+  // the episode. `user` is the console user the service found, `since` when it first saw the
+  // session without a tray, `minutes` the policy's allowance that was passed.
+  event(
+    'tamper.tray-missing',
+    Type.Object(
+      {
+        user: Text(256),
+        since: IsoDateTimeSchema,
+        minutes: Type.Integer({ minimum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
   event(
     'tamper.policy-rejected',
     Type.Object({ reason: Text(2000) }, { additionalProperties: false }),

@@ -22,6 +22,14 @@ export const IpcChannelSchema = Type.Union([
   // it finds itself, refuses a hash that is not the text in force, and runs the decline action.
   Type.Literal('aup:sign'),
   Type.Literal('aup:decline'),
+  // Proof of who is on the other end, from the OS (agent/core/ipc-peer): the service hands out a
+  // nonce, the client creates a file of that name in the service's peers folder, and the
+  // service reads the file's owner. Channels that act for a user need a proven connection.
+  Type.Literal('peer:challenge'),
+  Type.Literal('peer:prove'),
+  // The tray of the console user announces itself (needs a proven connection). The service
+  // takes the user from the proof and the console-user module, never from the message.
+  Type.Literal('tray:hello'),
 ]);
 export type IpcChannel = Static<typeof IpcChannelSchema>;
 
@@ -37,6 +45,9 @@ export const IpcRequestSchema = Type.Union([
         Type.Literal('checks:run'),
         Type.Literal('events:subscribe'),
         Type.Literal('aup:pending'),
+        Type.Literal('peer:challenge'),
+        Type.Literal('peer:prove'),
+        Type.Literal('tray:hello'),
       ]),
     },
     { additionalProperties: false },
@@ -121,6 +132,19 @@ export const AgentStatusSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Trays connected now (tray:hello on a proven connection): whose and since when. Absent from
+     * a service without the tray registry.
+     */
+    trays: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { user: Type.Union([Text(256), Type.Null()]), since: IsoDateTimeSchema },
+          { additionalProperties: false },
+        ),
+        { maxItems: 64 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -168,7 +192,23 @@ export const AupPendingSchema = Type.Object(
 );
 export type AupPending = Static<typeof AupPendingSchema>;
 
-/** The service's answer to one request. */
+/** Who the service found on the other end of a connection, from the OS. */
+export const IpcPeerSchema = Type.Object(
+  {
+    /** POSIX uid as decimal text, or the Windows account's SID. */
+    id: Text(200),
+    /** Login name the id maps to; null when the OS has no name for it. */
+    user: Type.Union([Text(256), Type.Null()]),
+    /** The service's own account (root, SYSTEM). */
+    privileged: Type.Boolean(),
+    /** The user signed in at the console when the proof was taken. */
+    console: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type IpcPeer = Static<typeof IpcPeerSchema>;
+
+/** The service's answer to a request on every channel but the peer:* ones. */
 export const IpcResponseSchema = Type.Union([
   Type.Object(
     {
@@ -186,6 +226,32 @@ export const IpcResponseSchema = Type.Union([
   ),
 ]);
 export type IpcResponse = Static<typeof IpcResponseSchema>;
+
+/**
+ * The service's answer on peer:challenge and peer:prove: its own schema, so that a client that
+ * only ever asks for the status keeps one answer shape (`ok` then `status`).
+ */
+export const IpcPeerResponseSchema = Type.Union([
+  // peer:challenge: the name of the file to create in the peers folder (128 random bits, hex).
+  Type.Object(
+    {
+      id: Type.Integer(),
+      ok: Type.Literal(true),
+      nonce: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+    },
+    { additionalProperties: false },
+  ),
+  // peer:prove: who the connection now is.
+  Type.Object(
+    { id: Type.Integer(), ok: Type.Literal(true), peer: IpcPeerSchema },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { id: Type.Integer(), ok: Type.Literal(false), error: Text(500) },
+    { additionalProperties: false },
+  ),
+]);
+export type IpcPeerResponse = Static<typeof IpcPeerResponseSchema>;
 
 /**
  * Sent by the service, unasked, to connections that sent `events:subscribe`: a line with

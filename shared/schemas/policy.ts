@@ -288,6 +288,24 @@ export const ReportingSchema = Type.Object(
   strict,
 );
 
+/** The per-user tray, as the service watches for it (agent/service/tray-registry.ts). */
+export const TrayPolicySchema = Type.Object(
+  {
+    missingAfterMinutes: Type.Integer({
+      minimum: 1,
+      maximum: 1440,
+      description:
+        'Minutes a console session may go without a connected tray before the service raises ' +
+        'tamper.tray-missing (once per episode). Absent: 10.',
+    }),
+  },
+  strict,
+);
+export type TrayPolicy = Static<typeof TrayPolicySchema>;
+
+/** Minutes without a tray before tamper.tray-missing when the policy does not say. */
+export const DEFAULT_TRAY_MISSING_AFTER_MINUTES = 10;
+
 /** The policy of one device group: thresholds, enforcement and reporting. */
 export const PolicySchema = Type.Object(
   {
@@ -303,6 +321,8 @@ export const PolicySchema = Type.Object(
     usb: UsbPolicySchema,
     aup: AupPolicySchema,
     reporting: ReportingSchema,
+    /** Optional: policies written before the tray get the default. */
+    tray: Type.Optional(TrayPolicySchema),
   },
   { ...strict, $id: 'https://hallpass.invalid/schemas/policy.json', title: 'Hallpass policy' },
 );

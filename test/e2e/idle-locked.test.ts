@@ -1,12 +1,12 @@
 // End to end: the real `hallpass service` process; a client on its socket reports an idle lock
 // and the service's outbox holds one `idle.locked` event naming the console user the service
 // found on this machine, however many times the client repeats itself.
-import { connect } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consoleUserSourceFor } from '../../agent/core/console-user/index.ts';
 import { realHost } from '../../agent/core/host.ts';
+import { openProven } from '../helpers/ipc-peer.ts';
 import { readOutboxFolder } from '../helpers/outbox-folder.ts';
 import {
   agentHome,
@@ -17,10 +17,15 @@ import {
   type AgentHome,
 } from '../helpers/agent-process.ts';
 
-/** Sends lines on one connection and resolves with `count` answer lines. */
-function exchange(path: string, lines: string[], count: number): Promise<string[]> {
+/**
+ * Sends lines on one connection, proven first (idle:locked needs the console user or root; this
+ * test runs as root), and resolves with `count` answer lines.
+ */
+async function exchange(path: string, lines: string[], count: number): Promise<string[]> {
+  const socket = await openProven(path);
   return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(lines.join('')));
+    socket.write(lines.join(''));
+    socket.resume();
     let buffer = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {

@@ -1,7 +1,6 @@
 // idle:locked from the tray, through a real socket to the recorder: the event names the console
 // user the service found, never the client; bad and flooding requests are refused and the
 // service keeps answering.
-import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import {
 } from '../../../shared/index.ts';
 import { IdleLockRecorder } from '../../../agent/service/idle-locks.ts';
 import { ipcRequest, startIpcServer } from '../../../agent/service/ipc-server.ts';
+import { openProven } from '../../helpers/ipc-peer.ts';
 import type { ConsoleUser } from '../../../agent/core/console-user/console-user.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
 
@@ -55,10 +55,12 @@ function recorder(clock: ManualClock, user: () => Promise<ConsoleUser | null>) {
   return { events, idleLocks };
 }
 
-/** Writes lines on one connection and collects `count` answer lines. */
-function exchange(path: string, lines: string[], count: number): Promise<string[]> {
+/** Writes lines on one connection, proven (the tray proves first), and collects `count` answers. */
+async function exchange(path: string, lines: string[], count: number): Promise<string[]> {
+  const socket = await openProven(path);
   return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(lines.join('')));
+    socket.write(lines.join(''));
+    socket.resume();
     let buffer = '';
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {

@@ -17,6 +17,7 @@ import {
   type IpcHandlers,
   type IpcLimits,
 } from '../../../agent/service/ipc-server.ts';
+import { openProven } from '../../helpers/ipc-peer.ts';
 import { runningAsRoot } from '../../helpers/unprivileged-user.ts';
 import { usbBlockedData } from '../../helpers/usb-sample.ts';
 
@@ -348,9 +349,9 @@ const decisionPush = (serial: string): IpcPush => {
   return { push: 'usb:decision', decision };
 };
 
-/** A client collecting every line it reads, parsed. */
+/** A client collecting every line it reads, parsed; proven first, as the tray is. */
 async function lineClient(path: string) {
-  const socket = await open(path);
+  const socket = await openProven(path);
   const lines: unknown[] = [];
   let buffer = '';
   const waiters: { count: number; resolve: () => void }[] = [];
@@ -366,6 +367,7 @@ async function lineClient(path: string) {
       waiter.resolve();
     }
   });
+  socket.resume();
   return {
     socket,
     lines,

@@ -191,6 +191,11 @@ describe.skipIf(!canAttackAsPupil('ipc local attack'))('IPC under local attack b
     ['garbage', '\u00ff\u0001{{{"id":'],
     ['an id that is not a number', '{"id":{"toString":1},"channel":"status:get"}'],
     ['a request as root', '{"id":1,"channel":"status:get","uid":0}'],
+    // Channels that act for the console session, asked without proving who is asking.
+    ['a subscription to pushes, unproven', '{"id":1,"channel":"events:subscribe"}'],
+    ['an idle lock, unproven', '{"id":1,"channel":"idle:locked","idleSeconds":60}'],
+    ['a tray hello, unproven', '{"id":1,"channel":"tray:hello"}'],
+    ['a proof with no challenge', '{"id":1,"channel":"peer:prove"}'],
   ])('answers %s with an error and stays up', async (_name, text) => {
     const client = asPupil(pupil, clientFile, ['line', ipcPath, text]);
     await client.exited;
@@ -250,5 +255,10 @@ describe.skipIf(!canAttackAsPupil('ipc local attack'))('IPC under local attack b
     expect(socket.isSocket() && (socket.mode & 0o777) === 0o666 && socket.uid === 0).toBe(true);
     const folder = await lstat(join(runDir, 'hallpass'));
     expect([folder.uid, folder.mode & 0o777]).toEqual([0, 0o755]);
+    // Proof files: anyone may create one, nobody but root may list them.
+    const peers = await lstat(join(runDir, 'hallpass', 'agent.peers'));
+    expect([peers.uid, peers.mode & 0o7777]).toEqual([0, 0o1733]);
+    const listing = await pupil.run('ls', [join(runDir, 'hallpass', 'agent.peers')]);
+    expect(listing.code).not.toBe(0);
   });
 });
