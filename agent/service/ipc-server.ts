@@ -216,6 +216,14 @@ async function answerLine(
     status: handlers.status(),
     aup,
   });
+  // The AUP handlers, or the refusal: signing acts for the console user, so only their proven
+  // connection (or root's) reaches them.
+  const aupFor = (id: number): NonNullable<IpcHandlers['aup']> | IpcResponse => {
+    if (handlers.aup === undefined) {
+      return errorAnswer(id, NO_AUP);
+    }
+    return actsForConsole(connection.peer) ? handlers.aup : errorAnswer(id, NEEDS_PROOF);
+  };
   try {
     switch (request.channel) {
       case 'status:get':
@@ -260,24 +268,17 @@ async function answerLine(
           ok: true,
           status: visibleStatus(handlers.status(), connection.peer),
         };
-      case 'aup:pending':
-      case 'aup:sign':
+      case 'aup:pending': {
+        const aup = aupFor(request.id);
+        return 'ok' in aup ? aup : aupAnswer(request.id, await aup.pending(AUP_PEER));
+      }
+      case 'aup:sign': {
+        const aup = aupFor(request.id);
+        return 'ok' in aup ? aup : aupAnswer(request.id, await aup.sign(request, AUP_PEER));
+      }
       case 'aup:decline': {
-        if (handlers.aup === undefined) {
-          return errorAnswer(request.id, NO_AUP);
-        }
-        // Signing acts for the console user: only their proven connection (or root's).
-        if (!actsForConsole(connection.peer)) {
-          return errorAnswer(request.id, NEEDS_PROOF);
-        }
-        const aup = handlers.aup;
-        if (request.channel === 'aup:pending') {
-          return aupAnswer(request.id, await aup.pending(AUP_PEER));
-        }
-        if (request.channel === 'aup:sign') {
-          return aupAnswer(request.id, await aup.sign(request, AUP_PEER));
-        }
-        return aupAnswer(request.id, await aup.decline(request, AUP_PEER));
+        const aup = aupFor(request.id);
+        return 'ok' in aup ? aup : aupAnswer(request.id, await aup.decline(request, AUP_PEER));
       }
       case 'peer:challenge': {
         const answer = context.challenge();

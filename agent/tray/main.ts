@@ -32,6 +32,7 @@ import { iconView } from './icon-state.ts';
 import { iconPng } from './icon-images.ts';
 import type { RemediationTarget } from './remediation-targets.ts';
 import { ServiceClient } from './service-client.ts';
+import { trayHandshake } from './service-handshake.ts';
 import { sessionDesktop } from './session-desktop.ts';
 import { TrayModel } from './tray-model.ts';
 import { loadUiFile, TRAY_CSP } from './ui-files.ts';
@@ -158,8 +159,8 @@ async function start(): Promise<void> {
   const client = new ServiceClient({
     path: IPC_PATH,
     listener: model.listener,
-    // The lead wires the service's connection handshake here (agent/core), before any request.
-    onConnect: undefined,
+    // Proves this user to the service and says hello, before any request on each connection.
+    onConnect: trayHandshake(osName, IPC_PATH, process.env.ProgramData),
   });
   model.attach(client);
   client.start();

@@ -12,6 +12,7 @@ import {
   type ConnectionState,
   type ServiceClientListener,
 } from '../../../agent/tray/service-client.ts';
+import { trayHandshake } from '../../../agent/tray/service-handshake.ts';
 import type { AgentStatus, IpcPush } from '../../../shared/index.ts';
 import {
   agentHome,
@@ -66,6 +67,42 @@ describe.skipIf(process.platform !== 'linux')('ServiceClient and the real servic
   afterAll(async () => {
     if (home !== undefined) {
       await rm(home.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('proves its user with the tray handshake, which the service needs before pushes', async () => {
+    const proving = await agentHome({});
+    const agent = startAgent(proving);
+    const clients = [true, false].map(
+      (handshake) =>
+        new ServiceClient({
+          path: proving.ipcPath,
+          listener: recorder(),
+          backoff: fastBackoff,
+          ...(handshake ? { onConnect: trayHandshake('linux', proving.ipcPath) } : {}),
+        }),
+    );
+    try {
+      for (const client of clients) {
+        client.start();
+        await waitFor(
+          'connected',
+          async () => Promise.resolve(client.state === 'connected' || null),
+          120_000,
+        );
+      }
+      const [proven, unproven] = clients as [ServiceClient, ServiceClient];
+      // This test runs as root: proven, the service takes it for its own account.
+      await expect(proven.request({ channel: 'events:subscribe' })).resolves.toMatchObject({
+        agentVersion: expect.any(String) as unknown,
+      });
+      await expect(unproven.request({ channel: 'events:subscribe' })).rejects.toThrow(/proven/);
+    } finally {
+      for (const client of clients) {
+        client.stop();
+      }
+      await stopAgent(agent);
+      await rm(proving.dir, { recursive: true, force: true });
     }
   });
 
