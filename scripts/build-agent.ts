@@ -73,6 +73,8 @@ export async function buildAgent(
      * (unless `nodeBinary` is given) and the result is checked to carry the blob.
      */
     target?: SeaTarget;
+    /** The version the agent reports; default: package.json's (tests build "newer" builds). */
+    agentVersion?: string;
   } = {},
 ): Promise<AgentBuild> {
   const outDir = resolve(options.outDir ?? join(root, 'dist/agent'));
@@ -80,7 +82,7 @@ export async function buildAgent(
   const bundle = join(outDir, 'hallpass.cjs');
   const assets = new Set<string>();
   const result = await build({
-    ...bundleOptions(assets),
+    ...bundleOptions(assets, options.agentVersion),
     entryPoints: [join(root, 'agent/cli.ts')],
     outfile: bundle,
   });
@@ -163,13 +165,16 @@ export async function buildAgent(
  * How the agent is bundled (also used by bench/service.bench.ts to price modules as shipped):
  * one CommonJS file for Node 24; `assets` collects the files the code reads beside itself.
  */
-export function bundleOptions(assets: Set<string>): BuildOptions {
+export function bundleOptions(assets: Set<string>, agentVersion?: string): BuildOptions {
   return {
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node24',
-    plugins: [assetUrls(assets)],
+    plugins: [
+      assetUrls(assets),
+      ...(agentVersion === undefined ? [] : [versionOverride(agentVersion)]),
+    ],
     // Whitespace and syntax only (names stay, for stack traces). V8 keeps the script's source in
     // the heap; without comments it is smaller and Latin-1, so one byte a character, not two.
     minifyWhitespace: true,
@@ -196,6 +201,23 @@ function hostTarget(): SeaTarget {
 /** The binary of the `node` devDependency (the version package.json pins). */
 function pinnedNode(): string {
   return join(root, 'node_modules/node/bin', process.platform === 'win32' ? 'node.exe' : 'node');
+}
+
+/** Bundles the repository's package.json with `version` in place of its own. */
+function versionOverride(version: string): Plugin {
+  const packageJson = join(root, 'package.json');
+  return {
+    name: 'hallpass-agent-version',
+    setup(plugin) {
+      plugin.onLoad({ filter: /package\.json$/ }, async (args) => {
+        if (resolve(args.path) !== packageJson) {
+          return undefined;
+        }
+        const manifest = JSON.parse(await readFile(args.path, 'utf8')) as Record<string, unknown>;
+        return { contents: JSON.stringify({ ...manifest, version }), loader: 'json' };
+      });
+    },
+  };
 }
 
 // `new URL('<relative path>', import.meta.url)`: the only use of import.meta the bundle allows.

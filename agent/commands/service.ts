@@ -42,11 +42,11 @@ export async function agentConfig(options: AgentCommandOptions): Promise<AgentCo
 /** `hallpass service`: runs in the foreground until SIGINT/SIGTERM; the OS's service manager restarts it. */
 export async function serviceCommand(options: AgentCommandOptions): Promise<number> {
   // Listen for the stop signals before anything else, so a stop during start-up is orderly too.
-  let stopRequested: (() => void) | null = null;
-  const stopSignal = new Promise<void>((resolve) => {
+  let stopRequested: ((signal: NodeJS.Signals) => void) | null = null;
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     stopRequested = resolve;
   });
-  const onSignal = () => stopRequested?.();
+  const onSignal = (signal: NodeJS.Signals) => stopRequested?.(signal);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const { config, untrusted } = await agentSettings(options);
@@ -59,11 +59,20 @@ export async function serviceCommand(options: AgentCommandOptions): Promise<numb
     agentVersion: options.agentVersion,
     checks: allChecks,
   });
-  await stopSignal;
+  const signal = await stopSignal;
   try {
-    await running.stop();
+    // A clean stop is told to ICT (issue 17); a crash or SIGKILL is not, and shows as silence.
+    await running.stop({ announce: stopDetail(signal) });
     return 0;
   } catch {
     return 1;
   }
+}
+
+/** What ICT reads about a clean stop: who sends each signal to a service. */
+export function stopDetail(signal: NodeJS.Signals): string {
+  return signal === 'SIGINT'
+    ? 'the Hallpass service was interrupted (SIGINT: Ctrl-C in a terminal running it)'
+    : `the Hallpass service was stopped (${signal}: the service manager stopping it, an ` +
+        'administrator, package removal or upgrade, or the device shutting down)';
 }

@@ -33,7 +33,8 @@ import { UsbGuard } from './usb-guard.ts';
 /** A running service and how to stop it. */
 export interface RunningService {
   service: AgentService;
-  stop(): Promise<void>;
+  /** `announce`: why it stops, sent to ICT as `tamper.agent-stopped` (AgentService.stop). */
+  stop(options?: { announce?: string }): Promise<void>;
 }
 
 /** Starts the service. Throws (CredentialError etc.) when it must not run: the caller exits. */
@@ -315,13 +316,13 @@ export async function runService(options: {
   log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
   return {
     service,
-    async stop() {
+    async stop(stopOptions = {}) {
       await closeIpc();
       aupSessions.stop();
       await trays.stop();
       // Before the service: its folded event counts go into the outbox while it is still open.
       await usbGuard?.stop();
-      await service.stop();
+      await service.stop(stopOptions);
       await outbox.close();
       log.info({}, 'service stopped');
     },

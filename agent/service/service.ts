@@ -110,14 +110,22 @@ export class AgentService {
     this.#every(this.#parts.heartbeatMinutes * MINUTE, () => this.#heartbeat());
   }
 
-  /** Stops the timers and waits for work in flight; nothing queued is lost (it is on disk). */
-  async stop(): Promise<void> {
+  /**
+   * Stops the timers and waits for work in flight; nothing queued is lost (it is on disk).
+   * With `announce`, stopping is never silent (issue 17): a `tamper.agent-stopped` event saying
+   * why is queued durably and, when the device is enrolled and not backing off, sent at once,
+   * start-up jitter or not; otherwise it goes with the first delivery after the next start.
+   */
+  async stop(options: { announce?: string } = {}): Promise<void> {
     this.#stopped = true;
     for (const timer of this.#timers) {
       clearTimeout(timer);
     }
     this.#timers.clear();
     await Promise.allSettled([this.#pass, this.#delivering]);
+    if (options.announce !== undefined) {
+      await this.#announceStop(options.announce);
+    }
     // Drops counted in memory become notices on disk, so a restart does not forget them.
     await this.#noteDrops().catch(() => undefined);
   }
@@ -288,6 +296,10 @@ export class AgentService {
       this.#scheduleDelivery();
       return;
     }
+    await this.#deliverTo(connection);
+  }
+
+  async #deliverTo(connection: DeviceConnection): Promise<void> {
     await this.#noteDrops();
     const send = async (batch: OutboxItem[]): Promise<SendOutcome> => {
       const reports = batch.flatMap((i) => (i.kind === 'report' ? [i.payload] : []));
@@ -314,6 +326,31 @@ export class AgentService {
       );
     }
     this.#scheduleDelivery();
+  }
+
+  async #announceStop(detail: string): Promise<void> {
+    try {
+      await this.recordEvent({
+        schemaVersion: SCHEMA_VERSION,
+        id: crypto.randomUUID(),
+        occurredAt: this.#parts.host.now().toISOString(),
+        type: 'tamper.agent-stopped',
+        data: { detail: detail.slice(0, 500) },
+      });
+    } catch (error) {
+      this.#parts.log.error({ error: errorText(error) }, 'could not queue the stop notice');
+      return;
+    }
+    // Only a device already connected sends now: enrolling on the way out would spend a token
+    // in a process that is about to end. The delivery's own request time-out bounds the wait.
+    const connection = this.#enrolled;
+    if (connection !== null) {
+      this.#delivering = this.#deliverTo(connection).catch((error: unknown) => {
+        this.#parts.log.error({ error: errorText(error) }, 'stop notice not delivered');
+      });
+      await this.#delivering;
+      this.#delivering = null;
+    }
   }
 
   /** Turns what the outbox dropped or refused into events for ICT (just before a send). */
