@@ -5,13 +5,30 @@ import {
   ReportBatchSchema,
 } from '../../../../shared/index.ts';
 import { requireDevice } from '../../../auth/device-auth.ts';
+import { IngestAdmission } from '../../../ingest-admission.ts';
 import { ingestBatch } from '../../../store/ingest.ts';
 
 /** `POST /reports`: a batch of reports and events, stored idempotently by id. */
 export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  // Back-pressure: beyond this many batches in flight on this instance, ask devices to come back
-  // later rather than queue without bound (devices honour Retry-After with jittered back-off).
-  let inFlight = 0;
+  // Back-pressure that follows what PostgreSQL absorbs (server/ingest-admission.ts): an adaptive
+  // limit of batches in flight on this instance, a short queue with a deadline, and for what is
+  // refused a Retry-After from the measured drain rate (devices honour it, lightly jittered).
+  const admission = new IngestAdmission(
+    {
+      maxLimit: app.config.ingestConcurrency,
+      initialLimit: Math.min(8, app.config.ingestConcurrency),
+      minLimit: Math.min(2, app.config.ingestConcurrency),
+      queueLength: app.config.ingestQueueLength,
+      queueWaitMs: app.config.ingestQueueWaitMs,
+    },
+    {
+      now: () => performance.now(),
+      setTimeout: (task, ms) => setTimeout(task, ms),
+      clearTimeout: (handle) => {
+        clearTimeout(handle as NodeJS.Timeout);
+      },
+    },
+  );
   app.post(
     '/reports',
     {
@@ -32,20 +49,20 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (deviceId === null) {
         throw new Error('requireDevice did not set the device');
       }
-      if (inFlight >= app.config.ingestConcurrency) {
-        void reply.header('retry-after', String(5 + Math.floor(Math.random() * 25)));
+      const ticket = await admission.admit();
+      if (!ticket.admitted) {
+        void reply.header('retry-after', String(ticket.retryAfterSeconds));
         return reply
           .status(429)
           .send({ error: 'busy', message: 'The server is busy; retry later.' });
       }
-      inFlight++;
       try {
         const now = app.now();
         // One statement, so atomic without a transaction around it.
         const accepted = await ingestBatch(app.db, deviceId, request.body, now);
         return { accepted, serverTime: now.toISOString() };
       } finally {
-        inFlight--;
+        ticket.done();
       }
     },
   );
