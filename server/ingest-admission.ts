@@ -96,6 +96,8 @@ export class IngestAdmission {
   /** Finish times within the rate window, oldest first. */
   readonly #finished: number[] = [];
   #firstFinishAt: number | null = null;
+  /** The last rate measured, for a storm that arrives after a quiet spell. */
+  #lastRate: number | null = null;
   #baselineNow = Infinity;
   #baselinePrevious = Infinity;
   #baselineWindowStart: number;
@@ -239,7 +241,8 @@ export class IngestAdmission {
     }
     // Early on the window is not yet full: divide by the time actually observed.
     const spanMs = Math.min(this.#options.rateWindowMs, Math.max(now - this.#firstFinishAt, 1000));
-    return (this.#finished.length / spanMs) * 1000;
+    this.#lastRate = (this.#finished.length / spanMs) * 1000;
+    return this.#lastRate;
   }
 
   /**
@@ -250,9 +253,9 @@ export class IngestAdmission {
    */
   #refuse(reason: Refused['reason']): Refused {
     const now = this.#clock.now();
-    // Before any batch finished, assume each place frees once a second: a cautious guess that
-    // the first measurement replaces.
-    const rate = this.#drainRate() ?? Math.max(1, Math.floor(this.#limit));
+    // After a quiet spell (a storm after the weekend) the last rate measured is the best guess;
+    // before any, assume each place frees once a second. The next measurement replaces either.
+    const rate = this.#drainRate() ?? this.#lastRate ?? Math.max(1, Math.floor(this.#limit));
     const drainedAt = now + ((this.#inFlight + this.#queue.length) / rate) * 1000;
     const slot = Math.max(drainedAt, this.#promisedUntil);
     this.#promisedUntil = slot + 1000 / rate;

@@ -307,10 +307,11 @@ describe('IngestAdmission: Retry-After', () => {
     await refusals(100);
     await clock.advance(20_000);
     expect((await admission.admit()).admitted).toBe(true);
-    // Nothing finished in the rate window: before a new measure the guess is one batch per
-    // place per second, and the 100 slots promised earlier have passed.
+    // Nothing finished in the rate window: the last rate measured (10/s) stands in, and the
+    // 100 slots promised earlier have passed.
     expect(admission.stats().drainRate).toBeNull();
-    expect(await refusals(1)).toEqual([1]);
+    expect(await refusals(15)).toEqual(Array.from({ length: 15 }, () => 1));
+    expect(await refusals(10)).toEqual(Array.from({ length: 10 }, () => 2));
   });
 
   it('is capped', async () => {

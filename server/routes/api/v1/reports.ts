@@ -16,8 +16,11 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admission = new IngestAdmission(
     {
       maxLimit: app.config.ingestConcurrency,
-      initialLimit: Math.min(8, app.config.ingestConcurrency),
-      minLimit: Math.min(2, app.config.ingestConcurrency),
+      // Never below the database pool's 10 connections: fewer would leave PostgreSQL idle while
+      // batches wait, and a batch's latency also holds this process's own event-loop delay (a
+      // storm's signature checks and body parsing), which a smaller limit does not cure.
+      initialLimit: Math.min(16, app.config.ingestConcurrency),
+      minLimit: Math.min(10, app.config.ingestConcurrency),
       queueLength: app.config.ingestQueueLength,
       queueWaitMs: app.config.ingestQueueWaitMs,
     },
