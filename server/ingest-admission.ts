@@ -95,7 +95,8 @@ export class IngestAdmission {
   readonly #queue: Waiter[] = [];
   /** Finish times within the rate window, oldest first. */
   readonly #finished: number[] = [];
-  #firstFinishAt: number | null = null;
+  /** When the finishes now in the rate window began (after the last gap that emptied it). */
+  #busySince: number | null = null;
   /** The last rate measured, for a storm that arrives after a quiet spell. */
   #lastRate: number | null = null;
   #baselineNow = Infinity;
@@ -197,8 +198,11 @@ export class IngestAdmission {
 
   #finish(latencyMs: number): void {
     const now = this.#clock.now();
+    this.#prune(now);
+    if (this.#finished.length === 0) {
+      this.#busySince = now;
+    }
     this.#finished.push(now);
-    this.#firstFinishAt ??= now;
     if (now - this.#baselineWindowStart >= this.#options.baselineWindowMs) {
       // The baseline forgets old minima, so a database that became slower for good (bigger
       // tables, another instance's load) is not judged against a latency it can no longer give.
@@ -232,17 +236,24 @@ export class IngestAdmission {
   /** Batches finished per second over the rate window, or null before there is a measure. */
   #drainRate(): number | null {
     const now = this.#clock.now();
+    this.#prune(now);
+    if (this.#busySince === null || this.#finished.length === 0) {
+      return null;
+    }
+    // At the start of a busy spell (a storm after a quiet weekend) the window is not yet full:
+    // divide by the time actually observed, or the first seconds of a storm would look slow and
+    // be refused with long waits. A quarter second at least, so a handful of finishes in the
+    // same instant does not look like an unbounded rate.
+    const spanMs = Math.min(this.#options.rateWindowMs, Math.max(now - this.#busySince, 250));
+    this.#lastRate = (this.#finished.length / spanMs) * 1000;
+    return this.#lastRate;
+  }
+
+  #prune(now: number): void {
     const from = now - this.#options.rateWindowMs;
     while (this.#finished.length > 0 && (this.#finished[0] ?? now) <= from) {
       this.#finished.shift();
     }
-    if (this.#firstFinishAt === null || this.#finished.length === 0) {
-      return null;
-    }
-    // Early on the window is not yet full: divide by the time actually observed.
-    const spanMs = Math.min(this.#options.rateWindowMs, Math.max(now - this.#firstFinishAt, 1000));
-    this.#lastRate = (this.#finished.length / spanMs) * 1000;
-    return this.#lastRate;
   }
 
   /**

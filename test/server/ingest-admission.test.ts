@@ -314,6 +314,18 @@ describe('IngestAdmission: Retry-After', () => {
     expect(await refusals(10)).toEqual(Array.from({ length: 10 }, () => 2));
   });
 
+  it('measures a storm after a quiet spell from its own start, not over an empty window', async () => {
+    const { clock, admission, refusals } = await measuredAtTenPerSecond(() => 0.5);
+    // The weekend: nothing for an hour, then the storm finishes a batch every 100 ms again.
+    await clock.advance(3_600_000);
+    await drive(clock, admission, 1, () => 100, 1050);
+    expect(admission.stats().drainRate).toBeGreaterThan(9);
+    expect(admission.stats().drainRate).toBeLessThan(12);
+    // Slot 1 s for the batch in flight and 9 more; not 5× longer as over a 5 s window.
+    const given = await refusals(20);
+    expect(Math.max(...given)).toBe(2);
+  });
+
   it('is capped', async () => {
     const { refusals } = await measuredAtTenPerSecond(() => 0.5, 5);
     const given = await refusals(200);
