@@ -97,7 +97,7 @@ export class IngestAdmission {
   readonly #finished: number[] = [];
   /** When the finishes now in the rate window began (after the last gap that emptied it). */
   #busySince: number | null = null;
-  /** The last rate measured, for a storm that arrives after a quiet spell. */
+  /** The last rate measured over a full window, for a storm that arrives after a quiet spell. */
   #lastRate: number | null = null;
   #baselineNow = Infinity;
   #baselinePrevious = Infinity;
@@ -244,9 +244,19 @@ export class IngestAdmission {
     // divide by the time actually observed, or the first seconds of a storm would look slow and
     // be refused with long waits. A quarter second at least, so a handful of finishes in the
     // same instant does not look like an unbounded rate.
-    const spanMs = Math.min(this.#options.rateWindowMs, Math.max(now - this.#busySince, 250));
-    this.#lastRate = (this.#finished.length / spanMs) * 1000;
-    return this.#lastRate;
+    const observedMs = now - this.#busySince;
+    const rate =
+      (this.#finished.length / Math.min(this.#options.rateWindowMs, Math.max(observedMs, 250))) *
+      1000;
+    if (observedMs >= this.#options.rateWindowMs) {
+      this.#lastRate = rate;
+      return rate;
+    }
+    // The first seconds of a storm understate the drain (this process is busy taking in the
+    // storm's requests before their batches finish): until the window is full, the rate of the
+    // last full window stands as a floor. Too short a wait costs one more request; too long
+    // leaves the database idle.
+    return Math.max(rate, this.#lastRate ?? 0);
   }
 
   #prune(now: number): void {

@@ -326,6 +326,15 @@ describe('IngestAdmission: Retry-After', () => {
     expect(Math.max(...given)).toBe(2);
   });
 
+  it('takes the last full window as a floor while a storm is young', async () => {
+    const { clock, admission, refusals } = await measuredAtTenPerSecond(() => 0.5);
+    await clock.advance(3_600_000);
+    // The first second of a storm: the server is busy taking requests in, batches finish slowly.
+    await drive(clock, admission, 1, () => 1000, 1100);
+    const given = await refusals(20);
+    expect(Math.max(...given)).toBe(2);
+  });
+
   it('is capped', async () => {
     const { refusals } = await measuredAtTenPerSecond(() => 0.5, 5);
     const given = await refusals(200);
