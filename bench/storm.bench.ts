@@ -237,6 +237,13 @@ async function storm(url: string, devices: Device[]): Promise<StormResult> {
   let maxTries = 0;
   let errors = 0;
   const t0 = performance.now();
+  // Progress on stderr: a storm that stalls (devices backing off after connection errors)
+  // shows why while it runs.
+  const progress = setInterval(() => {
+    process.stderr.write(
+      `  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${String(landed.length)} landed, ${String(refusals)} × 429, ${String(errors)} errors, longest Retry-After ${longest.toFixed(0)} s\n`,
+    );
+  }, 5000);
   await Promise.all(
     devices.map(async (device) => {
       // The agent's own schedule: what it does with the server's Retry-After.
@@ -245,7 +252,10 @@ async function storm(url: string, devices: Device[]): Promise<StormResult> {
         let answer: { status: number; retryAfter: string | null };
         try {
           answer = await post(url, device);
-        } catch {
+        } catch (error) {
+          if (errors === 0) {
+            process.stderr.write(`  first connection error: ${String(error)}\n`);
+          }
           answer = { status: 0, retryAfter: null };
         }
         if (answer.status === 200) {
@@ -271,6 +281,7 @@ async function storm(url: string, devices: Device[]): Promise<StormResult> {
       }
     }),
   );
+  clearInterval(progress);
   const landSeconds = (performance.now() - t0) / 1000;
   return {
     devices: devices.length,
