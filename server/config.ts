@@ -19,7 +19,11 @@ export const ServerConfigSchema = Type.Object(
     reportRetentionDays: Type.Integer({ minimum: 1, maximum: 3650 }),
     sessionHours: Type.Integer({ minimum: 1, maximum: 168 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+    /** The most batches in flight per instance; the adaptive limit stays at or below it. */
     ingestConcurrency: Type.Integer({ minimum: 1, maximum: 10000 }),
+    /** Batches that may wait for a place, and for how long, before a 429 with Retry-After. */
+    ingestQueueLength: Type.Integer({ minimum: 0, maximum: 100000 }),
+    ingestQueueWaitMs: Type.Integer({ minimum: 0, maximum: 25000 }),
     logLevel: Type.Union([
       Type.Literal('fatal'),
       Type.Literal('error'),
@@ -52,6 +56,8 @@ export const defaultServerConfig: ServerConfig = {
   sessionHours: 12,
   bodyLimitBytes: 1024 * 1024,
   ingestConcurrency: 64,
+  ingestQueueLength: 2000,
+  ingestQueueWaitMs: 10_000,
   logLevel: 'info',
 };
 
@@ -71,6 +77,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   HALLPASS_SESSION_HOURS: 'sessionHours',
   HALLPASS_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   HALLPASS_INGEST_CONCURRENCY: 'ingestConcurrency',
+  HALLPASS_INGEST_QUEUE_LENGTH: 'ingestQueueLength',
+  HALLPASS_INGEST_QUEUE_WAIT_MS: 'ingestQueueWaitMs',
   HALLPASS_LOG_LEVEL: 'logLevel',
 };
 

@@ -62,7 +62,6 @@ export interface ServerClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_RETRY_AFTER_MS = 60_000;
 // The policy parser refuses more than 1 MiB of text; a little more is read so it can say so.
 const MAX_POLICY_RESPONSE_BYTES = 2 * 1024 * 1024;
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -250,7 +249,11 @@ export class ServerClient {
       // An HTTP-date Retry-After is on the server's clock: compare it with our corrected time.
       const serverNow = this.#now().getTime() + this.#clockOffsetMs;
       const ms = parseRetryAfter(answer.headers.get('retry-after'), serverNow);
-      return { kind: 'retry-after', ms: ms ?? DEFAULT_RETRY_AFTER_MS };
+      // Without a usable Retry-After (a proxy in front of a server that is down) nothing says
+      // when: the growing, jittered back-off of an outage applies.
+      return ms === undefined
+        ? { kind: 'failed', error: this.#refusal(answer, 'batch') }
+        : { kind: 'retry-after', ms };
     }
     const refusal = this.#refusal(answer, 'batch');
     if ((answer.status === 400 || answer.status === 413) && CONTENT_REFUSALS.has(refusal.code)) {

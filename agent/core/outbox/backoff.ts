@@ -16,6 +16,9 @@ export const DEFAULT_BACKOFF: BackoffOptions = {
   maxRetryAfterMs: 24 * 60 * 60_000,
 };
 
+/** Up to this fraction of a server's Retry-After is added at random. */
+export const RETRY_AFTER_JITTER = 0.1;
+
 /** Delay before retrying after `failures` consecutive failures (≥ 1): random in [0, ceiling). */
 export function backoffDelayMs(
   failures: number,
@@ -116,14 +119,24 @@ export class RetrySchedule {
   }
 
   /**
-   * Records a failed send. A server's Retry-After is a floor, not a replacement: the
-   * jittered back-off still applies when it is longer, so a busy server sees retries spread.
+   * Records a failed send. A server's Retry-After replaces the exponential back-off: a busy
+   * server that answers is not an outage, and it has already spread its devices over the time
+   * its drain needs (server/ingest-admission.ts), so waiting for the back-off's ceiling instead
+   * would leave it idle. Up to a tenth more is added at random, so devices given the same
+   * second do not return in lock-step; never less than asked. A Retry-After of 0 (or none)
+   * gets the jittered back-off, so a confused server cannot make the fleet retry in a loop.
    */
   recordFailure(retryAfterMs?: number): number {
     this.#failures++;
-    let delay = backoffDelayMs(this.#failures, this.#options, this.#random);
+    let delay: number;
     if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs > 0) {
-      delay = Math.max(delay, Math.min(retryAfterMs, this.#options.maxRetryAfterMs));
+      const asked = Math.min(retryAfterMs, this.#options.maxRetryAfterMs);
+      delay = Math.min(
+        this.#options.maxRetryAfterMs,
+        asked + Math.floor(this.#random() * asked * RETRY_AFTER_JITTER),
+      );
+    } else {
+      delay = backoffDelayMs(this.#failures, this.#options, this.#random);
     }
     this.#nextAt = this.#now() + delay;
     return this.#nextAt;

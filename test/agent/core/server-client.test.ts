@@ -294,9 +294,11 @@ describe('ServerClient against answers the real server gives only under load or 
     expect(await dated.sendBatch(batchOf())).toEqual({ kind: 'retry-after', ms: 120_000 });
   });
 
-  it('429 without a usable Retry-After waits 60 s', async () => {
+  it('429 without a usable Retry-After is a failed send, backed off like an outage', async () => {
     reply(429, { 'retry-after': 'soon' }, { error: 'busy', message: 'busy' });
-    expect(await client.sendBatch(batchOf())).toEqual({ kind: 'retry-after', ms: 60_000 });
+    expect(await client.sendBatch(batchOf())).toMatchObject({ kind: 'failed' });
+    reply(503, {}, 'no healthy upstream');
+    expect(await client.sendBatch(batchOf())).toMatchObject({ kind: 'failed' });
   });
 
   it.each([500, 502, 504])('HTTP %i is a failed send, to be retried', async (status) => {

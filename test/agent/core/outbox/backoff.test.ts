@@ -91,13 +91,65 @@ describe('RetrySchedule', () => {
     expect(schedule.nextAttemptAt()).toBeNull();
   });
 
-  it('treats Retry-After as a floor and caps an absurd one', () => {
+  it.each<{
+    name: string;
+    random: () => number;
+    failuresBefore: number;
+    retryAfter: number | undefined;
+    wait: number;
+  }>([
+    {
+      name: 'waits what the server asks',
+      random: () => 0,
+      failuresBefore: 0,
+      retryAfter: 45_000,
+      wait: 45_000,
+    },
+    {
+      name: 'and up to a tenth more at random',
+      random: almostOne,
+      failuresBefore: 0,
+      retryAfter: 5_000,
+      wait: 5_499,
+    },
+    { name: 'half way', random: () => 0.5, failuresBefore: 0, retryAfter: 20_000, wait: 21_000 },
+    // The back-off of earlier failures (its ceiling would be 8 min by now) does not stretch a
+    // busy server's short answer: the server already spread its devices over its drain.
+    {
+      name: 'not the back-off ceiling after failures',
+      random: almostOne,
+      failuresBefore: 4,
+      retryAfter: 3_000,
+      wait: 3_299,
+    },
+    {
+      name: 'caps an absurd one',
+      random: () => 0,
+      failuresBefore: 0,
+      retryAfter: 365 * 86_400_000,
+      wait: 86_400_000,
+    },
+    {
+      name: 'backs off when told 0',
+      random: almostOne,
+      failuresBefore: 0,
+      retryAfter: 0,
+      wait: 29_999,
+    },
+    {
+      name: 'backs off without one',
+      random: almostOne,
+      failuresBefore: 1,
+      retryAfter: undefined,
+      wait: 59_999,
+    },
+  ])('Retry-After: $name', ({ random, failuresBefore, retryAfter, wait }) => {
     const { state, now } = clock();
-    const schedule = new RetrySchedule(options, () => 0, now);
-    expect(schedule.recordFailure(45_000)).toBe(state.now + 45_000);
-    const jittered = new RetrySchedule(options, almostOne, now);
-    expect(jittered.recordFailure(5_000)).toBe(state.now + 29_999);
-    expect(schedule.recordFailure(365 * 86_400_000)).toBe(state.now + 86_400_000);
+    const schedule = new RetrySchedule(options, random, now);
+    for (let i = 0; i < failuresBefore; i++) {
+      schedule.recordFailure();
+    }
+    expect(schedule.recordFailure(retryAfter) - state.now).toBe(wait);
   });
 
   it('does not let a clock set backwards silence the device for longer than the cap', () => {
