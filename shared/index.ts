@@ -11,3 +11,4 @@ export * from './schemas/ipc.ts';
 export * from './schemas/usb.ts';
 export * from './http-signature.ts';
 export * from './validate.ts';
+export * from './schemas/aup-register.ts';

@@ -1,5 +1,6 @@
 import type { ComplianceReport, ReportBatch } from '../../shared/index.ts';
 import type { Queryable } from '../db/db.ts';
+import { aupUserKey } from './aup-records.ts';
 
 /**
  * The whole batch in one statement: one round trip, atomic on its own, planned once per
@@ -12,6 +13,7 @@ import type { Queryable } from '../db/db.ts';
  *   is when the current status began;
  * - the device's contact time always moves; its facts and overall status follow the newest claimed
  *   report unless a newer one is stored;
+ * - each AUP event claimed now also becomes one typed row of the AUP register (`aup_records`);
  * - accepted = ids claimed now, plus ids this same device delivered before (a resend). An id held
  *   for another device is never accepted: one device cannot write over another's records.
  */
@@ -83,6 +85,27 @@ with batch as (
     from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[]) as t(id, type, occurred_at, data)
   on conflict (id) do nothing
   returning id
+), aup_claims as (
+  -- Typed rows of the AUP register, for the AUP events claimed now only: exactly one per event id.
+  insert into aup_records (event_id, device_id, school_id, outcome, user_name, user_key, role,
+                           document_id, kind, version, text_sha256, acknowledged, full_name,
+                           tutor_group, parent_carer, decline_action, action_error, occurred_at,
+                           received_at)
+  select t.id, $1, dev.school_id,
+         case t.type when 'aup.accepted' then 'accepted' else 'declined' end,
+         t.data->>'user', t.user_key, t.data->>'role', t.data->>'documentId', t.data->>'kind',
+         t.data->>'version', t.data->>'textSha256',
+         case when t.type = 'aup.accepted' then
+           array(select jsonb_array_elements_text(t.data->'acknowledged')::integer)
+         end,
+         t.data->>'fullName', t.data->>'tutorGroup', t.data->>'parentCarer', t.data->>'action',
+         t.data->>'actionError', t.occurred_at, $2
+    from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[], $18::text[])
+           as t(id, type, occurred_at, data, user_key)
+    join event_claims c using (id)
+    cross join (select school_id from devices where id = $1) as dev
+   where t.type in ('aup.accepted', 'aup.declined')
+  on conflict (event_id) do nothing
 )
 select id from receipts
 union all
@@ -133,6 +156,9 @@ export async function ingestBatch(
       events.map((e) => e.type),
       events.map((e) => e.occurredAt),
       events.map((e) => JSON.stringify(e.data)),
+      events.map((e) =>
+        e.type === 'aup.accepted' || e.type === 'aup.declined' ? aupUserKey(e.data.user) : null,
+      ),
     ],
     { name: 'ingest-batch' },
   );
