@@ -6,11 +6,15 @@ import {
   AupRegisterSchema,
   AupSignedCopySchema,
   UuidSchema,
+  type AupRegister,
 } from '../../../../../shared/index.ts';
 import { requireUser } from '../../../../auth/sessions.ts';
 import { aupRegister, aupSignedCopy } from '../../../../store/aup-register.ts';
 import { findNamed } from '../../../../store/organisation.ts';
+import { outstandingCsv, signaturesCsv } from './aup-csv.ts';
 import { signedInErrors } from './common.ts';
+
+const noSchool = { error: 'not-found', message: 'No school has that id.' } as const;
 
 /**
  * `/aup`: the AUP register for the e-safety lead, read-only for every role. Signatures are what
@@ -34,16 +38,46 @@ export const aupRegisterRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const school = await findNamed(app.db, 'schools', request.query.school);
       if (school === null) {
-        return reply.status(404).send({ error: 'not-found', message: 'No school has that id.' });
+        return reply.status(404).send(noSchool);
       }
-      return aupRegister(
-        app.db,
-        school,
-        { document: request.query.document, version: request.query.version },
-        app.now(),
-      );
+      return aupRegister(app.db, school, request.query, app.now());
     },
   );
+
+  for (const [table, toCsv] of [
+    ['signatures', (register: AupRegister) => signaturesCsv(register.signatures)],
+    ['outstanding', (register: AupRegister) => outstandingCsv(register.outstanding)],
+  ] as const) {
+    app.get(
+      `/aup/register/${table}.csv`,
+      {
+        onRequest: viewer,
+        schema: {
+          summary: `The register's ${table} table as CSV, as the AUP page shows it (same query)`,
+          tags: ['ict'],
+          querystring: AupRegisterQuerySchema,
+          produces: ['text/csv'],
+          response: {
+            200: Type.String({ description: 'text/csv' }),
+            404: ApiErrorSchema,
+            ...signedInErrors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const school = await findNamed(app.db, 'schools', request.query.school);
+        if (school === null) {
+          return reply.status(404).send(noSchool);
+        }
+        const register = await aupRegister(app.db, school, request.query, app.now());
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="hallpass-aup-${table}.csv"`)
+          .header('cache-control', 'no-store')
+          .send(toCsv(register));
+      },
+    );
+  }
 
   app.get(
     '/aup/signatures/:id',
