@@ -50,7 +50,11 @@ select e.id, e.device_id, d.school_id,
        e.data->>'user', lower(e.data->>'user'), e.data->>'role', e.data->>'documentId',
        coalesce(e.data->>'kind', 'aup'), e.data->>'version', e.data->>'textSha256',
        case when e.type = 'aup.accepted' then
-         array(select jsonb_array_elements_text(coalesce(e.data->'acknowledged', '[]'::jsonb))::integer)
+         -- Only small whole numbers: a malformed element must not fail the migration.
+         array(select x::text::integer
+                 from jsonb_array_elements(case when jsonb_typeof(e.data->'acknowledged') = 'array'
+                                                then e.data->'acknowledged' else '[]'::jsonb end) as x
+                where x::text ~ '^[0-9]{1,2}$')
        end,
        case when e.type = 'aup.accepted' then coalesce(e.data->>'fullName', '') end,
        e.data->>'tutorGroup', e.data->>'parentCarer',

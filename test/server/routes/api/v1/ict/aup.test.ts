@@ -226,6 +226,52 @@ describeEachEngine('ICT AUP register', (engine) => {
     });
   });
 
+  describe('CSV exports', () => {
+    it('hold the rows of each table, in order, with formulas defused', async () => {
+      const formula = aupAccepted(staffAup, {
+        user: 'teacher.csv',
+        at: thisCycle(9),
+        fullName: '=HYPERLINK("http://evil.example","Click"), "quoted"',
+      });
+      expect((await laptop.postBatch(server.app, [], [formula])).status).toBe(200);
+      const body = await register();
+      const get = (table: string) =>
+        viewer.request({
+          method: 'GET',
+          url: `/api/v1/ict/aup/register/${table}.csv?school=${server.schoolId}`,
+        });
+      const signatures = await get('signatures');
+      expect(signatures.statusCode).toBe(200);
+      expect(signatures.headers['content-type']).toBe('text/csv; charset=utf-8');
+      expect(signatures.headers['content-disposition']).toBe(
+        'attachment; filename="hallpass-aup-signatures.csv"',
+      );
+      const lines = signatures.body.split('\r\n');
+      expect(lines[0]).toBe(
+        'User,Full name,Role,Document,Version,Signed,Device,Statements acknowledged,' +
+          'Tutor group,Parent/carer,Current',
+      );
+      expect(lines).toHaveLength(body.signatures.length + 2);
+      expect(lines.at(-1)).toBe('');
+      expect(lines.slice(1, -1).map((line) => line.split(',')[0])).toEqual(
+        body.signatures.map((s) => s.user),
+      );
+      const count = String(staffAup.statements.length);
+      expect(lines.find((line) => line.startsWith('teacher.csv,'))).toBe(
+        `teacher.csv,"'=HYPERLINK(""http://evil.example"",""Click""), ""quoted""",Staff,` +
+          `${staffAup.id},${staffAup.version},${thisCycle(9).toISOString()},` +
+          `${laptop.facts.hostname},${count} of ${count},,,Yes`,
+      );
+      const outstanding = await get('outstanding');
+      const rows = outstanding.body.split('\r\n').slice(1, -1);
+      expect(rows.map((line) => line.split(',')[0])).toEqual(body.outstanding.map((u) => u.user));
+      expect(rows.find((line) => line.startsWith('pupil.c,'))).toBe(
+        `pupil.c,Pupil,${thisCycle(3).toISOString()},${laptop.facts.hostname},AUP window,,` +
+          `${thisCycle(3).toISOString()},sign-out`,
+      );
+    });
+  });
+
   describe('hostile or broken data', () => {
     it('answers rows stored by hand beyond today’s limits, cut to the API’s lengths', async () => {
       const huge = 'A'.repeat(10_000);
