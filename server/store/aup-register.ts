@@ -6,7 +6,8 @@
 // an AUP signature or decline, an idle lock, a USB decision. Those are the only user names the
 // server holds; device facts name no user. A user is outstanding when they hold no current
 // signature: an acceptance, on any device of the trust, of an AUP version in force at the school
-// (any version of it when no policy re-signs on version change), made in this cycle.
+// with its exact text (any version of it when no policy re-signs on version change), made in this
+// cycle or the fortnight before it: the rules the device applies before asking.
 import type {
   AupCycle,
   AupOutstandingRow,
@@ -69,13 +70,29 @@ export function currencyAt(policy: SchoolAupPolicy, now: Date): Currency {
   };
 }
 
-/** The document in force that a signature counts for, or null when it is not current. */
+/**
+ * A signature made this long before the academic year starts counts for the new year too, as the
+ * device decides (ACADEMIC_YEAR_GRACE_DAYS in agent/core/aup/due.ts): a teacher who starts on 25
+ * August is not asked again on 1 September, so the register must not list them as outstanding.
+ */
+export const ACADEMIC_YEAR_GRACE_DAYS = 14;
+
+/**
+ * The document in force that a signature counts for, or null when it is not current: the rules
+ * the device applies before asking a user to sign (agent/core/aup/due.ts). With re-signing on
+ * version change, only the version and exact text in force count (the same version reworded is
+ * a text the user never agreed to); a yearly AUP must have been signed this academic year.
+ */
 export function currentFor(
   currency: Currency,
-  signed: { kind: string; documentId: string; version: string; signedAt: Date },
+  signed: { kind: string; documentId: string; version: string; textSha256: string; signedAt: Date },
 ): StoredAupDocument | null {
   const { policy, cycleStartsAt } = currency;
-  if (signed.kind === 'aup' && cycleStartsAt !== null && signed.signedAt < cycleStartsAt) {
+  if (
+    signed.kind === 'aup' &&
+    cycleStartsAt !== null &&
+    signed.signedAt.getTime() < cycleStartsAt.getTime() - ACADEMIC_YEAR_GRACE_DAYS * DAY_MS
+  ) {
     return null;
   }
   return (
@@ -83,7 +100,8 @@ export function currentFor(
       (d) =>
         d.id === signed.documentId &&
         d.kind === signed.kind &&
-        (!policy.onVersionChange || d.version === signed.version),
+        (!policy.onVersionChange ||
+          (d.version === signed.version && d.textSha256 === signed.textSha256)),
     ) ?? null
   );
 }
@@ -121,6 +139,7 @@ export function toSignatureRow(
         kind: row.kind,
         documentId: row.document_id,
         version: row.version,
+        textSha256: row.text_sha256,
         signedAt,
       }) !== null,
   };
@@ -135,6 +154,7 @@ interface SeenRow {
 
 interface UserRecordRow {
   user_key: string;
+  text_sha256: string;
   outcome: 'accepted' | 'declined';
   role: 'staff' | 'pupil';
   document_id: string;
@@ -209,7 +229,8 @@ export async function aupRegister(
     ),
   ]);
   const records = await db.query<UserRecordRow>(
-    `select user_key, outcome, role, document_id, kind, version, occurred_at, decline_action
+    `select user_key, outcome, role, document_id, kind, version, text_sha256, occurred_at,
+            decline_action
        from aup_records where user_key = any($1::text[]) order by occurred_at, event_id`,
     [[...seen.keys()]],
   );
@@ -237,6 +258,7 @@ export async function aupRegister(
       kind: record.kind,
       documentId: record.document_id,
       version: record.version,
+      textSha256: record.text_sha256,
       signedAt: at,
     });
     if (document !== null) {

@@ -190,6 +190,30 @@ describeEachEngine('ICT AUP register', (engine) => {
       expect(missing.document).toBeNull();
       expect(missing.documentProblem).toContain('No policy stored on the server holds');
     });
+    it('counts a signature from the fortnight before the year began, and only the text in force', async () => {
+      const at = (days: number) => new Date(cycleStart.getTime() - days * DAY);
+      const early = aupAccepted(pupilAup, { user: 'pupil.early', at: at(10) });
+      const tooEarly = aupAccepted(pupilAup, { user: 'pupil.tooearly', at: at(20) });
+      const sent = await laptop.postBatch(
+        server.app,
+        [],
+        [
+          early,
+          tooEarly,
+          idleLocked('pupil.early', thisCycle(10)),
+          idleLocked('pupil.tooearly', thisCycle(10)),
+        ],
+      );
+      expect(sent.status).toBe(200);
+      const body = await register();
+      const current = (id: string) => body.signatures.find((s) => s.id === id)?.current;
+      expect(current(early.id)).toBe(true);
+      expect(current(tooEarly.id)).toBe(false);
+      const outstanding = body.outstanding.map((u) => u.user);
+      expect(outstanding).not.toContain('pupil.early');
+      // pupil.g signed the version in force, but other words than the text in force.
+      expect(outstanding).toEqual(expect.arrayContaining(['pupil.tooearly', 'pupil.g']));
+    });
   });
 
   describe('after a new version is published', () => {
