@@ -146,10 +146,11 @@ export function toSignatureRow(
 }
 
 interface SeenRow {
+  user_key: string;
   user_name: string;
   last_seen_at: Date;
   hostname: string;
-  type: string;
+  event_type: string;
 }
 
 interface UserRecordRow {
@@ -167,43 +168,34 @@ interface UserRecordRow {
 const seenBy = (type: string): AupSeenBy =>
   type.startsWith('aup.') ? 'aup' : type === 'idle.locked' ? 'idle-lock' : 'usb';
 
-/** Users seen on the school's devices since `since`, one per user key, last sighting kept. */
+/** Users seen on the school's devices since `since` (aup_seen_users, kept at ingest). */
 async function seenUsers(
   db: Queryable,
   schoolId: string,
   since: Date,
 ): Promise<Map<string, AupOutstandingRow>> {
-  // Grouped by the name as sent; folded by key below, where the key is computed.
   const rows = await db.query<SeenRow>(
-    `select left(e.data ->> 'user', 256) as user_name, max(e.occurred_at) as last_seen_at,
-            (array_agg(left(d.hostname, 255) order by e.occurred_at desc))[1] as hostname,
-            (array_agg(e.type order by e.occurred_at desc))[1] as type
-       from events e join devices d on d.id = e.device_id
-      where d.school_id = $1 and e.occurred_at >= $2
-        and e.type in ('aup.accepted', 'aup.declined', 'idle.locked', 'usb.blocked', 'usb.allowed')
-        and jsonb_typeof(e.data -> 'user') = 'string' and e.data ->> 'user' <> ''
-      group by 1`,
+    `select s.user_key, left(s.user_name, 256) as user_name, s.last_seen_at,
+            left(d.hostname, 255) as hostname, s.event_type
+       from aup_seen_users s join devices d on d.id = s.device_id
+      where s.school_id = $1 and s.last_seen_at >= $2`,
     [schoolId, since],
   );
-  const users = new Map<string, AupOutstandingRow>();
-  for (const row of rows) {
-    const key = aupUserKey(row.user_name);
-    const lastSeenAt = isoRequired(row.last_seen_at);
-    const known = users.get(key);
-    if (known === undefined || known.lastSeenAt < lastSeenAt) {
-      users.set(key, {
+  return new Map(
+    rows.map((row) => [
+      row.user_key,
+      {
         user: row.user_name,
         role: null,
-        lastSeenAt,
+        lastSeenAt: isoRequired(row.last_seen_at),
         hostname: row.hostname,
-        seenBy: seenBy(row.type),
+        seenBy: seenBy(row.event_type),
         lastSignedAt: null,
         declinedAt: null,
         declineAction: null,
-      });
-    }
-  }
-  return users;
+      },
+    ]),
+  );
 }
 
 /** One school's register at `now`, optionally of one document (and version). */

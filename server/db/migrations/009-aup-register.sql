@@ -39,8 +39,31 @@ create index aup_records_user on aup_records (user_key, occurred_at desc);
 -- The register reads one school's records.
 create index aup_records_school on aup_records (school_id, occurred_at desc);
 
--- Events that arrived before this table existed (none from a released agent; the shape was fixed
--- with this migration). Best effort for the user key: the database's lower().
+-- Who was seen at which school, and when last: each user named by an event (an AUP window, an
+-- idle lock, a USB decision) from the school's devices, latest sighting only, kept at ingest. The
+-- register's "outstanding" reads this, not a year of events (a secondary school's idle locks
+-- alone run to millions).
+create table aup_seen_users (
+  school_id uuid not null references schools (id),
+  user_key text not null,
+  user_name text not null,
+  last_seen_at timestamptz not null,
+  device_id uuid not null references devices (id),
+  event_type text not null,
+  primary key (school_id, user_key)
+);
+
+-- Sightings from events stored before this migration, keyed by the database's lower() (best effort).
+insert into aup_seen_users (school_id, user_key, user_name, last_seen_at, device_id, event_type)
+select distinct on (d.school_id, lower(e.data->>'user'))
+       d.school_id, lower(e.data->>'user'), e.data->>'user', e.occurred_at, e.device_id, e.type
+  from events e join devices d on d.id = e.device_id
+ where e.type in ('aup.accepted', 'aup.declined', 'idle.locked', 'usb.blocked', 'usb.allowed')
+   and jsonb_typeof(e.data->'user') = 'string' and e.data->>'user' <> ''
+ order by d.school_id, lower(e.data->>'user'), e.occurred_at desc;
+
+-- AUP events that arrived before this table existed (none from a released agent; the shape was
+-- fixed with this migration). Best effort for the user key: the database's lower().
 insert into aup_records (event_id, device_id, school_id, outcome, user_name, user_key, role,
                          document_id, kind, version, text_sha256, acknowledged, full_name,
                          tutor_group, parent_carer, decline_action, action_error, occurred_at,

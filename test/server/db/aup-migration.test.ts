@@ -11,7 +11,7 @@ const before009 = readdirSync(folder)
   .sort();
 
 describeEachEngine('migration 009 (AUP register)', (engine) => {
-  it('moves AUP events already stored into the register, malformed ones included', async () => {
+  it('moves AUP events and sightings already stored into the register, malformed ones included', async () => {
     const db = await engine.openEmpty();
     try {
       await db.exec(
@@ -95,6 +95,10 @@ describeEachEngine('migration 009 (AUP register)', (engine) => {
           decline_action: null,
         },
       ]);
+      const seen = await db.query<{ user_key: string }>(
+        'select user_key from aup_seen_users order by user_key',
+      );
+      expect(seen.map((row) => row.user_key)).toEqual(['jo', 'kim', 'no-document', 'sam']);
     } finally {
       await db.close();
     }

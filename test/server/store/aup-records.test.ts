@@ -6,10 +6,12 @@ import { aupHistory, aupUserKey, signaturesForDevice } from '../../../server/sto
 import { describeEachEngine } from '../../helpers/databases.ts';
 import { TestDevice } from '../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { usbBlockedEvent } from '../../helpers/usb-sample.ts';
 import {
   aupAccepted,
   aupDeclined,
   documentFor,
+  idleLocked,
   textSha256,
   type AupDoc,
 } from '../../helpers/aup-sample.ts';
@@ -110,6 +112,35 @@ describeEachEngine('AUP records', (engine) => {
     expect(await aupHistory(server.db, '\u00e9lodie.martin')).toHaveLength(1);
     expect(await signaturesForDevice(server.db, desktop.id, '\u00c9LODIE.MARTIN')).toEqual([
       expect.objectContaining({ documentId: pupilAup.id, version: pupilAup.version }),
+    ]);
+  });
+
+  it('keeps each user’s latest sighting at the school, whatever order events arrive in', async () => {
+    const at = (hour: number) => new Date(Date.UTC(2026, 10, 3, hour));
+    const seen = () =>
+      server.db.query<{ user_name: string; last_seen_at: Date; event_type: string }>(
+        "select user_name, last_seen_at, event_type from aup_seen_users where user_key = 'pupil.seen'",
+      );
+    await laptop.postBatch(server.app, [], [idleLocked('Pupil.Seen', at(10))]);
+    // Delivered later but older (a device back from a week offline), and one naming nobody.
+    await desktop.postBatch(
+      server.app,
+      [],
+      [
+        usbBlockedEvent({ serial: 'S1' }, { user: 'pupil.seen', at: at(9) }),
+        usbBlockedEvent({ serial: 'S2' }, { user: null, at: at(11) }),
+      ],
+    );
+    expect(await seen()).toEqual([
+      { user_name: 'Pupil.Seen', last_seen_at: at(10), event_type: 'idle.locked' },
+    ]);
+    await desktop.postBatch(
+      server.app,
+      [],
+      [aupDeclined(pupilAup, { user: 'PUPIL.SEEN', at: at(12) })],
+    );
+    expect(await seen()).toEqual([
+      { user_name: 'PUPIL.SEEN', last_seen_at: at(12), event_type: 'aup.declined' },
     ]);
   });
 

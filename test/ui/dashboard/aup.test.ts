@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { insertServerEvent } from '../../../server/store/devices.ts';
 import {
   launchBrowser,
   signIn,
@@ -108,10 +107,11 @@ describe('AUP register page (Chromium)', () => {
       ],
     );
     expect(sent.status).toBe(200);
-    await insertServerEvent(db, device.id, 'idle.locked', ago(10), {
-      user: HUGE_USER,
-      idleSeconds: 1,
-    });
+    await db.query(
+      `insert into aup_seen_users (school_id, user_key, user_name, last_seen_at, device_id, event_type)
+       values ($1, lower($2), $2, $3, $4, 'idle.locked')`,
+      [dashboard.server.schoolId, HUGE_USER, ago(10), device.id],
+    );
     const first = await browser.newContext();
     await signIn(await first.newPage(), dashboard);
     storageState = await first.storageState();

@@ -300,8 +300,9 @@ describeEachEngine('ICT AUP register', (engine) => {
     it('answers rows stored by hand beyond today’s limits, cut to the API’s lengths', async () => {
       const huge = 'A'.repeat(10_000);
       await server.db.query(
-        `insert into events (id, device_id, type, occurred_at, data) values (gen_random_uuid(), $1, 'idle.locked', now(), $2)`,
-        [laptop.id, JSON.stringify({ user: huge, idleSeconds: 1 })],
+        `insert into aup_seen_users (school_id, user_key, user_name, last_seen_at, device_id, event_type)
+         values ($1, lower($2), $2, now(), $3, 'idle.locked')`,
+        [server.schoolId, huge, laptop.id],
       );
       const body = await register();
       expect(body.outstanding.find((u) => u.user.startsWith('AAAA'))?.user).toBe(
