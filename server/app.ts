@@ -11,6 +11,7 @@ import { enrollRoutes } from './routes/api/v1/enroll.ts';
 import { ictRoutes } from './routes/api/v1/ict/index.ts';
 import { policyRoutes } from './routes/api/v1/policy.ts';
 import { reportsRoutes } from './routes/api/v1/reports.ts';
+import { aupRoutes } from './routes/api/v1/aup.ts';
 
 /** What the app needs from outside: configuration, the database and a clock. */
 export interface AppDependencies {
@@ -122,6 +123,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(enrollRoutes, { prefix: '/api/v1' });
   await app.register(policyRoutes, { prefix: '/api/v1' });
   await app.register(reportsRoutes, { prefix: '/api/v1' });
+  await app.register(aupRoutes, { prefix: '/api/v1' });
   await app.register(ictRoutes, { prefix: '/api/v1/ict' });
   await app.register(dashboardRoutes);
   app.get('/healthz', { schema: { hide: true } }, async () => {

@@ -13,3 +13,4 @@ export * from './http-signature.ts';
 export * from './validate.ts';
 export * from './policy-semantics.ts';
 export * from './aup-text.ts';
+export * from './schemas/aup-register.ts';

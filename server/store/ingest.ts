@@ -1,5 +1,6 @@
-import type { ComplianceReport, ReportBatch } from '../../shared/index.ts';
+import type { AgentEvent, ComplianceReport, ReportBatch } from '../../shared/index.ts';
 import type { Queryable } from '../db/db.ts';
+import { aupUserKey } from './aup-records.ts';
 
 /**
  * The whole batch in one statement: one round trip, atomic on its own, planned once per
@@ -12,6 +13,8 @@ import type { Queryable } from '../db/db.ts';
  *   is when the current status began;
  * - the device's contact time always moves; its facts and overall status follow the newest claimed
  *   report unless a newer one is stored;
+ * - each AUP event claimed now also becomes one typed row of the AUP register (`aup_records`), and
+ *   each user an event claimed now names is marked seen at the device's school (`aup_seen_users`);
  * - accepted = ids claimed now, plus ids this same device delivered before (a resend). An id held
  *   for another device is never accepted: one device cannot write over another's records.
  */
@@ -83,6 +86,42 @@ with batch as (
     from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[]) as t(id, type, occurred_at, data)
   on conflict (id) do nothing
   returning id
+), aup_claims as (
+  -- Typed rows of the AUP register, for the AUP events claimed now only: exactly one per event id.
+  insert into aup_records (event_id, device_id, school_id, outcome, user_name, user_key, role,
+                           document_id, kind, version, text_sha256, acknowledged, full_name,
+                           tutor_group, parent_carer, decline_action, action_error, occurred_at,
+                           received_at)
+  select t.id, $1, dev.school_id,
+         case t.type when 'aup.accepted' then 'accepted' else 'declined' end,
+         t.data->>'user', t.user_key, t.data->>'role', t.data->>'documentId', t.data->>'kind',
+         t.data->>'version', t.data->>'textSha256',
+         case when t.type = 'aup.accepted' then
+           array(select jsonb_array_elements_text(t.data->'acknowledged')::integer)
+         end,
+         t.data->>'fullName', t.data->>'tutorGroup', t.data->>'parentCarer', t.data->>'action',
+         t.data->>'actionError', t.occurred_at, $2
+    from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[], $18::text[])
+           as t(id, type, occurred_at, data, user_key)
+    join event_claims c using (id)
+    cross join (select school_id from devices where id = $1) as dev
+   where t.type in ('aup.accepted', 'aup.declined')
+  on conflict (event_id) do nothing
+), seen_users as (
+  -- Each user an event claimed now names, at this device's school: their latest sighting only,
+  -- so the register finds who was seen this cycle without reading a year of events.
+  insert into aup_seen_users (school_id, user_key, user_name, last_seen_at, device_id, event_type)
+  select distinct on (t.user_key) dev.school_id, t.user_key, t.data->>'user', t.occurred_at, $1, t.type
+    from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[], $18::text[])
+           as t(id, type, occurred_at, data, user_key)
+    join event_claims c using (id)
+    cross join (select school_id from devices where id = $1) as dev
+   where t.user_key is not null
+   order by t.user_key, t.occurred_at desc
+  on conflict (school_id, user_key) do update set
+    user_name = excluded.user_name, last_seen_at = excluded.last_seen_at,
+    device_id = excluded.device_id, event_type = excluded.event_type
+  where aup_seen_users.last_seen_at < excluded.last_seen_at
 )
 select id from receipts
 union all
@@ -95,6 +134,20 @@ select id from events where id = any($14::uuid[]) and device_id = $1`;
 function firstOfEachId<T extends { id: string }>(items: readonly T[]): T[] {
   const seen = new Set<string>();
   return items.filter((item) => !seen.has(item.id) && seen.add(item.id));
+}
+
+/** The console user an event names, for the AUP register's "seen" users; null when none. */
+function seenUser(event: AgentEvent): string | null {
+  switch (event.type) {
+    case 'aup.accepted':
+    case 'aup.declined':
+    case 'idle.locked':
+    case 'usb.blocked':
+    case 'usb.allowed':
+      return event.data.user === null || event.data.user === '' ? null : event.data.user;
+    default:
+      return null;
+  }
 }
 
 /** Stores a batch idempotently; returns every id the server now holds for this device. */
@@ -133,6 +186,10 @@ export async function ingestBatch(
       events.map((e) => e.type),
       events.map((e) => e.occurredAt),
       events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => {
+        const user = seenUser(e);
+        return user === null ? null : aupUserKey(user);
+      }),
     ],
     { name: 'ingest-batch' },
   );

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { aupRegisterRoutes } from './aup.ts';
 import { refuseNul } from './common.ts';
 import { deviceRoutes } from './devices.ts';
 import { eventRoutes } from './events.ts';
@@ -29,4 +30,5 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(tokenRoutes);
   await app.register(userRoutes);
   await app.register(usbRoutes);
+  await app.register(aupRegisterRoutes);
 };
