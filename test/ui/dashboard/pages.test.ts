@@ -231,12 +231,12 @@ describe('dashboard pages (Chromium)', () => {
       expect(await listed()).toHaveLength(FLEET.length);
     });
 
-    it('says so when nothing matches, and shows the API refusing a bad filter', async () => {
+    it('says so when nothing matches, and explains a bad filter in the form’s words', async () => {
       await open('/devices?search=no-such-host');
       expect(await page.locator('#results').innerText()).toBe('No devices match these filters.');
       await open('/devices?silentDays=0');
       expect(await page.getByRole('alert').innerText()).toContain(
-        'The device list could not be loaded.',
+        '“Not reported for (days)” must be a whole number of days from 1 to 3650',
       );
       // The form still works to correct it.
       expect(await page.getByLabel('School').locator('option').count()).toBe(3);
