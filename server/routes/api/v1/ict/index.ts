@@ -8,6 +8,7 @@ import { reenrolmentRoutes } from './re-enrolment.ts';
 import { sessionRoutes } from './session.ts';
 import { summaryRoutes } from './summary.ts';
 import { tokenRoutes } from './tokens.ts';
+import { trendRoutes } from './trends.ts';
 import { usbRoutes } from './usb.ts';
 import { userRoutes } from './users.ts';
 
@@ -20,6 +21,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preValidation', refuseNul);
   await app.register(sessionRoutes);
   await app.register(summaryRoutes);
+  await app.register(trendRoutes);
   await app.register(deviceRoutes);
   await app.register(reenrolmentRoutes);
   await app.register(eventRoutes);

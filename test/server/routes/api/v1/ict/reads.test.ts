@@ -159,6 +159,17 @@ describeEachEngine('ICT read API', (engine) => {
     expect(summary.bySchool.find((s) => s.school === southfield.name)?.schoolId).toBe(
       southfield.id,
     );
+    // Stale per school and per group: echo in Northgate, delta (never reported) in Southfield.
+    const staleBySchool = Object.fromEntries(summary.bySchool.map((s) => [s.school, s.stale]));
+    expect(staleBySchool).toEqual({ 'Northgate Primary': 1, [southfield.name]: 1 });
+    expect(summary.byGroup).toEqual([
+      {
+        groupId: server.groupId,
+        group: 'Pupil laptops',
+        counts: { pass: 2, fail: 1, warn: 1, unknown: 1, none: 1 },
+        stale: 2,
+      },
+    ]);
     // Silence counts from the last contact, or from enrolment for a device that never reported.
     const wide = await get<ComplianceSummary>('/summary?staleDays=15');
     expect(wide.stale).toBe(1);
