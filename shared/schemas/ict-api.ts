@@ -378,3 +378,44 @@ export const UsbBlockedListSchema = Type.Object(
   strict,
 );
 export type UsbBlockedList = Static<typeof UsbBlockedListSchema>;
+
+/** Query of `GET /api/v1/ict/chase-list`. */
+export const ChaseListQuerySchema = Type.Object(
+  {
+    schoolId: Type.Optional(UuidSchema),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
+  },
+  strict,
+);
+export type ChaseListQuery = Static<typeof ChaseListQuerySchema>;
+
+/** One failing device to chase: which checks fail and since when, who used it, when it spoke. */
+export const ChaseItemSchema = Type.Object(
+  {
+    id: UuidSchema,
+    hostname: Text(255),
+    schoolId: UuidSchema,
+    school: Text(200),
+    group: Text(200),
+    /** The latest status of every check the device reports. */
+    checks: Type.Array(Type.Object({ checkId: CheckIdSchema, status: CheckStatusSchema }, strict)),
+    /** Each failing check and when it turned to fail (from the history of changes). */
+    failing: Type.Array(Type.Object({ checkId: CheckIdSchema, since: IsoDateTimeSchema }, strict)),
+    /** The most recent user an event of this device named, if any did. */
+    lastUser: Nullable(Text(256)),
+    lastSeenAt: Nullable(IsoDateTimeSchema),
+  },
+  strict,
+);
+export type ChaseItem = Static<typeof ChaseItemSchema>;
+
+/** `GET /api/v1/ict/chase-list`: failing devices, longest-failing first. */
+export const ChaseListSchema = Type.Object(
+  {
+    /** Failing devices in all, of which `items` holds the first `limit`. */
+    total: Type.Integer(),
+    items: Type.Array(ChaseItemSchema),
+  },
+  strict,
+);
+export type ChaseList = Static<typeof ChaseListSchema>;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { refuseNul } from './common.ts';
+import { chaseListRoutes } from './chase-list.ts';
 import { deviceRoutes } from './devices.ts';
 import { eventRoutes } from './events.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
@@ -22,6 +23,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(sessionRoutes);
   await app.register(summaryRoutes);
   await app.register(trendRoutes);
+  await app.register(chaseListRoutes);
   await app.register(deviceRoutes);
   await app.register(reenrolmentRoutes);
   await app.register(eventRoutes);
