@@ -11,6 +11,7 @@ const PAGES: Record<string, string> = {
   '/sign-in': 'sign-in.html',
   '/devices': 'devices.html',
   '/usb': 'usb.html',
+  '/chase': 'chase.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

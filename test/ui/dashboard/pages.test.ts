@@ -242,6 +242,40 @@ describe('dashboard pages (Chromium)', () => {
     });
   });
 
+  describe('chase list', () => {
+    it('lists failing devices with failing checks as columns, and a CSV of what is shown', async () => {
+      await open('/chase');
+      const table = await rows('#results');
+      expect(table.map((r) => r[0])).toEqual(['ng-lt-002']);
+      expect(await texts('#results thead th')).toEqual([
+        'Device',
+        'School',
+        'Disk encryption',
+        'Failing since',
+        'Last user',
+        'Last contact',
+      ]);
+      expect(await page.locator('#results th[aria-sort="ascending"]').innerText()).toBe(
+        'Failing since',
+      );
+      expect(table[0]?.slice(1, 3)).toEqual([
+        'Northgate Primary',
+        expect.stringMatching(/^Fail since /),
+      ]);
+      expect(table[0]?.[4]).toBe('Not known');
+      const link = page.getByRole('link', { name: 'Download CSV of this list' });
+      const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      const lines = (await readFile(await download.path(), 'utf8')).trim().split('\r\n');
+      expect(lines[0]).toBe('Device,School,Disk encryption,Failing since,Last user,Last contact');
+      expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['ng-lt-002']);
+      expect(lines[1]).toMatch(/^ng-lt-002,Northgate Primary,fail since \d{4}-/);
+
+      // One school's list; a school with nothing failing says so.
+      await open(`/chase?schoolId=${fleet.schools.riverside.id}`);
+      expect(await page.locator('#results').innerText()).toContain('Nothing to chase.');
+    });
+  });
+
   describe('device list', () => {
     it('lists every device with its status word, school, serial and clone flag', async () => {
       await open('/devices');

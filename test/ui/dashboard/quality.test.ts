@@ -58,9 +58,10 @@ describe('dashboard quality bar (Chromium)', () => {
     ['device list, filtered', `/devices?schoolId=${fleet.schools.northgate.id}&status=fail`],
     ['device detail', `/devices/${fleet.byHostname('ng-lt-002').id}`],
     ['USB storage', '/usb'],
+    ['chase list', '/chase'],
   ];
 
-  it.each([0, 1, 2, 3, 4])('signed-in page %i meets the bar', async (index) => {
+  it.each([0, 1, 2, 3, 4, 5])('signed-in page %i meets the bar', async (index) => {
     const [name, path] = pages()[index] ?? ['', ''];
     const report = await checkPageQuality(page, url(path), dataLoaded);
     expect(report, name).toEqual(PASSING);
