@@ -91,9 +91,32 @@ export function isPageUrl(url: string): boolean {
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);
 
+/** Page titles in plain words, for the statuses a person can meet on a dashboard URL. */
+const PAGE_TITLES: Record<number, string> = {
+  400: 'This address does not work',
+  401: 'Please sign in',
+  403: 'Not allowed',
+  404: 'Page not found',
+  408: 'The request took too long',
+  413: 'Too much was sent',
+  414: 'Address too long',
+  431: 'Request too large',
+};
+
+/** What a person can do next, by status: every error page says it. */
+const NEXT_STEPS: Record<number, string> = {
+  400: 'Check the address, or start again from the dashboard.',
+  404: 'Check the address, or find the page from the dashboard.',
+  414: 'Start again from the dashboard and choose fewer or shorter filters.',
+  431: 'Start again from the dashboard. If this keeps happening, clear this site’s cookies.',
+};
+
 /** The HTML page for an error on a dashboard URL. */
 export function errorPage(answer: ErrorAnswer): string {
-  const title = answer.status === 404 ? 'Page not found' : (STATUS_CODES[answer.status] ?? 'Error');
+  const title =
+    PAGE_TITLES[answer.status] ??
+    (answer.status >= 500 ? 'Something went wrong' : (STATUS_CODES[answer.status] ?? 'Error'));
+  const next = NEXT_STEPS[answer.status] ?? 'Try again, or go back to the dashboard.';
   return `<!doctype html>
 <html lang="en-GB">
   <head>
@@ -107,6 +130,7 @@ export function errorPage(answer: ErrorAnswer): string {
     <main id="main">
       <h1>${escapeHtml(title)}</h1>
       <p>${escapeHtml(answer.body.message)}</p>
+      <p>${escapeHtml(next)}</p>
       <p><a href="/">Go to the dashboard</a></p>
     </main>
   </body>
@@ -130,24 +154,57 @@ export function sendError(
     .send(errorPage(answer));
 }
 
+/** The request line's method and path in the bytes Node's parser refused, when there is one. */
+function requestLine(raw: unknown): { method: string; path: string; length: number } | null {
+  if (!Buffer.isBuffer(raw)) {
+    return null;
+  }
+  const text = raw.subarray(0, 64 * 1024).toString('latin1');
+  const match = /^([A-Z]{3,7}) (\/\S*)/.exec(text);
+  if (match === null) {
+    return null;
+  }
+  const end = text.indexOf('\r\n');
+  return { method: match[1] ?? '', path: match[2] ?? '', length: end < 0 ? text.length : end };
+}
+
+/**
+ * A request line this long is what overflowed Node's 16 KiB header limit, not the headers: the
+ * dashboard's own addresses stay far below it.
+ */
+const LONG_REQUEST_LINE = 8 * 1024;
+
 /**
  * Errors of Node's HTTP parser, before Fastify has a request (a malformed request line, headers
- * too large, a client too slow): answered in the same format, then the connection closes.
+ * too large, a client too slow): answered in the same format, then the connection closes. A
+ * browser asking for a dashboard page gets an HTML page; an address so long that the request line
+ * fills most of Node's header limit is a 414, as it is in Fastify's router.
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) {
     return;
   }
+  const line = requestLine((error as { rawPacket?: unknown }).rawPacket);
   const [status, body]: [number, ApiError] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, { error: 'timeout', message: 'The request took too long to arrive.' }]
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, { error: 'headers-too-large', message: 'The request headers are too large.' }]
-        : [400, { error: 'bad-request', message: 'The request is not valid HTTP.' }];
-  const text = JSON.stringify(body);
+      : error.code === 'HPE_HEADER_OVERFLOW' && line !== null && line.length >= LONG_REQUEST_LINE
+        ? [414, { error: 'url-too-long', message: 'The address is too long for the server.' }]
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, { error: 'headers-too-large', message: 'The request headers are too large.' }]
+          : [400, { error: 'bad-request', message: 'The request is not valid HTTP.' }];
+  const asPage = line !== null && line.method === 'GET' && isPageUrl(line.path);
+  const [contentType, text] = asPage
+    ? ['text/html; charset=utf-8', errorPage({ status, body })]
+    : ['application/json; charset=utf-8', JSON.stringify(body)];
+  const extra = asPage
+    ? Object.entries({ ...DASHBOARD_HEADERS, 'cache-control': 'no-store' })
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('')
+    : '';
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${String(Buffer.byteLength(text))}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${text}`,
+      `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${String(Buffer.byteLength(text))}\r\nContent-Type: ${contentType}\r\n${extra}Connection: close\r\n\r\n${text}`,
     );
   }
   socket.destroy(error);

@@ -2,6 +2,7 @@
 // (the policies table keeps each upload), with the SHA-256 of its text, so a signature's
 // textSha256 finds the exact words the user was shown; and which versions are in force at a school.
 import { createHash } from 'node:crypto';
+import { aupDocumentText } from '../../shared/aup-text.ts';
 import type { Queryable } from '../db/db.ts';
 
 /** One document version as stored in a policy upload. */
@@ -21,15 +22,14 @@ export interface StoredAupDocument {
 }
 
 /**
- * SHA-256 (hex) of the text a user is shown: title, introduction and statements joined by
- * newlines, UTF-8. The same rule as `aupTextSha256` in shared/aup-text.ts (the device's side,
- * issue 15); Node's UTF-8 encoder turns a lone surrogate into U+FFFD as that one does.
+ * SHA-256 (hex) of the text a user is shown (`aupDocumentText`, the device's own rule), by
+ * node:crypto: the server hashes every document of every stored policy. Node's UTF-8 encoder
+ * turns a lone surrogate into U+FFFD as shared/aup-text.ts does.
  */
 export function aupTextSha256(
   document: Pick<StoredAupDocument, 'title' | 'introduction' | 'statements'>,
 ): string {
-  const text = [document.title, document.introduction, ...document.statements].join('\n');
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return createHash('sha256').update(aupDocumentText(document), 'utf8').digest('hex');
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

@@ -11,7 +11,7 @@ function add(counts: StatusCounts, status: CheckStatus | null, n: number): void 
   counts[status ?? 'none'] += n;
 }
 
-/** Compliance counts over active (not retired) devices: overall, per check and per school. */
+/** Compliance counts over active (not retired) devices: overall, per check, school and group. */
 export async function complianceSummary(
   db: Queryable,
   staleDays: number,
@@ -55,7 +55,27 @@ export async function complianceSummary(
        from everyone e left join retired r on r.check_id = e.check_id and r.status = e.status
       order by e.check_id`,
   );
-  const [schools, checks] = await Promise.all([bySchoolRows, byCheckRows]);
+  // Per device group: the same counts from one scan of the active devices (groups are few).
+  const byGroupRows = db.query<{
+    group_id: string;
+    group_name: string;
+    status: CheckStatus | null;
+    n: number;
+    stale: number;
+  }>(
+    `select g.id as group_id, g.name as group_name, c.status, coalesce(c.n, 0) as n,
+            coalesce(c.stale, 0) as stale
+       from device_groups g
+       join (
+         select group_id, overall_status as status, count(*)::int as n,
+                (count(*) filter (where coalesce(last_seen_at, enrolled_at) < $1))::int as stale
+           from devices where retired_at is null
+          group by group_id, overall_status
+       ) c on c.group_id = g.id
+      order by g.name, g.id`,
+    [staleBefore],
+  );
+  const [schools, checks, groups] = await Promise.all([bySchoolRows, byCheckRows, byGroupRows]);
 
   const overall = emptyCounts();
   const bySchool = new Map<string, ComplianceSummary['bySchool'][number]>();
@@ -67,10 +87,21 @@ export async function complianceSummary(
     stale += row.stale;
     let school = bySchool.get(row.school_id);
     if (school === undefined) {
-      school = { schoolId: row.school_id, school: row.school, counts: emptyCounts() };
+      school = { schoolId: row.school_id, school: row.school, counts: emptyCounts(), stale: 0 };
       bySchool.set(row.school_id, school);
     }
     add(school.counts, row.status, row.n);
+    school.stale += row.stale;
+  }
+  const byGroup = new Map<string, ComplianceSummary['byGroup'][number]>();
+  for (const row of groups) {
+    let group = byGroup.get(row.group_id);
+    if (group === undefined) {
+      group = { groupId: row.group_id, group: row.group_name, counts: emptyCounts(), stale: 0 };
+      byGroup.set(row.group_id, group);
+    }
+    add(group.counts, row.status, row.n);
+    group.stale += row.stale;
   }
   const byCheck = new Map<CheckId, StatusCounts>();
   for (const row of checks) {
@@ -93,5 +124,6 @@ export async function complianceSummary(
       return reported === 0 ? [] : [{ checkId, counts: { ...counts, none: devices - reported } }];
     }),
     bySchool: [...bySchool.values()],
+    byGroup: [...byGroup.values()],
   };
 }

@@ -61,12 +61,71 @@ export const ComplianceSummarySchema = Type.Object(
       Type.Object({ checkId: CheckIdSchema, counts: StatusCountsSchema }, strict),
     ),
     bySchool: Type.Array(
-      Type.Object({ schoolId: UuidSchema, school: Text(200), counts: StatusCountsSchema }, strict),
+      Type.Object(
+        {
+          schoolId: UuidSchema,
+          school: Text(200),
+          counts: StatusCountsSchema,
+          /** Of these, silent for longer than staleDays (never-reported ones are counts.none). */
+          stale: Type.Integer(),
+        },
+        strict,
+      ),
+    ),
+    byGroup: Type.Array(
+      Type.Object(
+        {
+          groupId: UuidSchema,
+          group: Text(200),
+          counts: StatusCountsSchema,
+          stale: Type.Integer(),
+        },
+        strict,
+      ),
     ),
   },
   strict,
 );
 export type ComplianceSummary = Static<typeof ComplianceSummarySchema>;
+
+/** Whose compliance a trend follows: the whole trust, one school or one check. */
+export const TrendScopeSchema = Type.Union([
+  Type.Literal('trust'),
+  Type.Literal('school'),
+  Type.Literal('check'),
+]);
+export type TrendScope = Static<typeof TrendScopeSchema>;
+
+/** Query of `GET /api/v1/ict/trends`. */
+export const TrendQuerySchema = Type.Object(
+  {
+    scope: TrendScopeSchema,
+    /** The school's id or the check's id; absent for the trust. */
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 800, default: 400 })),
+  },
+  strict,
+);
+export type TrendQuery = Static<typeof TrendQuerySchema>;
+
+/** `GET /api/v1/ict/trends`: one row per day with a snapshot, oldest first. */
+export const TrendSchema = Type.Object(
+  {
+    scope: TrendScopeSchema,
+    id: Nullable(Type.String({ maxLength: 100 })),
+    days: Type.Array(
+      Type.Object(
+        {
+          day: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'UTC day.' }),
+          counts: StatusCountsSchema,
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+export type Trend = Static<typeof TrendSchema>;
 
 /** Query of `GET /api/v1/ict/devices` (and `.csv`). */
 export const DeviceListQuerySchema = Type.Object(
@@ -319,3 +378,44 @@ export const UsbBlockedListSchema = Type.Object(
   strict,
 );
 export type UsbBlockedList = Static<typeof UsbBlockedListSchema>;
+
+/** Query of `GET /api/v1/ict/chase-list`. */
+export const ChaseListQuerySchema = Type.Object(
+  {
+    schoolId: Type.Optional(UuidSchema),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
+  },
+  strict,
+);
+export type ChaseListQuery = Static<typeof ChaseListQuerySchema>;
+
+/** One failing device to chase: which checks fail and since when, who used it, when it spoke. */
+export const ChaseItemSchema = Type.Object(
+  {
+    id: UuidSchema,
+    hostname: Text(255),
+    schoolId: UuidSchema,
+    school: Text(200),
+    group: Text(200),
+    /** The latest status of every check the device reports. */
+    checks: Type.Array(Type.Object({ checkId: CheckIdSchema, status: CheckStatusSchema }, strict)),
+    /** Each failing check and when it turned to fail (from the history of changes). */
+    failing: Type.Array(Type.Object({ checkId: CheckIdSchema, since: IsoDateTimeSchema }, strict)),
+    /** The most recent user an event of this device named, if any did. */
+    lastUser: Nullable(Text(256)),
+    lastSeenAt: Nullable(IsoDateTimeSchema),
+  },
+  strict,
+);
+export type ChaseItem = Static<typeof ChaseItemSchema>;
+
+/** `GET /api/v1/ict/chase-list`: failing devices, longest-failing first. */
+export const ChaseListSchema = Type.Object(
+  {
+    /** Failing devices in all, of which `items` holds the first `limit`. */
+    total: Type.Integer(),
+    items: Type.Array(ChaseItemSchema),
+  },
+  strict,
+);
+export type ChaseList = Static<typeof ChaseListSchema>;

@@ -94,13 +94,16 @@ describeEachEngine('error answers', (engine) => {
     expectApiError(response, status, code);
   });
 
-  it('a request Node cannot parse as HTTP: ApiError JSON, over a real socket', async () => {
-    await server.app.listen({ host: '127.0.0.1', port: 0 });
+  /** Sends raw bytes to the server on a real socket and returns everything it answered. */
+  async function rawRequest(request: string): Promise<string> {
+    if (!server.app.server.listening) {
+      await server.app.listen({ host: '127.0.0.1', port: 0 });
+    }
     const address = server.app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
-    const answer = await new Promise<string>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => {
-        socket.write(`GET /${MARK} HTTP/1.1\r\nHost: x\r\nBad Header ${MARK}\r\n\r\n`);
+        socket.write(request);
       });
       let text = '';
       socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -109,12 +112,37 @@ describeEachEngine('error answers', (engine) => {
       });
       socket.on('error', reject);
     });
+  }
+
+  it('a request Node cannot parse as HTTP: ApiError JSON, over a real socket', async () => {
+    const answer = await rawRequest(
+      `GET /api/${MARK} HTTP/1.1\r\nHost: x\r\nBad Header ${MARK}\r\n\r\n`,
+    );
     expect(answer).toMatch(/^HTTP\/1.1 400 Bad Request\r\n/);
     const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
     expect(JSON.parse(body)).toEqual({
       error: 'bad-request',
       message: 'The request is not valid HTTP.',
     });
+    expect(answer).not.toContain(MARK);
+  });
+
+  it('a page address too long for Node: an HTML page (414), over a real socket', async () => {
+    const answer = await rawRequest(
+      `GET /devices?search=${MARK}${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 414 URI Too Long\r\n/);
+    expect(answer).toContain('Content-Type: text/html; charset=utf-8');
+    expect(answer).toContain('<h1>Address too long</h1>');
+    expect(answer).not.toContain(MARK);
+  });
+
+  it('a page request with malformed headers: an HTML page, over a real socket', async () => {
+    const answer = await rawRequest(
+      `GET /${MARK} HTTP/1.1\r\nHost: x\r\nBad Header ${MARK}\r\n\r\n`,
+    );
+    expect(answer).toMatch(/^HTTP\/1.1 400 Bad Request\r\n/);
+    expect(answer).toContain('<a href="/">Go to the dashboard</a>');
     expect(answer).not.toContain(MARK);
   });
 });

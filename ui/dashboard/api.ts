@@ -96,6 +96,10 @@ export function describeError(error: unknown): string {
     if (error.status >= 500) {
       return 'The server could not answer. Try again in a moment.';
     }
+    if (error.code === 'invalid-request') {
+      // The validator's words name schema paths: never shown to a person.
+      return 'Something in this page’s address is not valid. Go back to the dashboard and start again.';
+    }
     return error.message === '' ? `The server refused (${error.status}).` : error.message;
   }
   return 'The server could not be reached. Check the connection and try again.';

@@ -17,17 +17,13 @@ import { byId, h, showError, table, time } from './dom.ts';
 const SEEN_BY_WORDS = { aup: 'AUP window', 'idle-lock': 'Idle lock', usb: 'USB decision' };
 
 /** A wide table in a region that scrolls by itself, so the page never scrolls sideways. */
-function scrolling(element: HTMLTableElement, id: string): HTMLDivElement {
-  const caption = element.querySelector('caption');
+function scrolling(region: HTMLDivElement, id: string): HTMLDivElement {
+  // table() (dom.ts) already puts the table in its own focusable, named scroll region.
+  const caption = region.querySelector('caption');
   if (caption !== null) {
     caption.id = `${id}-caption`;
   }
-  // Focusable so that a keyboard user can scroll it (axe: scrollable-region-focusable).
-  return h(
-    'div',
-    { class: 'table-scroll', role: 'region', tabindex: 0, 'aria-labelledby': `${id}-caption` },
-    element,
-  );
+  return region;
 }
 
 function cycleRow(cycle: AupCycle): HTMLTableRowElement {

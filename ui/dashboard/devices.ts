@@ -33,6 +33,49 @@ function wholeNumber(key: string, fallback: number): number {
   return url.has(key) && Number.isInteger(value) && value >= 0 ? value : fallback;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Each filter's label on the form and the rule its value must meet, said in plain words. */
+const FILTER_RULES: Record<(typeof FILTER_KEYS)[number], [string, (v: string) => boolean, string]> =
+  {
+    status: [
+      'Status',
+      (v) => ['pass', 'fail', 'warn', 'unknown', 'none'].includes(v),
+      'is not one of the statuses in the list',
+    ],
+    checkId: ['Check', (v) => v in CHECK_NAMES, 'is not one of the checks in the list'],
+    schoolId: ['School', (v) => UUID.test(v), 'is not one of the schools in the list'],
+    groupId: ['Device group', (v) => UUID.test(v), 'is not one of the device groups in the list'],
+    silentDays: [
+      'Not reported for (days)',
+      (v) => /^[0-9]{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= 3650,
+      'must be a whole number of days from 1 to 3650',
+    ],
+    search: ['Hostname or serial', (v) => v.length <= 100, 'must be 100 characters or fewer'],
+  };
+
+/**
+ * What is wrong with the URL's filters, in the form's own words, or null when nothing is: the
+ * API's refusal names schema paths, which mean nothing to the person reading the page.
+ */
+function filterProblems(chosen: URLSearchParams): string | null {
+  const problems: string[] = [];
+  for (const key of FILTER_KEYS) {
+    const value = chosen.get(key);
+    const [label, valid, rule] = FILTER_RULES[key];
+    if (value !== null && !valid(value)) {
+      problems.push(`“${label}” ${rule}`);
+    }
+  }
+  if (problems.length === 0) {
+    return null;
+  }
+  return (
+    `The filters in this page’s address are not valid: ${problems.join('; ')}. ` +
+    'Correct them below and choose Apply filters, or choose Clear filters to see every device.'
+  );
+}
+
 const filters = filtersFromUrl();
 const limit = Math.min(Math.max(wholeNumber('limit', PAGE_SIZE), 1), 1000);
 // Pages follow a keyset cursor: the devices after (or before) a device id in hostname order, as
@@ -169,10 +212,13 @@ async function main(): Promise<void> {
   } else if (offset > 0) {
     query.set('offset', String(offset));
   }
+  const problems = filterProblems(filters);
   const [schools, groups, list] = await Promise.allSettled([
     getJson<Named[]>('/schools'),
     getJson<Named[]>('/groups'),
-    getJson<DeviceList>('/devices?' + query.toString()),
+    problems === null
+      ? getJson<DeviceList>('/devices?' + query.toString())
+      : Promise.reject(new Error(problems)),
   ]);
   // The form works even when the list does not: a bad filter in the URL can be corrected.
   setUpForm(
@@ -183,7 +229,7 @@ async function main(): Promise<void> {
     render(list.value);
   } else {
     byId('results').replaceChildren();
-    showError('The device list could not be loaded. ' + describeError(list.reason));
+    showError(problems ?? 'The device list could not be loaded. ' + describeError(list.reason));
   }
   loaded();
 }

@@ -90,19 +90,45 @@ export function time(iso: string | null, missing = 'Never'): HTMLElement {
   return h('time', { datetime: iso, title: iso }, dateFormat.format(date));
 }
 
-/** A table with a caption, column headers with scope, and the given rows. */
+/**
+ * A table with a caption, column headers with scope, and the given rows, inside its own
+ * scroll region: at 320 px a wide table scrolls there, never the whole page (WCAG 1.4.10). The
+ * region is focusable and named by the caption, so a keyboard user can scroll it too.
+ */
 export function table(
   caption: string,
-  headers: string[],
+  headers: (string | Node)[],
   rows: HTMLTableRowElement[],
   className = '',
-): HTMLTableElement {
+): HTMLDivElement {
+  return scrollRegion(
+    caption,
+    h(
+      'table',
+      { class: className === '' ? null : className },
+      h('caption', {}, caption),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...headers.map((header) =>
+            header instanceof HTMLTableCellElement ? header : h('th', { scope: 'col' }, header),
+          ),
+        ),
+      ),
+      h('tbody', {}, ...rows),
+    ),
+  );
+}
+
+/** A focusable region, named for screen readers, that scrolls its wide content sideways. */
+export function scrollRegion(label: string, content: Node): HTMLDivElement {
   return h(
-    'table',
-    { class: className === '' ? null : className },
-    h('caption', {}, caption),
-    h('thead', {}, h('tr', {}, ...headers.map((text) => h('th', { scope: 'col' }, text)))),
-    h('tbody', {}, ...rows),
+    'div',
+    { class: 'scroll-region', role: 'region', 'aria-label': label, tabindex: 0 },
+    content,
   );
 }
 

@@ -128,7 +128,7 @@ async function loadApprovals(session: Session): Promise<void> {
       ? h('p', {}, 'No USB device has been approved from the dashboard yet.')
       : table(
           'USB approvals, newest first',
-          ['Device', 'Scope', 'Reason', 'Approved by', 'Expires', 'State', ''],
+          ['Device', 'Scope', 'Reason', 'Approved by', 'Expires', 'State', 'Action'],
           approvals.map((approval) => approvalRow(approval, session, now)),
           'approvals',
         ),
@@ -147,7 +147,16 @@ async function main(): Promise<void> {
         ? h('p', {}, `No USB storage was blocked in the last ${String(blocked.days)} days.`)
         : table(
             `Blocked in the last ${String(blocked.days)} days, most often first`,
-            ['Device', 'Vendor:product', 'Serial', 'Blocked', 'Devices', 'Users', 'Last seen', ''],
+            [
+              'Device',
+              'Vendor:product',
+              'Serial',
+              'Blocked',
+              'Devices',
+              'Users',
+              'Last seen',
+              'Action',
+            ],
             blocked.items.map((stick) => blockedRow(stick, session)),
             'blocked',
           ),

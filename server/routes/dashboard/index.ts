@@ -12,6 +12,7 @@ const PAGES: Record<string, string> = {
   '/devices': 'devices.html',
   '/usb': 'usb.html',
   '/aup': 'aup.html',
+  '/chase': 'chase.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

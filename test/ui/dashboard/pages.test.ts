@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckId } from '../../../shared/index.ts';
+import { takeDailySnapshot } from '../../../server/store/compliance-snapshots.ts';
 import {
   launchBrowser,
   signIn,
@@ -21,6 +22,10 @@ import {
 } from './seed.ts';
 
 const STATUS_ORDER = ['pass', 'fail', 'warn', 'unknown', 'none'] as const;
+
+/** A rate as the overview shows it: one decimal, en-GB, or a dash without devices. */
+const rate = (part: number, whole: number) =>
+  whole === 0 ? '–' : `${(Math.round((1000 * part) / whole) / 10).toLocaleString('en-GB')} %`;
 
 describe('dashboard pages (Chromium)', () => {
   let dashboard: Dashboard;
@@ -109,6 +114,7 @@ describe('dashboard pages (Chromium)', () => {
         const counts = countStatuses(fleet.devices.map((d) => d.checks[checkId] ?? null));
         const row = await texts(`#by-check tr[data-key="${checkId}"] td`);
         expect(row, checkId).toEqual([
+          rate(counts.pass, FLEET.length),
           ...STATUS_ORDER.map((s) => String(counts[s])),
           String(FLEET.length),
         ]);
@@ -122,13 +128,26 @@ describe('dashboard pages (Chromium)', () => {
         const total = STATUS_ORDER.reduce((sum, s) => sum + counts[s], 0);
         expect(row, school.name).toEqual([
           school.name,
+          rate(counts.pass, total),
           ...STATUS_ORDER.map((s) => String(counts[s])),
+          // Stale: ng-lt-005 (never reported, enrolled 20 days ago) and rv-st-002 (10 days).
+          '1',
           String(total),
         ]);
       }
+      // Worst first; at equal rates (both 50 %) the school with more failing devices first.
+      expect(await texts('#by-school tbody th')).toEqual([
+        'Northgate Primary',
+        'Riverside Academy',
+      ]);
+      expect(await page.locator('#by-school th[aria-sort="ascending"]').innerText()).toContain(
+        '% compliant',
+      );
+      // Per device group, with the same rates.
+      expect(await texts('#by-group tbody th')).toEqual(['Pupil laptops', 'Staff laptops']);
       // Tables are described for screen readers.
       expect(await page.locator('#by-check caption').innerText()).toContain('each check');
-      expect(await page.locator('#by-check th[scope="col"]').count()).toBe(7);
+      expect(await page.locator('#by-check th[scope="col"]').count()).toBe(8);
       await page.screenshot({ path: '/tmp/hallpass-overview.png', fullPage: true });
     });
 
@@ -151,6 +170,109 @@ describe('dashboard pages (Chromium)', () => {
       await page.waitForURL(url(`/devices?schoolId=${riverside}&status=warn`));
       await page.locator('main:not([aria-busy])').waitFor();
       expect(await listed()).toEqual(['rv-st-001']);
+    });
+  });
+
+  describe('rates, ranking and trend', () => {
+    it('sorts the school table by any column from the keyboard', async () => {
+      await open('/');
+      const header = (label: string) =>
+        page.locator('#by-school thead button', { hasText: new RegExp(`^${label}$`) });
+      await header('School').focus();
+      await page.keyboard.press('Enter');
+      expect(await texts('#by-school tbody th')).toEqual([
+        'Northgate Primary',
+        'Riverside Academy',
+      ]);
+      await page.keyboard.press('Enter');
+      expect(await texts('#by-school tbody th')).toEqual([
+        'Riverside Academy',
+        'Northgate Primary',
+      ]);
+      expect(await page.locator('#by-school th[aria-sort="descending"]').innerText()).toContain(
+        'School',
+      );
+      await header('Total').click();
+      expect(await texts('#by-school tbody th')).toEqual([
+        'Riverside Academy',
+        'Northgate Primary',
+      ]);
+      expect(await page.locator('#by-school caption').innerText()).toMatch(
+        /sorted by Total, ascending$/,
+      );
+    });
+
+    it('links each rate and stale count to the devices behind it', async () => {
+      await open('/');
+      const riverside = fleet.schools.riverside.id;
+      await page.locator(`#by-school tr[data-key="${riverside}"] td[data-status="rate"] a`).click();
+      await page.waitForURL(url(`/devices?schoolId=${riverside}&status=pass`));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['rv-st-002']);
+
+      await open('/');
+      await page
+        .locator(`#by-school tr[data-key="${riverside}"] td[data-status="stale"] a`)
+        .click();
+      await page.waitForURL(url(`/devices?schoolId=${riverside}&silentDays=7`));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await listed()).toEqual(['rv-st-002']);
+    });
+
+    it('draws the trust trend with uPlot and the same figures as a table', async () => {
+      await open('/');
+      expect(await page.locator('#trend').innerText()).toContain('No daily figures yet');
+      const yesterday = new Date(Date.now() - 86_400_000);
+      await takeDailySnapshot(dashboard.server.db, yesterday);
+      await takeDailySnapshot(dashboard.server.db, new Date());
+      await open('/');
+      expect(await page.locator('#trend .trend-chart canvas').count()).toBe(1);
+      expect(await page.locator('#trend .trend-chart').getAttribute('aria-hidden')).toBe('true');
+      await page.getByText('Show the daily figures as a table').click();
+      const overall = countStatuses(fleet.devices.map((d) => d.overall));
+      const today = new Date().toISOString().slice(0, 10);
+      expect((await rows('#trend .trend-table'))[0]).toEqual([
+        today,
+        rate(overall.pass, FLEET.length),
+        rate(overall.fail, FLEET.length),
+        String(FLEET.length),
+      ]);
+      expect(await rows('#trend .trend-table')).toHaveLength(2);
+      await page.screenshot({ path: '/tmp/hallpass-overview-trend.png', fullPage: true });
+    });
+  });
+
+  describe('chase list', () => {
+    it('lists failing devices with failing checks as columns, and a CSV of what is shown', async () => {
+      await open('/chase');
+      const table = await rows('#results');
+      expect(table.map((r) => r[0])).toEqual(['ng-lt-002']);
+      expect(await texts('#results thead th')).toEqual([
+        'Device',
+        'School',
+        'Disk encryption',
+        'Failing since',
+        'Last user',
+        'Last contact',
+      ]);
+      expect(await page.locator('#results th[aria-sort="ascending"]').innerText()).toBe(
+        'Failing since',
+      );
+      expect(table[0]?.slice(1, 3)).toEqual([
+        'Northgate Primary',
+        expect.stringMatching(/^Fail since /),
+      ]);
+      expect(table[0]?.[4]).toBe('Not known');
+      const link = page.getByRole('link', { name: 'Download CSV of this list' });
+      const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+      const lines = (await readFile(await download.path(), 'utf8')).trim().split('\r\n');
+      expect(lines[0]).toBe('Device,School,Disk encryption,Failing since,Last user,Last contact');
+      expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['ng-lt-002']);
+      expect(lines[1]).toMatch(/^ng-lt-002,Northgate Primary,fail since \d{4}-/);
+
+      // One school's list; a school with nothing failing says so.
+      await open(`/chase?schoolId=${fleet.schools.riverside.id}`);
+      expect(await page.locator('#results').innerText()).toContain('Nothing to chase.');
     });
   });
 
@@ -231,12 +353,12 @@ describe('dashboard pages (Chromium)', () => {
       expect(await listed()).toHaveLength(FLEET.length);
     });
 
-    it('says so when nothing matches, and shows the API refusing a bad filter', async () => {
+    it('says so when nothing matches, and explains a bad filter in the form’s words', async () => {
       await open('/devices?search=no-such-host');
       expect(await page.locator('#results').innerText()).toBe('No devices match these filters.');
       await open('/devices?silentDays=0');
       expect(await page.getByRole('alert').innerText()).toContain(
-        'The device list could not be loaded.',
+        '“Not reported for (days)” must be a whole number of days from 1 to 3650',
       );
       // The form still works to correct it.
       expect(await page.getByLabel('School').locator('option').count()).toBe(3);

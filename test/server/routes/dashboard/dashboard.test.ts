@@ -52,11 +52,26 @@ describe('dashboard pages and files', () => {
     for (const file of readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.html'))) {
       const html = readFileSync(`${DASHBOARD_DIR}/${file}`, 'utf8');
       for (const script of html.matchAll(/<script\b[^>]*>/g)) {
-        expect(script[0], file).toMatch(/ src="\/dashboard\/[a-z-]+\.ts"/);
+        // Page scripts, or uPlot for the trend charts (served from its package).
+        expect(script[0], file).toMatch(/ src="\/dashboard\/([a-z-]+\.ts|uplot\.js)"/);
       }
       expect(html, file).not.toMatch(/\son[a-z]+=/i);
       expect(html, file).not.toMatch(/\sstyle=|<style/i);
     }
+  });
+
+  it('serves uPlot, the trend charts’ library, from its installed package', async () => {
+    const script = await get('/dashboard/uplot.js');
+    expect(script.statusCode).toBe(200);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(script.body).toBe(
+      readFileSync(new URL(import.meta.resolve('uplot/dist/uPlot.iife.min.js')), 'utf8'),
+    );
+    const style = await get('/dashboard/uplot.css');
+    expect(style.headers['content-type']).toBe('text/css; charset=utf-8');
+    // Only these two names reach the package folder.
+    expect((await get('/dashboard/uPlot.esm.js')).statusCode).toBe(404);
+    expect((await get('/dashboard/other.js')).statusCode).toBe(404);
   });
 
   it('serves page scripts as JavaScript with the types stripped, and every import resolves', async () => {

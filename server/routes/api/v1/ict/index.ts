@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { aupRegisterRoutes } from './aup.ts';
 import { refuseNul } from './common.ts';
+import { chaseListRoutes } from './chase-list.ts';
 import { deviceRoutes } from './devices.ts';
 import { eventRoutes } from './events.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
@@ -9,6 +10,7 @@ import { reenrolmentRoutes } from './re-enrolment.ts';
 import { sessionRoutes } from './session.ts';
 import { summaryRoutes } from './summary.ts';
 import { tokenRoutes } from './tokens.ts';
+import { trendRoutes } from './trends.ts';
 import { usbRoutes } from './usb.ts';
 import { userRoutes } from './users.ts';
 
@@ -21,6 +23,8 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preValidation', refuseNul);
   await app.register(sessionRoutes);
   await app.register(summaryRoutes);
+  await app.register(trendRoutes);
+  await app.register(chaseListRoutes);
   await app.register(deviceRoutes);
   await app.register(reenrolmentRoutes);
   await app.register(eventRoutes);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type {
+  ChaseList,
   ComplianceSummary,
   DeviceDetail,
   DeviceList,
@@ -159,10 +160,41 @@ describeEachEngine('ICT read API', (engine) => {
     expect(summary.bySchool.find((s) => s.school === southfield.name)?.schoolId).toBe(
       southfield.id,
     );
+    // Stale per school and per group: echo in Northgate, delta (never reported) in Southfield.
+    const staleBySchool = Object.fromEntries(summary.bySchool.map((s) => [s.school, s.stale]));
+    expect(staleBySchool).toEqual({ 'Northgate Primary': 1, [southfield.name]: 1 });
+    expect(summary.byGroup).toEqual([
+      {
+        groupId: server.groupId,
+        group: 'Pupil laptops',
+        counts: { pass: 2, fail: 1, warn: 1, unknown: 1, none: 1 },
+        stale: 2,
+      },
+    ]);
     // Silence counts from the last contact, or from enrolment for a device that never reported.
     const wide = await get<ComplianceSummary>('/summary?staleDays=15');
     expect(wide.stale).toBe(1);
     expect((await get<ComplianceSummary>('/summary?staleDays=30')).stale).toBe(0);
+  });
+
+  it('GET /chase-list lists failing devices with since, last user and contact', async () => {
+    const list = await get<ChaseList>('/chase-list');
+    // alpha's antivirus fails; the retired foxtrot's old failure is not chased.
+    expect(list.total).toBe(1);
+    expect(list.items.map((i) => i.hostname)).toEqual(['alpha-01']);
+    const alpha = list.items[0];
+    expect(alpha?.failing.map((f) => f.checkId)).toEqual(['antivirus']);
+    // Failing since the report that turned it to fail (10 minutes ago), not the first report.
+    const since = Date.parse(alpha?.failing[0]?.since ?? '');
+    expect(Math.abs(since - Date.parse(lastReport.alpha ?? ''))).toBeLessThan(60_000);
+    expect(alpha?.checks.map((c) => `${c.checkId}:${c.status}`)).toEqual([
+      'antivirus:fail',
+      'disk-encryption:pass',
+      'firewall:pass',
+    ]);
+    expect(alpha?.lastUser).toBe('j.smith');
+    expect(alpha?.lastSeenAt).not.toBeNull();
+    expect((await get<ChaseList>(`/chase-list?schoolId=${southfield.id}`)).items).toEqual([]);
   });
 
   it('GET /devices lists active devices by hostname with the total', async () => {

@@ -1,0 +1,81 @@
+// The chase list: active devices with at least one failing check, longest-failing first, with
+// when each check turned to fail (from check_changes, the history of changes), the last user an
+// event named and the last contact. The page sorts, shows and exports what this returns.
+import type { ChaseItem, ChaseList, CheckId, CheckStatus } from '../../shared/index.ts';
+import type { Queryable } from '../db/db.ts';
+import { iso, isoRequired } from './read-values.ts';
+
+interface Row {
+  id: string;
+  hostname: string;
+  school_id: string;
+  school: string;
+  group_name: string;
+  last_seen_at: Date | null;
+  since: Date;
+  checks: { checkId: CheckId; status: CheckStatus; since: string | null }[];
+  last_user: string | null;
+  total: number;
+}
+
+/** Failing devices of the trust, or of one school, longest-failing first. */
+export async function chaseList(
+  db: Queryable,
+  options: { schoolId?: string; limit: number },
+): Promise<ChaseList> {
+  // Failing check rows come from the (check_id, status, device_id) index; only the first `limit`
+  // devices then get their other checks, failure dates, school, group and last user.
+  const rows = await db.query<Row>(
+    `with failing as (
+       select c.device_id, min(coalesce(
+                (select max(h.measured_at) from check_changes h
+                  where h.device_id = c.device_id and h.check_id = c.check_id
+                    and h.to_status = 'fail'),
+                c.changed_at)) as since
+         from check_states c
+         join devices d on d.id = c.device_id
+        where c.status = 'fail' and d.retired_at is null
+          and ($1::uuid is null or d.school_id = $1::uuid)
+        group by c.device_id
+     ), page as (
+       select f.*, count(*) over ()::int as total from failing f
+        order by f.since, f.device_id limit $2
+     )
+     select d.id, d.hostname, d.school_id, s.name as school, g.name as group_name,
+            d.last_seen_at, p.since, p.total,
+            (select jsonb_agg(jsonb_build_object(
+                      'checkId', c.check_id, 'status', c.status,
+                      'since', case when c.status = 'fail' then coalesce(
+                        (select max(h.measured_at) from check_changes h
+                          where h.device_id = c.device_id and h.check_id = c.check_id
+                            and h.to_status = 'fail'),
+                        c.changed_at) end)
+                    order by c.check_id)
+               from check_states c where c.device_id = d.id) as checks,
+            (select e.data->>'user' from events e
+              where e.device_id = d.id and e.data->>'user' is not null
+              order by e.occurred_at desc limit 1) as last_user
+       from page p
+       join devices d on d.id = p.device_id
+       join schools s on s.id = d.school_id
+       join device_groups g on g.id = d.group_id
+      order by p.since, p.device_id`,
+    [options.schoolId ?? null, options.limit],
+  );
+  const items: ChaseItem[] = rows.map((row) => ({
+    id: row.id,
+    hostname: row.hostname,
+    schoolId: row.school_id,
+    school: row.school,
+    group: row.group_name,
+    checks: row.checks.map(({ checkId, status }) => ({ checkId, status })),
+    failing: row.checks.flatMap((c) =>
+      c.status === 'fail' && c.since !== null
+        ? [{ checkId: c.checkId, since: isoRequired(new Date(c.since)) }]
+        : [],
+    ),
+    lastUser: row.last_user,
+    lastSeenAt: iso(row.last_seen_at),
+  }));
+  return { total: rows[0]?.total ?? 0, items };
+}

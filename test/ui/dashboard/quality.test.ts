@@ -1,0 +1,109 @@
+// The quality bar on every dashboard page, in real Chromium over the seeded fleet: axe-core finds
+// nothing, the keyboard reaches every control with a visible focus, the page never scrolls
+// sideways at 320 px or at 200 % zoom, and errors are pages in plain words.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  launchBrowser,
+  signIn,
+  startDashboard,
+  watchForProblems,
+  type Dashboard,
+} from '../../helpers/browser.ts';
+import { checkPageQuality, PASSING } from '../../helpers/page-quality.ts';
+import { seedFleet, type Seeded } from './seed.ts';
+
+/** Waits until the page's script has drawn its data. */
+const dataLoaded = (page: Page) => page.locator('main:not([aria-busy])').waitFor();
+/** Error pages and the sign-in page are drawn by the server: nothing to wait for. */
+const drawn = (page: Page) => page.locator('h1').waitFor();
+
+describe('dashboard quality bar (Chromium)', () => {
+  let dashboard: Dashboard;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+  let fleet: Seeded;
+  let storageState: Awaited<ReturnType<BrowserContext['storageState']>>;
+
+  beforeAll(async () => {
+    [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
+    fleet = await seedFleet(dashboard);
+    const first = await browser.newContext();
+    await signIn(await first.newPage(), dashboard);
+    storageState = await first.storageState();
+    await first.close();
+  });
+  afterAll(async () => {
+    await browser.close();
+    await dashboard.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ storageState });
+    page = await context.newPage();
+    problems = watchForProblems(page);
+  });
+  afterEach(async () => {
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  const url = (path: string) => dashboard.baseUrl + path;
+
+  /** Every page ICT opens, signed in, with the seeded data drawn. */
+  const pages = (): [string, string][] => [
+    ['overview', '/'],
+    ['device list', '/devices'],
+    ['device list, filtered', `/devices?schoolId=${fleet.schools.northgate.id}&status=fail`],
+    ['device detail', `/devices/${fleet.byHostname('ng-lt-002').id}`],
+    ['USB storage', '/usb'],
+    ['chase list', '/chase'],
+    ['AUP register', `/aup?school=${fleet.schools.northgate.id}`],
+  ];
+
+  it.each([0, 1, 2, 3, 4, 5, 6])('signed-in page %i meets the bar', async (index) => {
+    const [name, path] = pages()[index] ?? ['', ''];
+    const report = await checkPageQuality(page, url(path), dataLoaded);
+    expect(report, name).toEqual(PASSING);
+  });
+
+  it('the sign-in page meets the bar', async () => {
+    const signedOut = await browser.newContext();
+    const fresh = await signedOut.newPage();
+    const report = await checkPageQuality(fresh, url('/sign-in'), drawn);
+    await signedOut.close();
+    expect(report).toEqual(PASSING);
+  });
+
+  it.each([
+    ['an unknown page', '/no-such-page', 404],
+    ['a malformed device id', '/devices/not-a-device-id', 404],
+    ['an over-long device id', `/devices/${'a'.repeat(300)}`, 414],
+  ])('%s is an HTML page in plain words that meets the bar', async (_name, path, status) => {
+    const response = await page.goto(url(path));
+    expect(response?.status()).toBe(status);
+    expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('main p').first().innerText()).not.toMatch(/[{}]|FST_|must /);
+    expect(await page.getByRole('link', { name: 'Go to the dashboard' }).count()).toBe(1);
+    const report = await checkPageQuality(page, url(path), drawn);
+    expect(report).toEqual(PASSING);
+  });
+
+  it('an address too long for the server is still an HTML page, not JSON', async () => {
+    const response = await page.goto(url('/devices?search=' + 'x'.repeat(20_000)));
+    expect(response?.status()).toBe(414);
+    expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+    expect(await page.locator('h1').innerText()).toBe('Address too long');
+  });
+
+  it('a bad filter in the URL is explained in plain words, with what to do next', async () => {
+    await page.goto(url('/devices?silentDays=0&status=bogus'));
+    await dataLoaded(page);
+    const alert = await page.getByRole('alert').innerText();
+    expect(alert).not.toMatch(/querystring|schema|anyOf|>=/);
+    expect(alert).toContain('Not reported for (days)');
+    expect(alert).toContain('Clear filters');
+    expect(await checkPageQuality(page, url('/devices?silentDays=0'), dataLoaded)).toEqual(PASSING);
+  });
+});
