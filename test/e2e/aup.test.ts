@@ -3,20 +3,15 @@
 // cannot deliver; once the network is back the signature reaches the server exactly once, even
 // when the server's answer to the batch that carried it is lost on the way back.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAgentConfig } from '../../agent/core/config/agent-config.ts';
 import { runService, type RunningService } from '../../agent/service/run-service.ts';
-import {
-  aupTextSha256,
-  IpcResponseSchema,
-  validate,
-  type IpcResponse,
-} from '../../shared/index.ts';
+import { aupTextSha256 } from '../../shared/index.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../helpers/console-session.ts';
+import { askProven } from '../helpers/ipc-peer.ts';
 import { startControlledLink, type ControlledLink } from '../helpers/controlled-link.ts';
 import { testEngines } from '../helpers/databases.ts';
 import { readOutboxFolder } from '../helpers/outbox-folder.ts';
@@ -24,28 +19,6 @@ import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import { waitFor } from '../helpers/agent-process.ts';
 
 const engine = testEngines.find((e) => e.name === 'pglite');
-
-function ipc(path: string, request: Record<string, unknown>): Promise<IpcResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(JSON.stringify({ id: 7, ...request }) + '\n'));
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const newline = buffer.indexOf('\n');
-      if (newline !== -1) {
-        socket.end();
-        const checked = validate(IpcResponseSchema, JSON.parse(buffer.slice(0, newline)));
-        if (checked.ok) {
-          resolve(checked.value);
-        } else {
-          reject(new Error(`invalid answer: ${buffer.slice(0, 200)}`));
-        }
-      }
-    });
-    socket.on('error', reject);
-  });
-}
 
 describe.skipIf(process.platform !== 'linux')(
   'AUP from the console session to the server',
@@ -109,7 +82,7 @@ describe.skipIf(process.platform !== 'linux')(
       });
       // Enrolled, and the group's policy (the example: a pupil AUP) arrived from the server.
       const pending = await waitFor('the pupil AUP from the server policy', async () => {
-        const answer = await ipc(ipcPath, { channel: 'aup:pending' });
+        const answer = await askProven(ipcPath, { channel: 'aup:pending' });
         return answer.ok && answer.aup !== undefined && answer.aup.documents.length > 0
           ? answer.aup
           : null;
@@ -122,7 +95,7 @@ describe.skipIf(process.platform !== 'linux')(
       expect(document.textSha256).toBe(aupTextSha256(document));
 
       deliveries = 'refused';
-      const signed = await ipc(ipcPath, {
+      const signed = await askProven(ipcPath, {
         channel: 'aup:sign',
         documentId: document.id,
         textSha256: document.textSha256,

@@ -4,6 +4,7 @@ import { open as openFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { peersFolderFor } from '../../agent/core/ipc-peer/peer-proof.ts';
+import { IpcResponseSchema, validate, type IpcResponse } from '../../shared/index.ts';
 
 /** Reads one answer line from `socket`. */
 function nextLine(socket: Socket): Promise<string> {
@@ -45,4 +46,27 @@ export async function openProven(path: string): Promise<Socket> {
   }
   socket.pause();
   return socket;
+}
+
+/**
+ * One request on a fresh proven connection, as the tray makes it; the answer checked against
+ * the shared schema (a malformed answer rejects).
+ */
+export async function askProven(
+  path: string,
+  request: Record<string, unknown>,
+): Promise<IpcResponse> {
+  const socket = await openProven(path);
+  try {
+    socket.write(JSON.stringify({ id: 7, ...request }) + '\n');
+    socket.resume();
+    const line = await nextLine(socket);
+    const checked = validate(IpcResponseSchema, JSON.parse(line));
+    if (!checked.ok) {
+      throw new Error(`invalid answer: ${line.slice(0, 200)}`);
+    }
+    return checked.value;
+  } finally {
+    socket.destroy();
+  }
 }

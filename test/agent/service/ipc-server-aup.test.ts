@@ -1,7 +1,7 @@
 // The AUP channels of the IPC server: requests are checked against the shared schema before
 // the AUP module sees them (a tray cannot name the user, or send more than the event holds),
 // and the module's refusals reach the tray as error answers with their reason.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AupRefusal } from '../../../agent/service/aup-sessions.ts';
 import { startIpcServer } from '../../../agent/service/ipc-server.ts';
 import type { AgentStatus, AupPending } from '../../../shared/index.ts';
+import { openProven } from '../../helpers/ipc-peer.ts';
 
 const status: AgentStatus = {
   agentVersion: '0.1.0',
@@ -28,9 +29,23 @@ const status: AgentStatus = {
   usb: { mode: 'audit', problem: null, recent: [] },
 };
 
-function ask(path: string, request: unknown): Promise<Record<string, unknown>> {
+/** Sends `request` on a fresh connection, proven first (as root, this test's user) unless not. */
+async function ask(
+  path: string,
+  request: unknown,
+  proven = true,
+): Promise<Record<string, unknown>> {
+  const socket = proven
+    ? await openProven(path)
+    : await new Promise<Socket>((resolve, reject) => {
+        const plain = connect(path, () => {
+          resolve(plain);
+        });
+        plain.on('error', reject);
+      });
   return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(JSON.stringify(request) + '\n'));
+    socket.write(JSON.stringify(request) + '\n');
+    socket.resume();
     let buffer = '';
     socket.on('data', (chunk) => {
       buffer += chunk.toString();
@@ -104,9 +119,23 @@ describe('AUP channels over IPC', () => {
     });
   });
 
-  it('passes a valid signature on, with no proven peer yet', async () => {
+  it('passes a valid signature on from a proven connection (the module need not check uids)', async () => {
     expect(await ask(withAup, sign)).toMatchObject({ id: 3, ok: true, aup: nothing });
     expect(calls).toContain('sign Jo uid=null');
+  });
+
+  it('refuses every AUP channel on a connection that has not proven its user', async () => {
+    const before = calls.length;
+    for (const request of [
+      { id: 1, channel: 'aup:pending' },
+      sign,
+      { id: 4, channel: 'aup:decline', documentId: 'pupil-aup', textSha256: 'a'.repeat(64) },
+    ]) {
+      const answer = await ask(withAup, request, false);
+      expect(answer.ok).toBe(false);
+      expect(String(answer.error)).toMatch(/peer:challenge/);
+    }
+    expect(calls.length).toBe(before);
   });
 
   it.each([

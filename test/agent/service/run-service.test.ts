@@ -2,7 +2,7 @@
 // outbox in a temporary state folder): the USB guard's switch and the IPC subscription, and what
 // runService reports at start-up about state it would not trust (issue 12). The guard stays
 // off: a test on the developer's host must never change its USB authorisation.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { realHost } from '../../../agent/core/host.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { IpcResponseSchema, validate } from '../../../shared/index.ts';
+import { openProven } from '../../helpers/ipc-peer.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
 
 let running: RunningService | null = null;
@@ -27,10 +28,11 @@ afterEach(async () => {
   }
 });
 
-/** Sends one request line and resolves with the first line answered. */
-function request(path: string, line: string): Promise<unknown> {
+/** Sends one request line on `socket` and resolves with the first line answered. */
+function request(socket: Socket, line: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(line + '\n'));
+    socket.write(line + '\n');
+    socket.resume();
     let buffer = '';
     socket.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
@@ -45,7 +47,7 @@ function request(path: string, line: string): Promise<unknown> {
 }
 
 describe('runService with the USB guard off', () => {
-  it('says the guard is off, and accepts an events:subscribe from the tray', async () => {
+  it('says the guard is off, and accepts an events:subscribe from a proven connection only', async () => {
     folder = await mkdtemp(join(tmpdir(), 'hallpass-run-'));
     const config = {
       ...defaultAgentConfig('linux'),
@@ -67,7 +69,16 @@ describe('runService with the USB guard off', () => {
       problem: 'the USB guard is off in the agent configuration (usbGuard: false)',
       recent: [],
     });
-    const answer = await request(config.ipcPath, '{"id":5,"channel":"events:subscribe"}');
+    // Pushes name users: an unproven connection is refused, the proven one (root here) accepted.
+    const subscribe = '{"id":5,"channel":"events:subscribe"}';
+    const unproven = await new Promise<Socket>((resolve, reject) => {
+      const socket = connect(config.ipcPath, () => {
+        resolve(socket);
+      });
+      socket.on('error', reject);
+    });
+    expect(await request(unproven, subscribe)).toMatchObject({ id: 5, ok: false });
+    const answer = await request(await openProven(config.ipcPath), subscribe);
     expect(validate(IpcResponseSchema, answer).ok).toBe(true);
     expect(answer).toMatchObject({ id: 5, ok: true, status: { usb: { mode: 'audit' } } });
   }, 60_000);

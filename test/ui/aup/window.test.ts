@@ -5,7 +5,6 @@
 // runs is observed, so a decline's sign-out is seen as the command it is.
 import { readFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,14 +14,10 @@ import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { AssetCache } from '../../../server/routes/dashboard/assets.ts';
-import {
-  aupTextSha256,
-  IpcResponseSchema,
-  validate,
-  type AgentEvent,
-} from '../../../shared/index.ts';
+import { aupTextSha256, type AgentEvent } from '../../../shared/index.ts';
 import { launchBrowser } from '../../helpers/browser.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../../helpers/console-session.ts';
+import { askProven } from '../../helpers/ipc-peer.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
 
 const repo = new URL('../../../', import.meta.url);
@@ -32,30 +27,6 @@ const policy = parsePolicyText(
 );
 const pupilAup = policy.aup.documents.find((d) => d.id === 'pupil-aup');
 const axeSource = await readFile(new URL('node_modules/axe-core/axe.min.js', repo), 'utf8');
-
-/** One request on a fresh connection, as the tray does; the answer validated. */
-function ipc(path: string, request: Record<string, unknown>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(JSON.stringify({ id: 1, ...request }) + '\n'));
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const newline = buffer.indexOf('\n');
-      if (newline !== -1) {
-        socket.end();
-        const answer: unknown = JSON.parse(buffer.slice(0, newline));
-        const checked = validate(IpcResponseSchema, answer);
-        if (checked.ok) {
-          resolve(checked.value);
-        } else {
-          reject(new Error(`invalid answer: ${buffer.slice(0, 200)}`));
-        }
-      }
-    });
-    socket.on('error', reject);
-  });
-}
 
 // What the preload will expose, in the page: each call goes to the test's IPC forwarder.
 const BRIDGE = `
@@ -140,7 +111,7 @@ describe.skipIf(process.platform !== 'linux')('the AUP window against the real s
     const context = await browser.newContext({ viewport, locale: 'en-GB' });
     const page = await context.newPage();
     await page.exposeFunction('__hallpassAupIpc', (request: Record<string, unknown>) => {
-      return ipc(ipcPath, request);
+      return askProven(ipcPath, request);
     });
     await page.addInitScript(BRIDGE);
     await page.goto(`${pagesUrl}/aup.html`);
@@ -271,7 +242,7 @@ describe.skipIf(process.platform !== 'linux')('the AUP window against the real s
       },
     ]);
     // Signed: a new window has nothing to ask.
-    const again = await ipc(ipcPath, { channel: 'aup:pending' });
+    const again = await askProven(ipcPath, { channel: 'aup:pending' });
     expect(again).toMatchObject({ ok: true, aup: { user: 'pupil.0042', documents: [] } });
     await page.context().close();
   });
