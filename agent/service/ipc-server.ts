@@ -21,6 +21,7 @@ import {
   validate,
   type AgentStatus,
   type AupPending,
+  type IdleLockView,
   type IpcPeer,
   type IpcPeerResponse,
   type IpcPush,
@@ -57,6 +58,8 @@ export interface IpcHandlers {
    * keeps aup-sessions' own uid seam, null here because the proof already named the user. A
    * rejection is the client's refusal, with its reason. Absent: the channels are refused.
    */
+  /** The idle-lock policy resolved for the console user; absent: idle:policy is refused. */
+  idlePolicy?(): Promise<IdleLockView>;
   aup?: {
     pending(peer: AupPeer): Promise<AupPending>;
     sign(request: Extract<IpcRequest, { channel: 'aup:sign' }>, peer: AupPeer): Promise<AupPending>;
@@ -268,6 +271,22 @@ async function answerLine(
           ok: true,
           status: visibleStatus(handlers.status(), connection.peer),
         };
+      case 'idle:policy': {
+        if (handlers.idlePolicy === undefined) {
+          return errorAnswer(request.id, 'this service does not hold the idle-lock policy');
+        }
+        // Names the console user and their exemption: for their own tray (or root) only.
+        if (!actsForConsole(connection.peer)) {
+          return errorAnswer(request.id, NEEDS_PROOF);
+        }
+        const idleLock = await handlers.idlePolicy();
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+          idleLock,
+        };
+      }
       case 'aup:pending': {
         const aup = aupFor(request.id);
         return 'ok' in aup ? aup : aupAnswer(request.id, await aup.pending(AUP_PEER));

@@ -8,6 +8,7 @@ import { SCHEMA_VERSION, type AgentStatus, type IpcPush } from '../../shared/ind
 import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
 import { consoleUserSourceFor } from '../core/console-user/index.ts';
+import { idleLockView } from '../core/idle-lock/idle-lock-view.ts';
 import { peerProofFor } from '../core/ipc-peer/index.ts';
 import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
 import { enrolDevice, EnrolmentError } from '../core/enrolment.ts';
@@ -221,12 +222,12 @@ export async function runService(options: {
   // §9; Node's default prints the stack and exits 1). Swallowing it would leave a service whose
   // state nobody knows running silently. Client input and failing passes are not bugs: the IPC
   // server turns both into answers, so no local user can reach that path.
+  const consoleUser = consoleUserSourceFor(os, host, log);
   const idleLocks = new IdleLockRecorder({
-    consoleUser: consoleUserSourceFor(os, host, log),
+    consoleUser,
     recordEvent: (event) => service.recordEvent(event),
     now: () => host.now(),
   });
-  const consoleUser = consoleUserSourceFor(os, host, log);
   const aupRecord = await AupRecord.open(config.stateDir);
   for (const problem of aupRecord.problems()) {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
@@ -270,6 +271,10 @@ export async function runService(options: {
       return () => pushListeners.delete(publish);
     },
     idleLocked: (idleSeconds) => idleLocks.record(idleSeconds),
+    // Resolved on each ask, with the groups the service reads itself: the tray asks when it
+    // connects and whenever the policy version in the status changes.
+    idlePolicy: async () =>
+      idleLockView(opened.cache.current().idleLock, await consoleUser.current()),
     aup: {
       pending: (peer) => aupSessions.pending(peer),
       sign: (request, peer) => aupSessions.sign(request, peer),

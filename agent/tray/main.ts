@@ -25,7 +25,8 @@ import Store from 'electron-store';
 import { execRunner } from '../core/runner.ts';
 import { readDefaultPolicy } from '../core/policy/policy-file.ts';
 import { IdleLockController } from './idle/controller.ts';
-import { idleLockTimings } from './idle/idle-lock.ts';
+import { idleLockTimings, idleLockViewTimings } from './idle/idle-lock.ts';
+import { IdlePolicySync } from './idle/idle-policy-sync.ts';
 import { linuxIdleDesktop } from './idle/linux.ts';
 import { spawnLockCommand } from './idle/lock-command.ts';
 import { iconView } from './icon-state.ts';
@@ -156,9 +157,39 @@ async function start(): Promise<void> {
     return model.handle(request);
   });
 
+  // The idle lock runs on the policy the service resolves for this user (idle:policy), asked
+  // when the tray connects and when the policy changes; the built-in default until then.
+  let idle: IdleLockController | null = null;
+  const idleSync = new IdlePolicySync({
+    ask: async () => {
+      const { idleLock } = await client.answer({ channel: 'idle:policy' });
+      if (idleLock === undefined) {
+        throw new Error('the service sent no idle-lock policy');
+      }
+      return idleLock;
+    },
+    apply: (timings) => {
+      idle?.setTimings(timings);
+    },
+    failed: (reason) => {
+      console.warn(`idle lock: keeping the policy it has; the service did not give one: ${reason}`);
+    },
+  });
   const client = new ServiceClient({
     path: IPC_PATH,
-    listener: model.listener,
+    listener: {
+      state: (state, reason) => {
+        model.listener.state(state, reason);
+        idleSync.connection(state);
+      },
+      status: (status) => {
+        model.listener.status(status);
+        idleSync.status(status);
+      },
+      push: (push) => {
+        model.listener.push(push);
+      },
+    },
     // Proves this user to the service and says hello, before any request on each connection.
     onConnect: trayHandshake(osName, IPC_PATH, process.env.ProgramData),
   });
@@ -253,9 +284,9 @@ async function start(): Promise<void> {
     });
   }
 
-  // The idle lock, with the built-in default policy: the service's status does not carry the
-  // idle policy or the user's exemption yet (see README, "The tray").
+  // The built-in default policy locks; the service's answer replaces it (idleSync above).
   const policy = await readDefaultPolicy();
+  const fromService = idleSync.current();
   const osDesktop =
     osName === 'linux'
       ? linuxIdleDesktop({
@@ -264,13 +295,16 @@ async function start(): Promise<void> {
           sessionEnv: sessionEnvironment(),
         })
       : null;
-  const idle = new IdleLockController({
+  idle = new IdleLockController({
     desktop: sessionDesktop(
       () => powerMonitor.getSystemIdleTime(),
       osDesktop,
       process.env.XDG_SESSION_TYPE === 'wayland',
     ),
-    timings: idleLockTimings(policy.idleLock, null),
+    timings:
+      fromService === null
+        ? idleLockTimings(policy.idleLock, null)
+        : idleLockViewTimings(fromService),
     now: () => Date.now(),
     timers: {
       setTimeout: (task, ms) => setTimeout(task, ms),
@@ -305,13 +339,14 @@ async function start(): Promise<void> {
       },
     },
   });
+  const running = idle;
   powerMonitor.on('resume', () => {
-    idle.resumed();
+    running.resumed();
   });
-  idle.start();
+  running.start();
   app.on('before-quit', () => {
     client.stop();
-    void idle.stop();
+    void running.stop();
   });
 }
 

@@ -151,11 +151,16 @@ export class ServiceClient {
 
   /** Sends one request; rejects when the service is unreachable, answers an error, or is silent. */
   async request(body: RequestBody): Promise<AgentStatus> {
+    return (await this.answer(body)).status;
+  }
+
+  /** As `request`, with the whole answer (the AUP or idle-lock part some channels add). */
+  async answer(body: RequestBody): Promise<Extract<IpcResponse, { ok: true }>> {
     const response = await this.#send(body);
     if (!response.ok) {
       throw new Error(response.error);
     }
-    return response.status;
+    return response;
   }
 
   #send(body: RequestBody, beforeReady = false): Promise<IpcResponse> {

@@ -15,6 +15,9 @@ export const IpcChannelSchema = Type.Union([
   // The tray locked its session for idleness; the service records `idle.locked` with the
   // console user it finds itself (never a name the tray sends), rate-limited.
   Type.Literal('idle:locked'),
+  // The idle-lock policy as it applies to the console user (the service resolves the policy's
+  // exemptions with the groups it reads itself): what the tray's idle lock runs on.
+  Type.Literal('idle:policy'),
   // The AUP documents the console user must sign now, with the hash of each text; also pushed
   // unasked as `aup:required` when a console session starts with documents due.
   Type.Literal('aup:pending'),
@@ -44,6 +47,7 @@ export const IpcRequestSchema = Type.Union([
         Type.Literal('status:get'),
         Type.Literal('checks:run'),
         Type.Literal('events:subscribe'),
+        Type.Literal('idle:policy'),
         Type.Literal('aup:pending'),
         Type.Literal('peer:challenge'),
         Type.Literal('peer:prove'),
@@ -192,6 +196,26 @@ export const AupPendingSchema = Type.Object(
 );
 export type AupPending = Static<typeof AupPendingSchema>;
 
+/**
+ * The idle-lock policy resolved for the console user, in the policy's own units: whether it
+ * applies (`off` says why not) and its durations, with the inhibitor ceiling already filled in.
+ */
+export const IdleLockViewSchema = Type.Object(
+  {
+    /** The console user it was resolved for; null when nobody sits at the console. */
+    user: Type.Union([Text(256), Type.Null()]),
+    /** Null when the lock applies; `disabled` by the policy, `exempt` for this user. */
+    off: Type.Union([Type.Literal('disabled'), Type.Literal('exempt'), Type.Null()]),
+    minutes: Type.Integer({ minimum: 1, maximum: 240 }),
+    warningSeconds: Type.Integer({ minimum: 0, maximum: 600 }),
+    honourInhibitors: Type.Boolean(),
+    /** Never below `minutes`. */
+    inhibitorCeilingMinutes: Type.Integer({ minimum: 1, maximum: 480 }),
+  },
+  { additionalProperties: false },
+);
+export type IdleLockView = Static<typeof IdleLockViewSchema>;
+
 /** Who the service found on the other end of a connection, from the OS. */
 export const IpcPeerSchema = Type.Object(
   {
@@ -217,6 +241,8 @@ export const IpcResponseSchema = Type.Union([
       status: AgentStatusSchema,
       /** aup:pending, aup:sign and aup:decline: what is still to sign afterwards. */
       aup: Type.Optional(AupPendingSchema),
+      /** idle:policy: the idle lock as it applies to the console user. */
+      idleLock: Type.Optional(IdleLockViewSchema),
     },
     { additionalProperties: false },
   ),

@@ -13,9 +13,10 @@
 //   resume event counts as "the user may have come back": a lock that was due is not skipped, it
 //   comes after a fresh warning (at least RESUME_GRACE_MS) that the user can cancel.
 // - A lock command that fails is reported and retried, never taken as locked.
+import type { IdleLockView } from '../../../shared/schemas/ipc.ts';
 import type { IdleLockPolicy } from '../../../shared/schemas/policy.ts';
 import type { ConsoleUser } from '../../core/console-user/console-user.ts';
-import { userExempt } from '../../core/usb/decide.ts';
+import { idleLockView } from '../../core/idle-lock/idle-lock-view.ts';
 import { assertNever } from '../../core/checks/define-check.ts';
 
 /** How long a policy minute and second last; tests shrink them, the tray uses real time. */
@@ -26,9 +27,6 @@ export interface TimeScale {
 
 /** Real minutes and seconds. */
 export const REAL_TIME: TimeScale = { msPerMinute: 60_000, msPerSecond: 1_000 };
-
-/** The ceiling when the policy honours inhibitors but names none: one lesson. */
-export const DEFAULT_INHIBITOR_CEILING_MINUTES = 60;
 
 /** The policy as durations for one user. */
 export interface IdleLockTimings {
@@ -47,15 +45,20 @@ export function idleLockTimings(
   user: ConsoleUser | null,
   scale: TimeScale = REAL_TIME,
 ): IdleLockTimings {
-  const idleMs = policy.minutes * scale.msPerMinute;
-  const ceilingMinutes = policy.inhibitorCeilingMinutes ?? DEFAULT_INHIBITOR_CEILING_MINUTES;
+  return idleLockViewTimings(idleLockView(policy, user), scale);
+}
+
+/** Turns the policy as the service resolved it for the console user (idle:policy) into durations. */
+export function idleLockViewTimings(
+  view: IdleLockView,
+  scale: TimeScale = REAL_TIME,
+): IdleLockTimings {
   return {
-    off: !policy.enabled ? 'disabled' : userExempt(user, policy.exempt) ? 'exempt' : null,
-    idleMs,
-    warningMs: policy.warningSeconds * scale.msPerSecond,
-    // A ceiling below the lock time would make an inhibitor hasten the lock.
-    ceilingMs: Math.max(idleMs, ceilingMinutes * scale.msPerMinute),
-    honourInhibitors: policy.honourInhibitors === true,
+    off: view.off,
+    idleMs: view.minutes * scale.msPerMinute,
+    warningMs: view.warningSeconds * scale.msPerSecond,
+    ceilingMs: Math.max(view.minutes, view.inhibitorCeilingMinutes) * scale.msPerMinute,
+    honourInhibitors: view.honourInhibitors,
   };
 }
 

@@ -118,6 +118,15 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
         runChecks: () => Promise.resolve(),
         pushes: () => () => undefined,
         idleLocked: () => Promise.resolve(true),
+        idlePolicy: () =>
+          Promise.resolve({
+            user: consoleUser.name,
+            off: null,
+            minutes: 10,
+            warningSeconds: 60,
+            honourInhibitors: false,
+            inhibitorCeilingMinutes: 60,
+          }),
         consoleUser: { current: () => Promise.resolve({ name: consoleUser.name, groups: [] }) },
         trayHello: (peer) => {
           trayHellos.push(peer);
@@ -155,17 +164,19 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
       { channel: 'events:subscribe' },
       { channel: 'idle:locked', idleSeconds: 600 },
       { channel: 'tray:hello' },
+      { channel: 'idle:policy' },
       { channel: 'status:get' },
     ]);
     expect(json(lines[0] ?? '')).toMatchObject({
       ok: true,
       peer: { id: String(pupil.uid), user: pupil.name, privileged: false, console: false },
     });
-    // Not the console user: nothing that acts for the console session, but the status.
-    expect(lines.slice(1, 4).map((l) => json(l).ok)).toEqual([false, false, false]);
+    // Not the console user: nothing that acts for the console session (nor names its user and
+    // exemption), but the status.
+    expect(lines.slice(1, 5).map((l) => json(l).ok)).toEqual([false, false, false, false]);
     // The status, without whose trays are connected.
-    expect(json(lines[4] ?? '')).toMatchObject({ ok: true });
-    expect(json(lines[4] ?? '').status).not.toHaveProperty('trays');
+    expect(json(lines[5] ?? '')).toMatchObject({ ok: true });
+    expect(json(lines[5] ?? '').status).not.toHaveProperty('trays');
   });
 
   it('proves the console user as the console user, whose tray may say hello', async () => {
@@ -173,14 +184,16 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
       { channel: 'tray:hello' },
       { channel: 'idle:locked', idleSeconds: 600 },
       { channel: 'status:get' },
+      { channel: 'idle:policy' },
     ]);
     expect(json(lines[0] ?? '')).toMatchObject({
       ok: true,
       peer: { id: String(consoleUser.uid), user: consoleUser.name, console: true },
     });
-    expect(lines.slice(1).map((l) => json(l).ok)).toEqual([true, true, true]);
+    expect(lines.slice(1).map((l) => json(l).ok)).toEqual([true, true, true, true]);
     expect(trayHellos.at(-1)?.user).toBe(consoleUser.name);
     expect(json(lines[3] ?? '').status).toHaveProperty('trays', status.trays);
+    expect(json(lines[4] ?? '')).toMatchObject({ idleLock: { user: consoleUser.name, off: null } });
   });
 
   it('refuses a symbolic link to a root-owned file, and removes it', async () => {

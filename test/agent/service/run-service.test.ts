@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { realHost } from '../../../agent/core/host.ts';
+import { readDefaultPolicy } from '../../../agent/core/policy/policy-file.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { IpcResponseSchema, validate } from '../../../shared/index.ts';
 import { openProven } from '../../helpers/ipc-peer.ts';
@@ -81,6 +82,22 @@ describe('runService with the USB guard off', () => {
     const answer = await request(await openProven(config.ipcPath), subscribe);
     expect(validate(IpcResponseSchema, answer).ok).toBe(true);
     expect(answer).toMatchObject({ id: 5, ok: true, status: { usb: { mode: 'audit' } } });
+
+    // The tray's idle lock runs on the policy in force (here the built-in default), resolved
+    // for whoever logind says is at the console on this host.
+    const idle = await request(
+      await openProven(config.ipcPath),
+      '{"id":6,"channel":"idle:policy"}',
+    );
+    expect(validate(IpcResponseSchema, idle).ok).toBe(true);
+    const defaults = (await readDefaultPolicy()).idleLock;
+    expect(idle).toMatchObject({
+      id: 6,
+      ok: true,
+      idleLock: { minutes: defaults.minutes, warningSeconds: defaults.warningSeconds },
+    });
+    const { off } = (idle as { idleLock: { off: unknown } }).idleLock;
+    expect(defaults.enabled ? [null, 'exempt'] : ['disabled']).toContain(off);
   }, 60_000);
 });
 
