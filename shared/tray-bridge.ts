@@ -5,7 +5,8 @@
 // validates every request with TrayBridgeRequestSchema before acting on it.
 import { Type, type Static } from 'typebox';
 import { CheckIdSchema, type CheckId } from './schemas/check-result.ts';
-import type { AgentStatus, IpcChannel } from './schemas/ipc.ts';
+import { Text } from './schemas/common.ts';
+import type { AgentStatus, AupPending, IpcChannel } from './schemas/ipc.ts';
 
 /** Whose words the windows use; from the AUP rules, pupil until they say. */
 export type TrayRole = 'pupil' | 'staff';
@@ -34,12 +35,41 @@ export interface IdleWarningView {
 /** The answer to an action that may fail. */
 export type TrayActionResult = { ok: true } | { ok: false; error: string };
 
+/** A signature as the AUP window sends it; the service adds the user, time and device. */
+export const AupSignatureSchema = Type.Object(
+  {
+    documentId: Text(100),
+    /** The hash of the text the window showed (the service refuses any other). */
+    textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    acknowledged: Type.Array(Type.Integer({ minimum: 0, maximum: 99 }), { maxItems: 100 }),
+    fullName: Text(200),
+    tutorGroup: Type.Union([Text(100), Type.Null()]),
+    parentCarer: Type.Union([Text(200), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type AupSignature = Static<typeof AupSignatureSchema>;
+
+/** The document the AUP window declines (or whose window was closed unsigned). */
+export const AupDeclineSchema = Type.Object(
+  { documentId: Text(100), textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+);
+export type AupDecline = Static<typeof AupDeclineSchema>;
+
+/** The AUP channels' answer: what is still to sign, or the service's refusal in words. */
+export type AupAnswer = { ok: true; aup: AupPending } | { ok: false; error: string };
+
 /** Requests a window may make, answered through `invoke`. */
 export interface TrayInvokeChannels {
   'status:get': { args: []; result: TrayView };
   'checks:run': { args: []; result: TrayView };
   'settings:open': { args: [checkId: CheckId]; result: TrayActionResult };
   'idle:get': { args: []; result: IdleWarningView };
+  // The AUP window's (ui/aup/): forwarded to the service's channels of the same names.
+  'aup:pending': { args: []; result: AupAnswer };
+  'aup:sign': { args: [signature: AupSignature]; result: AupAnswer };
+  'aup:decline': { args: [document: AupDecline]; result: AupAnswer };
 }
 
 /** Pushes the main process sends to windows. */
@@ -57,6 +87,9 @@ export type TrayPushChannel = keyof TrayPushChannels;
  * forwarding stops compiling.
  */
 export type TrayServiceChannel = Extract<TrayInvokeChannel, IpcChannel>;
+
+/** The service channels that carry nothing but their name (the status ones). */
+export type TrayStatusChannel = Extract<TrayServiceChannel, 'status:get' | 'checks:run'>;
 
 /** What a request from a window must look like, whatever the page sent. */
 export const TrayBridgeRequestSchema = Type.Union([
@@ -76,6 +109,18 @@ export const TrayBridgeRequestSchema = Type.Union([
     { channel: Type.Literal('idle:get'), args: Type.Tuple([]) },
     { additionalProperties: false },
   ),
+  Type.Object(
+    { channel: Type.Literal('aup:pending'), args: Type.Tuple([]) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { channel: Type.Literal('aup:sign'), args: Type.Tuple([AupSignatureSchema]) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { channel: Type.Literal('aup:decline'), args: Type.Tuple([AupDeclineSchema]) },
+    { additionalProperties: false },
+  ),
 ]);
 export type TrayBridgeRequest = Static<typeof TrayBridgeRequestSchema>;
 
@@ -85,6 +130,9 @@ export const TRAY_INVOKE_CHANNELS: readonly TrayInvokeChannel[] = [
   'checks:run',
   'settings:open',
   'idle:get',
+  'aup:pending',
+  'aup:sign',
+  'aup:decline',
 ];
 export const TRAY_PUSH_CHANNELS: readonly TrayPushChannel[] = ['status:changed', 'idle:warning'];
 

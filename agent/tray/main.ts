@@ -24,6 +24,7 @@ import {
 import Store from 'electron-store';
 import { execRunner } from '../core/runner.ts';
 import { readDefaultPolicy } from '../core/policy/policy-file.ts';
+import { AupPrompt } from './aup-prompt.ts';
 import { IdleLockController } from './idle/controller.ts';
 import { idleLockTimings, idleLockViewTimings } from './idle/idle-lock.ts';
 import { IdlePolicySync } from './idle/idle-policy-sync.ts';
@@ -139,6 +140,12 @@ async function start(): Promise<void> {
         shown.show();
       }
     },
+    // The AUP window's requests go through the prompt, built with the client below.
+    aup: {
+      pending: () => aupPrompt.pending(),
+      sign: (signature) => aupPrompt.sign(signature),
+      decline: (document) => aupPrompt.decline(document),
+    },
     publish: (channel, value) => {
       for (const window of windows.values()) {
         window.webContents.send(PUSH_CHANNEL, channel, value);
@@ -181,6 +188,10 @@ async function start(): Promise<void> {
       state: (state, reason) => {
         model.listener.state(state, reason);
         idleSync.connection(state);
+        if (state === 'connected') {
+          // At login, and whenever the service comes back: anything to sign opens the window.
+          void aupPrompt.connected();
+        }
       },
       status: (status) => {
         model.listener.status(status);
@@ -188,12 +199,24 @@ async function start(): Promise<void> {
       },
       push: (push) => {
         model.listener.push(push);
+        if (push.push === 'aup:required') {
+          aupPrompt.required(push.aup);
+        }
       },
     },
     // Proves this user to the service and says hello, before any request on each connection.
     onConnect: trayHandshake(osName, IPC_PATH, process.env.ProgramData),
   });
   model.attach(client);
+  const aupPrompt = new AupPrompt({
+    service: client,
+    open: () => {
+      openWindow('aup');
+    },
+    problem: (what) => {
+      console.warn(`AUP: ${what}`);
+    },
+  });
   client.start();
 
   const tray = new Tray(nativeImage.createFromBuffer(iconPng('unreachable')));
@@ -234,7 +257,7 @@ async function start(): Promise<void> {
     openWindow('status');
   });
 
-  function openWindow(page: 'status' | 'collects' | 'idle-warning'): void {
+  function openWindow(page: 'status' | 'collects' | 'idle-warning' | 'aup'): void {
     const open = windows.get(page);
     if (open !== undefined && !open.isDestroyed()) {
       open.show();
@@ -246,7 +269,7 @@ async function start(): Promise<void> {
       ...size,
       show: false,
       title: 'Hallpass',
-      alwaysOnTop: page === 'idle-warning',
+      alwaysOnTop: page === 'idle-warning' || page === 'aup',
       webPreferences: {
         sandbox: true,
         contextIsolation: true,
@@ -259,7 +282,13 @@ async function start(): Promise<void> {
     });
     window.setMenuBarVisibility(false);
     windows.set(page, window);
-    window.on('closed', () => windows.delete(page));
+    window.on('closed', () => {
+      windows.delete(page);
+      if (page === 'aup') {
+        // Closed unsigned counts as declined (aup-prompt.ts).
+        void aupPrompt.closed();
+      }
+    });
     if (page === 'status') {
       window.on('resized', () => {
         const [width = 560, height = 680] = window.getSize();
@@ -269,7 +298,7 @@ async function start(): Promise<void> {
     window.once('ready-to-show', () => {
       window.show();
     });
-    void window.loadURL(`${ORIGIN}/${page}/index.html`);
+    void window.loadURL(`${ORIGIN}/${page}/${page === 'aup' ? 'aup.html' : 'index.html'}`);
   }
 
   function showAbout(): void {

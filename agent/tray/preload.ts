@@ -4,7 +4,11 @@
 // written here and checked against the shared channel map by the compiler (a channel in the map
 // and not here, or here and not there, fails to build).
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import type { AupPending } from '../../shared/schemas/ipc.ts';
 import type {
+  AupAnswer,
+  AupDecline,
+  AupSignature,
   HallpassBridge,
   TrayInvokeChannel,
   TrayPushChannel,
@@ -17,6 +21,9 @@ const INVOKE: Record<TrayInvokeChannel, true> = {
   'checks:run': true,
   'settings:open': true,
   'idle:get': true,
+  'aup:pending': true,
+  'aup:sign': true,
+  'aup:decline': true,
 };
 const PUSH: Record<TrayPushChannel, true> = { 'status:changed': true, 'idle:warning': true };
 
@@ -44,4 +51,21 @@ const bridge: HallpassBridge = {
   },
 };
 
+/** An AUP answer as the AUP window expects it: what is due, or a rejection with the reason. */
+async function aupResult(answer: Promise<AupAnswer>): Promise<AupPending> {
+  const settled = await answer;
+  if (!settled.ok) {
+    throw new Error(settled.error);
+  }
+  return settled.aup;
+}
+
+// The AUP window's surface (ui/aup/bridge.ts), over the same checked channels.
+const aupBridge = {
+  pending: () => aupResult(bridge.invoke('aup:pending')),
+  sign: (signature: AupSignature) => aupResult(bridge.invoke('aup:sign', signature)),
+  decline: (document: AupDecline) => aupResult(bridge.invoke('aup:decline', document)),
+};
+
 contextBridge.exposeInMainWorld('hallpass', bridge);
+contextBridge.exposeInMainWorld('hallpassAup', aupBridge);

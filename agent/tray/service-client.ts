@@ -96,7 +96,8 @@ interface Pending {
   timer: unknown;
 }
 
-type RequestBody = IpcRequest extends infer R
+/** A request as callers write it: the client adds the id. */
+export type RequestBody = IpcRequest extends infer R
   ? R extends IpcRequest
     ? Omit<R, 'id'>
     : never

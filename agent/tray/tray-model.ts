@@ -5,13 +5,16 @@
 import { describeProblems, validate, type AgentStatus, type IpcPush } from '../../shared/index.ts';
 import {
   TrayBridgeRequestSchema,
+  type AupAnswer,
+  type AupDecline,
+  type AupSignature,
   type IdleWarningView,
   type TrayActionResult,
   type TrayInvokeChannels,
   type TrayPushChannel,
   type TrayPushChannels,
   type TrayRole,
-  type TrayServiceChannel,
+  type TrayStatusChannel,
   type TrayView,
 } from '../../shared/tray-bridge.ts';
 import { iconView } from './icon-state.ts';
@@ -21,7 +24,7 @@ import type { ConnectionState, ServiceClientListener } from './service-client.ts
 
 /** What the model needs from the service client. */
 export interface ServiceRequester {
-  request(body: { channel: TrayServiceChannel }): Promise<AgentStatus>;
+  request(body: { channel: TrayStatusChannel }): Promise<AgentStatus>;
 }
 
 /** What one model is built from. */
@@ -35,7 +38,15 @@ export interface TrayModelOptions {
   notify(notification: TrayNotification): void;
   /** Sends a push to every open window. */
   publish<C extends TrayPushChannel>(channel: C, value: TrayPushChannels[C]): void;
+  /** The AUP window's requests (agent/tray/aup-prompt.ts); absent: refused. */
+  aup?: {
+    pending(): Promise<AupAnswer>;
+    sign(signature: AupSignature): Promise<AupAnswer>;
+    decline(document: AupDecline): Promise<AupAnswer>;
+  };
 }
+
+const NO_AUP: AupAnswer = { ok: false, error: 'This Hallpass window cannot show the AUP.' };
 
 /** The result type of any invoke channel. */
 type AnyResult = TrayInvokeChannels[keyof TrayInvokeChannels]['result'];
@@ -148,10 +159,16 @@ export class TrayModel {
       }
       case 'idle:get':
         return this.#idle;
+      case 'aup:pending':
+        return this.#options.aup?.pending() ?? NO_AUP;
+      case 'aup:sign':
+        return this.#options.aup?.sign(message.args[0]) ?? NO_AUP;
+      case 'aup:decline':
+        return this.#options.aup?.decline(message.args[0]) ?? NO_AUP;
     }
   }
 
-  async #forward(channel: TrayServiceChannel): Promise<TrayView> {
+  async #forward(channel: TrayStatusChannel): Promise<TrayView> {
     if (this.#service !== null && this.#connection === 'connected') {
       try {
         // The answer also reaches listener.status through the client.

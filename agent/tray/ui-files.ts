@@ -9,7 +9,13 @@ import path from 'node:path';
 export const UI_DIR = path.resolve(import.meta.dirname, '../../ui');
 
 /** The folders of ui/ the tray's windows come from. */
-export const TRAY_UI_FOLDERS = ['status', 'collects', 'idle-warning', 'tray-common'] as const;
+export const TRAY_UI_FOLDERS = [
+  'status',
+  'collects',
+  'idle-warning',
+  'aup',
+  'tray-common',
+] as const;
 
 /**
  * No inline script or style, nothing from anywhere but the tray's own files, no network at

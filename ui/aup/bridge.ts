@@ -2,16 +2,10 @@
 // channels, nothing else. The preload forwards each to the service over IPC; the service, not
 // this page, decides who signs and whether the text is the one in force.
 import type { AupPending } from '../../shared/schemas/ipc.ts';
+import type { AupSignature } from '../../shared/tray-bridge.ts';
 
-/** A signature as the window sends it; the service adds the user, time and device. */
-export interface AupSignature {
-  documentId: string;
-  textSha256: string;
-  acknowledged: number[];
-  fullName: string;
-  tutorGroup: string | null;
-  parentCarer: string | null;
-}
+/** A signature as the window sends it (checked again by the tray and by the service). */
+export type { AupSignature };
 
 /** The preload's AUP surface. A refusal rejects with an Error whose message says why. */
 export interface AupBridge {

@@ -449,6 +449,7 @@ export const COLLECTED: readonly CollectedGroup[] = [
     sources: [
       'tamper.antivirus-disabled',
       'tamper.agent-stopped',
+      'tamper.tray-missing',
       'tamper.policy-rejected',
       'tamper.state-corrupt',
       'tamper.events-dropped',
@@ -467,6 +468,24 @@ export const COLLECTED: readonly CollectedGroup[] = [
         label: 'What went wrong',
         what: 'A sentence about what stopped working.',
         why: 'So ICT can fix it.',
+      },
+      {
+        key: 'user',
+        label: 'Who was signed in',
+        what: 'The user name signed in when the Hallpass icon had been missing for too long.',
+        why: 'So ICT can find out why Hallpass was not running for them.',
+      },
+      {
+        key: 'since',
+        label: 'Missing since',
+        what: 'When Hallpass first saw that its icon was not running for that user.',
+        why: 'So ICT know how long the computer went without it.',
+      },
+      {
+        key: 'minutes',
+        label: 'Time allowed',
+        what: 'How many minutes the school allows before this is reported.',
+        why: 'So ICT can see which rule was broken.',
       },
       {
         key: 'reason',

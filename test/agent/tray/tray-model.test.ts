@@ -109,4 +109,69 @@ describe('TrayModel', () => {
     });
     expect(notified.map((n) => n.subject)).toEqual(['check:firewall', 'usb:0781:5567:']);
   });
+
+  describe('the AUP window’s requests', () => {
+    const signature = {
+      documentId: 'pupil-aup',
+      textSha256: 'a'.repeat(64),
+      acknowledged: [0, 1],
+      fullName: 'Jo',
+      tutorGroup: '3B',
+      parentCarer: null,
+    };
+    // Records what reaches the prompt (agent/tray/aup-prompt.ts, tested against the real
+    // service); what is under test here is what the model lets through.
+    function withAup() {
+      const reached: string[] = [];
+      const answer = { ok: true as const, aup: { user: 'jo', documents: [] } };
+      const tray = new TrayModel({
+        os: 'linux',
+        now: () => 0,
+        openSettings: () => Promise.resolve({ ok: true }),
+        notify: () => undefined,
+        publish: () => undefined,
+        aup: {
+          pending: () => {
+            reached.push('pending');
+            return Promise.resolve(answer);
+          },
+          sign: (s) => {
+            reached.push(`sign ${s.fullName}`);
+            return Promise.resolve(answer);
+          },
+          decline: (d) => {
+            reached.push(`decline ${d.documentId}`);
+            return Promise.resolve(answer);
+          },
+        },
+      });
+      return { tray, reached };
+    }
+
+    it.each([
+      ['a user the window names', { ...signature, user: 'headteacher' }],
+      ['a hash that is not one', { ...signature, textSha256: 'abc' }],
+      ['a name longer than the event holds', { ...signature, fullName: 'x'.repeat(201) }],
+      ['a statement index out of range', { ...signature, acknowledged: [100] }],
+    ])('refuses a signature with %s before the service hears of it', async (_what, sent) => {
+      const { tray, reached } = withAup();
+      await expect(tray.handle({ channel: 'aup:sign', args: [sent] })).rejects.toThrow(/^refused/);
+      expect(reached).toEqual([]);
+    });
+
+    it('forwards valid requests, and says so when this tray cannot show the AUP', async () => {
+      const { tray, reached } = withAup();
+      await tray.handle({ channel: 'aup:pending', args: [] });
+      await tray.handle({ channel: 'aup:sign', args: [signature] });
+      await tray.handle({
+        channel: 'aup:decline',
+        args: [{ documentId: 'pupil-aup', textSha256: 'a'.repeat(64) }],
+      });
+      expect(reached).toEqual(['pending', 'sign Jo', 'decline pupil-aup']);
+      expect(await model().tray.handle({ channel: 'aup:pending', args: [] })).toEqual({
+        ok: false,
+        error: 'This Hallpass window cannot show the AUP.',
+      });
+    });
+  });
 });

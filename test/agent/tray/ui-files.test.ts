@@ -27,6 +27,15 @@ describe('loadUiFile', () => {
     expect(script?.body).toContain("from '../tray-common/bridge.ts'");
   });
 
+  it('serves the AUP window, whose script imports only its siblings', async () => {
+    expect(await loadUiFile('aup/aup.html')).toMatchObject({
+      contentType: 'text/html; charset=utf-8',
+    });
+    const script = await loadUiFile('aup/aup.ts');
+    expect(script?.body).not.toMatch(/import type/);
+    expect(await loadUiFile('aup/bridge.ts')).not.toBeNull();
+  });
+
   it('the CSP allows no inline script, no network and no framing', () => {
     expect(TRAY_CSP).toContain("default-src 'none'");
     expect(TRAY_CSP).toContain("script-src 'self'");
