@@ -286,6 +286,7 @@ export class AupSessions {
   #pendingOf(user: ConsoleUser, due: AupDue): AupPending {
     return {
       user: user.name.slice(0, 256),
+      role: due.role,
       documents: due.due.map(({ document, textSha256, reason }) => ({
         ...document,
         textSha256,

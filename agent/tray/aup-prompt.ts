@@ -23,6 +23,8 @@ export interface AupPromptOptions {
   open(): void;
   /** Something went wrong that only a log should hear (the service is away, a refusal). */
   problem(what: string): void;
+  /** The AUP rules' role for the console user, whenever the service says it (its wording). */
+  role?(role: 'staff' | 'pupil'): void;
 }
 
 /** The tray's side of the AUP: opening the window, its three requests, and its closing. */
@@ -53,6 +55,9 @@ export class AupPrompt {
 
   /** The service pushed `aup:required` (or answered aup:pending): open when anything is due. */
   required(aup: AupPending): void {
+    if (aup.role !== undefined && aup.role !== null) {
+      this.#options.role?.(aup.role);
+    }
     if (aup.documents.length === 0) {
       return;
     }

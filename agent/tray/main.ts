@@ -216,6 +216,10 @@ async function start(): Promise<void> {
     problem: (what) => {
       console.warn(`AUP: ${what}`);
     },
+    // Staff or pupil wording in notifications and windows, as the AUP rules say.
+    role: (role) => {
+      model.setRole(role);
+    },
   });
   client.start();
 

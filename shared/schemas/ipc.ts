@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { CheckResultSchema } from './check-result.ts';
 import { IsoDateTimeSchema, Text } from './common.ts';
-import { AupDocumentSchema, UsbModeSchema } from './policy.ts';
+import { AupDocumentSchema, AupRoleSchema, UsbModeSchema } from './policy.ts';
 import { UsbDecisionSchema } from './usb.ts';
 
 /** Channels the service answers, `noun:verb` (STYLE.md §13). */
@@ -175,6 +175,11 @@ export type AupPendingDocument = Static<typeof AupPendingDocumentSchema>;
 export const AupPendingSchema = Type.Object(
   {
     user: Type.Union([Text(256), Type.Null()]),
+    /**
+     * The role the policy's AUP rules give that user (whose words the tray uses); null when no
+     * rule gives one. Absent from a service that predates it.
+     */
+    role: Type.Optional(Type.Union([AupRoleSchema, Type.Null()])),
     documents: Type.Array(AupPendingDocumentSchema, { maxItems: 20 }),
     /** Set after a decline: what the service did about it, and whether it worked. */
     declined: Type.Optional(

@@ -65,6 +65,7 @@ describe.skipIf(process.platform !== 'linux')('AupPrompt against the real servic
     const opened: number[] = [];
     const problems: string[] = [];
     const pushed: AupPending[] = [];
+    const roles: string[] = [];
     // eslint-disable-next-line prefer-const -- the prompt takes the client built after it
     let prompt: AupPrompt;
     const client = new ServiceClient({
@@ -90,6 +91,7 @@ describe.skipIf(process.platform !== 'linux')('AupPrompt against the real servic
       service: client,
       open: () => opened.push(Date.now()),
       problem: (what) => problems.push(what),
+      role: (role) => roles.push(role),
     });
     client.start();
     cleanups.push(() => {
@@ -100,14 +102,20 @@ describe.skipIf(process.platform !== 'linux')('AupPrompt against the real servic
       (await readOutboxFolder(join(stateDir, 'outbox'))).items
         .map((item) => item.payload as unknown as AgentEvent)
         .filter((event) => event.type === 'aup.accepted' || event.type === 'aup.declined');
-    return { prompt, opened, problems, pushed, commands, aupEvents };
+    return { prompt, opened, problems, pushed, roles, commands, aupEvents };
   }
 
-  it('opens the window once when the pupil AUP is due, however often the service says so', async () => {
-    const { prompt, opened, problems } = await setUp();
+  it('opens the window once when the pupil AUP is due, however often the service says so, and takes the role', async () => {
+    const { prompt, opened, problems, roles } = await setUp();
     await waitFor('the window to open', () => Promise.resolve(opened.length > 0 || null));
+    // The AUP rules make this user a pupil: the tray takes its wording from that.
+    expect(roles).toContain('pupil');
+    expect(roles.every((role) => role === 'pupil')).toBe(true);
     const pending = await prompt.pending();
-    expect(pending).toMatchObject({ ok: true, aup: { user: CONSOLE_SESSION.user } });
+    expect(pending).toMatchObject({
+      ok: true,
+      aup: { user: CONSOLE_SESSION.user, role: 'pupil' },
+    });
     if (!pending.ok) {
       throw new Error(pending.error);
     }
