@@ -87,7 +87,10 @@ export function aupPolicyProblems(aup: AupPolicy): SchemaProblem[] {
 export function aupPolicyWarnings(aup: AupPolicy): string[] {
   const actions = [aup.onDecline, aup.onDeclineByRole?.staff, aup.onDeclineByRole?.pupil];
   return actions.includes('hold-network')
-    ? ['aup: hold-network is not yet enforced; a decline is recorded with an actionError saying so']
+    ? [
+        'aup: hold-network is enforced on Linux only; on Windows and macOS a decline is recorded ' +
+          'with an actionError saying so',
+      ]
     : [];
 }
 

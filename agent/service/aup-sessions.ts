@@ -34,6 +34,16 @@ export class AupRefusal extends Error {
   }
 }
 
+/** The hold-network action as this module uses it. */
+export interface AupNetworkHold {
+  /** Holds the network for `user`'s decline; the actionError, or null when it holds. */
+  hold(user: string): Promise<string | null>;
+  /** Lifts the hold, if any. */
+  release(): Promise<void>;
+  /** Whose decline the hold in force is for; null when none is. */
+  heldFor(): string | null;
+}
+
 /** What the module is built from. */
 export interface AupSessionsOptions {
   consoleUser: ConsoleUserSource;
@@ -49,6 +59,11 @@ export interface AupSessionsOptions {
     info(details: Record<string, unknown>, message: string): void;
   };
   now(): Date;
+  /**
+   * The network hold (agent/service/network-hold-duty.ts) for the hold-network action. Absent:
+   * that action is recorded with an actionError saying the service cannot hold.
+   */
+  networkHold?: AupNetworkHold;
   /** The device's group name, for rules by device group; null while the device does not know. */
   deviceGroup?: () => string | null;
   /**
@@ -170,7 +185,10 @@ export class AupSessions {
       signedAt: now.toISOString(),
     });
     this.#o.log.info({ documentId: document.id, version: document.version }, 'AUP signed');
-    return this.#pendingOf(user, this.#due(user));
+    const after = this.#due(user);
+    // Signed everything due: a network held for their decline opens at once.
+    await this.#releaseHoldUnlessDue(user, after);
+    return this.#pendingOf(user, after);
   }
 
   /** Records a decline (`aup:decline`) and runs the policy's action for the user's role. */
@@ -205,6 +223,26 @@ export class AupSessions {
     return { ...this.#pendingOf(user, due), declined: { action, actionError } };
   }
 
+  async #releaseHoldUnlessDue(user: ConsoleUser, due: AupDue): Promise<void> {
+    const heldFor = this.#o.networkHold?.heldFor() ?? null;
+    if (
+      heldFor !== null &&
+      heldFor.toLowerCase() === user.name.toLowerCase() &&
+      due.due.length === 0
+    ) {
+      await this.#releaseHold('nothing is left to sign');
+    }
+  }
+
+  async #releaseHold(why: string): Promise<void> {
+    try {
+      await this.#o.networkHold?.release();
+      this.#o.log.info({ why }, 'AUP network hold released');
+    } catch (error) {
+      this.#o.log.warn({ error: String(error) }, 'AUP network hold could not be released');
+    }
+  }
+
   async #runAction(action: AupDeclineAction, user: string): Promise<string | null> {
     try {
       switch (action) {
@@ -215,7 +253,9 @@ export class AupSessions {
         case 'record-only':
           return null;
         case 'hold-network':
-          return 'hold-network is not enforced by this version of Hallpass: recorded only';
+          return this.#o.networkHold === undefined
+            ? 'this service cannot hold the network: recorded only'
+            : await this.#o.networkHold.hold(user);
       }
     } catch (error) {
       return `the ${action} action failed: ${error instanceof Error ? error.message : String(error)}`.slice(
@@ -339,6 +379,16 @@ export class AupSessions {
         user = null;
       }
       const name = user?.name ?? null;
+      // A hold is for the decliner's session while they still have something to sign: another
+      // user at the console, nobody, or nothing left due (signed elsewhere, a new policy) opens it.
+      const heldFor = this.#o.networkHold?.heldFor() ?? null;
+      if (heldFor !== null) {
+        if (user === null || user.name.toLowerCase() !== heldFor.toLowerCase()) {
+          await this.#releaseHold('the console user changed');
+        } else {
+          await this.#releaseHoldUnlessDue(user, this.#due(user));
+        }
+      }
       if (name === this.#lastUser) {
         return;
       }

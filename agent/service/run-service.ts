@@ -1,6 +1,7 @@
 // Composition root of the privileged daemon: builds the service from the configuration, opens
 // its state (credential, outbox, policy cache), serves the tray over IPC and starts the schedule.
 import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -10,6 +11,7 @@ import type { AgentConfig } from '../core/config/agent-config.ts';
 import { consoleUserSourceFor } from '../core/console-user/index.ts';
 import { idleLockView } from '../core/idle-lock/idle-lock-view.ts';
 import { peerProofFor } from '../core/ipc-peer/index.ts';
+import { networkHoldFor, type NetworkHold } from '../core/network-hold/index.ts';
 import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
 import { enrolDevice, EnrolmentError } from '../core/enrolment.ts';
 import { collectDeviceFacts } from '../core/facts/device-facts.ts';
@@ -25,6 +27,7 @@ import { sessionActionsFor } from '../core/aup/decline/index.ts';
 import { AupRecord } from './aup-record.ts';
 import { AupSessions } from './aup-sessions.ts';
 import { IdleLockRecorder } from './idle-locks.ts';
+import { NetworkHoldDuty } from './network-hold-duty.ts';
 import { startIpcServer } from './ipc-server.ts';
 import { AgentService, type DeviceConnection } from './service.ts';
 import { SlowCheckCache } from './slow-checks.ts';
@@ -49,6 +52,8 @@ export async function runService(options: {
   checks: readonly CheckDefinition[];
   /** Managed settings ignored as not root's (managed-settings.ts), reported to ICT. */
   untrustedSettings?: readonly string[];
+  /** The OS network hold; tests give one inside a network namespace. Default: the OS's own. */
+  networkHold?: NetworkHold;
 }): Promise<RunningService> {
   const { os, host, config } = options;
   const log = pino({
@@ -232,7 +237,15 @@ export async function runService(options: {
   for (const problem of aupRecord.problems()) {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
   }
+  const networkHold = new NetworkHoldDuty({
+    hold: options.networkHold ?? networkHoldFor(os),
+    serverUrl: () => credential?.serverUrl ?? config.serverUrl,
+    allow: () => opened.cache.current().aup.networkHold?.allow ?? [],
+    resolve: async (name) => (await lookup(name, { all: true })).map((entry) => entry.address),
+    log,
+  });
   const aupSessions = new AupSessions({
+    networkHold,
     consoleUser,
     policy: opened.cache,
     record: aupRecord,
@@ -324,6 +337,8 @@ export async function runService(options: {
     async stop(stopOptions = {}) {
       await closeIpc();
       aupSessions.stop();
+      // A held network opens when the service stops (and, owned by it, when it dies).
+      await networkHold.stop();
       await trays.stop();
       // Before the service: its folded event counts go into the outbox while it is still open.
       await usbGuard?.stop();

@@ -193,8 +193,9 @@ export const AupDeclineActionSchema = Type.Union(
   ],
   {
     description:
-      "hold-network (the network held to the trust's own services until the user signs) is " +
-      'accepted but not yet enforced: the decline is recorded with an actionError saying so.',
+      "hold-network: the device's outbound network is held to the Hallpass server and " +
+      '`networkHold.allow` until the user signs (Linux, nftables); where the OS has no hold yet ' +
+      '(Windows, macOS) the decline is recorded with an actionError saying so.',
   },
 );
 export type AupDeclineAction = Static<typeof AupDeclineActionSchema>;
@@ -263,6 +264,25 @@ export const AupPolicySchema = Type.Object(
       strict,
     ),
     onDecline: AupDeclineActionSchema,
+    networkHold: Type.Optional(
+      Type.Object(
+        {
+          allow: Type.Array(
+            Type.String({
+              pattern:
+                '^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F]*:[0-9a-fA-F:.]+|[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?)$',
+            }),
+            {
+              maxItems: 50,
+              description:
+                'Hosts a held device may still reach besides the Hallpass server: `host`, ' +
+                '`host:port`, an address, `[v6]:port` (e.g. the MIS, the DNS servers).',
+            },
+          ),
+        },
+        strict,
+      ),
+    ),
     onDeclineByRole: Type.Optional(
       Type.Object(
         {

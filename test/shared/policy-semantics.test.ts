@@ -127,10 +127,10 @@ describe('AUP policy semantics', () => {
     expect(() => parsePolicyText(JSON.stringify(bad), 'p.json')).toThrow(/userPattern/);
   });
 
-  it('accepts hold-network with a warning that it is not yet enforced', () => {
+  it('accepts hold-network with a warning that only Linux enforces it', () => {
     const aup = { ...example.aup, onDecline: 'hold-network' as const };
     expect(aupPolicyProblems(aup)).toEqual([]);
-    expect(aupPolicyWarnings(aup)[0]).toMatch(/not yet enforced/);
+    expect(aupPolicyWarnings(aup)[0]).toMatch(/enforced on Linux only/);
     expect(aupPolicyWarnings(example.aup)).toEqual([]);
   });
 

@@ -263,7 +263,7 @@ describe('AUP sessions in the service', () => {
     });
   });
 
-  it('decline with hold-network is recorded as not yet enforced; repeats within a minute are one event', async () => {
+  it('decline with hold-network, in a service without a hold, is recorded as not held; repeats within a minute are one event', async () => {
     const t = await setup({
       policy: { ...example, aup: { ...example.aup, onDecline: 'hold-network' } },
     });
@@ -285,7 +285,7 @@ describe('AUP sessions in the service', () => {
     expect(t.events[0]).toMatchObject({
       data: {
         action: 'hold-network',
-        actionError: expect.stringMatching(/not enforced/) as unknown,
+        actionError: expect.stringMatching(/cannot hold the network/) as unknown,
       },
     });
     t.setNow(new Date(2026, 9, 5, 9, 2));
