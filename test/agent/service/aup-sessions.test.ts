@@ -7,6 +7,7 @@ import type { ConsoleUser } from '../../../agent/core/console-user/console-user.
 import { AupRecord } from '../../../agent/service/aup-record.ts';
 import {
   AupRefusal,
+  type AupNetworkHold,
   AupSessions,
   type AupSignRequest,
 } from '../../../agent/service/aup-sessions.ts';
@@ -25,7 +26,14 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function setup(options: { user?: ConsoleUser | null; policy?: Policy; uidOf?: number } = {}) {
+async function setup(
+  options: {
+    user?: ConsoleUser | null;
+    policy?: Policy;
+    uidOf?: number;
+    networkHold?: AupNetworkHold;
+  } = {},
+) {
   const dir = await mkdtemp(join(tmpdir(), 'hallpass-aup-'));
   dirs.push(dir);
   const events: AgentEvent[] = [];
@@ -71,6 +79,7 @@ async function setup(options: { user?: ConsoleUser | null; policy?: Policy; uidO
     log: { warn: () => undefined, info: () => undefined },
     now: () => now,
     ...(options.uidOf === undefined ? {} : { uidOf: () => Promise.resolve(options.uidOf ?? null) }),
+    ...(options.networkHold === undefined ? {} : { networkHold: options.networkHold }),
     pollMs: 60_000,
   });
   return {
@@ -291,6 +300,46 @@ describe('AUP sessions in the service', () => {
     t.setNow(new Date(2026, 9, 5, 9, 2));
     await t.sessions.decline(request, unproven);
     expect(t.events).toHaveLength(2);
+  });
+
+  it('a network hold opens when the decliner is no longer at the console', async () => {
+    // The OS hold is tested for real (test/agent/service/network-hold.test.ts); here, when
+    // this module lifts it. This one records whose hold is in force.
+    let heldFor: string | null = null;
+    const hold: AupNetworkHold = {
+      hold: (user) => {
+        heldFor = user;
+        return Promise.resolve(null);
+      },
+      release: () => {
+        heldFor = null;
+        return Promise.resolve();
+      },
+      heldFor: () => heldFor,
+    };
+    const t = await setup({
+      policy: { ...example, aup: { ...example.aup, onDecline: 'hold-network' } },
+      networkHold: hold,
+    });
+    const pending = await t.sessions.pending(unproven);
+    const document = pending.documents[0];
+    if (document === undefined) {
+      throw new Error('nothing pending');
+    }
+    const declined = await t.sessions.decline(
+      { id: 2, channel: 'aup:decline', documentId: document.id, textSha256: document.textSha256 },
+      unproven,
+    );
+    expect(declined.declined).toEqual({ action: 'hold-network', actionError: null });
+    expect(heldFor).toBe(t.state.user?.name);
+    // The pupil signs out; the login screen (nobody at the console) opens the network.
+    t.state.user = null;
+    t.sessions.start();
+    try {
+      await expect.poll(() => heldFor, { timeout: 10_000 }).toBe(null);
+    } finally {
+      t.sessions.stop();
+    }
   });
 
   it('a new console session asks the server and pushes aup:required to the tray', async () => {
