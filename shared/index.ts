@@ -8,6 +8,7 @@ export * from './schemas/events.ts';
 export * from './schemas/api.ts';
 export * from './schemas/ict-api.ts';
 export * from './schemas/ipc.ts';
+export * from './device-group-header.ts';
 export * from './schemas/usb.ts';
 export * from './http-signature.ts';
 export * from './validate.ts';

@@ -7,6 +7,8 @@ import {
   AgentEventSchema,
   ApiErrorSchema,
   AupSignaturesResponseSchema,
+  decodeDeviceGroup,
+  DEVICE_GROUP_HEADER,
   ComplianceReportSchema,
   describeProblems,
   IngestResponseSchema,
@@ -29,8 +31,8 @@ import type { DeviceCredential } from './secrets/secret-store.ts';
 
 /** What a policy fetch found. */
 export type PolicyFetch =
-  | { kind: 'policy'; text: string; etag: string | null }
-  | { kind: 'not-modified' }
+  | { kind: 'policy'; text: string; etag: string | null; deviceGroup?: string | null }
+  | { kind: 'not-modified'; deviceGroup?: string | null }
   | { kind: 'no-policy' }
   | { kind: 'failed'; error: unknown };
 
@@ -177,11 +179,13 @@ export class ServerClient {
     } catch (error) {
       return { kind: 'failed', error };
     }
+    // The device's group, for AUP rules by device group: the server names it on 200 and 304.
+    const deviceGroup = decodeDeviceGroup(answer.headers.get(DEVICE_GROUP_HEADER));
     if (answer.status === 200) {
-      return { kind: 'policy', text: answer.text, etag: answer.headers.get('etag') };
+      return { kind: 'policy', text: answer.text, etag: answer.headers.get('etag'), deviceGroup };
     }
     if (answer.status === 304) {
-      return { kind: 'not-modified' };
+      return { kind: 'not-modified', deviceGroup };
     }
     if (answer.status === 404 && apiError(answer)?.error === 'no-policy') {
       return { kind: 'no-policy' };

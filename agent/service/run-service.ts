@@ -246,6 +246,8 @@ export async function runService(options: {
   });
   const aupSessions = new AupSessions({
     networkHold,
+    // As the server last named it with the policy: rules by device group match on it.
+    deviceGroup: () => opened.cache.deviceGroup(),
     consoleUser,
     policy: opened.cache,
     record: aupRecord,

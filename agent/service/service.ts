@@ -17,7 +17,7 @@ import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
 import type { OsName } from '../core/platform.ts';
 import type { PolicyCache } from '../core/policy/policy-cache.ts';
 import { buildReport } from '../core/report.ts';
-import type { AupSignaturesFetch } from '../core/server-client.ts';
+import type { AupSignaturesFetch, PolicyFetch } from '../core/server-client.ts';
 import { addPassFailure, agentHealthResult, type PassFailures } from './agent-health.ts';
 import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
 
@@ -27,19 +27,13 @@ export interface DeviceConnection {
   readonly serverUrl: string;
   /** What a user signed on other devices (GET /api/v1/aup/signatures); absent: not asked. */
   fetchAupSignatures?(user: string): Promise<AupSignaturesFetch>;
-  fetchPolicy(
-    etag: string | null,
-  ): Promise<
-    | { kind: 'policy'; text: string; etag: string | null }
-    | { kind: 'not-modified' }
-    | { kind: 'no-policy' }
-    | { kind: 'failed'; error: unknown }
-  >;
+  fetchPolicy(etag: string | null): Promise<PolicyFetch>;
   sendBatch(batch: ReportBatch): Promise<SendOutcome>;
 }
 
 /** The policy in force and how to offer it a new one (the policy cache). */
-export type PolicySource = Pick<PolicyCache, 'current' | 'etag' | 'offer'>;
+export type PolicySource = Pick<PolicyCache, 'current' | 'etag' | 'offer'> &
+  Partial<Pick<PolicyCache, 'noteDeviceGroup'>>;
 
 /** The service's structured logger (pino's shape). */
 export interface ServiceLog {
@@ -390,7 +384,11 @@ export class AgentService {
     }
     const answer = await connection.fetchPolicy(this.#parts.policy.etag());
     if (answer.kind === 'policy') {
-      const offered = await this.#parts.policy.offer(answer.text, answer.etag);
+      const offered = await this.#parts.policy.offer(
+        answer.text,
+        answer.etag,
+        answer.deviceGroup ?? null,
+      );
       if (offered.kind === 'accepted') {
         this.#parts.log.info({ policy: this.#parts.policy.current().name }, 'new policy in force');
       } else {
@@ -403,6 +401,13 @@ export class AgentService {
           type: 'tamper.policy-rejected',
           data: { reason: offered.reason.slice(0, 2000) },
         });
+      }
+    } else if (answer.kind === 'not-modified') {
+      // The policy stands; the group may have been renamed (or this is the first answer naming it).
+      const persistError =
+        (await this.#parts.policy.noteDeviceGroup?.(answer.deviceGroup ?? null)) ?? null;
+      if (persistError !== null) {
+        this.#parts.log.warn({ error: persistError }, 'could not keep the device group name');
       }
     } else if (answer.kind === 'failed') {
       this.#parts.log.warn(

@@ -10,20 +10,34 @@ import { approvalsForDevice } from './usb-approvals.ts';
 /** The schema's bound on `usb.allow`; approvals beyond it are left out (oldest kept). */
 const MAX_ALLOW_ENTRIES = 5000;
 
+/** A device's policy, with the name of its group (the device's AUP rules by device group). */
+export type DevicePolicy = StoredPolicy & { deviceGroup: string };
+
 /** The policy for a device, or null when the device or its group's policy is missing. */
 export async function policyForDevice(
   db: Queryable,
   deviceId: string,
   now: Date,
-): Promise<StoredPolicy | null> {
-  const devices = await db.query<{ group_id: string; school_id: string }>(
-    'select group_id, school_id from devices where id = $1',
+): Promise<DevicePolicy | null> {
+  const devices = await db.query<{ group_id: string; school_id: string; group_name: string }>(
+    `select d.group_id, d.school_id, g.name as group_name
+       from devices d join device_groups g on g.id = d.group_id
+      where d.id = $1`,
     [deviceId],
   );
   const device = devices[0];
   if (device === undefined) {
     return null;
   }
+  const found = await mergedPolicy(db, device, now);
+  return found === null ? null : { ...found, deviceGroup: device.group_name };
+}
+
+async function mergedPolicy(
+  db: Queryable,
+  device: { group_id: string; school_id: string },
+  now: Date,
+): Promise<StoredPolicy | null> {
   const [policy, approvals] = await Promise.all([
     currentPolicy(db, device.group_id),
     approvalsForDevice(db, { groupId: device.group_id, schoolId: device.school_id }, now),

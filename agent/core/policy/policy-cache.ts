@@ -39,6 +39,10 @@ const CacheFileSchema = Type.Object(
     etag: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]),
     receivedAt: IsoDateTimeSchema,
     policy: PolicySchema,
+    /** The device's group as the server named it (AUP rules by device group); absent: unknown. */
+    deviceGroup: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+    ),
   },
   { additionalProperties: false },
 );
@@ -48,6 +52,7 @@ interface Entry {
   etag: string | null;
   receivedAt: string | null;
   source: PolicySource;
+  deviceGroup: string | null;
 }
 
 /** The policy in force, backed by `policy.json` in a directory of the service's state. */
@@ -81,7 +86,11 @@ export class PolicyCache {
       options.uid === undefined ? serviceUid() : options.uid,
     );
     if (loaded.kind === 'ok') {
-      const entry: Entry = { ...loaded.value, source: 'cache' };
+      const entry: Entry = {
+        ...loaded.value,
+        deviceGroup: loaded.value.deviceGroup ?? null,
+        source: 'cache',
+      };
       return { cache: new PolicyCache(dir, entry, now), problems };
     }
     if (loaded.kind === 'bad') {
@@ -101,6 +110,7 @@ export class PolicyCache {
       etag: null,
       receivedAt: null,
       source: 'default',
+      deviceGroup: null,
     };
     return { cache: new PolicyCache(dir, entry, now), problems };
   }
@@ -118,6 +128,29 @@ export class PolicyCache {
   /** When the policy in force arrived from the server (ISO), or null for the default policy. */
   receivedAt(): string | null {
     return this.#entry.receivedAt;
+  }
+
+  /** The device's group as the server last named it; null while it has not. */
+  deviceGroup(): string | null {
+    return this.#entry.deviceGroup;
+  }
+
+  /**
+   * The server named the device's group with a policy it did not resend (304): kept, and
+   * persisted when it changed. Null (a server that does not say) changes nothing. Returns the
+   * persist error, or null.
+   */
+  async noteDeviceGroup(deviceGroup: string | null): Promise<string | null> {
+    const entry = this.#entry;
+    if (deviceGroup === null || deviceGroup === entry.deviceGroup) {
+      return null;
+    }
+    this.#entry = { ...entry, deviceGroup };
+    if (entry.receivedAt === null) {
+      // The default policy is never written to the cache file; the name lives until a policy.
+      return null;
+    }
+    return this.#write(entry.etag, entry.receivedAt, entry.policy, deviceGroup);
   }
 
   /** Whether the policy in force is the default, the cached one, or one received this run. */
@@ -141,7 +174,11 @@ export class PolicyCache {
    * Offers policy text from the server. Valid: it is in force at once and persisted (a disk
    * failure is reported, not thrown). Invalid or hostile: rejected, the policy in force stays.
    */
-  async offer(text: string, etag: string | null): Promise<PolicyOffer> {
+  async offer(
+    text: string,
+    etag: string | null,
+    deviceGroup: string | null = null,
+  ): Promise<PolicyOffer> {
     let policy: Policy;
     try {
       policy = parsePolicyText(text, 'policy from the server');
@@ -154,7 +191,7 @@ export class PolicyCache {
     const receivedAt = this.#now().toISOString();
     // ETags longer than the cache file allows are dropped, so the file always reads back.
     const keptEtag = etag !== null && etag.length <= 200 ? etag : null;
-    this.#entry = { policy, etag: keptEtag, receivedAt, source: 'server' };
+    this.#entry = { policy, etag: keptEtag, receivedAt, source: 'server', deviceGroup };
     for (const listener of this.#listeners) {
       try {
         listener(policy);
@@ -162,15 +199,26 @@ export class PolicyCache {
         // Listeners handle their own failures; the policy is in force whatever they do.
       }
     }
-    const data = JSON.stringify({ etag: keptEtag, receivedAt, policy }, null, 2);
+    const persistError = await this.#write(keptEtag, receivedAt, policy, deviceGroup);
+    return { kind: 'accepted', policy, persistError };
+  }
+
+  /** Persists an entry; the error as text, or null. */
+  async #write(
+    etag: string | null,
+    receivedAt: string,
+    policy: Policy,
+    deviceGroup: string | null,
+  ): Promise<string | null> {
+    const data = JSON.stringify({ etag, receivedAt, policy, deviceGroup }, null, 2);
     // Writes are chained so a slow earlier write can never land after a later one.
     const write = this.#writes.then(() => this.#persist(data));
     this.#writes = write.catch(() => undefined);
     try {
       await write;
-      return { kind: 'accepted', policy, persistError: null };
+      return null;
     } catch (error) {
-      return { kind: 'accepted', policy, persistError: errorText(error) };
+      return errorText(error);
     }
   }
 
@@ -213,7 +261,10 @@ async function readCacheFile(path: string, uid: number | null): Promise<CacheRea
       reason: `policy cache ${path} is invalid: ${describeProblems(checked.problems)}`,
     };
   }
-  return { kind: 'ok', value: checked.value };
+  return {
+    kind: 'ok',
+    value: { ...checked.value, deviceGroup: checked.value.deviceGroup ?? null },
+  };
 }
 
 function errorText(error: unknown): string {

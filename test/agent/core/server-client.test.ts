@@ -105,7 +105,11 @@ describe('ServerClient against the real server', () => {
     }
     expect(first.etag).not.toBeNull();
     expect(parsePolicyText(first.text, 'server').name).toBeTruthy();
-    expect(await client.fetchPolicy(first.etag)).toEqual({ kind: 'not-modified' });
+    expect(first.deviceGroup).toBe('Pupil laptops');
+    expect(await client.fetchPolicy(first.etag)).toEqual({
+      kind: 'not-modified',
+      deviceGroup: 'Pupil laptops',
+    });
     expect((await client.fetchPolicy('"some-older-etag"')).kind).toBe('policy');
   });
 

@@ -1,12 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ApiErrorSchema, PolicySchema } from '../../../../shared/index.ts';
+import {
+  ApiErrorSchema,
+  DEVICE_GROUP_HEADER,
+  encodeDeviceGroup,
+  PolicySchema,
+} from '../../../../shared/index.ts';
 import { requireDevice } from '../../../auth/device-auth.ts';
 import { policyForDevice } from '../../../store/device-policy.ts';
 
 /**
  * `GET /policy`: the signed-in device's group policy with ICT's USB approvals for it, with ETag
- * and 304.
+ * and 304, and the group's name in `hallpass-device-group` (URI-encoded).
  */
 export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -35,7 +40,11 @@ export const policyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           message: 'ICT has not set a policy for this device group yet.',
         });
       }
-      void reply.header('etag', policy.etag).header('cache-control', 'no-cache');
+      void reply
+        .header('etag', policy.etag)
+        .header('cache-control', 'no-cache')
+        // On 200 and 304 alike: a renamed group reaches devices whose policy did not change.
+        .header(DEVICE_GROUP_HEADER, encodeDeviceGroup(policy.deviceGroup));
       if (request.headers['if-none-match'] === policy.etag) {
         return reply.status(304).send(null);
       }

@@ -63,14 +63,19 @@ describe('PolicyCache', () => {
 
   it('accepts a valid policy, puts it in force and keeps it across a restart', async () => {
     const { cache } = await PolicyCache.open(dir, { now: clock });
-    const offer = await cache.offer(exampleText, '"v1"');
+    const offer = await cache.offer(exampleText, '"v1"', 'Pupil laptops');
     expect(offer).toMatchObject({ kind: 'accepted', persistError: null });
     expect(cache.current().name).not.toBe((await readDefaultPolicy()).name);
     expect(cache.etag()).toBe('"v1"');
     expect(cache.source()).toBe('server');
 
     const file = JSON.parse(await readFile(join(dir, 'policy.json'), 'utf8')) as unknown;
-    expect(file).toEqual({ etag: '"v1"', receivedAt: now.toISOString(), policy: cache.current() });
+    expect(file).toEqual({
+      etag: '"v1"',
+      receivedAt: now.toISOString(),
+      policy: cache.current(),
+      deviceGroup: 'Pupil laptops',
+    });
     expect(await readdir(dir)).toEqual(['policy.json']);
 
     const reopened = await PolicyCache.open(dir);
@@ -79,6 +84,27 @@ describe('PolicyCache', () => {
     expect(reopened.cache.etag()).toBe('"v1"');
     expect(reopened.cache.source()).toBe('cache');
     expect(reopened.cache.receivedAt()).toBe(now.toISOString());
+    expect(reopened.cache.deviceGroup()).toBe('Pupil laptops');
+
+    // A 304 naming a renamed group: kept and persisted; a server that names none changes nothing.
+    expect(await reopened.cache.noteDeviceGroup('Year 7 laptops')).toBeNull();
+    expect(await reopened.cache.noteDeviceGroup(null)).toBeNull();
+    const renamed = await PolicyCache.open(dir);
+    expect(renamed.cache.deviceGroup()).toBe('Year 7 laptops');
+    expect(renamed.cache.etag()).toBe('"v1"');
+  });
+
+  it('reads a cache file written before the device group was kept, as an unknown group', async () => {
+    const { cache } = await PolicyCache.open(dir, { now: clock });
+    await cache.offer(exampleText, '"v1"');
+    const path = join(dir, 'policy.json');
+    const { deviceGroup: _dropped, ...older } = JSON.parse(await readFile(path, 'utf8')) as {
+      deviceGroup: unknown;
+    };
+    await writeFile(path, JSON.stringify(older), { mode: 0o600 });
+    const reopened = await PolicyCache.open(dir);
+    expect(reopened.problems).toEqual([]);
+    expect(reopened.cache.deviceGroup()).toBeNull();
   });
 
   it('accepts JSON as well as YAML, and a policy without an ETag', async () => {

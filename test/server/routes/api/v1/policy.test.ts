@@ -26,6 +26,9 @@ describeEachEngine('GET /api/v1/policy', (engine) => {
       'if-none-match': etag,
     });
     expect(again.status).toBe(304);
+    // The device's group is named on both, for its AUP rules by device group.
+    expect(first.headers['hallpass-device-group']).toBe('Pupil%20laptops');
+    expect(again.headers['hallpass-device-group']).toBe('Pupil%20laptops');
   });
 
   it('a new upload bumps the version and the ETag', async () => {
