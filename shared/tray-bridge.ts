@@ -5,8 +5,17 @@
 // validates every request with TrayBridgeRequestSchema before acting on it.
 import { Type, type Static } from 'typebox';
 import { CheckIdSchema, type CheckId } from './schemas/check-result.ts';
-import { Text } from './schemas/common.ts';
-import type { AgentStatus, AupPending, IpcChannel } from './schemas/ipc.ts';
+import {
+  AupDeclineSchema,
+  AupSignatureSchema,
+  type AgentStatus,
+  type AupDecline,
+  type AupPending,
+  type AupSignature,
+  type IpcChannel,
+} from './schemas/ipc.ts';
+
+export type { AupDecline, AupSignature } from './schemas/ipc.ts';
 
 /** Whose words the windows use; from the AUP rules, pupil until they say. */
 export type TrayRole = 'pupil' | 'staff';
@@ -34,28 +43,6 @@ export interface IdleWarningView {
 
 /** The answer to an action that may fail. */
 export type TrayActionResult = { ok: true } | { ok: false; error: string };
-
-/** A signature as the AUP window sends it; the service adds the user, time and device. */
-export const AupSignatureSchema = Type.Object(
-  {
-    documentId: Text(100),
-    /** The hash of the text the window showed (the service refuses any other). */
-    textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    acknowledged: Type.Array(Type.Integer({ minimum: 0, maximum: 99 }), { maxItems: 100 }),
-    fullName: Text(200),
-    tutorGroup: Type.Union([Text(100), Type.Null()]),
-    parentCarer: Type.Union([Text(200), Type.Null()]),
-  },
-  { additionalProperties: false },
-);
-export type AupSignature = Static<typeof AupSignatureSchema>;
-
-/** The document the AUP window declines (or whose window was closed unsigned). */
-export const AupDeclineSchema = Type.Object(
-  { documentId: Text(100), textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
-  { additionalProperties: false },
-);
-export type AupDecline = Static<typeof AupDeclineSchema>;
 
 /** The AUP channels' answer: what is still to sign, or the service's refusal in words. */
 export type AupAnswer = { ok: true; aup: AupPending } | { ok: false; error: string };

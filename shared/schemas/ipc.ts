@@ -38,6 +38,29 @@ export type IpcChannel = Static<typeof IpcChannelSchema>;
 
 const RequestIdSchema = Type.Integer({ minimum: 0, maximum: 2 ** 31 });
 
+/** A signature as the AUP window sends it; the service adds the user, time and device. */
+export const AupSignatureSchema = Type.Object(
+  {
+    documentId: Text(100),
+    /** The hash of the text the window showed; refused unless it is the text in force. */
+    textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** Indexes of the statements ticked: every statement, in order, or the service refuses. */
+    acknowledged: Type.Array(Type.Integer({ minimum: 0, maximum: 99 }), { maxItems: 100 }),
+    fullName: Text(200),
+    tutorGroup: Type.Union([Text(100), Type.Null()]),
+    parentCarer: Type.Union([Text(200), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type AupSignature = Static<typeof AupSignatureSchema>;
+
+/** The document a user declines (or whose AUP window was closed unsigned). */
+export const AupDeclineSchema = Type.Object(
+  { documentId: Text(100), textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+  { additionalProperties: false },
+);
+export type AupDecline = Static<typeof AupDeclineSchema>;
+
 /** A request from the tray. */
 export const IpcRequestSchema = Type.Union([
   Type.Object(
@@ -57,27 +80,11 @@ export const IpcRequestSchema = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object(
-    {
-      id: RequestIdSchema,
-      channel: Type.Literal('aup:sign'),
-      documentId: Text(100),
-      /** The hash of the text the window showed; refused unless it is the text in force. */
-      textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-      /** Indexes of the statements ticked: every statement, in order, or the service refuses. */
-      acknowledged: Type.Array(Type.Integer({ minimum: 0, maximum: 99 }), { maxItems: 100 }),
-      fullName: Text(200),
-      tutorGroup: Type.Union([Text(100), Type.Null()]),
-      parentCarer: Type.Union([Text(200), Type.Null()]),
-    },
+    { id: RequestIdSchema, channel: Type.Literal('aup:sign'), ...AupSignatureSchema.properties },
     { additionalProperties: false },
   ),
   Type.Object(
-    {
-      id: RequestIdSchema,
-      channel: Type.Literal('aup:decline'),
-      documentId: Text(100),
-      textSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    },
+    { id: RequestIdSchema, channel: Type.Literal('aup:decline'), ...AupDeclineSchema.properties },
     { additionalProperties: false },
   ),
   Type.Object(

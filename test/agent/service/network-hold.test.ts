@@ -3,7 +3,7 @@
 // namespace) with its network hold inside that namespace; the tray's requests over the real
 // socket, proven. Declining holds the network to the server; signing opens it at once; a hold
 // in force opens when the service stops.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { HOLD_TABLE } from '../../../agent/core/network-hold/nft-script.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import type { AgentEvent, AupPendingDocument } from '../../../shared/index.ts';
+import { completeSignature, writeCachedPolicy } from '../../helpers/aup.ts';
 import { consoleSessionHost } from '../../helpers/console-session.ts';
 import { askProven } from '../../helpers/ipc-peer.ts';
 import {
@@ -71,12 +72,7 @@ describe.skipIf(!namespacesUsable)('hold-network through the service', () => {
     ns = await makeNamespace();
     home = await mkdtemp(join(tmpdir(), 'hallpass-hold-'));
     ipcPath = join(home, 'agent.sock');
-    await mkdir(join(home, 'state', 'policy'), { recursive: true, mode: 0o700 });
-    await writeFile(
-      join(home, 'state', 'policy', 'policy.json'),
-      JSON.stringify({ etag: null, receivedAt: new Date().toISOString(), policy }),
-      { mode: 0o600 },
-    );
+    await writeCachedPolicy(join(home, 'state'), policy);
     running = await start();
   }, 120_000);
 
@@ -114,12 +110,7 @@ describe.skipIf(!namespacesUsable)('hold-network through the service', () => {
 
     const signed = await askProven(ipcPath, {
       channel: 'aup:sign',
-      documentId: document.id,
-      textSha256: document.textSha256,
-      acknowledged: document.statements.map((_, i) => i),
-      fullName: 'Jo Smith',
-      tutorGroup: document.askTutorGroup ? '3B' : null,
-      parentCarer: document.askParentCarer ? 'Sam Smith' : null,
+      ...completeSignature(document),
     });
     expect(signed).toMatchObject({ ok: true });
     expect(await ns.tables()).not.toContain(HOLD_TABLE);

@@ -3,7 +3,7 @@
 // handshake: the window opens when something is due, a window closed unsigned declines what it
 // showed (and the service runs the pupil action), a signed or already declined one declines
 // nothing more. The window itself is tested in Chromium (test/ui/aup/window.test.ts).
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { ServiceClient } from '../../../agent/tray/service-client.ts';
 import { trayHandshake } from '../../../agent/tray/service-handshake.ts';
 import type { AgentEvent, AupPending } from '../../../shared/index.ts';
 import { waitFor } from '../../helpers/agent-process.ts';
+import { completeSignature, writeCachedPolicy } from '../../helpers/aup.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../../helpers/console-session.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
 
@@ -39,12 +40,7 @@ describe.skipIf(process.platform !== 'linux')('AupPrompt against the real servic
     cleanups.push(() => rm(home, { recursive: true, force: true }));
     const stateDir = join(home, 'state');
     const ipcPath = join(home, 'agent.sock');
-    await mkdir(join(stateDir, 'policy'), { recursive: true, mode: 0o700 });
-    await writeFile(
-      join(stateDir, 'policy', 'policy.json'),
-      JSON.stringify({ etag: null, receivedAt: new Date().toISOString(), policy }),
-      { mode: 0o600 },
-    );
+    await writeCachedPolicy(stateDir, policy);
     const commands: string[] = [];
     const running: RunningService = await runService({
       os: 'linux',
@@ -145,14 +141,7 @@ describe.skipIf(process.platform !== 'linux')('AupPrompt against the real servic
     if (document === undefined) {
       throw new Error('nothing pending');
     }
-    const answer = await signed.prompt.sign({
-      documentId: document.id,
-      textSha256: document.textSha256,
-      acknowledged: document.statements.map((_, i) => i),
-      fullName: 'Jo Smith',
-      tutorGroup: document.askTutorGroup ? '3B' : null,
-      parentCarer: document.askParentCarer ? 'Sam Smith' : null,
-    });
+    const answer = await signed.prompt.sign(completeSignature(document));
     expect(answer).toMatchObject({ ok: true, aup: { documents: [] } });
     await signed.prompt.closed();
     expect((await signed.aupEvents()).map((e) => e.type)).toEqual(['aup.accepted']);

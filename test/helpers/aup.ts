@@ -1,0 +1,27 @@
+// AUP test helpers: a policy in force in a state folder as the server would have left it, and
+// a complete signature of a pending document as a user who ticked everything would send it.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AupPendingDocument, AupSignature, Policy } from '../../shared/index.ts';
+
+/** Writes `policy` as the cached server policy of the service whose state is `stateDir`. */
+export async function writeCachedPolicy(stateDir: string, policy: Policy): Promise<void> {
+  await mkdir(join(stateDir, 'policy'), { recursive: true, mode: 0o700 });
+  await writeFile(
+    join(stateDir, 'policy', 'policy.json'),
+    JSON.stringify({ etag: null, receivedAt: new Date().toISOString(), policy }),
+    { mode: 0o600 },
+  );
+}
+
+/** Every statement ticked, a name, and the details the document asks for. */
+export function completeSignature(document: AupPendingDocument): AupSignature {
+  return {
+    documentId: document.id,
+    textSha256: document.textSha256,
+    acknowledged: document.statements.map((_, i) => i),
+    fullName: 'Jo Smith',
+    tutorGroup: document.askTutorGroup ? '3B' : null,
+    parentCarer: document.askParentCarer ? 'Sam Smith' : null,
+  };
+}
