@@ -274,6 +274,11 @@ async function start(): Promise<void> {
       show: false,
       title: 'Hallpass',
       alwaysOnTop: page === 'idle-warning' || page === 'aup',
+      // The AUP comes before the desktop: the whole screen, above other windows, and it cannot
+      // be minimised, moved or resized away. Closing it is declining (aup-prompt.ts).
+      ...(page === 'aup'
+        ? { fullscreen: true, minimizable: false, movable: false, resizable: false }
+        : {}),
       webPreferences: {
         sandbox: true,
         contextIsolation: true,
@@ -285,6 +290,13 @@ async function start(): Promise<void> {
       },
     });
     window.setMenuBarVisibility(false);
+    if (page === 'aup') {
+      // Above full-screen applications too; and back at once if the OS minimises it anyway.
+      window.setAlwaysOnTop(true, 'screen-saver');
+      window.on('minimize', () => {
+        window.restore();
+      });
+    }
     windows.set(page, window);
     window.on('closed', () => {
       windows.delete(page);
