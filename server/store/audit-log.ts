@@ -76,7 +76,7 @@ export async function listAudit(
     }>(
       `select id::text as id, at, actor, action, target_type, target_id, before, after
          from audit_log ${where}
-        order by at desc, id desc limit $5`,
+        order by audit_log.at desc, audit_log.id desc limit $5`,
       [...params, filter.limit],
     ),
     db.query<{ n: number }>(`select count(*)::int as n from audit_log ${where}`, params),

@@ -431,6 +431,8 @@ export const AuditActionSchema = Type.Union([
   Type.Literal('policy.upload'),
   Type.Literal('school.create'),
   Type.Literal('group.create'),
+  Type.Literal('re-enrolment.allow'),
+  Type.Literal('re-enrolment.withdraw'),
 ]);
 export type AuditAction = Static<typeof AuditActionSchema>;
 

@@ -15,6 +15,8 @@ const ACTION_WORDS: Record<AuditAction, string> = {
   'policy.upload': 'Group policy uploaded',
   'school.create': 'School created',
   'group.create': 'Device group created',
+  're-enrolment.allow': 'Re-enrolment allowed',
+  're-enrolment.withdraw': 'Re-enrolment withdrawn',
 };
 
 const TARGET_WORDS: Record<string, string> = {
@@ -23,6 +25,7 @@ const TARGET_WORDS: Record<string, string> = {
   'usb-approval': 'USB approval',
   'device-group': 'Device group',
   school: 'School',
+  device: 'Device',
 };
 
 const isAction = (text: string): text is AuditAction => Object.hasOwn(ACTION_WORDS, text);

@@ -33,7 +33,7 @@ describeEachEngine('audit log', (engine) => {
 
   const rows = () =>
     server.db.query<Row>(
-      'select id::text as id, actor, action, target_type, target_id, before, after from audit_log order by id',
+      'select id::text as id, actor, action, target_type, target_id, before, after from audit_log order by audit_log.id',
     );
   /** The rows written since the last call. */
   const newRows = async () => {
@@ -251,6 +251,34 @@ describeEachEngine('audit log', (engine) => {
         after: { revokedBy: 'ada' },
       },
     ]);
+  });
+
+  it("a device's re-enrolment allowed and withdrawn: one row each; withdrawing again adds none", async () => {
+    const device = new TestDevice();
+    expect((await device.enrol(server.app, server.token)).status).toBe(201);
+    const url = `/api/v1/ict/devices/${device.id}/re-enrolment`;
+    const allowed = await admin.request({ method: 'POST', url, payload: { hours: 2 } });
+    expect(allowed.statusCode, allowed.body).toBe(200);
+    const { allowedUntil } = allowed.json<{ allowedUntil: string }>();
+    expect(await newRows()).toMatchObject([
+      {
+        action: 're-enrolment.allow',
+        target_type: 'device',
+        target_id: device.id,
+        before: { allowedUntil: null },
+        after: { allowedUntil },
+      },
+    ]);
+    expect((await admin.request({ method: 'DELETE', url })).statusCode).toBe(200);
+    expect(await newRows()).toMatchObject([
+      {
+        action: 're-enrolment.withdraw',
+        before: { allowedUntil },
+        after: { allowedUntil: null },
+      },
+    ]);
+    expect((await admin.request({ method: 'DELETE', url })).statusCode).toBe(200);
+    expect(await newRows()).toEqual([]);
   });
 
   it('GET /audit lists newest first, filtered by action, account and day', async () => {
