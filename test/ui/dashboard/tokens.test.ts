@@ -102,8 +102,10 @@ describe('enrolment tokens and audit log pages (Chromium)', () => {
     // The secret has no spaces: at 320 px it wraps in its box rather than widen the page.
     await page.setViewportSize({ width: 320, height: 640 });
     expect(await pageOverflowX(page)).toBe(0);
+    await page.screenshot({ path: '/tmp/hallpass-tokens-320.png', fullPage: true });
     await page.setViewportSize({ width: 1280, height: 720 });
 
+    await page.screenshot({ path: '/tmp/hallpass-tokens.png', fullPage: true });
     await page.getByRole('button', { name: 'Copy token' }).click();
     await page.getByText('Copied.').waitFor();
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
@@ -159,6 +161,7 @@ describe('enrolment tokens and audit log pages (Chromium)', () => {
     await row('Supply laptops').getByRole('button', { name: 'Revoke' }).click();
     const question = row('Supply laptops').getByRole('group');
     expect(await question.innerText()).toContain('Devices can no longer enrol with it.');
+    await page.screenshot({ path: '/tmp/hallpass-tokens-revoke.png', fullPage: true });
     await question.getByRole('button', { name: 'Cancel' }).click();
     expect(await question.isVisible()).toBe(false);
     expect((await cells('Supply laptops'))[5]).toBe('Active');
@@ -191,6 +194,8 @@ describe('enrolment tokens and audit log pages (Chromium)', () => {
       page.getByRole('button', { name: 'Show' }).click(),
     ]);
     await page.locator('main:not([aria-busy])').waitFor();
+    await page.locator('#entries details').first().locator('summary').click();
+    await page.screenshot({ path: '/tmp/hallpass-audit.png', fullPage: true });
     const shown = await page.locator('#entries tbody th').allInnerTexts();
     expect(shown).toEqual(['Enrolment token created', 'Enrolment token created']);
 
