@@ -52,3 +52,22 @@ export async function withdrawReenrolment(
   }
   return true;
 }
+
+/**
+ * A device's re-enrolment approval as the audit log records it; null when the device is unknown
+ * or retired. In a transaction, the device's row stays locked until the end.
+ */
+export async function reenrolmentState(
+  tx: Queryable,
+  deviceId: string,
+): Promise<{ deviceId: string; allowedUntil: string | null } | null> {
+  const rows = await tx.query<{ until: Date | null }>(
+    `select reenrolment_allowed_until as until from devices
+      where id = $1 and retired_at is null for update`,
+    [deviceId],
+  );
+  const row = rows[0];
+  return row === undefined
+    ? null
+    : { deviceId, allowedUntil: row.until === null ? null : new Date(row.until).toISOString() };
+}

@@ -52,24 +52,41 @@ export async function createEnrolmentToken(
   return { id, token };
 }
 
+const SELECT_TOKENS = `
+  select t.id, t.label, s.name as school, g.name as "group",
+         to_char(t.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "expiresAt",
+         t.max_uses as "maxUses", t.uses,
+         to_char(t.revoked_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "revokedAt",
+         to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "createdAt"
+    from enrolment_tokens t join schools s on s.id = t.school_id join device_groups g on g.id = t.group_id`;
+
 /** Every token, newest first. */
 export async function listEnrolmentTokens(db: Queryable): Promise<EnrolmentToken[]> {
-  return db.query<EnrolmentToken>(
-    `select t.id, t.label, s.name as school, g.name as "group",
-            to_char(t.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "expiresAt",
-            t.max_uses as "maxUses", t.uses,
-            to_char(t.revoked_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "revokedAt",
-            to_char(t.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "createdAt"
-       from enrolment_tokens t join schools s on s.id = t.school_id join device_groups g on g.id = t.group_id
-      order by t.created_at desc`,
-  );
+  return db.query<EnrolmentToken>(`${SELECT_TOKENS} order by t.created_at desc, t.id`);
 }
 
-/** Revokes a token; false when there is no such token. */
-export async function revokeEnrolmentToken(db: Queryable, id: string): Promise<boolean> {
-  const rows = await db.query(
-    'update enrolment_tokens set revoked_at = coalesce(revoked_at, now()) where id = $1 returning id',
+/** One token as listed, or null. In a transaction, `lock` holds its row until the end. */
+export async function findEnrolmentToken(
+  db: Queryable,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<EnrolmentToken | null> {
+  const rows = await db.query<EnrolmentToken>(
+    `${SELECT_TOKENS} where t.id = $1${options.lock === true ? ' for update of t' : ''}`,
     [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Revokes a token; false when there is no such token. Revoking twice keeps the first time. */
+export async function revokeEnrolmentToken(
+  db: Queryable,
+  id: string,
+  at: Date = new Date(),
+): Promise<boolean> {
+  const rows = await db.query(
+    'update enrolment_tokens set revoked_at = coalesce(revoked_at, $2) where id = $1 returning id',
+    [id, at],
   );
   return rows.length > 0;
 }

@@ -97,9 +97,19 @@ export async function createUsbApproval(
   return id === undefined ? null : findUsbApproval(db, id);
 }
 
-/** One approval, revoked or not; null when there is none with this id. */
-export async function findUsbApproval(db: Queryable, id: string): Promise<UsbApproval | null> {
-  const rows = await db.query<ApprovalRow>(`${SELECT} where a.id = $1`, [id]);
+/**
+ * One approval, revoked or not; null when there is none with this id. In a transaction, `lock`
+ * holds its row until the end.
+ */
+export async function findUsbApproval(
+  db: Queryable,
+  id: string,
+  options: { lock?: boolean } = {},
+): Promise<UsbApproval | null> {
+  const rows = await db.query<ApprovalRow>(
+    `${SELECT} where a.id = $1${options.lock === true ? ' for update of a' : ''}`,
+    [id],
+  );
   return rows[0] === undefined ? null : toApproval(rows[0]);
 }
 

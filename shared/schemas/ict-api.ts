@@ -294,6 +294,7 @@ export const TokenSchema = Type.Object(
   },
   strict,
 );
+export type Token = Static<typeof TokenSchema>;
 
 /** `PUT /api/v1/ict/groups/:id/policy` (admin) answers with the stored version. */
 export const PolicyUploadResponseSchema = Type.Object(
@@ -419,3 +420,61 @@ export const ChaseListSchema = Type.Object(
   strict,
 );
 export type ChaseList = Static<typeof ChaseListSchema>;
+
+/** Every admin action the audit log records: `noun.verb`, like device events. */
+export const AuditActionSchema = Type.Union([
+  Type.Literal('token.create'),
+  Type.Literal('token.revoke'),
+  Type.Literal('user.create'),
+  Type.Literal('usb.approve'),
+  Type.Literal('usb.revoke'),
+  Type.Literal('policy.upload'),
+  Type.Literal('school.create'),
+  Type.Literal('group.create'),
+  Type.Literal('re-enrolment.allow'),
+  Type.Literal('re-enrolment.withdraw'),
+]);
+export type AuditAction = Static<typeof AuditActionSchema>;
+
+/** A calendar day, `YYYY-MM-DD` (UTC). */
+const DaySchema = Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$' });
+
+/** `GET /api/v1/ict/audit` (admin): filters; each absent one lets everything through. */
+export const AuditQuerySchema = Type.Object(
+  {
+    action: Type.Optional(AuditActionSchema),
+    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    from: Type.Optional(DaySchema),
+    to: Type.Optional(DaySchema),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 500 })),
+  },
+  strict,
+);
+export type AuditQuery = Static<typeof AuditQuerySchema>;
+
+/** One admin action: who, what, to what, when, and the target before and after it. */
+export const AuditEntrySchema = Type.Object(
+  {
+    id: Type.String({ maxLength: 20 }),
+    at: IsoDateTimeSchema,
+    actor: Text(100),
+    action: Text(100),
+    targetType: Text(50),
+    targetId: Text(200),
+    before: Type.Unknown(),
+    after: Type.Unknown(),
+  },
+  strict,
+);
+export type AuditEntry = Static<typeof AuditEntrySchema>;
+
+/** `GET /api/v1/ict/audit`: newest first; `total` counts every match, `actors` everyone who acted. */
+export const AuditListSchema = Type.Object(
+  {
+    total: Type.Integer(),
+    items: Type.Array(AuditEntrySchema),
+    actors: Type.Array(Text(100)),
+  },
+  strict,
+);
+export type AuditList = Static<typeof AuditListSchema>;

@@ -13,6 +13,8 @@ const PAGES: Record<string, string> = {
   '/usb': 'usb.html',
   '/aup': 'aup.html',
   '/chase': 'chase.html',
+  '/tokens': 'tokens.html',
+  '/audit': 'audit.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

@@ -10,6 +10,8 @@ import {
   watchForProblems,
   type Dashboard,
 } from '../../helpers/browser.ts';
+import { recordAudit } from '../../../server/store/audit-log.ts';
+import { currentPolicy } from '../../../server/store/policies.ts';
 import { checkPageQuality, PASSING } from '../../helpers/page-quality.ts';
 import { seedFleet, type Seeded } from './seed.ts';
 
@@ -30,6 +32,32 @@ describe('dashboard quality bar (Chromium)', () => {
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
     fleet = await seedFleet(dashboard);
+    // Audit entries for the audit page: a long one (a whole policy) must wrap, not widen it.
+    const { db } = dashboard.server;
+    const [admin] = await db.query<{ id: string }>('select id from users where username = $1', [
+      dashboard.admin.username,
+    ]);
+    const actor = { id: admin?.id ?? '', username: dashboard.admin.username };
+    const group = dashboard.server.groupId;
+    const policy = (await currentPolicy(db, group))?.document ?? null;
+    await recordAudit(db, {
+      actor,
+      action: 'policy.upload',
+      targetType: 'device-group',
+      targetId: group,
+      before: null,
+      after: { version: 1, policy },
+      at: new Date(),
+    });
+    await recordAudit(db, {
+      actor,
+      action: 'school.create',
+      targetType: 'school',
+      targetId: fleet.schools.riverside.id,
+      before: null,
+      after: { id: fleet.schools.riverside.id, name: 'Riverside <b>Academy</b>' },
+      at: new Date(),
+    });
     const first = await browser.newContext();
     await signIn(await first.newPage(), dashboard);
     storageState = await first.storageState();
@@ -60,9 +88,12 @@ describe('dashboard quality bar (Chromium)', () => {
     ['USB storage', '/usb'],
     ['chase list', '/chase'],
     ['AUP register', `/aup?school=${fleet.schools.northgate.id}`],
+    ['enrolment tokens', '/tokens'],
+    ['audit log', '/audit'],
+    ['audit log, filtered', '/audit?action=policy.upload&from=2020-01-01'],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6])('signed-in page %i meets the bar', async (index) => {
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])('signed-in page %i meets the bar', async (index) => {
     const [name, path] = pages()[index] ?? ['', ''];
     const report = await checkPageQuality(page, url(path), dataLoaded);
     expect(report, name).toEqual(PASSING);

@@ -20,6 +20,8 @@ const PAGES = [
   ['/sign-in', 'sign-in'],
   ['/devices', 'devices'],
   ['/devices/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 'device'],
+  ['/tokens', 'tokens'],
+  ['/audit', 'audit'],
 ] as const;
 
 describe('dashboard pages and files', () => {
@@ -58,6 +60,38 @@ describe('dashboard pages and files', () => {
       expect(html, file).not.toMatch(/\son[a-z]+=/i);
       expect(html, file).not.toMatch(/\sstyle=|<style/i);
     }
+  });
+
+  it('every signed-in page has the same main menu, marking itself and nothing else current', () => {
+    const menus = readdirSync(DASHBOARD_DIR)
+      .filter((f) => f.endsWith('.html') && f !== 'sign-in.html')
+      .map((file) => {
+        const html = readFileSync(`${DASHBOARD_DIR}/${file}`, 'utf8');
+        const nav = /<nav aria-label="Main">([\s\S]*?)<\/nav>/.exec(html)?.[1] ?? '';
+        const links = [...nav.matchAll(/<a href="([^"]+)"( aria-current="page")?>([^<]+)<\/a>/g)];
+        return { file, links };
+      });
+    const expected = [
+      ['/', 'Overview'],
+      ['/devices', 'Devices'],
+      ['/chase', 'Chase list'],
+      ['/usb', 'USB storage'],
+      ['/aup', 'AUP register'],
+      ['/tokens', 'Enrolment tokens'],
+      ['/audit', 'Audit log'],
+    ];
+    for (const { file, links } of menus) {
+      expect(
+        links.map((link) => [link[1], link[3]]),
+        file,
+      ).toEqual(expected);
+      const current = links.filter((link) => link[2] !== undefined).map((link) => link[1]);
+      expect(current.length, file).toBeLessThanOrEqual(1);
+    }
+    const currentOf = (name: string) =>
+      menus.find((m) => m.file === name)?.links.find((link) => link[2] !== undefined)?.[1];
+    expect(currentOf('tokens.html')).toBe('/tokens');
+    expect(currentOf('audit.html')).toBe('/audit');
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {

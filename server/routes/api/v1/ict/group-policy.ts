@@ -14,7 +14,7 @@ import {
   validatePolicy,
 } from '../../../../../shared/index.ts';
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
-import { namedExists } from '../../../../store/ict-admin.ts';
+import { recordAudit } from '../../../../store/audit-log.ts';
 import { currentPolicy, uploadPolicy } from '../../../../store/policies.ts';
 import { nameRefusal, signedInErrors } from './common.ts';
 
@@ -125,11 +125,37 @@ export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const groupId = request.params.id;
       const user = currentUser(request);
-      const stored = await app.db.transaction(async (tx) =>
-        (await namedExists(tx, 'device_groups', groupId))
-          ? uploadPolicy(tx, { groupId, policy: checked.value, uploadedBy: user.id })
-          : null,
-      );
+      const now = app.now();
+      const stored = await app.db.transaction(async (tx) => {
+        // The group's row, locked: two uploads take turns, so each row's "before" is true.
+        const group = await tx.query('select id from device_groups where id = $1 for update', [
+          groupId,
+        ]);
+        if (group.length === 0) {
+          return null;
+        }
+        const before = await currentPolicy(tx, groupId);
+        const after = await uploadPolicy(tx, {
+          groupId,
+          policy: checked.value,
+          uploadedBy: user.id,
+        });
+        const shown = (policy: typeof after) => ({
+          version: policy.version,
+          etag: policy.etag,
+          policy: policy.document,
+        });
+        await recordAudit(tx, {
+          actor: user,
+          action: 'policy.upload',
+          targetType: 'device-group',
+          targetId: groupId,
+          before: before === null ? null : shown(before),
+          after: shown(after),
+          at: now,
+        });
+        return after;
+      });
       if (stored === null) {
         return reply.status(404).send({ error: 'not-found', message: 'No such device group.' });
       }

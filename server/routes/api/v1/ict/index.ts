@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { auditRoutes } from './audit.ts';
 import { aupRegisterRoutes } from './aup.ts';
 import { refuseNul } from './common.ts';
 import { chaseListRoutes } from './chase-list.ts';
@@ -35,4 +36,5 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(userRoutes);
   await app.register(usbRoutes);
   await app.register(aupRegisterRoutes);
+  await app.register(auditRoutes);
 };

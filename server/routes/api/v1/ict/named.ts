@@ -2,7 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiErrorSchema, NamedSchema } from '../../../../../shared/index.ts';
-import { requireUser } from '../../../../auth/sessions.ts';
+import { currentUser, requireUser } from '../../../../auth/sessions.ts';
+import { recordAudit } from '../../../../store/audit-log.ts';
 import { createNamed } from '../../../../store/ict-admin.ts';
 import { refuseBadNames, signedInErrors } from './common.ts';
 
@@ -48,7 +49,23 @@ export function namedRoutes(
         },
       },
       async (request, reply) => {
-        const row = await createNamed(app.db, table, request.body.name);
+        const user = currentUser(request);
+        const now = app.now();
+        const row = await app.db.transaction(async (tx) => {
+          const made = await createNamed(tx, table, request.body.name);
+          if (made !== null) {
+            await recordAudit(tx, {
+              actor: user,
+              action: table === 'schools' ? 'school.create' : 'group.create',
+              targetType: table === 'schools' ? 'school' : 'device-group',
+              targetId: made.id,
+              before: null,
+              after: made,
+              at: now,
+            });
+          }
+          return made;
+        });
         if (row === null) {
           return reply
             .status(409)

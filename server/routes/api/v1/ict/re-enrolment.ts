@@ -7,7 +7,12 @@ import {
   UuidSchema,
 } from '../../../../../shared/index.ts';
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
-import { allowReenrolment, withdrawReenrolment } from '../../../../store/re-enrolment.ts';
+import { recordAudit } from '../../../../store/audit-log.ts';
+import {
+  allowReenrolment,
+  reenrolmentState,
+  withdrawReenrolment,
+} from '../../../../store/re-enrolment.ts';
 import { signedInErrors } from './common.ts';
 
 const notFound = { error: 'not-found', message: 'No active device has that id.' } as const;
@@ -37,12 +42,31 @@ export const reenrolmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const user = currentUser(request);
       const now = app.now();
       const until = new Date(now.getTime() + request.body.hours * 3_600_000);
-      const allowed = await allowReenrolment(app.db, {
-        deviceId: request.params.id,
-        userId: user.id,
-        username: user.username,
-        until,
-        now,
+      const deviceId = request.params.id;
+      const allowed = await app.db.transaction(async (tx) => {
+        const before = await reenrolmentState(tx, deviceId);
+        if (
+          before === null ||
+          !(await allowReenrolment(tx, {
+            deviceId,
+            userId: user.id,
+            username: user.username,
+            until,
+            now,
+          }))
+        ) {
+          return false;
+        }
+        await recordAudit(tx, {
+          actor: user,
+          action: 're-enrolment.allow',
+          targetType: 'device',
+          targetId: deviceId,
+          before,
+          after: await reenrolmentState(tx, deviceId),
+          at: now,
+        });
+        return true;
       });
       if (!allowed) {
         return reply.status(404).send(notFound);
@@ -64,10 +88,28 @@ export const reenrolmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const withdrawn = await withdrawReenrolment(app.db, {
-        deviceId: request.params.id,
-        username: currentUser(request).username,
-        now: app.now(),
+      const user = currentUser(request);
+      const now = app.now();
+      const deviceId = request.params.id;
+      const withdrawn = await app.db.transaction(async (tx) => {
+        const before = await reenrolmentState(tx, deviceId);
+        if (before === null) {
+          return false;
+        }
+        await withdrawReenrolment(tx, { deviceId, username: user.username, now });
+        // Withdrawing when nothing is allowed changes nothing, so it leaves no audit row.
+        if (before.allowedUntil !== null) {
+          await recordAudit(tx, {
+            actor: user,
+            action: 're-enrolment.withdraw',
+            targetType: 'device',
+            targetId: deviceId,
+            before,
+            after: await reenrolmentState(tx, deviceId),
+            at: now,
+          });
+        }
+        return true;
       });
       if (!withdrawn) {
         return reply.status(404).send(notFound);

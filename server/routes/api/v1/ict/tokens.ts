@@ -7,9 +7,11 @@ import {
   UuidSchema,
 } from '../../../../../shared/index.ts';
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
+import { recordAudit } from '../../../../store/audit-log.ts';
 import { namedExists } from '../../../../store/ict-admin.ts';
 import {
   createEnrolmentToken,
+  findEnrolmentToken,
   listEnrolmentTokens,
   revokeEnrolmentToken,
 } from '../../../../store/tokens.ts';
@@ -21,16 +23,19 @@ export const CreatedTokenSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** `/tokens` (admin): enrolment tokens, created, listed and revoked. */
+/**
+ * `/tokens`: enrolment tokens, listed (any account: the list holds no secret), created and
+ * revoked (admin). Each change is written to the audit log in its own transaction.
+ */
 export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = requireUser('admin');
 
   app.get(
     '/tokens',
     {
-      onRequest: admin,
+      onRequest: requireUser('viewer'),
       schema: {
-        summary: 'Enrolment tokens, newest first (admin)',
+        summary: 'Enrolment tokens, newest first, without their secrets',
         tags: ['ict'],
         response: { 200: Type.Array(TokenSchema), ...signedInErrors },
       },
@@ -52,24 +57,41 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      const [school, group] = await Promise.all([
-        namedExists(app.db, 'schools', body.schoolId),
-        namedExists(app.db, 'device_groups', body.groupId),
-      ]);
-      if (!school || !group) {
+      const user = currentUser(request);
+      const now = app.now();
+      const created = await app.db.transaction(async (tx) => {
+        const school = await namedExists(tx, 'schools', body.schoolId);
+        const group = await namedExists(tx, 'device_groups', body.groupId);
+        if (!school || !group) {
+          return school ? ('unknown-group' as const) : ('unknown-school' as const);
+        }
+        const made = await createEnrolmentToken(tx, {
+          schoolId: body.schoolId,
+          groupId: body.groupId,
+          label: body.label,
+          expiresAt: new Date(now.getTime() + body.expiresInDays * 86_400_000),
+          maxUses: body.maxUses,
+          createdBy: user.id,
+        });
+        await recordAudit(tx, {
+          actor: user,
+          action: 'token.create',
+          targetType: 'enrolment-token',
+          targetId: made.id,
+          before: null,
+          // The token as listed: never its secret.
+          after: await findEnrolmentToken(tx, made.id),
+          at: now,
+        });
+        return made;
+      });
+      if (typeof created === 'string') {
         return reply.status(400).send({
-          error: school ? 'unknown-group' : 'unknown-school',
-          message: school ? 'No device group has that id.' : 'No school has that id.',
+          error: created,
+          message:
+            created === 'unknown-group' ? 'No device group has that id.' : 'No school has that id.',
         });
       }
-      const created = await createEnrolmentToken(app.db, {
-        schoolId: body.schoolId,
-        groupId: body.groupId,
-        label: body.label,
-        expiresAt: new Date(app.now().getTime() + body.expiresInDays * 86_400_000),
-        maxUses: body.maxUses,
-        createdBy: currentUser(request).id,
-      });
       request.log.info({ tokenId: created.id }, 'enrolment token created');
       return reply.status(201).header('cache-control', 'no-store').send(created);
     },
@@ -87,7 +109,30 @@ export const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (!(await revokeEnrolmentToken(app.db, request.params.id))) {
+      const { id } = request.params;
+      const user = currentUser(request);
+      const now = app.now();
+      const found = await app.db.transaction(async (tx) => {
+        const before = await findEnrolmentToken(tx, id, { lock: true });
+        if (before === null) {
+          return false;
+        }
+        // Revoking a revoked token changes nothing, so it leaves no audit row either.
+        if (before.revokedAt === null) {
+          await revokeEnrolmentToken(tx, id, now);
+          await recordAudit(tx, {
+            actor: user,
+            action: 'token.revoke',
+            targetType: 'enrolment-token',
+            targetId: id,
+            before,
+            after: await findEnrolmentToken(tx, id),
+            at: now,
+          });
+        }
+        return true;
+      });
+      if (!found) {
         return reply.status(404).send({ error: 'not-found', message: 'No such token.' });
       }
       request.log.info({ tokenId: request.params.id }, 'enrolment token revoked');

@@ -8,8 +8,10 @@ import {
   UuidSchema,
 } from '../../../../../shared/index.ts';
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
+import { recordAudit } from '../../../../store/audit-log.ts';
 import {
   createUsbApproval,
+  findUsbApproval,
   listUsbApprovals,
   revokeUsbApproval,
 } from '../../../../store/usb-approvals.ts';
@@ -105,16 +107,30 @@ export const usbRoutes: FastifyPluginAsyncTypebox = async (app) => {
         });
       }
       const user = currentUser(request);
-      const created = await createUsbApproval(app.db, {
-        vendorId: body.vendorId,
-        productId: body.productId,
-        serial: body.serial,
-        description: body.description,
-        scope: body.scope,
-        scopeId,
-        reason: body.reason,
-        expiresAt,
-        approvedBy: user.id,
+      const created = await app.db.transaction(async (tx) => {
+        const approval = await createUsbApproval(tx, {
+          vendorId: body.vendorId,
+          productId: body.productId,
+          serial: body.serial,
+          description: body.description,
+          scope: body.scope,
+          scopeId,
+          reason: body.reason,
+          expiresAt,
+          approvedBy: user.id,
+        });
+        if (approval !== null) {
+          await recordAudit(tx, {
+            actor: user,
+            action: 'usb.approve',
+            targetType: 'usb-approval',
+            targetId: approval.id,
+            before: null,
+            after: approval,
+            at: now,
+          });
+        }
+        return approval;
       });
       if (created === null) {
         return reply.status(400).send({
@@ -140,10 +156,31 @@ export const usbRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const revoked = await revokeUsbApproval(app.db, {
-        id: request.params.id,
-        revokedBy: currentUser(request).id,
-        at: app.now(),
+      const user = currentUser(request);
+      const now = app.now();
+      const revoked = await app.db.transaction(async (tx) => {
+        const before = await findUsbApproval(tx, request.params.id, { lock: true });
+        if (before === null) {
+          return null;
+        }
+        const after = await revokeUsbApproval(tx, {
+          id: request.params.id,
+          revokedBy: user.id,
+          at: now,
+        });
+        // Revoking a revoked approval changes nothing, so it leaves no audit row either.
+        if (before.revokedAt === null) {
+          await recordAudit(tx, {
+            actor: user,
+            action: 'usb.revoke',
+            targetType: 'usb-approval',
+            targetId: before.id,
+            before,
+            after,
+            at: now,
+          });
+        }
+        return after;
       });
       if (revoked === null) {
         return reply.status(404).send(notFound);

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiErrorSchema, RoleSchema, UuidSchema } from '../../../../../shared/index.ts';
-import { requireUser } from '../../../../auth/sessions.ts';
+import { currentUser, requireUser } from '../../../../auth/sessions.ts';
+import { recordAudit } from '../../../../store/audit-log.ts';
 import { createUser, UserError } from '../../../../store/users.ts';
 import { signedInErrors } from './common.ts';
 
@@ -50,7 +51,26 @@ export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
           .send({ error: 'busy', message: 'The server is busy. Try again in a few seconds.' });
       }
       try {
-        const { id } = await place.run(() => createUser(app.db, { username, password, role }));
+        const actor = currentUser(request);
+        const now = app.now();
+        // The account and its audit row commit together. The hash is worked out inside the
+        // transaction (createUser hashes, then inserts): a pooled connection waits for it, once.
+        const { id } = await place.run(() =>
+          app.db.transaction(async (tx) => {
+            const created = await createUser(tx, { username, password, role });
+            await recordAudit(tx, {
+              actor,
+              action: 'user.create',
+              targetType: 'user',
+              targetId: created.id,
+              before: null,
+              // Who and what role: never the password or its hash.
+              after: { id: created.id, username, role },
+              at: now,
+            });
+            return created;
+          }),
+        );
         request.log.info({ userId: id, role }, 'account created');
         return await reply.status(201).send({ id, username, role });
       } catch (error) {
