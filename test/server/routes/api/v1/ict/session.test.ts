@@ -420,13 +420,17 @@ describeEachEngine('ICT sessions', (engine) => {
     expect((await viewer.request({ method: 'GET', url: '/api/v1/ict/summary' })).statusCode).toBe(
       200,
     );
+    // The token list holds no secrets: viewers read it (the tokens page); only admins change it.
+    expect((await viewer.request({ method: 'GET', url: '/api/v1/ict/tokens' })).statusCode).toBe(
+      200,
+    );
     for (const [method, url, payload] of [
-      ['GET', '/api/v1/ict/tokens', undefined],
+      ['POST', '/api/v1/ict/tokens', { schoolId: '00000000-0000-4000-8000-000000000000' }],
       ['POST', '/api/v1/ict/schools', { name: 'Viewer School' }],
       ['POST', '/api/v1/ict/groups', { name: 'Viewer Group' }],
       ['POST', '/api/v1/ict/users', { username: 'viewer-made', password: PASSWORD, role: 'admin' }],
     ] as const) {
-      const response = await viewer.request({ method, url, ...(payload ? { payload } : {}) });
+      const response = await viewer.request({ method, url, payload });
       expect(response.statusCode, `${method} ${url}`).toBe(403);
       expect(response.json()).toMatchObject({ error: 'forbidden' });
     }
