@@ -10,6 +10,7 @@ import {
   watchForProblems,
   type Dashboard,
 } from '../../helpers/browser.ts';
+import { takeDailySnapshot } from '../../../server/store/compliance-snapshots.ts';
 import { checkPageQuality, PASSING } from '../../helpers/page-quality.ts';
 import { seedFleet, type Seeded } from './seed.ts';
 
@@ -30,6 +31,9 @@ describe('dashboard quality bar (Chromium)', () => {
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
     fleet = await seedFleet(dashboard);
+    // Two days of snapshots, so the overview draws its trend chart.
+    await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
+    await takeDailySnapshot(dashboard.server.db, new Date());
     const first = await browser.newContext();
     await signIn(await first.newPage(), dashboard);
     storageState = await first.storageState();
