@@ -31,7 +31,7 @@ describe('dashboard quality bar (Chromium)', () => {
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
     fleet = await seedFleet(dashboard);
-    // Two days of snapshots, so the overview draws its trend chart.
+    // Two days of snapshots, so the overview and the school page draw their trend charts.
     await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
     await takeDailySnapshot(dashboard.server.db, new Date());
     const first = await browser.newContext();
@@ -64,9 +64,10 @@ describe('dashboard quality bar (Chromium)', () => {
     ['USB storage', '/usb'],
     ['chase list', '/chase'],
     ['AUP register', `/aup?school=${fleet.schools.northgate.id}`],
+    ['school page', `/schools/${fleet.schools.northgate.id}`],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6])('signed-in page %i meets the bar', async (index) => {
+  it.each([0, 1, 2, 3, 4, 5, 6, 7])('signed-in page %i meets the bar', async (index) => {
     const [name, path] = pages()[index] ?? ['', ''];
     const report = await checkPageQuality(page, url(path), dataLoaded);
     expect(report, name).toEqual(PASSING);
@@ -83,6 +84,8 @@ describe('dashboard quality bar (Chromium)', () => {
   it.each([
     ['an unknown page', '/no-such-page', 404],
     ['a malformed device id', '/devices/not-a-device-id', 404],
+    ['a malformed school id', '/schools/not-a-school-id', 404],
+    ['an unknown school id', '/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 404],
     ['an over-long device id', `/devices/${'a'.repeat(300)}`, 414],
   ])('%s is an HTML page in plain words that meets the bar', async (_name, path, status) => {
     const response = await page.goto(url(path));
