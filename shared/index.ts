@@ -15,3 +15,4 @@ export * from './validate.ts';
 export * from './policy-semantics.ts';
 export * from './aup-text.ts';
 export * from './schemas/aup-register.ts';
+export * from './schemas/school-page.ts';

@@ -40,6 +40,7 @@ interface PageWindow {
     querySelectorAll(selector: string): Iterable<PageElement>;
     createElement(tag: string): PageElement;
   };
+  requestAnimationFrame(callback: () => void): number;
   getComputedStyle(element: PageElement): {
     overflowX: string;
     outlineStyle: string;
@@ -236,6 +237,26 @@ export interface QualityReport {
 }
 
 /**
+ * Resizes the viewport and waits two frames, so what is measured is what the browser paints:
+ * resize observers (the trend charts redraw at their new width) report after layout and before
+ * the paint, so the second frame comes after they have run.
+ */
+async function resizeTo(page: Page, width: number, height: number): Promise<void> {
+  await page.setViewportSize({ width, height });
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const win = globalThis as unknown as PageWindow;
+        win.requestAnimationFrame(() => {
+          win.requestAnimationFrame(() => {
+            resolve();
+          });
+        });
+      }),
+  );
+}
+
+/**
  * Checks the page at `url` against the whole bar: axe and the keyboard at 1280 px, then reflow at
  * 320 px and at 200 % zoom. `ready` waits until the page's script has drawn its data.
  */
@@ -250,12 +271,12 @@ export async function checkPageQuality(
   const axe = await axeViolations(page);
   const walk = await walkWithKeyboard(page);
 
-  await page.setViewportSize({ width: 320, height: 640 });
+  await resizeTo(page, 320, 640);
   const narrow = { overflowX: await pageOverflowX(page), wide: await unscrolledWideElements(page) };
   const narrowAxe = await axeViolations(page);
 
   // Browser zoom to 200 % halves the CSS viewport; Chromium lays the page out exactly so.
-  await page.setViewportSize({ width: 640, height: 450 });
+  await resizeTo(page, 640, 450);
   const zoomed = { overflowX: await pageOverflowX(page), wide: await unscrolledWideElements(page) };
   await page.setViewportSize({ width: 1280, height: 900 });
   const seen = new Set(axe.map((v) => v.id));

@@ -1,7 +1,14 @@
 // The overview: compliance per check and per school, and how many devices have gone quiet.
 // Every count links to the device list filtered to exactly those devices.
-import type { ComplianceSummary, StatusCounts, Trend } from '../../shared/schemas/ict-api.ts';
+import type { ComplianceSummary, Trend } from '../../shared/schemas/ict-api.ts';
 import { describeError, getJson, loaded, startPage } from './api.ts';
+import {
+  compliance,
+  countLink,
+  countsHeaders as headers,
+  countsRow,
+  totalOf,
+} from './counts-table.ts';
 import {
   STATUSES,
   STATUS_WORDS,
@@ -17,98 +24,6 @@ import { sortableTable, type SortColumn } from './sortable-table.ts';
 import { drawTrend } from './trend-chart.ts';
 
 const DEFAULT_STALE_DAYS = 7;
-
-/** The device list filtered by these parameters. */
-function devicesUrl(filters: Record<string, string>): string {
-  const query = new URLSearchParams(filters).toString();
-  return query === '' ? '/devices' : '/devices?' + query;
-}
-
-/** A count that links to its devices; a zero is plain text (nothing to list). */
-function countLink(count: number, label: string, filters: Record<string, string>): Node {
-  const text = count.toLocaleString('en-GB');
-  if (count === 0) {
-    return h('span', { class: 'muted' }, text);
-  }
-  const noun = count === 1 ? 'device' : 'devices';
-  return h('a', { href: devicesUrl(filters), 'aria-label': `${text} ${noun}: ${label}` }, text);
-}
-
-const totalOf = (counts: StatusCounts): number =>
-  STATUSES.reduce((sum, status) => sum + counts[status], 0);
-
-/** Share of all enrolled devices that passed, to one decimal; null with no devices. */
-const compliance = (counts: StatusCounts): number | null => {
-  const total = totalOf(counts);
-  return total === 0 ? null : Math.round((1000 * counts.pass) / total) / 10;
-};
-
-/** The % compliant cell: links to the passing devices behind it. */
-function percentCell(
-  counts: StatusCounts,
-  label: string,
-  filters: Record<string, string>,
-): HTMLTableCellElement {
-  const rate = compliance(counts);
-  const text = rate === null ? '–' : `${rate.toLocaleString('en-GB')} %`;
-  return h(
-    'td',
-    { class: 'number', 'data-status': 'rate' },
-    rate === null || counts.pass === 0
-      ? h('span', {}, text)
-      : h(
-          'a',
-          {
-            href: devicesUrl({ ...filters, status: 'pass' }),
-            'aria-label': `${text} compliant: ${label}, the passing devices`,
-          },
-          text,
-        ),
-  );
-}
-
-/** One table row: a header cell, % compliant, then a linked count per status. */
-function countsRow(
-  name: string,
-  key: string,
-  counts: StatusCounts,
-  filters: Record<string, string>,
-  stale?: { count: number; days: string },
-): HTMLTableRowElement {
-  const total = totalOf(counts);
-  return h(
-    'tr',
-    { 'data-key': key },
-    h('th', { scope: 'row' }, name),
-    percentCell(counts, name, filters),
-    ...STATUSES.map((status) =>
-      h(
-        'td',
-        { class: 'number', 'data-status': status },
-        countLink(counts[status], `${name}, ${STATUS_WORDS[status]}`, { ...filters, status }),
-      ),
-    ),
-    stale === undefined
-      ? null
-      : h(
-          'td',
-          { class: 'number', 'data-status': 'stale' },
-          countLink(stale.count, `${name}, not reported for ${stale.days} days`, {
-            ...filters,
-            silentDays: stale.days,
-          }),
-        ),
-    h('td', { class: 'number', 'data-status': 'total' }, total.toLocaleString('en-GB')),
-  );
-}
-
-const headers = (first: string, stale = false) => [
-  first,
-  '% compliant',
-  ...STATUSES.map((s) => (s === 'none' ? 'Never reported' : STATUS_WORDS[s])),
-  ...(stale ? ['Stale'] : []),
-  'Total',
-];
 
 type SchoolRow = ComplianceSummary['bySchool'][number];
 
@@ -132,16 +47,14 @@ function schoolTable(summary: ComplianceSummary): HTMLElement {
     columns,
     summary.bySchool,
     (row) =>
-      countsRow(
-        row.school,
-        row.schoolId,
-        row.counts,
-        { schoolId: row.schoolId },
-        {
-          count: row.stale,
-          days: stale,
-        },
-      ),
+      countsRow({
+        name: row.school,
+        key: row.schoolId,
+        counts: row.counts,
+        filters: { schoolId: row.schoolId },
+        stale: { count: row.stale, days: stale },
+        href: `/schools/${row.schoolId}`,
+      }),
     { column: 1, direction: 'ascending' },
     // Equal rates: more failing devices first, then by name.
     (a, b) => b.counts.fail - a.counts.fail || a.school.localeCompare(b.school, 'en-GB'),
@@ -192,7 +105,12 @@ function render(summary: ComplianceSummary): void {
       'Devices by status of each check (latest report of each device)',
       headers('Check'),
       summary.byCheck.map((row) =>
-        countsRow(checkName(row.checkId), row.checkId, row.counts, { checkId: row.checkId }),
+        countsRow({
+          name: checkName(row.checkId),
+          key: row.checkId,
+          counts: row.counts,
+          filters: { checkId: row.checkId },
+        }),
       ),
       'counts',
     ),
@@ -207,16 +125,13 @@ function render(summary: ComplianceSummary): void {
           'Devices by overall status in each device group',
           headers('Device group', true),
           summary.byGroup.map((row) =>
-            countsRow(
-              row.group,
-              row.groupId,
-              row.counts,
-              { groupId: row.groupId },
-              {
-                count: row.stale,
-                days: stale,
-              },
-            ),
+            countsRow({
+              name: row.group,
+              key: row.groupId,
+              counts: row.counts,
+              filters: { groupId: row.groupId },
+              stale: { count: row.stale, days: stale },
+            }),
           ),
           'counts',
         ),

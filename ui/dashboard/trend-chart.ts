@@ -68,11 +68,12 @@ export function drawTrend(container: HTMLElement, trend: Trend, subject: string)
     return;
   }
   const seconds = trend.days.map((d) => Date.parse(`${d.day}T12:00:00Z`) / 1000);
-  const width = Math.max(240, Math.min(900, container.clientWidth));
-  new UPlot(
+  const widthFor = (): number => Math.max(240, Math.min(900, container.clientWidth));
+  const height = 220;
+  const plot = new UPlot(
     {
-      width,
-      height: 220,
+      width: widthFor(),
+      height,
       scales: { y: { range: [0, 100] } },
       series: [
         {},
@@ -84,4 +85,12 @@ export function drawTrend(container: HTMLElement, trend: Trend, subject: string)
     [seconds, compliant, failing],
     chart,
   );
+  // uPlot draws at a fixed width: without this, a window narrowed after drawing (a phone turned,
+  // a 200 % zoom) would clip the chart instead of reflowing it (WCAG 1.4.10).
+  new ResizeObserver(() => {
+    const width = widthFor();
+    if (width !== plot.width) {
+      plot.setSize({ width, height });
+    }
+  }).observe(container);
 }

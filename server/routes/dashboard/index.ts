@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { sendError, NOT_FOUND } from '../../errors.ts';
+import { sendError, NOT_FOUND, type ErrorAnswer } from '../../errors.ts';
 import { AssetCache, type Asset } from './assets.ts';
 import { DASHBOARD_HEADERS } from './headers.ts';
 
@@ -19,6 +19,14 @@ const PAGES: Record<string, string> = {
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>
   sendError(request, reply, NOT_FOUND);
+
+/** A school page whose id is not a school's, said so in words (the generic 404 names no cause). */
+const noSuchSchool = (message: string): ErrorAnswer => ({
+  status: 404,
+  body: { error: 'not-found', message },
+});
+const NOT_A_SCHOOL_ID = noSuchSchool('This address does not name a school.');
+const UNKNOWN_SCHOOL = noSuchSchool('There is no school with this id. It may have been removed.');
 
 /** Sends an asset, answering 304 when the browser already holds this version. */
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
@@ -54,6 +62,25 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
     { schema: { hide: true } },
     async (request, reply) =>
       UUID.test(request.params.id) ? devicePage(request, reply) : notFound(request, reply),
+  );
+
+  // Schools are few and their ids come from the overview's links, so the page itself answers 404
+  // for an unknown one: a stale bookmark gets an error page, not an empty school. Anyone may ask,
+  // but all it tells is whether a random UUID names a school; the figures still need a session.
+  const schoolPage = page('school.html');
+  app.get<{ Params: { id: string } }>(
+    '/schools/:id',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!UUID.test(id)) {
+        return sendError(request, reply, NOT_A_SCHOOL_ID);
+      }
+      const known = await app.db.query('select 1 from schools where id = $1', [id]);
+      return known.length === 0
+        ? sendError(request, reply, UNKNOWN_SCHOOL)
+        : schoolPage(request, reply);
+    },
   );
 
   // Scripts, styles and the icon. Pages are served at their own URLs only, never as files.

@@ -553,6 +553,116 @@ describe('dashboard pages (Chromium)', () => {
     });
   });
 
+  describe('school page', () => {
+    it('opens from the overview’s school table and shows that school’s figures', async () => {
+      const northgate = fleet.schools.northgate;
+      const ours = fleet.devices.filter((d) => d.schoolId === northgate.id);
+      await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
+      await takeDailySnapshot(dashboard.server.db, new Date());
+      await open('/');
+      await page
+        .locator(`#by-school tr[data-key="${northgate.id}"] th`)
+        .getByRole('link', { name: northgate.name })
+        .click();
+      await page.waitForURL(url(`/schools/${northgate.id}`));
+      await page.locator('main:not([aria-busy])').waitFor();
+      expect(await page.locator('h1').innerText()).toBe(northgate.name);
+      expect(await page.title()).toBe(`${northgate.name} · Hallpass`);
+
+      // Per check, and overall: this school's devices only.
+      const overall = countStatuses(ours.map((d) => d.overall));
+      const row = (counts: ReturnType<typeof countStatuses>) => [
+        rate(counts.pass, ours.length),
+        ...STATUS_ORDER.map((s) => String(counts[s])),
+        String(ours.length),
+      ];
+      expect(await texts('#checks tr[data-key="overall"] td')).toEqual(row(overall));
+      expect((await rows('#checks')).map((r) => r[0])).toEqual([
+        'All checks (overall status)',
+        'Anti-virus',
+        'Disk encryption',
+        'OS updates',
+      ]);
+      for (const checkId of ['antivirus', 'disk-encryption', 'os-updates'] as const) {
+        const counts = countStatuses(ours.map((d) => d.checks[checkId] ?? null));
+        expect(await texts(`#checks tr[data-key="${checkId}"] td`), checkId).toEqual(row(counts));
+      }
+
+      // The trend: the school's own snapshots, newest first, as a table too.
+      expect(await page.locator('#trend .trend-chart canvas').count()).toBe(1);
+      await page.getByText('Show the daily figures as a table').click();
+      const trend = await rows('#trend .trend-table');
+      expect(trend).toHaveLength(2);
+      expect(trend[0]).toEqual([
+        new Date().toISOString().slice(0, 10),
+        rate(overall.pass, ours.length),
+        rate(overall.fail, ours.length),
+        String(ours.length),
+      ]);
+
+      // Stale and never reported: ng-lt-005, enrolled 20 days ago and silent since.
+      const quiet = (key: string) => page.locator(`#quiet li[data-key="${key}"] .big`).innerText();
+      expect(await quiet('stale')).toBe('1');
+      expect(await quiet('never-reported')).toBe('1');
+      expect(await rows('#quiet')).toEqual([
+        [
+          'ng-lt-005',
+          'Pupil laptops',
+          'Never',
+          expect.any(String),
+          'Never reported, enrolled 20 days ago',
+        ],
+      ]);
+
+      // The oldest failure: ng-lt-002's disk encryption, from its one report 2 hours ago.
+      const failures = await rows('#failures');
+      expect(failures.map((r) => r.slice(0, 2))).toEqual([['ng-lt-002', 'Disk encryption']]);
+      expect(await page.locator('#failures td time').first().getAttribute('datetime')).toMatch(
+        /^\d{4}-\d{2}-\d{2}T/,
+      );
+      await page.screenshot({ path: '/tmp/hallpass-school.png', fullPage: true });
+    });
+
+    it('links each number to the device list filtered to exactly those devices', async () => {
+      const northgate = fleet.schools.northgate.id;
+      const follow = async (selector: string, expected: string) => {
+        await open(`/schools/${northgate}`);
+        await page.locator(selector).click();
+        await page.waitForURL(url(expected));
+        await page.locator('main:not([aria-busy])').waitFor();
+      };
+      await follow(
+        '#checks tr[data-key="disk-encryption"] td[data-status="fail"] a',
+        `/devices?schoolId=${northgate}&checkId=disk-encryption&status=fail`,
+      );
+      expect(await listed()).toEqual(['ng-lt-002']);
+      await follow(
+        '#checks tr[data-key="antivirus"] td[data-status="rate"] a',
+        `/devices?schoolId=${northgate}&checkId=antivirus&status=pass`,
+      );
+      expect((await listed()).sort()).toEqual(
+        hostnames((s) => s.school === 'northgate' && s.reports.at(-1)?.checks.antivirus === 'pass'),
+      );
+      await follow('#quiet li[data-key="stale"] a', `/devices?schoolId=${northgate}&silentDays=7`);
+      expect(await listed()).toEqual(['ng-lt-005']);
+      await follow(
+        '#quiet li[data-key="never-reported"] a',
+        `/devices?schoolId=${northgate}&status=none`,
+      );
+      expect(await listed()).toEqual(['ng-lt-005']);
+      await follow('#failures p a', `/chase?schoolId=${northgate}`);
+      expect((await rows('#results')).map((r) => r[0])).toEqual(['ng-lt-002']);
+    });
+
+    it('says plainly when a school has nothing to chase, and when the school is gone', async () => {
+      await open(`/schools/${fleet.schools.riverside.id}`);
+      expect(await page.locator('#failures').innerText()).toContain('Nothing to chase.');
+      const response = await page.goto(url('/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90'));
+      expect(response?.status()).toBe(404);
+      expect(await page.locator('main').innerText()).toContain('There is no school with this id.');
+    });
+  });
+
   describe('untrusted device data', () => {
     it('renders a hostname and a summary that hold HTML as text, everywhere', async () => {
       const hostile = fleet.byHostname(HOSTILE_HOSTNAME);

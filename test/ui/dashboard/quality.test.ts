@@ -11,6 +11,7 @@ import {
   type Dashboard,
 } from '../../helpers/browser.ts';
 import { recordAudit } from '../../../server/store/audit-log.ts';
+import { takeDailySnapshot } from '../../../server/store/compliance-snapshots.ts';
 import { currentPolicy } from '../../../server/store/policies.ts';
 import { checkPageQuality, PASSING } from '../../helpers/page-quality.ts';
 import { seedFleet, type Seeded } from './seed.ts';
@@ -58,6 +59,9 @@ describe('dashboard quality bar (Chromium)', () => {
       after: { id: fleet.schools.riverside.id, name: 'Riverside <b>Academy</b>' },
       at: new Date(),
     });
+    // Two days of snapshots, so the overview and the school page draw their trend charts.
+    await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
+    await takeDailySnapshot(dashboard.server.db, new Date());
     const first = await browser.newContext();
     await signIn(await first.newPage(), dashboard);
     storageState = await first.storageState();
@@ -91,9 +95,10 @@ describe('dashboard quality bar (Chromium)', () => {
     ['enrolment tokens', '/tokens'],
     ['audit log', '/audit'],
     ['audit log, filtered', '/audit?action=policy.upload&from=2020-01-01'],
+    ['school page', `/schools/${fleet.schools.northgate.id}`],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])('signed-in page %i meets the bar', async (index) => {
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])('signed-in page %i meets the bar', async (index) => {
     const [name, path] = pages()[index] ?? ['', ''];
     const report = await checkPageQuality(page, url(path), dataLoaded);
     expect(report, name).toEqual(PASSING);
@@ -110,6 +115,8 @@ describe('dashboard quality bar (Chromium)', () => {
   it.each([
     ['an unknown page', '/no-such-page', 404],
     ['a malformed device id', '/devices/not-a-device-id', 404],
+    ['a malformed school id', '/schools/not-a-school-id', 404],
+    ['an unknown school id', '/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 404],
     ['an over-long device id', `/devices/${'a'.repeat(300)}`, 414],
   ])('%s is an HTML page in plain words that meets the bar', async (_name, path, status) => {
     const response = await page.goto(url(path));

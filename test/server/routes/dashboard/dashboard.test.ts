@@ -50,6 +50,23 @@ describe('dashboard pages and files', () => {
     expect(response.headers['x-frame-options']).toBe('DENY');
   });
 
+  it('serves a school’s page, and a 404 page in plain words for a malformed or unknown school', async () => {
+    const known = await get(`/schools/${server.schoolId}`);
+    expect(known.statusCode).toBe(200);
+    expect(known.body).toBe(readFileSync(`${DASHBOARD_DIR}/school.html`, 'utf8'));
+    expect(String(known.headers['content-security-policy'])).toContain("script-src 'self'");
+    for (const [url, words] of [
+      ['/schools/not-a-school-id', 'This address does not name a school.'],
+      ['/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 'There is no school with this id.'],
+    ] as const) {
+      const response = await get(url);
+      expect(response.statusCode, url).toBe(404);
+      expect(response.headers['content-type'], url).toBe('text/html; charset=utf-8');
+      expect(response.body, url).toContain(words);
+      expect(response.body, url).toContain('<a href="/">Go to the dashboard</a>');
+    }
+  });
+
   it('pages hold no inline script, inline handler or inline style (the CSP would block them)', () => {
     for (const file of readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.html'))) {
       const html = readFileSync(`${DASHBOARD_DIR}/${file}`, 'utf8');

@@ -8,6 +8,7 @@ import { eventRoutes } from './events.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
 import { namedRoutes } from './named.ts';
 import { reenrolmentRoutes } from './re-enrolment.ts';
+import { schoolPageRoutes } from './school-page.ts';
 import { sessionRoutes } from './session.ts';
 import { summaryRoutes } from './summary.ts';
 import { tokenRoutes } from './tokens.ts';
@@ -26,6 +27,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(summaryRoutes);
   await app.register(trendRoutes);
   await app.register(chaseListRoutes);
+  await app.register(schoolPageRoutes);
   await app.register(deviceRoutes);
   await app.register(reenrolmentRoutes);
   await app.register(eventRoutes);
