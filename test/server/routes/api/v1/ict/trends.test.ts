@@ -49,7 +49,9 @@ describeEachEngine('compliance snapshots and trends', (engine) => {
     }
     await sendStatus(one, 'fail');
     await sendStatus(two, 'pass');
-    const dayOne = new Date(Date.now() - 2 * DAY);
+    // Noon of the day before yesterday (UTC): an hour later is still the same day, whatever the
+    // time the suite runs (run just before midnight, "now − 2 days + 1 hour" was the next day).
+    const dayOne = new Date(Math.floor(Date.now() / DAY) * DAY - 2 * DAY + DAY / 2);
     // Several instances at once: each its own connection pool on PostgreSQL, one handle on PGlite
     // (in-process, so "instances" share it).
     const others =
