@@ -86,6 +86,8 @@ async function main(): Promise<void> {
     port: 0,
     dataDir: join(work, 'server'),
     logLevel: 'silent',
+    // Every report kept raw, so the benchmark can count what was delivered.
+    reportStorage: 'all',
   });
   try {
     const school = await ensureSchool(server.db, 'Northgate Primary');
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
         say,
       });
       const receipts = await server.db.query<{ n: string }>(
-        'select count(*)::text as n from report_receipts where device_id = $1',
+        'select count(*)::text as n from reports where device_id = $1',
         [report.deviceId ?? ''],
       );
       cycleRuns.push({ flags, report, receipts: Number(receipts[0]?.n ?? 0) });

@@ -17,6 +17,13 @@ export const ServerConfigSchema = Type.Object(
     trustProxy: Type.Boolean(),
     maxClockSkewSeconds: Type.Integer({ minimum: 30, maximum: 3600 }),
     reportRetentionDays: Type.Integer({ minimum: 1, maximum: 3650 }),
+    /**
+     * Raw reports kept: `news` (default) only those that change a check's status or the device's
+     * facts; `all` every report, for a trust that must audit each one (about 96 a device a day).
+     */
+    reportStorage: Type.Union([Type.Literal('news'), Type.Literal('all')]),
+    /** Check history and events older than this are deleted (the AUP register is kept). */
+    historyRetentionDays: Type.Integer({ minimum: 30, maximum: 36500 }),
     sessionHours: Type.Integer({ minimum: 1, maximum: 168 }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
     /** The most batches in flight per instance; the adaptive limit stays at or below it. */
@@ -53,6 +60,9 @@ export const defaultServerConfig: ServerConfig = {
   trustProxy: false,
   maxClockSkewSeconds: 300,
   reportRetentionDays: 30,
+  reportStorage: 'news',
+  // 13 months and a bit: a school year against the one before, as the trends keep.
+  historyRetentionDays: 400,
   sessionHours: 12,
   bodyLimitBytes: 1024 * 1024,
   ingestConcurrency: 64,
@@ -74,6 +84,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   HALLPASS_TRUST_PROXY: 'trustProxy',
   HALLPASS_MAX_CLOCK_SKEW_SECONDS: 'maxClockSkewSeconds',
   HALLPASS_REPORT_RETENTION_DAYS: 'reportRetentionDays',
+  HALLPASS_REPORT_STORAGE: 'reportStorage',
+  HALLPASS_HISTORY_RETENTION_DAYS: 'historyRetentionDays',
   HALLPASS_SESSION_HOURS: 'sessionHours',
   HALLPASS_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   HALLPASS_INGEST_CONCURRENCY: 'ingestConcurrency',

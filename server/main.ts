@@ -6,6 +6,7 @@ import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
 import { purgeLoginFailures } from './auth/login-limits.ts';
 import { takeDailySnapshot } from './store/compliance-snapshots.ts';
+import { purgeOldHistory } from './store/history-retention.ts';
 import { purgeOldReports } from './store/ingest.ts';
 import { purgeNonces } from './store/nonces.ts';
 
@@ -19,7 +20,8 @@ export interface RunningServer {
 
 /**
  * Opens the database (migrating it), listens, and runs the housekeeping jobs: forgetting nonces
- * once they are outside the clock-skew window, deleting raw reports past their retention, and
+ * once they are outside the clock-skew window, deleting raw reports past their retention and
+ * check history and events past theirs (the AUP register stays), and
  * forgetting sign-in attempts older than the throttle's window, and taking the day's compliance
  * snapshot for the trends.
  * Every job is idempotent, so several instances against one database may all run them.
@@ -35,10 +37,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     try {
       const nonces = await purgeNonces(db, 2 * config.maxClockSkewSeconds);
       const reports = await purgeOldReports(db, config.reportRetentionDays);
+      const history = await purgeOldHistory(db, config.historyRetentionDays, new Date());
       const signIns = await purgeLoginFailures(db, new Date());
       const snapshotRows = await takeDailySnapshot(db, new Date());
-      if (nonces + reports + signIns + snapshotRows > 0) {
-        app.log.info({ nonces, reports, signIns, snapshotRows }, 'housekeeping');
+      if (nonces + reports + history.changes + history.events + signIns + snapshotRows > 0) {
+        app.log.info({ nonces, reports, history, signIns, snapshotRows }, 'housekeeping');
       }
     } catch (error) {
       app.log.error({ err: error }, 'housekeeping failed');

@@ -6,39 +6,34 @@ import { aupUserKey } from './aup-records.ts';
  * The whole batch in one statement: one round trip, atomic on its own, planned once per
  * connection. Data-modifying CTEs all see the database as it was before the statement, and each
  * other only through RETURNING, so:
- * - `receipts` claims report ids (a conflict — a resend, or an id another device holds — claims
- *   nothing); only the reports it claimed are stored and applied;
- * - `stored` is each check's state before this batch; a result older than it changes nothing; each
- *   status change, within the batch or against the stored state, is one history row; `changed_at`
- *   is when the current status began;
- * - the device's contact time always moves; its facts and overall status follow the newest claimed
- *   report unless a newer one is stored;
+ * - every report of the batch is applied, and applying is idempotent without keeping report ids:
+ *   a result older than the stored one changes nothing, and one as old as it changes nothing
+ *   unless its status differs, so a resend (at any age) is a no-op;
+ * - `stored` is each check's state before this batch; each status change, within the batch or
+ *   against the stored state, is one history row; `changed_at` is when the current status began;
+ * - a report is **news** when it changes a check's status (it made a history row) or, being the
+ *   newest, changes the device's facts, overall status or policy version. Only news is kept raw
+ *   (`reports`), unless the server keeps every report (`reportStorage: 'all'`); either way not a
+ *   report created before the retention window, which the purge would delete anyway. A resend is
+ *   never news, so nothing is stored twice; a raw id another device holds is not stored again;
+ * - the device's contact time always moves; its facts and overall status follow the newest report
+ *   unless a newer one is stored;
  * - each AUP event claimed now also becomes one typed row of the AUP register (`aup_records`), and
  *   each user an event claimed now names is marked seen at the device's school (`aup_seen_users`);
- * - accepted = ids claimed now, plus ids this same device delivered before (a resend). An id held
- *   for another device is never accepted: one device cannot write over another's records.
+ * - accepted = every report of the batch (each is applied), plus the event ids claimed now or
+ *   delivered by this same device before (a resend). An event id held for another device is never
+ *   accepted: one device cannot write over another's records.
  */
-/** The newest claimed report is newer than the stored one (or none is stored). */
+/** The batch's newest report is newer than the stored one (or none is stored). */
 const ADOPT =
   '(n.created_at is not null and (d.last_report_at is null or d.last_report_at <= n.created_at))';
 
 const INGEST_SQL = `
 with batch as (
   select * from unnest($3::uuid[], $4::timestamptz[], $5::jsonb[]) as t(id, created_at, body)
-), receipts as (
-  insert into report_receipts (id, device_id, received_at)
-  select id, $1, $2 from batch
-  on conflict (id) do nothing
-  returning id
-), fresh as (
-  select b.* from batch b join receipts r using (id)
-), stored_reports as (
-  insert into reports (id, device_id, created_at, received_at, body)
-  select id, $1, created_at, $2, body from fresh
 ), incoming as (
   select t.* from unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::jsonb[])
            with ordinality as t(report_id, check_id, status, summary, remediation, evidence, measured_at, reason, n)
-   where t.report_id in (select id from receipts)
 ), stored as (
   select check_id, status, measured_at, changed_at from check_states
    where device_id = $1 and check_id in (select check_id from incoming)
@@ -52,8 +47,8 @@ with batch as (
                 over (partition by n.check_id order by n.measured_at, n.n) as run_start
     from newer n
 ), changes as (
-  insert into check_changes (device_id, check_id, from_status, to_status, summary, measured_at)
-  select $1, check_id, previous, status, summary, measured_at from runs
+  insert into check_changes (device_id, check_id, from_status, to_status, summary, measured_at, recorded_at)
+  select $1, check_id, previous, status, summary, measured_at, $2 from runs
    where previous is distinct from status
 ), latest as (
   select distinct on (check_id) * from runs order by check_id, measured_at desc, n desc
@@ -68,7 +63,20 @@ with batch as (
     changed_at = excluded.changed_at
   where check_states.measured_at <= excluded.measured_at
 ), newest as (
-  select created_at, body from fresh order by created_at desc limit 1
+  select id, created_at, body from batch order by created_at desc limit 1
+), news as (
+  select report_id as id from runs where previous is distinct from status
+  union
+  select n.id from newest n cross join devices d
+   where d.id = $1 and ${ADOPT}
+     and (d.facts is distinct from n.body->'device'
+          or d.overall_status is distinct from n.body->>'overall'
+          or d.policy_version is distinct from (n.body->'policy'->>'version')::integer)
+), stored_reports as (
+  insert into reports (id, device_id, created_at, received_at, body)
+  select id, $1, created_at, $2, body from batch
+   where created_at >= $20 and ($19 or id in (select id from news))
+  on conflict (id) do nothing
 ), device as (
   update devices d set
     last_seen_at = $2,
@@ -123,9 +131,7 @@ with batch as (
     device_id = excluded.device_id, event_type = excluded.event_type
   where aup_seen_users.last_seen_at < excluded.last_seen_at
 )
-select id from receipts
-union all
-select id from report_receipts where id = any($3::uuid[]) and device_id = $1
+select id from batch
 union all
 select id from event_claims
 union all
@@ -150,12 +156,23 @@ function seenUser(event: AgentEvent): string | null {
   }
 }
 
-/** Stores a batch idempotently; returns every id the server now holds for this device. */
+/** Which raw reports the server keeps, and for how long (server config). */
+export interface ReportStorage {
+  /** `news`: only reports that change something; `all`: every report (more storage, for audit). */
+  keep: 'news' | 'all';
+  /** Raw reports older than this are purged; one created earlier is not stored at all. */
+  retentionDays: number;
+}
+
+export const DEFAULT_REPORT_STORAGE: ReportStorage = { keep: 'news', retentionDays: 30 };
+
+/** Applies a batch idempotently; returns every id the server now holds for this device. */
 export async function ingestBatch(
   db: Queryable,
   deviceId: string,
   batch: ReportBatch,
   now: Date,
+  storage: ReportStorage = DEFAULT_REPORT_STORAGE,
 ): Promise<string[]> {
   // Oldest first, so a result's position breaks ties between equal measuredAt times; an id listed
   // twice in one batch counts once.
@@ -190,6 +207,8 @@ export async function ingestBatch(
         const user = seenUser(e);
         return user === null ? null : aupUserKey(user);
       }),
+      storage.keep === 'all',
+      new Date(now.getTime() - storage.retentionDays * 86_400_000),
     ],
     { name: 'ingest-batch' },
   );
@@ -198,10 +217,13 @@ export async function ingestBatch(
 }
 
 /** Deletes raw reports older than the retention; state, changes and events stay. */
-export async function purgeOldReports(db: Queryable, retentionDays: number): Promise<number> {
-  const rows = await db.query(
-    'delete from reports where received_at < now() - make_interval(days => $1) returning 1',
-    [retentionDays],
-  );
+export async function purgeOldReports(
+  db: Queryable,
+  retentionDays: number,
+  now: Date = new Date(),
+): Promise<number> {
+  const rows = await db.query('delete from reports where received_at < $1 returning 1', [
+    new Date(now.getTime() - retentionDays * 86_400_000),
+  ]);
   return rows.length;
 }

@@ -45,7 +45,8 @@ describe.skipIf(!runningAsRoot)(
       if (engine === undefined) {
         throw new Error('no PGlite engine');
       }
-      server = await startTestServer(engine);
+      // Every report kept raw (not only news), so the test can check each queued one landed.
+      server = await startTestServer(engine, { reportStorage: 'all' });
       // A pass a minute (the policy's floor), so the test sees passes fail and recover.
       const policy = await readPolicyFile(examplePolicy);
       await server.db.transaction((tx) =>
@@ -138,7 +139,7 @@ describe.skipIf(!runningAsRoot)(
         expect(drained.passFailures).toBeNull();
         // Every report queued before the disk filled reached the server; nothing was set aside.
         const receipts = await server.db.query<{ id: string }>(
-          'select id from report_receipts where device_id = $1',
+          'select id from reports where device_id = $1',
           [deviceId],
         );
         const received = new Set(receipts.map((r) => r.id));

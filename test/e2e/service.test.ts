@@ -31,7 +31,8 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
     if (engine === undefined) {
       throw new Error('no PGlite engine');
     }
-    server = await startTestServer(engine);
+    // Every report kept raw (not only news), so the tests can see each report the service sent.
+    server = await startTestServer(engine, { reportStorage: 'all' });
     await server.app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${String((server.app.server.address() as AddressInfo).port)}`;
   });
@@ -39,7 +40,7 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
 
   const receipts = async (deviceId: string) =>
     (
-      await server.db.query<{ id: string }>('select id from report_receipts where device_id = $1', [
+      await server.db.query<{ id: string }>('select id from reports where device_id = $1', [
         deviceId,
       ])
     ).map((r) => r.id);

@@ -128,7 +128,8 @@ describe('the packaged agent (npm run build:agent)', () => {
     if (engine === undefined) {
       throw new Error('no PGlite engine');
     }
-    const server = await startTestServer(engine);
+    // Every report kept raw (not only news), so the test sees the one the executable sent.
+    const server = await startTestServer(engine, { reportStorage: 'all' });
     try {
       await server.app.listen({ host: '127.0.0.1', port: 0 });
       const url = `http://127.0.0.1:${String((server.app.server.address() as AddressInfo).port)}`;
@@ -149,7 +150,7 @@ describe('the packaged agent (npm run build:agent)', () => {
         );
         expect(status.lastDeliveryError).toBeNull();
         const receipts = await server.db.query<{ n: string }>(
-          'select count(*)::text as n from report_receipts where device_id = $1',
+          'select count(*)::text as n from reports where device_id = $1',
           [status.deviceId ?? ''],
         );
         expect(Number(receipts[0]?.n)).toBe(1);

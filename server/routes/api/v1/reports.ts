@@ -62,7 +62,10 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         const now = app.now();
         // One statement, so atomic without a transaction around it.
-        const accepted = await ingestBatch(app.db, deviceId, request.body, now);
+        const accepted = await ingestBatch(app.db, deviceId, request.body, now, {
+          keep: app.config.reportStorage,
+          retentionDays: app.config.reportRetentionDays,
+        });
         return { accepted, serverTime: now.toISOString() };
       } finally {
         ticket.done();

@@ -157,12 +157,28 @@ describeEachEngine('POST /api/v1/reports', (engine) => {
     expect(row?.last_report_at.toISOString()).toBe(t(5).toISOString());
   });
 
-  it('a device can never write as another: ids already held for another device are not accepted', async () => {
-    const r = report(device.facts, [result('firewall', 'pass')]);
+  it('a report id another device holds writes only the sender’s own state, never the holder’s', async () => {
+    const r = report(device.facts, [result('agent-health', 'pass')]);
     await device.postBatch(server.app, [r]);
-    const stolen = await other.postBatch(server.app, [{ ...r, device: other.facts }]);
-    expect(stolen.status).toBe(200);
-    expect((stolen.json() as { accepted: string[] }).accepted).toEqual([]);
+    // The other device sends a report under the same id, saying the check fails.
+    const copy = { ...r, device: other.facts, results: [result('agent-health', 'fail')] };
+    const answer = await other.postBatch(server.app, [copy]);
+    expect(answer.status).toBe(200);
+    const status = async (deviceId: string) =>
+      (
+        await server.db.query<{ status: string }>(
+          "select status from check_states where device_id = $1 and check_id = 'agent-health'",
+          [deviceId],
+        )
+      )[0]?.status;
+    expect(await status(device.id)).toBe('pass');
+    expect(await status(other.id)).toBe('fail');
+    // The raw report under that id is still the first device's.
+    const raw = await server.db.query<{ device_id: string }>(
+      'select device_id from reports where id = $1',
+      [r.id],
+    );
+    expect(raw).toEqual([{ device_id: device.id }]);
   });
 
   it('a request signed with another device key under this keyid is refused and stores nothing', async () => {
@@ -286,7 +302,7 @@ describeEachEngine('POST /api/v1/reports', (engine) => {
     const answer = await device.postBatch(server.app, [r]);
     expect(answer.status).toBeGreaterThanOrEqual(400);
     expect(answer.status).toBeLessThan(500);
-    const stored = await server.db.query('select 1 from report_receipts where id = $1', [r.id]);
+    const stored = await server.db.query('select 1 from reports where id = $1', [r.id]);
     expect(stored).toHaveLength(0);
   });
 
@@ -314,7 +330,7 @@ describeEachEngine('POST /api/v1/reports', (engine) => {
         error: 'unsupported-media-type',
         message: 'Send the body as application/json.',
       });
-      const stored = await server.db.query('select 1 from report_receipts where id = $1', [r.id]);
+      const stored = await server.db.query('select 1 from reports where id = $1', [r.id]);
       expect(stored).toHaveLength(0);
     },
   );
