@@ -209,9 +209,10 @@ const linesOf = (text: string): string[] => {
 };
 
 /**
- * The line diff of two texts (jsdiff's Myers diff, computed in slices so it never holds up the
- * server for long). Texts that differ in more than 2,000 lines, or take over half a second, come
- * back as every old line removed and every new one added: still true, only not the shortest.
+ * The line diff of two texts: jsdiff's Myers diff in its asynchronous mode, one edit step per
+ * timer tick (about a millisecond each), so it never holds up other requests. Texts that need
+ * more than 2,000 steps, or half a second (a few hundred changed lines), come back as every old
+ * line removed and every new one added: still true, only not the shortest.
  */
 export async function lineDiff(before: string, after: string): Promise<LineDiff> {
   const oldLines = linesOf(before);
