@@ -368,6 +368,7 @@ describe('device group policies (Chromium)', () => {
     );
     expect(await page.locator('#version tr.diff-added').count()).toBeGreaterThan(0);
     expect(await page.getByRole('button', { name: /Roll back|Publish|Edit/ }).count()).toBe(0);
+    await page.screenshot({ path: '/tmp/hallpass-policy-viewer.png', fullPage: true });
 
     const before = await inForceVersion();
     const statuses = await page.evaluate(async (groupId) => {
