@@ -302,6 +302,138 @@ export const PolicyUploadResponseSchema = Type.Object(
   strict,
 );
 
+const versionSummaryFields = {
+  version: Type.Integer(),
+  etag: Type.String(),
+  publishedAt: IsoDateTimeSchema,
+  publishedBy: Nullable(Text(100, { description: "Null: the server's command line." })),
+  restoredFrom: Nullable(
+    Type.Integer({ description: 'A rollback: the earlier version it republished.' }),
+  ),
+};
+
+/** One published version of a group's policy: when, by whom, and what it restored. */
+export const PolicyVersionSummarySchema = Type.Object(versionSummaryFields, strict);
+export type PolicyVersionSummary = Static<typeof PolicyVersionSummarySchema>;
+
+/** `GET /api/v1/ict/policies`: every device group with the version in force (null: none yet). */
+export const GroupPolicyListSchema = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          groupId: UuidSchema,
+          group: Text(200),
+          /** Enrolled devices of the group, replaced ones left out. */
+          devices: Type.Integer(),
+          /** The version in force, with its policy's own name. */
+          current: Nullable(Type.Object({ ...versionSummaryFields, name: Text(200) }, strict)),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+export type GroupPolicyList = Static<typeof GroupPolicyListSchema>;
+
+/** `GET /api/v1/ict/groups/:id/policy/versions`: newest first; `total` counts them all. */
+export const PolicyVersionListSchema = Type.Object(
+  {
+    groupId: UuidSchema,
+    group: Text(200),
+    devices: Type.Integer(),
+    total: Type.Integer(),
+    items: Type.Array(PolicyVersionSummarySchema),
+  },
+  strict,
+);
+export type PolicyVersionList = Static<typeof PolicyVersionListSchema>;
+
+/** `GET /api/v1/ict/groups/:id/policy/versions/:version`: one version, as stored and as YAML. */
+export const PolicyVersionDetailSchema = Type.Object(
+  {
+    groupId: UuidSchema,
+    ...versionSummaryFields,
+    policy: Type.Unknown({
+      description: "As stored: an old version may predate a change to today's policy schema.",
+    }),
+    yaml: Type.String({ description: 'The document as canonical YAML (schema key order).' }),
+  },
+  strict,
+);
+export type PolicyVersionDetail = Static<typeof PolicyVersionDetailSchema>;
+
+/** One problem of a candidate policy, at its JSON pointer, with its line in the YAML sent. */
+export const PolicyProblemSchema = Type.Object(
+  {
+    path: Type.String(),
+    message: Type.String(),
+    line: Nullable(Type.Integer({ minimum: 1 })),
+  },
+  strict,
+);
+export type PolicyProblem = Static<typeof PolicyProblemSchema>;
+
+/** One line of a line diff of canonical YAML. */
+export const PolicyDiffLineSchema = Type.Object(
+  {
+    change: Type.Union([Type.Literal('same'), Type.Literal('added'), Type.Literal('removed')]),
+    text: Type.String(),
+    oldLine: Nullable(Type.Integer()),
+    newLine: Nullable(Type.Integer()),
+  },
+  strict,
+);
+export type PolicyDiffLine = Static<typeof PolicyDiffLineSchema>;
+
+/** `POST /api/v1/ict/groups/:id/policy/check`: what publishing this body would do, without it. */
+export const PolicyCheckResponseSchema = Type.Object(
+  {
+    groupId: UuidSchema,
+    /** True when `PUT …/policy` with this body would publish it. */
+    valid: Type.Boolean(),
+    /** The PUT's refusal, word for word; null when valid. */
+    message: Nullable(Type.String()),
+    problems: Type.Array(PolicyProblemSchema),
+    /** The version in force the diff is against; null when the group has none yet. */
+    base: Nullable(Type.Object({ version: Type.Integer(), etag: Type.String() }, strict)),
+    /** The version number publishing now would give it. */
+    nextVersion: Type.Integer(),
+    /** True when the candidate is the version in force apart from its version number. */
+    unchanged: Type.Boolean(),
+    /** The candidate as canonical YAML with `nextVersion`; null when it is not YAML at all. */
+    yaml: Nullable(Type.String()),
+    /** Canonical YAML of the version in force → of the candidate; null when it is not YAML. */
+    diff: Nullable(
+      Type.Object(
+        {
+          added: Type.Integer(),
+          removed: Type.Integer(),
+          /** False when too different to pair up: every old line removed, every new one added. */
+          minimal: Type.Boolean(),
+          lines: Type.Array(PolicyDiffLineSchema),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+export type PolicyCheckResponse = Static<typeof PolicyCheckResponseSchema>;
+
+/** `POST /api/v1/ict/groups/:id/policy/rollback` (admin): republish an earlier version. */
+export const PolicyRollbackRequestSchema = Type.Object(
+  { version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) },
+  strict,
+);
+
+/** The new version a rollback published. */
+export const PolicyRollbackResponseSchema = Type.Object(
+  { ...PolicyUploadResponseSchema.properties, restoredFrom: Type.Integer() },
+  strict,
+);
+
 /** Where a USB approval applies: one device group, one school, or the whole trust. */
 export const UsbApprovalScopeSchema = Type.Union([
   Type.Literal('group'),
@@ -429,6 +561,7 @@ export const AuditActionSchema = Type.Union([
   Type.Literal('usb.approve'),
   Type.Literal('usb.revoke'),
   Type.Literal('policy.upload'),
+  Type.Literal('policy.rollback'),
   Type.Literal('school.create'),
   Type.Literal('group.create'),
   Type.Literal('re-enrolment.allow'),

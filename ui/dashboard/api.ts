@@ -21,15 +21,28 @@ export class ApiError extends Error {
   }
 }
 
-/** Sends a request to the ICT API; JSON body in, parsed JSON (or null) out. */
+/**
+ * Sends a request to the ICT API; JSON body in (or `text`, sent as it is with its media type),
+ * parsed JSON (or null) out.
+ */
 export async function call<T>(
-  method: 'GET' | 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
-  options: { body?: unknown; csrfToken?: string } = {},
+  options: {
+    body?: unknown;
+    text?: { type: string; body: string };
+    csrfToken?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.body !== undefined) {
+  const headers: Record<string, string> = { ...options.headers, accept: 'application/json' };
+  let body: string | undefined;
+  if (options.text !== undefined) {
+    headers['content-type'] = options.text.type;
+    body = options.text.body;
+  } else if (options.body !== undefined) {
     headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
   }
   if (options.csrfToken !== undefined) {
     headers['x-csrf-token'] = options.csrfToken;
@@ -38,7 +51,7 @@ export async function call<T>(
     method,
     headers,
     credentials: 'same-origin',
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    ...(body === undefined ? {} : { body }),
   });
   const text = await response.text();
   let json: unknown = null;

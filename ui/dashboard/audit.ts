@@ -13,6 +13,7 @@ const ACTION_WORDS: Record<AuditAction, string> = {
   'usb.approve': 'USB device approved',
   'usb.revoke': 'USB approval revoked',
   'policy.upload': 'Group policy uploaded',
+  'policy.rollback': 'Group policy rolled back',
   'school.create': 'School created',
   'group.create': 'Device group created',
   're-enrolment.allow': 'Re-enrolment allowed',

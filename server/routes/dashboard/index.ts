@@ -13,6 +13,7 @@ const PAGES: Record<string, string> = {
   '/usb': 'usb.html',
   '/aup': 'aup.html',
   '/chase': 'chase.html',
+  '/policies': 'policies.html',
   '/tokens': 'tokens.html',
   '/audit': 'audit.html',
 };
@@ -20,13 +21,15 @@ const PAGES: Record<string, string> = {
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>
   sendError(request, reply, NOT_FOUND);
 
-/** A school page whose id is not a school's, said so in words (the generic 404 names no cause). */
-const noSuchSchool = (message: string): ErrorAnswer => ({
+/** A page whose id names nothing, said so in words (the generic 404 names no cause). */
+const noSuch = (message: string): ErrorAnswer => ({
   status: 404,
   body: { error: 'not-found', message },
 });
-const NOT_A_SCHOOL_ID = noSuchSchool('This address does not name a school.');
-const UNKNOWN_SCHOOL = noSuchSchool('There is no school with this id. It may have been removed.');
+const NOT_A_SCHOOL_ID = noSuch('This address does not name a school.');
+const UNKNOWN_SCHOOL = noSuch('There is no school with this id. It may have been removed.');
+const NOT_A_GROUP_ID = noSuch('This address does not name a device group.');
+const UNKNOWN_GROUP = noSuch('There is no device group with this id. It may have been removed.');
 
 /** Sends an asset, answering 304 when the browser already holds this version. */
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
@@ -80,6 +83,23 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
       return known.length === 0
         ? sendError(request, reply, UNKNOWN_SCHOOL)
         : schoolPage(request, reply);
+    },
+  );
+
+  // A device group's policy page, likewise: an unknown group is an error page in words.
+  const groupPolicyPage = page('group-policy.html');
+  app.get<{ Params: { id: string } }>(
+    '/policies/:id',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!UUID.test(id)) {
+        return sendError(request, reply, NOT_A_GROUP_ID);
+      }
+      const known = await app.db.query('select 1 from device_groups where id = $1', [id]);
+      return known.length === 0
+        ? sendError(request, reply, UNKNOWN_GROUP)
+        : groupPolicyPage(request, reply);
     },
   );
 

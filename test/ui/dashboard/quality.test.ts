@@ -12,9 +12,12 @@ import {
 } from '../../helpers/browser.ts';
 import { recordAudit } from '../../../server/store/audit-log.ts';
 import { takeDailySnapshot } from '../../../server/store/compliance-snapshots.ts';
-import { currentPolicy } from '../../../server/store/policies.ts';
+import { currentPolicy, uploadPolicy } from '../../../server/store/policies.ts';
+import { createUser } from '../../../server/store/users.ts';
 import { checkPageQuality, PASSING } from '../../helpers/page-quality.ts';
 import { seedFleet, type Seeded } from './seed.ts';
+
+const VIEWER = { username: 'ict.viewer', password: 'correct horse battery staple' };
 
 /** Waits until the page's script has drawn its data. */
 const dataLoaded = (page: Page) => page.locator('main:not([aria-busy])').waitFor();
@@ -59,6 +62,17 @@ describe('dashboard quality bar (Chromium)', () => {
       after: { id: fleet.schools.riverside.id, name: 'Riverside <b>Academy</b>' },
       at: new Date(),
     });
+    // A second policy version, so an old one differs from the one in force (a diff to draw).
+    if (policy !== null) {
+      await db.transaction((tx) =>
+        uploadPolicy(tx, {
+          groupId: group,
+          policy: { ...policy, name: 'Pupil laptops <b>(autumn)</b>' },
+          uploadedBy: admin?.id ?? null,
+        }),
+      );
+    }
+    await createUser(db, { ...VIEWER, role: 'viewer' });
     // Two days of snapshots, so the overview and the school page draw their trend charts.
     await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
     await takeDailySnapshot(dashboard.server.db, new Date());
@@ -96,12 +110,61 @@ describe('dashboard quality bar (Chromium)', () => {
     ['audit log', '/audit'],
     ['audit log, filtered', '/audit?action=policy.upload&from=2020-01-01'],
     ['school page', `/schools/${fleet.schools.northgate.id}`],
+    ['device group policies', '/policies'],
+    ['a device group policy', `/policies/${dashboard.server.groupId}`],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])('signed-in page %i meets the bar', async (index) => {
-    const [name, path] = pages()[index] ?? ['', ''];
-    const report = await checkPageQuality(page, url(path), dataLoaded);
-    expect(report, name).toEqual(PASSING);
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])(
+    'signed-in page %i meets the bar',
+    async (index) => {
+      const [name, path] = pages()[index] ?? ['', ''];
+      const report = await checkPageQuality(page, url(path), dataLoaded);
+      expect(report, name).toEqual(PASSING);
+    },
+  );
+
+  it('a group policy with a typo checked, its problems and diff, and an old version open meets the bar', async () => {
+    const report = await checkPageQuality(
+      page,
+      url(`/policies/${dashboard.server.groupId}`),
+      async (shown) => {
+        await dataLoaded(shown);
+        const editor = shown.getByLabel('Policy (YAML)');
+        await editor.fill((await editor.inputValue()).replace('  screenLock:\n', '  screenLok:\n'));
+        await shown.getByRole('button', { name: 'Check the changes' }).click();
+        await shown.locator('#problems').waitFor();
+        await shown.getByRole('button', { name: 'View version 1', exact: true }).click();
+        await shown.locator('#version table').waitFor();
+        await shown.getByRole('button', { name: 'Roll back to version 1…' }).click();
+      },
+    );
+    expect(report).toEqual(PASSING);
+  });
+
+  it("a viewer's group policy page, with an old version open, meets the bar", async () => {
+    const viewerContext = await browser.newContext();
+    const viewerPage = await viewerContext.newPage();
+    const viewerProblems = watchForProblems(viewerPage);
+    await viewerPage.goto(url('/sign-in'));
+    await viewerPage.getByLabel('Username').fill(VIEWER.username);
+    await viewerPage.getByLabel('Password').fill(VIEWER.password);
+    await Promise.all([
+      viewerPage.waitForURL(url('/')),
+      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    const report = await checkPageQuality(
+      viewerPage,
+      url(`/policies/${dashboard.server.groupId}`),
+      async (shown) => {
+        await dataLoaded(shown);
+        await shown.getByRole('button', { name: 'View version 1', exact: true }).click();
+        await shown.locator('#version table').waitFor();
+        await shown.locator('#version details summary').click();
+      },
+    );
+    await viewerContext.close();
+    expect(report).toEqual(PASSING);
+    expect(viewerProblems).toEqual([]);
   });
 
   it('the sign-in page meets the bar', async () => {
@@ -117,6 +180,8 @@ describe('dashboard quality bar (Chromium)', () => {
     ['a malformed device id', '/devices/not-a-device-id', 404],
     ['a malformed school id', '/schools/not-a-school-id', 404],
     ['an unknown school id', '/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 404],
+    ['a malformed device group id', '/policies/not-a-group-id', 404],
+    ['an unknown device group id', '/policies/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 404],
     ['an over-long device id', `/devices/${'a'.repeat(300)}`, 414],
   ])('%s is an HTML page in plain words that meets the bar', async (_name, path, status) => {
     const response = await page.goto(url(path));
