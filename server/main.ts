@@ -15,6 +15,8 @@ export interface RunningServer {
   app: FastifyInstance;
   db: Database;
   url: string;
+  /** The alert job on its timer (tests run it at once with `runOnce`). */
+  alerts: AlertJob;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     app,
     db,
+    alerts,
     url: `${https ? 'https' : 'http'}://${host}:${port}`,
     async stop() {
       clearInterval(timer);

@@ -82,15 +82,15 @@ export class AlertJob {
   /** Runs every `intervalMs` (the first run after one interval). */
   start(intervalMs: number): void {
     this.#timer = setInterval(() => {
-      this.runOnce();
+      void this.runOnce();
     }, intervalMs);
     this.#timer.unref();
   }
 
-  /** Starts a run unless one is still going. */
-  runOnce(): void {
+  /** Starts a run unless one is still going; resolves when the run in progress ends. */
+  runOnce(): Promise<void> {
     if (this.#running !== null) {
-      return;
+      return this.#running;
     }
     this.#running = (async () => {
       try {
@@ -107,6 +107,7 @@ export class AlertJob {
         this.#running = null;
       }
     })();
+    return this.#running;
   }
 
   /** Stops the timer and waits for a run in progress. */

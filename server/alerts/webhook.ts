@@ -63,6 +63,10 @@ function networkProblem(error: unknown, url: URL): string {
     case 'ENETUNREACH':
       return `${url.host} cannot be reached from the server (no route).`;
     default: {
+      if (cause?.message === 'bad port') {
+        // The Fetch standard's "bad port" list (1, 25, 6000…): never sent to, whoever asks.
+        return `Port ${url.port} is on the list of ports web requests may never use; give the receiver another port.`;
+      }
       const detail = typeof cause?.message === 'string' ? cause.message : String(error);
       return `The request to ${url.host} failed: ${detail}`;
     }
