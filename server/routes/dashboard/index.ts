@@ -15,6 +15,7 @@ const PAGES: Record<string, string> = {
   '/chase': 'chase.html',
   '/tokens': 'tokens.html',
   '/audit': 'audit.html',
+  '/alerts': 'alerts.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

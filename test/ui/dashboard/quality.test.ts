@@ -10,6 +10,11 @@ import {
   watchForProblems,
   type Dashboard,
 } from '../../helpers/browser.ts';
+import {
+  createDestination,
+  findDestination,
+  queueTestDelivery,
+} from '../../../server/store/alerts.ts';
 import { recordAudit } from '../../../server/store/audit-log.ts';
 import { takeDailySnapshot } from '../../../server/store/compliance-snapshots.ts';
 import { currentPolicy } from '../../../server/store/policies.ts';
@@ -59,6 +64,28 @@ describe('dashboard quality bar (Chromium)', () => {
       after: { id: fleet.schools.riverside.id, name: 'Riverside <b>Academy</b>' },
       at: new Date(),
     });
+    // Alert destinations and a delivery that failed with a long reason, for the alerts page.
+    const hook = await db.transaction((tx) =>
+      createDestination(tx, {
+        kind: 'webhook',
+        target: `https://siem.example.org/hooks/${'very-long-path-'.repeat(8)}`,
+        label: '',
+        schoolId: fleet.schools.riverside.id,
+        mode: 'digest',
+        createdBy: admin?.id ?? null,
+        at: new Date(),
+      }),
+    );
+    const destination = await findDestination(db, hook.id);
+    if (destination === null) {
+      throw new Error('no destination');
+    }
+    const delivery = await queueTestDelivery(db, destination, new Date());
+    await db.query(
+      `update alert_deliveries set status = 'failed', attempts = 8, last_attempt_at = now(),
+              last_error = $2 where id = $1`,
+      [delivery, `siem.example.org answered HTTP 502: ${'Bad gateway '.repeat(20)}`],
+    );
     // Two days of snapshots, so the overview and the school page draw their trend charts.
     await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
     await takeDailySnapshot(dashboard.server.db, new Date());
@@ -96,13 +123,17 @@ describe('dashboard quality bar (Chromium)', () => {
     ['audit log', '/audit'],
     ['audit log, filtered', '/audit?action=policy.upload&from=2020-01-01'],
     ['school page', `/schools/${fleet.schools.northgate.id}`],
+    ['alerts', '/alerts'],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])('signed-in page %i meets the bar', async (index) => {
-    const [name, path] = pages()[index] ?? ['', ''];
-    const report = await checkPageQuality(page, url(path), dataLoaded);
-    expect(report, name).toEqual(PASSING);
-  });
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])(
+    'signed-in page %i meets the bar',
+    async (index) => {
+      const [name, path] = pages()[index] ?? ['', ''];
+      const report = await checkPageQuality(page, url(path), dataLoaded);
+      expect(report, name).toEqual(PASSING);
+    },
+  );
 
   it('the sign-in page meets the bar', async () => {
     const signedOut = await browser.newContext();
