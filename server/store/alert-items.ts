@@ -21,6 +21,8 @@ const ALERT_LOCK_SPACE = 0x616c7274;
 export const SCAN_OVERLAP_MS = 10 * 60_000;
 /** How far back the first scan of a new server looks. */
 const FIRST_SCAN_MS = DAY_MS;
+/** Items and finished deliveries older than this are deleted, so the tables stay small. */
+export const ALERT_RETENTION_DAYS = 90;
 /** The most items one school's section of a message lists (the counts still count them all). */
 export const ITEMS_PER_SCHOOL = 200;
 
@@ -299,6 +301,11 @@ export async function scanAlerts(
     }
     const items = await deriveItems(tx, now, settings);
     const queued = await queueDeliveries(tx, now, settings);
+    const before = new Date(now.getTime() - ALERT_RETENTION_DAYS * DAY_MS);
+    await tx.query('delete from alert_items where detected_at < $1', [before]);
+    await tx.query(`delete from alert_deliveries where status <> 'pending' and created_at < $1`, [
+      before,
+    ]);
     return { ran: true, items, queued };
   });
 }

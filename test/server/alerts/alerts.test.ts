@@ -15,7 +15,7 @@ import {
 } from '../../../shared/index.ts';
 import { runAlertJob, deliverDue } from '../../../server/alerts/job.ts';
 import { openDatabase } from '../../../server/db/open-database.ts';
-import { scanAlerts } from '../../../server/store/alert-items.ts';
+import { ALERT_RETENTION_DAYS, scanAlerts } from '../../../server/store/alert-items.ts';
 import { MAX_ATTEMPTS, retryDelayMs } from '../../../server/store/alerts.ts';
 import { ensureSchool } from '../../../server/store/organisation.ts';
 import { createEnrolmentToken } from '../../../server/store/tokens.ts';
@@ -336,6 +336,26 @@ describeEachEngine('alerts', (engine) => {
       expect.objectContaining({ kind: 'device-silent', hostname: 'ng-lt-002' }),
     ]);
     await post('ng-lt-002', 'pass');
+  });
+
+  it('forgets items and finished deliveries after the retention', async () => {
+    const created = await addDestination({ kind: 'webhook', target: hook.url });
+    hook.secret = created.secret ?? '';
+    await api(admin, 'POST', `/alerts/destinations/${created.destination.id}/test`);
+    const later = new Date(Date.now() + (ALERT_RETENTION_DAYS + 1) * DAY);
+    expect(await deliveries()).toHaveLength(1);
+    const [items] = await server.db.query<{ n: number }>(
+      'select count(*)::int as n from alert_items',
+    );
+    expect(items?.n).toBeGreaterThan(0);
+    await scanAlerts(server.db, later, server.app.alerts.settings);
+    // The old test is gone; what is left is that day's digest (every device silent by then).
+    expect((await deliveries()).map((d) => [d.kind, d.status])).toEqual([['digest', 'pending']]);
+    const left = await server.db.query<{ detected_at: Date }>(
+      'select detected_at from alert_items',
+    );
+    // Only what this scan found itself (devices silent by then) is left.
+    expect(left.every((r) => new Date(r.detected_at).getTime() === later.getTime())).toBe(true);
   });
 
   it('lets viewers read but not change; refuses bad targets in words; audits every change', async () => {
