@@ -1,6 +1,8 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AlertMailer } from './alerts/email.ts';
+import type { AlertContext } from './alerts/job.ts';
 import { DeviceKeyCache } from './auth/device-keys.ts';
 import { DEFAULT_HASH_GATE, HashGate } from './auth/hash-gate.ts';
 import type { ServerConfig } from './config.ts';
@@ -35,6 +37,8 @@ declare module 'fastify' {
     deviceKeys: DeviceKeyCache;
     /** Bounds the password checks running and waiting in this process. */
     hashGate: HashGate;
+    /** What the alert job and the test-alert route send with. */
+    alerts: AlertContext;
   }
   interface FastifyRequest {
     /** The exact bytes of the body: signatures cover these, not a re-serialisation. */
@@ -71,6 +75,19 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     'hashGate',
     deps.hashGate ?? new HashGate(DEFAULT_HASH_GATE.concurrency, DEFAULT_HASH_GATE.queueLimit),
   );
+  const mailer = new AlertMailer(deps.config.smtpUrl, deps.config.alertEmailFrom);
+  app.decorate('alerts', {
+    db: deps.db,
+    mailer,
+    settings: {
+      silentDays: deps.config.alertSilentDays,
+      digestHourUtc: deps.config.alertDigestHourUtc,
+    },
+  });
+  app.addHook('onClose', (_instance, done) => {
+    mailer.close();
+    done();
+  });
   app.decorateRequest('rawBody', null);
   app.decorateRequest('deviceId', null);
 

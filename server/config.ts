@@ -31,6 +31,14 @@ export const ServerConfigSchema = Type.Object(
     /** Batches that may wait for a place, and for how long, before a 429 with Retry-After. */
     ingestQueueLength: Type.Integer({ minimum: 0, maximum: 100000 }),
     ingestQueueWaitMs: Type.Integer({ minimum: 0, maximum: 25000 }),
+    /** SMTP for email alerts, e.g. `smtps://user:pass@mail.example.org` (null: no email alerts). */
+    smtpUrl: Type.Union([Type.String({ pattern: '^smtps?://' }), Type.Null()]),
+    /** The From address of alert emails. */
+    alertEmailFrom: Type.String({ minLength: 3, maxLength: 300 }),
+    /** The UTC hour from which each day's alert digest is sent. */
+    alertDigestHourUtc: Type.Integer({ minimum: 0, maximum: 23 }),
+    /** Devices not heard from for this many days are an alert (once per silence). */
+    alertSilentDays: Type.Integer({ minimum: 1, maximum: 365 }),
     logLevel: Type.Union([
       Type.Literal('fatal'),
       Type.Literal('error'),
@@ -68,6 +76,10 @@ export const defaultServerConfig: ServerConfig = {
   ingestConcurrency: 64,
   ingestQueueLength: 2000,
   ingestQueueWaitMs: 10_000,
+  smtpUrl: null,
+  alertEmailFrom: 'Hallpass <hallpass@localhost>',
+  alertDigestHourUtc: 7,
+  alertSilentDays: 7,
   logLevel: 'info',
 };
 
@@ -91,6 +103,10 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   HALLPASS_INGEST_CONCURRENCY: 'ingestConcurrency',
   HALLPASS_INGEST_QUEUE_LENGTH: 'ingestQueueLength',
   HALLPASS_INGEST_QUEUE_WAIT_MS: 'ingestQueueWaitMs',
+  HALLPASS_SMTP_URL: 'smtpUrl',
+  HALLPASS_ALERT_EMAIL_FROM: 'alertEmailFrom',
+  HALLPASS_ALERT_DIGEST_HOUR_UTC: 'alertDigestHourUtc',
+  HALLPASS_ALERT_SILENT_DAYS: 'alertSilentDays',
   HALLPASS_LOG_LEVEL: 'logLevel',
 };
 

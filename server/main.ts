@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import { AlertJob } from './alerts/job.ts';
 import { buildApp } from './app.ts';
 import { databaseLocation, type ServerConfig } from './config.ts';
 import type { Database } from './db/db.ts';
@@ -15,6 +16,8 @@ export interface RunningServer {
   app: FastifyInstance;
   db: Database;
   url: string;
+  /** The alert job on its timer (tests run it at once with `runOnce`). */
+  alerts: AlertJob;
   stop(): Promise<void>;
 }
 
@@ -23,7 +26,7 @@ export interface RunningServer {
  * once they are outside the clock-skew window, deleting raw reports past their retention and
  * check history and events past theirs (the AUP register stays), and
  * forgetting sign-in attempts older than the throttle's window, and taking the day's compliance
- * snapshot for the trends.
+ * snapshot for the trends; and the alert job (server/alerts/job.ts).
  * Every job is idempotent, so several instances against one database may all run them.
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
@@ -49,6 +52,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   };
   const timer = setInterval(() => void housekeeping(), 60_000);
   timer.unref();
+  // Alerts: its own timer, so a slow receiver never holds up housekeeping.
+  const alerts = new AlertJob(app.alerts, app.log, app.now);
+  alerts.start(60_000);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -56,9 +62,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     app,
     db,
+    alerts,
     url: `${https ? 'https' : 'http'}://${host}:${port}`,
     async stop() {
       clearInterval(timer);
+      await alerts.stop();
       await app.close();
       await db.close();
     },

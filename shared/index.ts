@@ -16,3 +16,4 @@ export * from './policy-semantics.ts';
 export * from './aup-text.ts';
 export * from './schemas/aup-register.ts';
 export * from './schemas/school-page.ts';
+export * from './schemas/alerts.ts';

@@ -566,6 +566,12 @@ export const AuditActionSchema = Type.Union([
   Type.Literal('group.create'),
   Type.Literal('re-enrolment.allow'),
   Type.Literal('re-enrolment.withdraw'),
+  Type.Literal('alert-destination.create'),
+  Type.Literal('alert-destination.enable'),
+  Type.Literal('alert-destination.disable'),
+  Type.Literal('alert-destination.remove'),
+  Type.Literal('alert-destination.test'),
+  Type.Literal('alert-delivery.retry'),
 ]);
 export type AuditAction = Static<typeof AuditActionSchema>;
 

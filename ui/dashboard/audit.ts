@@ -18,6 +18,12 @@ const ACTION_WORDS: Record<AuditAction, string> = {
   'group.create': 'Device group created',
   're-enrolment.allow': 'Re-enrolment allowed',
   're-enrolment.withdraw': 'Re-enrolment withdrawn',
+  'alert-destination.create': 'Alert destination added',
+  'alert-destination.enable': 'Alert destination enabled',
+  'alert-destination.disable': 'Alert destination disabled',
+  'alert-destination.remove': 'Alert destination removed',
+  'alert-destination.test': 'Test alert sent',
+  'alert-delivery.retry': 'Alert delivery retried',
 };
 
 const TARGET_WORDS: Record<string, string> = {
@@ -27,6 +33,8 @@ const TARGET_WORDS: Record<string, string> = {
   'device-group': 'Device group',
   school: 'School',
   device: 'Device',
+  'alert-destination': 'Alert destination',
+  'alert-delivery': 'Alert delivery',
 };
 
 const isAction = (text: string): text is AuditAction => Object.hasOwn(ACTION_WORDS, text);

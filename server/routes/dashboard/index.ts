@@ -16,6 +16,7 @@ const PAGES: Record<string, string> = {
   '/policies': 'policies.html',
   '/tokens': 'tokens.html',
   '/audit': 'audit.html',
+  '/alerts': 'alerts.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

@@ -10,6 +10,11 @@ import {
   watchForProblems,
   type Dashboard,
 } from '../../helpers/browser.ts';
+import {
+  createDestination,
+  findDestination,
+  queueTestDelivery,
+} from '../../../server/store/alerts.ts';
 import { recordAudit } from '../../../server/store/audit-log.ts';
 import { takeDailySnapshot } from '../../../server/store/compliance-snapshots.ts';
 import { currentPolicy, uploadPolicy } from '../../../server/store/policies.ts';
@@ -73,6 +78,28 @@ describe('dashboard quality bar (Chromium)', () => {
       );
     }
     await createUser(db, { ...VIEWER, role: 'viewer' });
+    // Alert destinations and a delivery that failed with a long reason, for the alerts page.
+    const hook = await db.transaction((tx) =>
+      createDestination(tx, {
+        kind: 'webhook',
+        target: `https://siem.example.org/hooks/${'very-long-path-'.repeat(8)}`,
+        label: '',
+        schoolId: fleet.schools.riverside.id,
+        mode: 'digest',
+        createdBy: admin?.id ?? null,
+        at: new Date(),
+      }),
+    );
+    const destination = await findDestination(db, hook.id);
+    if (destination === null) {
+      throw new Error('no destination');
+    }
+    const delivery = await queueTestDelivery(db, destination, new Date());
+    await db.query(
+      `update alert_deliveries set status = 'failed', attempts = 8, last_attempt_at = now(),
+              last_error = $2 where id = $1`,
+      [delivery, `siem.example.org answered HTTP 502: ${'Bad gateway '.repeat(20)}`],
+    );
     // Two days of snapshots, so the overview and the school page draw their trend charts.
     await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
     await takeDailySnapshot(dashboard.server.db, new Date());
@@ -112,9 +139,10 @@ describe('dashboard quality bar (Chromium)', () => {
     ['school page', `/schools/${fleet.schools.northgate.id}`],
     ['device group policies', '/policies'],
     ['a device group policy', `/policies/${dashboard.server.groupId}`],
+    ['alerts', '/alerts'],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])(
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])(
     'signed-in page %i meets the bar',
     async (index) => {
       const [name, path] = pages()[index] ?? ['', ''];

@@ -22,6 +22,7 @@ const PAGES = [
   ['/devices/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 'device'],
   ['/tokens', 'tokens'],
   ['/audit', 'audit'],
+  ['/alerts', 'alerts'],
 ] as const;
 
 describe('dashboard pages and files', () => {
@@ -96,6 +97,7 @@ describe('dashboard pages and files', () => {
       ['/aup', 'AUP register'],
       ['/tokens', 'Enrolment tokens'],
       ['/audit', 'Audit log'],
+      ['/alerts', 'Alerts'],
     ];
     for (const { file, links } of menus) {
       expect(
@@ -109,6 +111,7 @@ describe('dashboard pages and files', () => {
       menus.find((m) => m.file === name)?.links.find((link) => link[2] !== undefined)?.[1];
     expect(currentOf('tokens.html')).toBe('/tokens');
     expect(currentOf('audit.html')).toBe('/audit');
+    expect(currentOf('alerts.html')).toBe('/alerts');
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { alertRoutes } from './alerts.ts';
 import { auditRoutes } from './audit.ts';
 import { aupRegisterRoutes } from './aup.ts';
 import { refuseNul } from './common.ts';
@@ -41,4 +42,5 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(usbRoutes);
   await app.register(aupRegisterRoutes);
   await app.register(auditRoutes);
+  await app.register(alertRoutes);
 };
