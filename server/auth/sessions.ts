@@ -54,23 +54,37 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-/** Creates a session for a user; returns the cookie value and the CSRF token. */
+/**
+ * Creates a session for a user; returns the cookie value and the CSRF token, or null when the
+ * account was disabled or its password reset since `generation` was read (the sign-in checked a
+ * password that no longer holds). Even a session that slips in while such a change commits is
+ * dead on arrival: `findSession` wants its generation to be the account's current one.
+ */
 export async function createSession(
   db: Queryable,
-  userId: string,
+  user: { id: string; generation: number },
   now: Date,
   hours: number,
-): Promise<{ id: string; csrfToken: string; expiresAt: Date }> {
+): Promise<{ id: string; csrfToken: string; expiresAt: Date } | null> {
   const id = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + hours * 3_600_000);
   // Expired sessions of this user go now, so the table does not grow with every sign-in.
-  await db.query('delete from sessions where user_id = $1 and expires_at <= $2', [userId, now]);
-  await db.query(
-    'insert into sessions (id_hash, user_id, csrf_token, created_at, expires_at) values ($1, $2, $3, $4, $5)',
-    [sha256(id), userId, csrfToken, now, expiresAt],
+  await db.query('delete from sessions where user_id = $1 and expires_at <= $2', [user.id, now]);
+  const made = await db.query(
+    `insert into sessions (id_hash, user_id, csrf_token, created_at, expires_at, generation)
+     select $1, u.id, $3, $4, $5, u.session_generation from users u
+      where u.id = $2 and u.session_generation = $6 and u.disabled_at is null
+     returning 1`,
+    [sha256(id), user.id, csrfToken, now, expiresAt, user.generation],
   );
-  return { id, csrfToken, expiresAt };
+  return made.length === 0 ? null : { id, csrfToken, expiresAt };
+}
+
+/** Ends every session of an account (disabled, or its password reset); how many there were. */
+export async function endSessions(db: Queryable, userId: string): Promise<number> {
+  const rows = await db.query('delete from sessions where user_id = $1 returning 1', [userId]);
+  return rows.length;
 }
 
 /** The live session of a request's cookie (user enabled, not expired), or null. */
@@ -88,7 +102,8 @@ export async function findSession(request: FastifyRequest): Promise<FoundSession
   }>(
     `select u.id, u.username, u.role, s.csrf_token
        from sessions s join users u on u.id = s.user_id
-      where s.id_hash = $1 and s.expires_at > $2 and u.disabled_at is null`,
+      where s.id_hash = $1 and s.expires_at > $2 and u.disabled_at is null
+        and s.generation = u.session_generation`,
     [idHash, request.server.now()],
   );
   const row = rows[0];

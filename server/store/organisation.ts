@@ -55,3 +55,39 @@ function firstRow<T>(rows: T[]): T {
   }
   return row;
 }
+
+/** A school or device group with its active (not retired) devices counted. */
+export interface CountedUnit {
+  id: string;
+  name: string;
+  createdAt: string;
+  devices: number;
+}
+
+/**
+ * Every school and device group, by name, with device counts. One scan of the active devices for
+ * each (as the overview's per-group counts do): the schools and groups page only, never a hot path.
+ */
+export async function listOrganisation(
+  db: Queryable,
+): Promise<{ schools: CountedUnit[]; groups: CountedUnit[] }> {
+  const counted = (table: 'schools' | 'device_groups', column: 'school_id' | 'group_id') =>
+    db.query<{ id: string; name: string; created_at: Date; devices: number }>(
+      `select t.id, t.name, t.created_at, coalesce(c.n, 0)::int as devices
+         from ${table} t
+         left join (select ${column} as id, count(*)::int as n from devices
+                     where retired_at is null group by ${column}) c on c.id = t.id
+        order by t.name, t.id`,
+    );
+  const [schools, groups] = await Promise.all([
+    counted('schools', 'school_id'),
+    counted('device_groups', 'group_id'),
+  ]);
+  const shape = (row: { id: string; name: string; created_at: Date; devices: number }) => ({
+    id: row.id,
+    name: row.name,
+    createdAt: new Date(row.created_at).toISOString(),
+    devices: row.devices,
+  });
+  return { schools: schools.map(shape), groups: groups.map(shape) };
+}

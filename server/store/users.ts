@@ -11,6 +11,8 @@ export interface UserRow {
   password_hash: string;
   role: Role;
   disabled_at: Date | null;
+  /** Sessions are good only while theirs matches this (migration 014). */
+  session_generation: number;
 }
 
 /** A refused account creation. */
@@ -42,7 +44,8 @@ export async function createUser(
 /** Finds an enabled account by name. */
 export async function findUser(db: Queryable, username: string): Promise<UserRow | null> {
   const rows = await db.query<UserRow>(
-    'select id, username, password_hash, role, disabled_at from users where username = $1 and disabled_at is null',
+    `select id, username, password_hash, role, disabled_at, session_generation
+       from users where username = $1 and disabled_at is null`,
     [username],
   );
   return rows[0] ?? null;

@@ -267,6 +267,45 @@ export const EventListSchema = Type.Object(
 /** A school or device group. */
 export const NamedSchema = Type.Object({ id: UuidSchema, name: Text(200) }, strict);
 
+/** `PUT /api/v1/ict/schools/:id/name` and `/groups/:id/name` (admin): the new name. */
+export const RenameRequestSchema = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200, pattern: '^\\S(.*\\S)?$' }) },
+  strict,
+);
+export type RenameRequest = Static<typeof RenameRequestSchema>;
+
+/** `PUT /api/v1/ict/groups/:id/name` (admin) answers with the group as renamed. */
+export const RenamedGroupSchema = Type.Object(
+  {
+    id: UuidSchema,
+    name: Text(200),
+    /**
+     * AUP rules of the groups' current policies that name the old name and not the new one.
+     * Devices match those rules by the group's name, so these no longer apply to this group's
+     * devices until the policies name it anew.
+     */
+    aupRulesNamingOldName: Type.Array(
+      Type.Object({ groupId: UuidSchema, group: Text(200), ruleId: Text(200) }, strict),
+    ),
+  },
+  strict,
+);
+export type RenamedGroup = Static<typeof RenamedGroupSchema>;
+
+/** A school or device group with how many active (not retired) devices it holds. */
+export const OrganisationUnitSchema = Type.Object(
+  { id: UuidSchema, name: Text(200), createdAt: IsoDateTimeSchema, devices: Type.Integer() },
+  strict,
+);
+export type OrganisationUnit = Static<typeof OrganisationUnitSchema>;
+
+/** `GET /api/v1/ict/organisation`: every school and device group, by name, with device counts. */
+export const OrganisationSchema = Type.Object(
+  { schools: Type.Array(OrganisationUnitSchema), groups: Type.Array(OrganisationUnitSchema) },
+  strict,
+);
+export type Organisation = Static<typeof OrganisationSchema>;
+
 /** `POST /api/v1/ict/tokens` (admin). */
 export const CreateTokenRequestSchema = Type.Object(
   {
@@ -553,17 +592,61 @@ export const ChaseListSchema = Type.Object(
 );
 export type ChaseList = Static<typeof ChaseListSchema>;
 
+/** An ICT account as listed: never its password or hash. */
+export const AccountSchema = Type.Object(
+  {
+    id: UuidSchema,
+    username: Text(100),
+    role: RoleSchema,
+    createdAt: IsoDateTimeSchema,
+    /** When it was disabled; null while it may sign in. */
+    disabledAt: Nullable(IsoDateTimeSchema),
+    /** When its password was last set (at creation, or by an admin's reset). */
+    passwordChangedAt: IsoDateTimeSchema,
+    /**
+     * Its latest successful sign-in; null when none was recorded (accounts that have not signed
+     * in since this was first recorded, migration 014). Given to admins only, like the audit log:
+     * when a named colleague signs in is not a viewer's business.
+     */
+    lastSignInAt: Type.Optional(Nullable(IsoDateTimeSchema)),
+  },
+  strict,
+);
+export type Account = Static<typeof AccountSchema>;
+
+/** `PUT /api/v1/ict/users/:id/role` (admin). */
+export const SetRoleRequestSchema = Type.Object({ role: RoleSchema }, strict);
+
+/** `PUT /api/v1/ict/users/:id/password` (admin): the new password (12–200 characters). */
+export const SetPasswordRequestSchema = Type.Object(
+  { password: Type.String({ minLength: 1, maxLength: 200 }) },
+  strict,
+);
+
+/** What an admin's change to an account did: the account after it, and the sessions it ended. */
+export const AccountChangeSchema = Type.Object(
+  { account: AccountSchema, sessionsEnded: Type.Integer({ minimum: 0 }) },
+  strict,
+);
+export type AccountChange = Static<typeof AccountChangeSchema>;
+
 /** Every admin action the audit log records: `noun.verb`, like device events. */
 export const AuditActionSchema = Type.Union([
   Type.Literal('token.create'),
   Type.Literal('token.revoke'),
   Type.Literal('user.create'),
+  Type.Literal('user.disable'),
+  Type.Literal('user.enable'),
+  Type.Literal('user.change-role'),
+  Type.Literal('user.reset-password'),
   Type.Literal('usb.approve'),
   Type.Literal('usb.revoke'),
   Type.Literal('policy.upload'),
   Type.Literal('policy.rollback'),
   Type.Literal('school.create'),
+  Type.Literal('school.rename'),
   Type.Literal('group.create'),
+  Type.Literal('group.rename'),
   Type.Literal('re-enrolment.allow'),
   Type.Literal('re-enrolment.withdraw'),
   Type.Literal('alert-destination.create'),

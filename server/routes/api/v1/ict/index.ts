@@ -7,7 +7,7 @@ import { chaseListRoutes } from './chase-list.ts';
 import { deviceRoutes } from './devices.ts';
 import { eventRoutes } from './events.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
-import { namedRoutes } from './named.ts';
+import { namedRoutes, organisationRoutes } from './named.ts';
 import { policyCheckRoutes } from './policy-check.ts';
 import { reenrolmentRoutes } from './re-enrolment.ts';
 import { schoolPageRoutes } from './school-page.ts';
@@ -35,6 +35,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(eventRoutes);
   await app.register(namedRoutes('/schools', 'schools', 'school'));
   await app.register(namedRoutes('/groups', 'device_groups', 'device group'));
+  await app.register(organisationRoutes);
   await app.register(groupPolicyRoutes);
   await app.register(policyCheckRoutes);
   await app.register(tokenRoutes);

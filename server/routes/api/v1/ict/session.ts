@@ -15,6 +15,7 @@ import {
   requireUser,
   sessionCookie,
 } from '../../../../auth/sessions.ts';
+import { recordSignIn } from '../../../../store/accounts.ts';
 import { findUser } from '../../../../store/users.ts';
 
 /** "1 minute", "5 seconds": how long to wait, for a person. */
@@ -78,7 +79,19 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             .send({ error: 'bad-credentials', message: 'Wrong username or password.' });
         }
         await attemptSucceeded(app.db, reservation.ids, keys);
-        const session = await createSession(app.db, user.id, now, app.config.sessionHours);
+        const session = await createSession(
+          app.db,
+          { id: user.id, generation: user.session_generation },
+          now,
+          app.config.sessionHours,
+        );
+        if (session === null) {
+          // Disabled, or its password reset, while this one was being checked: it no longer holds.
+          return await reply
+            .status(401)
+            .send({ error: 'bad-credentials', message: 'Wrong username or password.' });
+        }
+        await recordSignIn(app.db, user.id, now);
         const secure = request.protocol === 'https';
         const cookies = [
           sessionCookie(session.id, { secure, maxAgeSeconds: app.config.sessionHours * 3600 }),
