@@ -95,6 +95,7 @@ describe('dashboard pages and files', () => {
       ['/chase', 'Chase list'],
       ['/usb', 'USB storage'],
       ['/aup', 'AUP register'],
+      ['/policies', 'Policies'],
       ['/tokens', 'Enrolment tokens'],
       ['/audit', 'Audit log'],
       ['/alerts', 'Alerts'],
@@ -112,6 +113,7 @@ describe('dashboard pages and files', () => {
     expect(currentOf('tokens.html')).toBe('/tokens');
     expect(currentOf('audit.html')).toBe('/audit');
     expect(currentOf('alerts.html')).toBe('/alerts');
+    expect(currentOf('policies.html')).toBe('/policies');
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {
