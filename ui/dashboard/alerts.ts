@@ -10,6 +10,7 @@ import type {
 import type { Session } from '../../shared/schemas/ict-api.ts';
 import { ApiError, call, describeError, getJson, loaded, startPage } from './api.ts';
 import { byId, h, showError, table, time } from './dom.ts';
+import { wireSecretBox } from './secret-box.ts';
 
 interface Named {
   id: string;
@@ -308,30 +309,6 @@ function readForm():
   };
 }
 
-function wireSecretBox(): void {
-  byId('copy-secret').addEventListener('click', () => {
-    const secret = byId('secret-value').textContent;
-    const status = byId('copy-status');
-    void navigator.clipboard.writeText(secret).then(
-      () => {
-        status.textContent = 'Copied. Paste it into the receiver’s settings now.';
-      },
-      () => {
-        const range = document.createRange();
-        range.selectNodeContents(byId('secret-value'));
-        getSelection()?.removeAllRanges();
-        getSelection()?.addRange(range);
-        status.textContent = 'The browser would not copy it: the secret is selected, press Ctrl+C.';
-      },
-    );
-  });
-  byId('hide-secret').addEventListener('click', () => {
-    byId('secret-value').textContent = '';
-    byId('secret').hidden = true;
-    byId('create-button').focus();
-  });
-}
-
 async function wireCreate(session: Session): Promise<void> {
   const schools = await getJson<Named[]>('/schools');
   byId('a-school', HTMLSelectElement).replaceChildren(
@@ -344,7 +321,7 @@ async function wireCreate(session: Session): Promise<void> {
       kind.value === 'email' ? 'Email address' : 'Webhook address (https://…)';
   });
   byId('create-section').hidden = false;
-  wireSecretBox();
+  wireSecretBox({ copied: 'Copied. Paste it into the receiver’s settings now.', noun: 'secret' });
   const status = byId('create-status');
   const button = byId('create-button', HTMLButtonElement);
   byId('create', HTMLFormElement).addEventListener('submit', (event) => {

@@ -4,6 +4,7 @@
 import type { Session, Token } from '../../shared/schemas/ict-api.ts';
 import { ApiError, call, describeError, getJson, loaded, startPage } from './api.ts';
 import { byId, h, showError, table, time } from './dom.ts';
+import { wireSecretBox } from './secret-box.ts';
 
 interface Named {
   id: string;
@@ -196,31 +197,6 @@ function showSecret(secret: string): void {
   box.focus();
 }
 
-function wireCopy(): void {
-  byId('copy-secret').addEventListener('click', () => {
-    const secret = byId('secret-value').textContent;
-    const status = byId('copy-status');
-    void navigator.clipboard.writeText(secret).then(
-      () => {
-        status.textContent = 'Copied. Paste it where it is needed now.';
-      },
-      () => {
-        // No clipboard permission: select the token so that Ctrl+C copies it.
-        const range = document.createRange();
-        range.selectNodeContents(byId('secret-value'));
-        getSelection()?.removeAllRanges();
-        getSelection()?.addRange(range);
-        status.textContent = 'The browser would not copy it: the token is selected, press Ctrl+C.';
-      },
-    );
-  });
-  byId('hide-secret').addEventListener('click', () => {
-    byId('secret-value').textContent = '';
-    byId('secret').hidden = true;
-    byId('create-button').focus();
-  });
-}
-
 async function wireCreate(session: Session): Promise<void> {
   const [schools, groups] = await Promise.all([
     getJson<Named[]>('/schools'),
@@ -235,7 +211,7 @@ async function wireCreate(session: Session): Promise<void> {
   fill('t-school', schools, 'school');
   fill('t-group', groups, 'device group');
   byId('create-section').hidden = false;
-  wireCopy();
+  wireSecretBox({ copied: 'Copied. Paste it where it is needed now.', noun: 'token' });
   const status = byId('create-status');
   const button = byId('create-button', HTMLButtonElement);
   byId('create', HTMLFormElement).addEventListener('submit', (event) => {
