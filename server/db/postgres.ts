@@ -36,11 +36,21 @@ export function openPostgres(url: string, poolSize = 10): Database {
       const client = await pool.connect();
       try {
         await client.query('begin');
+        // One connection runs one statement at a time: work that starts several at once (the
+        // compliance summary, inside the snapshot job's transaction) waits its turn here rather
+        // than piling onto the client, which pg deprecates and pg 9 refuses.
+        let turn: Promise<unknown> = Promise.resolve();
+        const inTurn = <T>(step: () => Promise<T>): Promise<T> => {
+          const run = turn.then(step);
+          turn = run.catch(() => undefined);
+          return run;
+        };
         const tx: Queryable = {
-          query: (sql, params, options) => query(client, sql, params, options),
-          exec: async (sql) => {
-            await client.query(sql);
-          },
+          query: (sql, params, options) => inTurn(() => query(client, sql, params, options)),
+          exec: (sql) =>
+            inTurn(async () => {
+              await client.query(sql);
+            }),
         };
         const result = await work(tx);
         await client.query('commit');
