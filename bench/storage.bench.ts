@@ -220,7 +220,9 @@ try {
       ),
       `| **all of these** | ${kb(perDevice(total(atWindow)))} | ${kb(perDevice(total(last)))} | **${kb(perDevice((total(last) - total(tenBefore)) / 10))}** (goal ≤ 10 KB) |`,
       '',
-      `Raw reports held at the end: ${raw?.n ?? '0'} of the ${String(reportsSent)} sent (average row ${Number(raw?.avg ?? 0).toFixed(0)} bytes); with \`HALLPASS_REPORT_STORAGE=all\` the window would hold every report of the last ${String(RAW_DAYS)} days.`,
+      `While the windows fill, the tables gain **${kb(perDevice(total(atWindow)) / Math.max(RAW_DAYS, HISTORY_DAYS))} a device a day** (size at day ${String(Math.max(RAW_DAYS, HISTORY_DAYS))} ÷ ${String(Math.max(RAW_DAYS, HISTORY_DAYS))}, fixed per-device rows included); after them, the figure in the last column. For ${(30_000).toLocaleString('en-GB')} devices the end size is ${((perDevice(total(last)) * 30_000) / 1024 ** 2).toFixed(0)} MB; with the server's default 400 days of history, check_changes and events hold about ${(((400 / HISTORY_DAYS) * perDevice((last.check_changes ?? 0) + (last.events ?? 0))) / 1024).toFixed(0)} KB a device instead of ${kb(perDevice((last.check_changes ?? 0) + (last.events ?? 0)))} (scaled from this run, not measured).`,
+      '',
+      `Raw reports held at the end: ${raw?.n ?? '0'} of the ${String(reportsSent)} sent (average row ${Number(raw?.avg ?? 0).toFixed(0)} bytes). Keeping every report (\`HALLPASS_REPORT_STORAGE=all\`) would hold ${String(Math.round((reportsSent / DAYS) * RAW_DAYS))} rows in the ${String(RAW_DAYS)}-day window at this run's rate, about ${kb(((reportsSent / DAYS) * RAW_DAYS * Number(raw?.avg ?? 0)) / DEVICES)} a device before indexes (rows × the measured average row; at the agent's 96 reports a day, 4× that): **news only holds ${(Number(raw?.n ?? 0) / ((reportsSent / DAYS) * RAW_DAYS)).toFixed(4)} of those rows**.`,
     ];
     const markdown = lines.join('\n');
     process.stdout.write(markdown + '\n');
