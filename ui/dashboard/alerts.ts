@@ -75,10 +75,12 @@ function removeControl(destination: AlertDestination, session: Session): HTMLEle
     void (async () => {
       confirm.disabled = true;
       const path = `/alerts/destinations/${encodeURIComponent(destination.id)}`;
-      if ((await act(session, 'DELETE', path, 'The destination was not removed.')) !== null) {
+      const removed = await act(session, 'DELETE', path, 'The destination was not removed.');
+      // Said once the table shows it, so the words never describe a table not yet redrawn.
+      await reload(session);
+      if (removed !== null) {
         say(`Removed ${name}.`);
       }
-      await reload(session);
       byId('destinations-heading').focus();
     })();
   });
@@ -119,10 +121,10 @@ function actions(destination: AlertDestination, session: Session): HTMLElement {
         `${path}/${verb}`,
         `The destination was not ${verb}d.`,
       );
+      await reload(session);
       if (done !== null) {
         say(`${destination.enabled ? 'Disabled' : 'Enabled'} ${name}.`);
       }
-      await reload(session);
       byId('destinations-heading').focus();
     })();
   });
@@ -225,10 +227,11 @@ function deliveryRow(d: AlertDelivery, session: Session): HTMLTableRowElement {
       void (async () => {
         retry.disabled = true;
         const path = `/alerts/deliveries/${encodeURIComponent(d.id)}/retry`;
-        if ((await act(session, 'POST', path, 'The delivery was not queued again.')) !== null) {
+        const queued = await act(session, 'POST', path, 'The delivery was not queued again.');
+        await loadDeliveries(session);
+        if (queued !== null) {
           say(`The delivery to ${d.destination} is queued again: it is sent within a minute.`);
         }
-        await loadDeliveries(session);
         byId('deliveries-heading').focus();
       })();
     });
