@@ -311,7 +311,8 @@ async function publish(state: State, text: string, result: PolicyCheckResponse):
     const stored = await call<{ version: number }>('PUT', versionPath(state), {
       csrfToken: state.session.csrfToken,
       text: { type: 'application/yaml', body: text },
-      headers: result.base === null ? {} : { 'if-match': result.base.etag },
+      // Made against no policy at all: refused if someone published a first version meanwhile.
+      headers: result.base === null ? { 'if-none-match': '*' } : { 'if-match': result.base.etag },
     });
     showError(null);
     await reload(state, { resetEditor: true });

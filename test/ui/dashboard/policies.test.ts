@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Policy } from '../../../shared/index.ts';
 import { currentPolicy, uploadPolicy } from '../../../server/store/policies.ts';
 import { createUser } from '../../../server/store/users.ts';
+import { ensureDeviceGroup } from '../../../server/store/organisation.ts';
+import { policyYaml } from '../../../server/policy-text.ts';
 import {
   launchBrowser,
   signIn,
@@ -239,6 +241,30 @@ describe('device group policies (Chromium)', () => {
     expect((await devicePolicy()).name).toBe('Published elsewhere');
     // The edit is kept, to check again against the new version.
     expect(await editor().inputValue()).toContain('maxSignatureAgeDays: 2');
+  });
+
+  it("two admins writing a new group's first policy: the second publish is refused and said so", async () => {
+    const { db } = dashboard.server;
+    const group = await ensureDeviceGroup(db, 'Library PCs');
+    const current = await currentPolicy(db, dashboard.server.groupId);
+    const document = { ...(current?.document as Policy), name: 'Library PCs' };
+    await openAs(adminState, `/policies/${group.id}`);
+    await page.getByText('No policy has been published for Library PCs yet.').waitFor();
+    await editor().fill(policyYaml(document));
+    await checkChanges();
+    // Meanwhile, another admin publishes a first version.
+    await db.transaction((tx) =>
+      uploadPolicy(tx, {
+        groupId: group.id,
+        policy: { ...document, name: 'Published elsewhere' },
+        uploadedBy: null,
+      }),
+    );
+    await page.getByRole('button', { name: /^Publish as version 1/ }).click();
+    await page.getByRole('button', { name: /^Yes, publish version 1/ }).click();
+    await page.getByText('Not published: Version 1 is now in force').waitFor();
+    const stored = await currentPolicy(db, group.id);
+    expect(stored).toMatchObject({ version: 1, document: { name: 'Published elsewhere' } });
   });
 
   it('the history lists every version; rolling back asks first and restores the old one', async () => {

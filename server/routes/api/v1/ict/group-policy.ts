@@ -96,32 +96,54 @@ export function judgePolicy(value: unknown):
   return { ok: true, policy: checked.value };
 }
 
+/** The conditional headers a publish may carry. */
+interface Preconditions {
+  /** The ETag of the version the change was made against. */
+  readonly ifMatch: string | string[] | undefined;
+  /** `*` when the change was made while the group had no policy: the first version. */
+  readonly ifNoneMatch: string | string[] | undefined;
+}
+
+const tagsOf = (header: string | string[]) =>
+  (Array.isArray(header) ? header.join(',') : header).split(',').map((tag) => tag.trim());
+
 /**
  * The 412 answer when `If-Match` names a version that is no longer in force (someone published
- * after the page was loaded), or null when the header is absent or matches.
+ * after the page was loaded), or when `If-None-Match: *` asked for the first version and someone
+ * published one meanwhile; null when neither header is present or they hold.
  */
 export function stalePrecondition(
-  ifMatch: string | string[] | undefined,
+  { ifMatch, ifNoneMatch }: Preconditions,
   current: StoredPolicy | null,
 ): ApiError | null {
+  const changed = (version: number) => ({
+    error: 'policy-changed',
+    message:
+      `Version ${String(version)} is now in force: someone published it after you ` +
+      'started. Check your change against it, then publish again.',
+  });
+  if (ifNoneMatch !== undefined && current !== null) {
+    const tags = tagsOf(ifNoneMatch);
+    if (tags.includes('*') || tags.includes(current.etag)) {
+      return changed(current.version);
+    }
+  }
   if (ifMatch === undefined) {
     return null;
   }
-  const tags = (Array.isArray(ifMatch) ? ifMatch.join(',') : ifMatch)
-    .split(',')
-    .map((tag) => tag.trim());
+  const tags = tagsOf(ifMatch);
   if (current !== null && (tags.includes('*') || tags.includes(current.etag))) {
     return null;
   }
-  return {
-    error: 'policy-changed',
-    message:
-      current === null
-        ? 'This group has no policy in force to change.'
-        : `Version ${String(current.version)} is now in force: someone published it after you ` +
-          'started. Check your change against it, then publish again.',
-  };
+  return current === null
+    ? { error: 'policy-changed', message: 'This group has no policy in force to change.' }
+    : changed(current.version);
 }
+
+const preconditionsOf = (headers: Record<string, string | string[] | undefined>) => ({
+  ifMatch: headers['if-match'],
+  ifNoneMatch: headers['if-none-match'],
+});
 
 /** A stored version as the audit log keeps it. */
 const shown = (policy: StoredPolicy) => ({
@@ -211,7 +233,8 @@ export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary:
           'Upload a new policy version for a device group (admin; YAML or JSON). With If-Match ' +
-          '(the ETag of the version in force) it is refused with 412 when another was published since.',
+          '(the ETag of the version in force) it is refused with 412 when another was published since; ' +
+          'with If-None-Match: * (a first version) when any version was published meanwhile.',
         tags: ['ict'],
         params,
         body: PolicySchema,
@@ -232,7 +255,7 @@ export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           return { status: 404, body: NO_GROUP } as const;
         }
         const before = await currentPolicy(tx, groupId);
-        const stale = stalePrecondition(request.headers['if-match'], before);
+        const stale = stalePrecondition(preconditionsOf(request.headers), before);
         if (stale !== null) {
           return { status: 412, body: stale } as const;
         }
@@ -340,7 +363,7 @@ export const groupPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
           return { status: 404, body: NO_GROUP } as const;
         }
         const before = await currentPolicy(tx, groupId);
-        const stale = stalePrecondition(request.headers['if-match'], before);
+        const stale = stalePrecondition(preconditionsOf(request.headers), before);
         if (stale !== null) {
           return { status: 412, body: stale } as const;
         }

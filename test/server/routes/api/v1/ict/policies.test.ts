@@ -348,6 +348,40 @@ describeEachEngine('group policy history, check and rollback', (engine) => {
       expect((await inForce()).version).toBe(current.version + 1);
       expect(await newAudit()).toHaveLength(1);
     });
+
+    it('two admins publishing the first version of a new group at once: one wins, the other gets 412', async () => {
+      const created = await admin.request({
+        method: 'POST',
+        url: '/api/v1/ict/groups',
+        payload: { name: 'Library PCs' },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const groupId = created.json<{ id: string }>().id;
+      await newAudit();
+      const first = (name: string) =>
+        admin.request({
+          method: 'PUT',
+          url: `/api/v1/ict/groups/${groupId}/policy`,
+          headers: { 'content-type': 'application/yaml', 'if-none-match': '*' },
+          payload: named(name),
+        });
+      const results = await Promise.all([first('First'), first('Second')]);
+      expect(results.map((r) => r.statusCode).sort()).toEqual([200, 412]);
+      const refused = results.find((r) => r.statusCode === 412);
+      expect(refused?.json()).toMatchObject({
+        error: 'policy-changed',
+        message: expect.stringContaining('Version 1 is now in force') as unknown,
+      });
+      const stored = await server.db.query<{ version: number }>(
+        'select version from policies where group_id = $1',
+        [groupId],
+      );
+      expect(stored).toEqual([{ version: 1 }]);
+      expect(await newAudit()).toMatchObject([{ action: 'policy.upload', before: null }]);
+      // Once a version is in force, "first version" is always stale.
+      expect((await first('Third')).statusCode).toBe(412);
+      expect(await newAudit()).toEqual([]);
+    });
   });
 
   describe('rollback', () => {
