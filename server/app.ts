@@ -3,6 +3,8 @@ import swagger from '@fastify/swagger';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AlertMailer } from './alerts/email.ts';
 import type { AlertContext } from './alerts/job.ts';
+import { WebhookClient } from './alerts/webhook.ts';
+import { WebhookNetworks } from './alerts/webhook-network.ts';
 import { DeviceKeyCache } from './auth/device-keys.ts';
 import { DEFAULT_HASH_GATE, HashGate } from './auth/hash-gate.ts';
 import type { ServerConfig } from './config.ts';
@@ -76,17 +78,19 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     deps.hashGate ?? new HashGate(DEFAULT_HASH_GATE.concurrency, DEFAULT_HASH_GATE.queueLimit),
   );
   const mailer = new AlertMailer(deps.config.smtpUrl, deps.config.alertEmailFrom);
+  const webhooks = new WebhookClient(new WebhookNetworks(deps.config.webhookAllowedNetworks));
   app.decorate('alerts', {
     db: deps.db,
     mailer,
+    webhooks,
     settings: {
       silentDays: deps.config.alertSilentDays,
       digestHourUtc: deps.config.alertDigestHourUtc,
     },
   });
-  app.addHook('onClose', (_instance, done) => {
+  app.addHook('onClose', async () => {
     mailer.close();
-    done();
+    await webhooks.close();
   });
   app.decorateRequest('rawBody', null);
   app.decorateRequest('deviceId', null);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Type, type Static } from 'typebox';
 import { describeProblems, validate } from '../shared/index.ts';
 import type { DatabaseLocation } from './db/db.ts';
+import { WebhookNetworks } from './alerts/webhook-network.ts';
 
 /** Server settings. Sources, strongest first: command-line flags, environment, config file, defaults. */
 export const ServerConfigSchema = Type.Object(
@@ -33,6 +34,11 @@ export const ServerConfigSchema = Type.Object(
     ingestQueueWaitMs: Type.Integer({ minimum: 0, maximum: 25000 }),
     /** SMTP for email alerts, e.g. `smtps://user:pass@mail.example.org` (null: no email alerts). */
     smtpUrl: Type.Union([Type.String({ pattern: '^smtps?://' }), Type.Null()]),
+    /**
+     * Internal networks webhooks may reach, comma-separated CIDRs (e.g. `10.20.0.0/16`); every
+     * other private, loopback or link-local address is refused (server/alerts/webhook-network.ts).
+     */
+    webhookAllowedNetworks: Type.String({ maxLength: 4000 }),
     /** The From address of alert emails. */
     alertEmailFrom: Type.String({ minLength: 3, maxLength: 300 }),
     /** The UTC hour from which each day's alert digest is sent. */
@@ -77,6 +83,7 @@ export const defaultServerConfig: ServerConfig = {
   ingestQueueLength: 2000,
   ingestQueueWaitMs: 10_000,
   smtpUrl: null,
+  webhookAllowedNetworks: '',
   alertEmailFrom: 'Hallpass <hallpass@localhost>',
   alertDigestHourUtc: 7,
   alertSilentDays: 7,
@@ -104,6 +111,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   HALLPASS_INGEST_QUEUE_LENGTH: 'ingestQueueLength',
   HALLPASS_INGEST_QUEUE_WAIT_MS: 'ingestQueueWaitMs',
   HALLPASS_SMTP_URL: 'smtpUrl',
+  HALLPASS_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
   HALLPASS_ALERT_EMAIL_FROM: 'alertEmailFrom',
   HALLPASS_ALERT_DIGEST_HOUR_UTC: 'alertDigestHourUtc',
   HALLPASS_ALERT_SILENT_DAYS: 'alertSilentDays',
@@ -165,6 +173,13 @@ export async function loadServerConfig(
     throw new ConfigError(`invalid server configuration: ${describeProblems(checked.problems)}`);
   }
   const config = checked.value;
+  try {
+    new WebhookNetworks(config.webhookAllowedNetworks);
+  } catch (error) {
+    throw new ConfigError(
+      `invalid server configuration: /webhookAllowedNetworks: ${(error as Error).message}`,
+    );
+  }
   const tls = config.tlsCertFile !== null && config.tlsKeyFile !== null;
   if ((config.tlsCertFile === null) !== (config.tlsKeyFile === null)) {
     throw new ConfigError('invalid server configuration: tlsCertFile and tlsKeyFile go together');

@@ -7,7 +7,7 @@ import { scanAlerts, type AlertSettings } from '../store/alert-items.ts';
 import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from '../store/alerts.ts';
 import type { AlertMailer } from './email.ts';
 import { alertEmail } from './message.ts';
-import { sendWebhook } from './webhook.ts';
+import type { WebhookClient } from './webhook.ts';
 
 /** Deliveries one run sends at most, and how many at once. */
 const BATCH = 20;
@@ -17,6 +17,7 @@ const CONCURRENCY = 4;
 export interface AlertContext {
   db: Database;
   mailer: AlertMailer;
+  webhooks: WebhookClient;
   settings: AlertSettings;
 }
 
@@ -29,7 +30,13 @@ async function send(
   try {
     if (delivery.kind === 'webhook') {
       const body = JSON.stringify({ deliveryId: delivery.id, ...delivery.payload });
-      return await sendWebhook(delivery.target, delivery.secret ?? '', delivery.id, body, now);
+      return await context.webhooks.send(
+        delivery.target,
+        delivery.secret ?? '',
+        delivery.id,
+        body,
+        now,
+      );
     }
     return await context.mailer.send(delivery.target, alertEmail(delivery.payload), delivery.id);
   } catch (error) {

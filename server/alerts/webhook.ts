@@ -2,6 +2,9 @@
 // the receiver can tell it came from this server and was not replayed later. The signature header
 // (README, "Alerts") is `Hallpass-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`.
 import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
+import { Agent, fetch, type Response } from 'undici';
+import type { WebhookNetworks } from './webhook-network.ts';
 
 /** The header names a receiver reads. */
 export const SIGNATURE_HEADER = 'hallpass-signature';
@@ -59,6 +62,8 @@ function networkProblem(error: unknown, url: URL): string {
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
       return `${url.host} closed the connection before answering.`;
+    case 'EHALLPASSBLOCKED':
+      return `Not sent: ${String(cause?.message)}`;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return `${url.host} cannot be reached from the server (no route).`;
@@ -74,59 +79,93 @@ function networkProblem(error: unknown, url: URL): string {
 }
 
 /**
- * POSTs a signed body; null when the receiver answered 2xx, else what went wrong in words.
- * Never throws, never follows a redirect, never reads more than a few hundred bytes of an answer.
+ * Sends webhooks through one connection pool whose every connection is checked against the
+ * networks webhooks may reach (webhook-network.ts).
  */
-export async function sendWebhook(
-  target: string,
-  secret: string,
-  deliveryId: string,
-  body: string,
-  now: Date,
-): Promise<string | null> {
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    return 'The webhook address is not a valid URL.';
+export class WebhookClient {
+  readonly #networks: WebhookNetworks;
+  readonly #agent: Agent;
+
+  constructor(networks: WebhookNetworks) {
+    this.#networks = networks;
+    this.#agent = new Agent({ connect: { lookup: networks.lookup } });
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    return 'The webhook address must start with https:// or http://.';
+
+  /**
+   * Why an address written as an IP (not a name) may not be sent to; null when it may or when
+   * the host is a name, which is judged when it is looked up (a literal is connected to without).
+   */
+  literalRefusal(url: URL): string | null {
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    return isIP(literal) === 0 ? null : this.#networks.refusal(literal);
   }
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'Hallpass-Alerts/1',
-        [DELIVERY_HEADER]: deliveryId,
-        [SIGNATURE_HEADER]: signWebhook(secret, Math.floor(now.getTime() / 1000), body),
-      },
-      body,
-    });
-  } catch (error) {
-    return networkProblem(error, url);
-  }
-  let text: string;
-  try {
-    text = await readSome(response, response.ok ? 0 : ERROR_BODY_BYTES);
-  } catch (error) {
+
+  /**
+   * POSTs a signed body; null when the receiver answered 2xx, else what went wrong in words.
+   * Never throws, never follows a redirect, never reads more than a few hundred bytes of an
+   * answer, never connects to an address the networks refuse.
+   */
+  async send(
+    target: string,
+    secret: string,
+    deliveryId: string,
+    body: string,
+    now: Date,
+  ): Promise<string | null> {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      return 'The webhook address is not a valid URL.';
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      return 'The webhook address must start with https:// or http://.';
+    }
+    const refused = this.literalRefusal(url);
+    if (refused !== null) {
+      return `Not sent: ${refused}`;
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        redirect: 'manual',
+        dispatcher: this.#agent,
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Hallpass-Alerts/1',
+          [DELIVERY_HEADER]: deliveryId,
+          [SIGNATURE_HEADER]: signWebhook(secret, Math.floor(now.getTime() / 1000), body),
+        },
+        body,
+      });
+    } catch (error) {
+      return networkProblem(error, url);
+    }
+    let text: string;
+    try {
+      text = await readSome(response, response.ok ? 0 : ERROR_BODY_BYTES);
+    } catch (error) {
+      if (response.ok) {
+        // The answer was 2xx: the receiver has the message whatever happened to its body.
+        return null;
+      }
+      return networkProblem(error, url);
+    }
     if (response.ok) {
-      // The answer was 2xx: the receiver has the message whatever happened to its body.
       return null;
     }
-    return networkProblem(error, url);
+    if (response.status >= 300 && response.status < 400) {
+      return `${url.host} answered with a redirect (HTTP ${String(response.status)}); webhooks do not follow redirects, so give the final address.`;
+    }
+    // eslint-disable-next-line no-control-regex
+    const snippet = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+    return `${url.host} answered HTTP ${String(response.status)}${snippet === '' ? '' : `: ${snippet}`}`;
   }
-  if (response.ok) {
-    return null;
+
+  /** Closes idle connections; sends after this fail. */
+  async close(): Promise<void> {
+    await this.#agent.close();
   }
-  if (response.status >= 300 && response.status < 400) {
-    return `${url.host} answered with a redirect (HTTP ${String(response.status)}); webhooks do not follow redirects, so give the final address.`;
-  }
-  // eslint-disable-next-line no-control-regex
-  const snippet = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return `${url.host} answered HTTP ${String(response.status)}${snippet === '' ? '' : `: ${snippet}`}`;
 }

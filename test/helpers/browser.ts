@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { ServerConfig } from '../../server/config.ts';
 import { createUser } from '../../server/store/users.ts';
 import { testEngines } from './databases.ts';
 import { startTestServer, type TestServer } from './test-server.ts';
@@ -45,14 +46,17 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** Starts the server app (PGlite is enough for pages) listening on 127.0.0.1, port 0. */
-export async function startDashboard(): Promise<Dashboard> {
+/**
+ * Starts the server app (PGlite is enough for pages) listening on 127.0.0.1, port 0, with
+ * `config` over the test defaults.
+ */
+export async function startDashboard(config: Partial<ServerConfig> = {}): Promise<Dashboard> {
   const engine = testEngines.find((e) => e.name === 'pglite');
   if (engine === undefined) {
     throw new Error('no PGlite engine');
   }
   let offsetMs = 0;
-  const server = await startTestServer(engine, {}, () => new Date(Date.now() + offsetMs));
+  const server = await startTestServer(engine, config, () => new Date(Date.now() + offsetMs));
   const admin = { username: 'ict.admin', password: 'correct horse battery staple' };
   await createUser(server.db, { ...admin, role: 'admin' });
   await server.app.listen({ host: '127.0.0.1', port: 0 });

@@ -68,6 +68,8 @@ describe('the alert job in a running server', () => {
       logLevel: 'silent',
       // Port 1: nothing listens there.
       smtpUrl: 'smtp://127.0.0.1:1',
+      // The receivers below listen on loopback; everything else internal stays refused.
+      webhookAllowedNetworks: '127.0.0.1',
     });
   });
   afterAll(async () => {
@@ -85,6 +87,11 @@ describe('the alert job in a running server', () => {
       ['webhook', `${closedUrl}/hook`, /refused the connection: nothing is listening there\.$/],
       ['webhook', 'http://127.0.0.1:1/hook', /^Port 1 is on the list of ports/],
       ['webhook', 'http://[::1', /^The webhook address is not a valid URL\.$/],
+      [
+        'webhook',
+        'http://169.254.169.254/latest/meta-data/',
+        /^Not sent: 169\.254\.169\.254 is a link-local address \(such as a cloud metadata service\)/,
+      ],
       ['webhook', `${badUrl}/huge`, /answered HTTP 500: x{100,}$/],
       ['webhook', `${badUrl}/redirect`, /answered with a redirect \(HTTP 302\)/],
       [

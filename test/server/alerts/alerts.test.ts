@@ -73,7 +73,12 @@ describeEachEngine('alerts', (engine) => {
   beforeAll(async () => {
     smtp = await new SmtpReceiver().start();
     hook = await new WebhookReceiver().start();
-    server = await startTestServer(engine, { smtpUrl: smtp.url, alertDigestHourUtc: 0 });
+    server = await startTestServer(engine, {
+      smtpUrl: smtp.url,
+      alertDigestHourUtc: 0,
+      // The test's receivers listen on loopback, which webhooks may reach only when allowed.
+      webhookAllowedNetworks: '127.0.0.1',
+    });
     admin = await newBrowser(server.app, server.db, 'ada', 'admin');
     viewer = await newBrowser(server.app, server.db, 'vic', 'viewer');
     const riverside = await ensureSchool(server.db, 'Riverside Academy');
@@ -374,6 +379,12 @@ describeEachEngine('alerts', (engine) => {
       ],
       [{ kind: 'webhook', target: 'nowhere' }, 'Enter the full webhook address, from https://.'],
       [{ kind: 'webhook', target: hook.url, schoolId: randomUUID() }, 'No school has that id.'],
+      [
+        // Loopback is allowed in this test (127.0.0.1); the rest of the LAN is not.
+        { kind: 'webhook', target: 'http://192.168.1.20/hook' },
+        '192.168.1.20 is a private network address. Webhooks go only to public addresses ' +
+          "unless the server's webhookAllowedNetworks (HALLPASS_WEBHOOK_ALLOWED_NETWORKS) includes it.",
+      ],
     ] as const) {
       const answer = await api(admin, 'POST', '/alerts/destinations', body);
       expect(answer.statusCode).toBe(400);

@@ -33,7 +33,8 @@ describe('alerts page (Chromium)', () => {
 
   beforeAll(async () => {
     [dashboard, browser, hook] = await Promise.all([
-      startDashboard(),
+      // The test's receivers listen on loopback, which webhooks may reach only when allowed.
+      startDashboard({ webhookAllowedNetworks: '127.0.0.1' }),
       launchBrowser(),
       new WebhookReceiver().start(),
     ]);

@@ -13,6 +13,7 @@ import {
 } from '../../../../../shared/index.ts';
 import { EMAIL_ADDRESS } from '../../../../alerts/email.ts';
 import { deliverDue } from '../../../../alerts/job.ts';
+import type { WebhookClient } from '../../../../alerts/webhook.ts';
 import { currentUser, requireUser } from '../../../../auth/sessions.ts';
 import { recordAudit } from '../../../../store/audit-log.ts';
 import {
@@ -34,7 +35,11 @@ const NO_DESTINATION = { error: 'not-found', message: 'No alert destination has 
 const NO_DELIVERY = { error: 'not-found', message: 'No alert delivery has that id.' };
 
 /** Why a target cannot be used, in words; null when it can. */
-function targetProblem(body: CreateAlertDestination, smtp: boolean): ApiError | null {
+function targetProblem(
+  body: CreateAlertDestination,
+  smtp: boolean,
+  webhooks: WebhookClient,
+): ApiError | null {
   const target = body.target.trim();
   if (body.kind === 'email') {
     if (!smtp) {
@@ -67,7 +72,8 @@ function targetProblem(body: CreateAlertDestination, smtp: boolean): ApiError | 
         'Put no user name or password in the webhook address: the signature proves the sender.',
     };
   }
-  return null;
+  const refused = webhooks.literalRefusal(url);
+  return refused === null ? null : { error: 'invalid-target', message: refused };
 }
 
 /**
@@ -106,7 +112,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      const problem = targetProblem(body, app.alerts.mailer.configured);
+      const problem = targetProblem(body, app.alerts.mailer.configured, app.alerts.webhooks);
       if (problem !== null) {
         return reply.status(400).send(problem);
       }
