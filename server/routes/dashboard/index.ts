@@ -17,6 +17,7 @@ const PAGES: Record<string, string> = {
   '/tokens': 'tokens.html',
   '/audit': 'audit.html',
   '/alerts': 'alerts.html',
+  '/accounts': 'accounts.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

@@ -23,6 +23,7 @@ const PAGES = [
   ['/tokens', 'tokens'],
   ['/audit', 'audit'],
   ['/alerts', 'alerts'],
+  ['/accounts', 'accounts'],
 ] as const;
 
 describe('dashboard pages and files', () => {
@@ -97,6 +98,7 @@ describe('dashboard pages and files', () => {
       ['/aup', 'AUP register'],
       ['/policies', 'Policies'],
       ['/tokens', 'Enrolment tokens'],
+      ['/accounts', 'Accounts'],
       ['/audit', 'Audit log'],
       ['/alerts', 'Alerts'],
     ];
@@ -114,6 +116,7 @@ describe('dashboard pages and files', () => {
     expect(currentOf('audit.html')).toBe('/audit');
     expect(currentOf('alerts.html')).toBe('/alerts');
     expect(currentOf('policies.html')).toBe('/policies');
+    expect(currentOf('accounts.html')).toBe('/accounts');
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {
