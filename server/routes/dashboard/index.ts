@@ -18,6 +18,7 @@ const PAGES: Record<string, string> = {
   '/audit': 'audit.html',
   '/alerts': 'alerts.html',
   '/accounts': 'accounts.html',
+  '/schools': 'schools.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

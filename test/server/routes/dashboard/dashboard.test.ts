@@ -24,6 +24,7 @@ const PAGES = [
   ['/audit', 'audit'],
   ['/alerts', 'alerts'],
   ['/accounts', 'accounts'],
+  ['/schools', 'schools'],
 ] as const;
 
 describe('dashboard pages and files', () => {
@@ -97,6 +98,7 @@ describe('dashboard pages and files', () => {
       ['/usb', 'USB storage'],
       ['/aup', 'AUP register'],
       ['/policies', 'Policies'],
+      ['/schools', 'Schools'],
       ['/tokens', 'Enrolment tokens'],
       ['/accounts', 'Accounts'],
       ['/audit', 'Audit log'],
@@ -117,6 +119,7 @@ describe('dashboard pages and files', () => {
     expect(currentOf('alerts.html')).toBe('/alerts');
     expect(currentOf('policies.html')).toBe('/policies');
     expect(currentOf('accounts.html')).toBe('/accounts');
+    expect(currentOf('schools.html')).toBe('/schools');
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {
