@@ -301,6 +301,37 @@ describe('accounts page (Chromium)', () => {
     expect(await canSignIn('forgetful', typed)).toBe(true);
   });
 
+  it('an admin demoted while their page is open is told in words, and nothing changes', async () => {
+    await createUser(dashboard.server.db, {
+      username: 'second.admin',
+      password: VIEWER.password,
+      role: 'admin',
+    });
+    await createUser(dashboard.server.db, {
+      username: 'bystander',
+      password: VIEWER.password,
+      role: 'viewer',
+    });
+    const second = await trySignIn('second.admin', VIEWER.password);
+    expect(second.signedIn).toBe(true);
+    const secondState = await second.other.storageState();
+    await second.other.close();
+    await openAs(secondState);
+    // Another admin makes them a viewer meanwhile (straight in the database, as the API would).
+    await dashboard.server.db.query("update users set role = 'viewer' where username = $1", [
+      'second.admin',
+    ]);
+    await row('bystander').getByRole('button', { name: 'Make admin' }).click();
+    await page
+      .getByRole('alert')
+      .getByText('Your account is no longer an admin, so it cannot change accounts.', {
+        exact: false,
+      })
+      .waitFor();
+    expect(await alertText()).not.toMatch(/forbidden|403/);
+    expect(await stored('bystander')).toEqual({ role: 'viewer', disabled: false });
+  });
+
   it('the table sorts by any column', async () => {
     await openAs(adminState);
     const names = async () =>
