@@ -218,6 +218,26 @@ describe('dashboard quality bar (Chromium)', () => {
     expect(viewerProblems).toEqual([]);
   });
 
+  it("a viewer's accounts and schools pages, without change controls, meet the bar", async () => {
+    const viewerContext = await browser.newContext();
+    const viewerPage = await viewerContext.newPage();
+    const viewerProblems = watchForProblems(viewerPage);
+    await viewerPage.goto(url('/sign-in'));
+    await viewerPage.getByLabel('Username').fill(VIEWER.username);
+    await viewerPage.getByLabel('Password').fill(VIEWER.password);
+    await Promise.all([
+      viewerPage.waitForURL(url('/')),
+      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    const reports = [
+      await checkPageQuality(viewerPage, url('/accounts'), dataLoaded),
+      await checkPageQuality(viewerPage, url('/schools'), dataLoaded),
+    ];
+    await viewerContext.close();
+    expect(reports).toEqual([PASSING, PASSING]);
+    expect(viewerProblems).toEqual([]);
+  });
+
   it('the sign-in page meets the bar', async () => {
     const signedOut = await browser.newContext();
     const fresh = await signedOut.newPage();
