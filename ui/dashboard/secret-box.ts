@@ -1,10 +1,14 @@
 // The box that shows a secret once (an enrolment token, a webhook's signing secret): Copy puts
 // it on the clipboard, or selects it when the browser will not; Hide forgets it and returns focus
-// to the button that made it. The page's HTML holds #secret, #secret-value, #copy-secret,
-// #copy-status, #hide-secret and #create-button.
+// to the button that made it (the page's #create-button unless `returnFocus` names another). The
+// page's HTML holds #secret, #secret-value, #copy-secret, #copy-status and #hide-secret.
 import { byId } from './dom.ts';
 
-export function wireSecretBox(words: { copied: string; noun: string }): void {
+/** Wires the secret box's Copy and Hide buttons; `returnFocus` says where Hide sends focus. */
+export function wireSecretBox(
+  words: { copied: string; noun: string },
+  returnFocus: () => HTMLElement = () => byId('create-button'),
+): void {
   byId('copy-secret').addEventListener('click', () => {
     const secret = byId('secret-value').textContent;
     const status = byId('copy-status');
@@ -25,6 +29,6 @@ export function wireSecretBox(words: { copied: string; noun: string }): void {
   byId('hide-secret').addEventListener('click', () => {
     byId('secret-value').textContent = '';
     byId('secret').hidden = true;
-    byId('create-button').focus();
+    returnFocus().focus();
   });
 }

@@ -29,7 +29,8 @@ function compare(
 
 /**
  * A table sortable by any column. `tieBreak` orders rows the chosen column cannot tell apart
- * (stable and meaningful, e.g. by name). Starts sorted by `initial`.
+ * (stable and meaningful, e.g. by name). Starts sorted by `initial`. `unsorted` names columns
+ * after the sortable ones that hold controls (a row's buttons), with plain headers.
  */
 export function sortableTable<T>(
   caption: string,
@@ -39,6 +40,7 @@ export function sortableTable<T>(
   initial: { column: number; direction: SortDirection },
   tieBreak: (a: T, b: T) => number,
   className = '',
+  unsorted: readonly string[] = [],
 ): HTMLDivElement {
   let sorted = { ...initial };
   const headers = columns.map((column, index) =>
@@ -48,7 +50,12 @@ export function sortableTable<T>(
       h('button', { type: 'button', class: 'sort', 'data-column': index }, column.label),
     ),
   );
-  const wrapper = table(caption, headers, [], className);
+  const wrapper = table(
+    caption,
+    [...headers, ...unsorted.map((label) => h('th', { scope: 'col' }, label))],
+    [],
+    className,
+  );
   const tbody = wrapper.querySelector('tbody');
   const captionElement = wrapper.querySelector('caption');
   const draw = () => {

@@ -17,6 +17,8 @@ const PAGES: Record<string, string> = {
   '/tokens': 'tokens.html',
   '/audit': 'audit.html',
   '/alerts': 'alerts.html',
+  '/accounts': 'accounts.html',
+  '/schools': 'schools.html',
 };
 
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>

@@ -140,9 +140,11 @@ describe('dashboard quality bar (Chromium)', () => {
     ['device group policies', '/policies'],
     ['a device group policy', `/policies/${dashboard.server.groupId}`],
     ['alerts', '/alerts'],
+    ['accounts', '/accounts'],
+    ['schools and device groups', '/schools'],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])(
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])(
     'signed-in page %i meets the bar',
     async (index) => {
       const [name, path] = pages()[index] ?? ['', ''];
@@ -166,6 +168,27 @@ describe('dashboard quality bar (Chromium)', () => {
         await shown.getByRole('button', { name: 'Roll back to version 1…' }).click();
       },
     );
+    expect(report).toEqual(PASSING);
+  });
+
+  it('the accounts page with a password reset form and a disable question open meets the bar', async () => {
+    const report = await checkPageQuality(page, url('/accounts'), async (shown) => {
+      await dataLoaded(shown);
+      const viewerRow = shown.locator('#accounts tbody tr', { hasText: VIEWER.username });
+      await viewerRow.getByRole('button', { name: 'Reset password…' }).click();
+      await viewerRow.getByRole('button', { name: 'Disable' }).click();
+    });
+    expect(report).toEqual(PASSING);
+  });
+
+  it('the schools page with a rename form open meets the bar', async () => {
+    const report = await checkPageQuality(page, url('/schools'), async (shown) => {
+      await dataLoaded(shown);
+      await shown
+        .locator('#groups tbody tr', { hasText: 'Staff laptops' })
+        .getByRole('button', { name: 'Rename…' })
+        .click();
+    });
     expect(report).toEqual(PASSING);
   });
 
@@ -195,6 +218,26 @@ describe('dashboard quality bar (Chromium)', () => {
     expect(viewerProblems).toEqual([]);
   });
 
+  it("a viewer's accounts and schools pages, without change controls, meet the bar", async () => {
+    const viewerContext = await browser.newContext();
+    const viewerPage = await viewerContext.newPage();
+    const viewerProblems = watchForProblems(viewerPage);
+    await viewerPage.goto(url('/sign-in'));
+    await viewerPage.getByLabel('Username').fill(VIEWER.username);
+    await viewerPage.getByLabel('Password').fill(VIEWER.password);
+    await Promise.all([
+      viewerPage.waitForURL(url('/')),
+      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    const reports = [
+      await checkPageQuality(viewerPage, url('/accounts'), dataLoaded),
+      await checkPageQuality(viewerPage, url('/schools'), dataLoaded),
+    ];
+    await viewerContext.close();
+    expect(reports).toEqual([PASSING, PASSING]);
+    expect(viewerProblems).toEqual([]);
+  });
+
   it('the sign-in page meets the bar', async () => {
     const signedOut = await browser.newContext();
     const fresh = await signedOut.newPage();
@@ -206,6 +249,7 @@ describe('dashboard quality bar (Chromium)', () => {
   it.each([
     ['an unknown page', '/no-such-page', 404],
     ['a malformed device id', '/devices/not-a-device-id', 404],
+    ['a page under accounts that does not exist', '/accounts/not-a-page', 404],
     ['a malformed school id', '/schools/not-a-school-id', 404],
     ['an unknown school id', '/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 404],
     ['a malformed device group id', '/policies/not-a-group-id', 404],

@@ -23,6 +23,8 @@ const PAGES = [
   ['/tokens', 'tokens'],
   ['/audit', 'audit'],
   ['/alerts', 'alerts'],
+  ['/accounts', 'accounts'],
+  ['/schools', 'schools'],
 ] as const;
 
 describe('dashboard pages and files', () => {
@@ -96,7 +98,9 @@ describe('dashboard pages and files', () => {
       ['/usb', 'USB storage'],
       ['/aup', 'AUP register'],
       ['/policies', 'Policies'],
+      ['/schools', 'Schools'],
       ['/tokens', 'Enrolment tokens'],
+      ['/accounts', 'Accounts'],
       ['/audit', 'Audit log'],
       ['/alerts', 'Alerts'],
     ];
@@ -114,6 +118,8 @@ describe('dashboard pages and files', () => {
     expect(currentOf('audit.html')).toBe('/audit');
     expect(currentOf('alerts.html')).toBe('/alerts');
     expect(currentOf('policies.html')).toBe('/policies');
+    expect(currentOf('accounts.html')).toBe('/accounts');
+    expect(currentOf('schools.html')).toBe('/schools');
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {
