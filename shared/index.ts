@@ -17,3 +17,4 @@ export * from './aup-text.ts';
 export * from './schemas/aup-register.ts';
 export * from './schemas/school-page.ts';
 export * from './schemas/alerts.ts';
+export * from './check-names.ts';

@@ -1,6 +1,7 @@
 // One school's page (issue 16): its compliance per check, its daily trend, its quiet devices and
-// its oldest current failures. The trend and the failures are the trends' and the chase list's
-// own queries with the school as their filter, so each figure is computed in one place only.
+// its oldest current failures. The trend, the quiet devices and the failures are the trends', the
+// quiet devices' and the chase list's own queries with the school as their filter, so each figure
+// is computed in one place only.
 import type {
   CheckId,
   CheckStatus,
@@ -11,7 +12,8 @@ import type {
 import type { Queryable } from '../db/db.ts';
 import { chaseList } from './chase-list.ts';
 import { complianceTrend } from './compliance-snapshots.ts';
-import { DAY_MS, iso, isoRequired } from './read-values.ts';
+import { quietDevices } from './quiet-devices.ts';
+import { DAY_MS } from './read-values.ts';
 
 /** Most quiet devices the page lists; the counts above the list are always complete. */
 export const QUIET_LIMIT = 200;
@@ -21,16 +23,6 @@ export const FAILURES_LIMIT = 10;
 export const TREND_DAYS = 400;
 
 const emptyCounts = (): StatusCounts => ({ pass: 0, fail: 0, warn: 0, unknown: 0, none: 0 });
-
-interface QuietRow {
-  id: string;
-  hostname: string;
-  group_name: string;
-  enrolled_at: Date;
-  last_seen_at: Date | null;
-  stale: boolean;
-  never_reported: boolean;
-}
 
 /** The page of school `schoolId`, or null when there is no such school. */
 export async function schoolPage(
@@ -63,23 +55,10 @@ export async function schoolPage(
       order by c.check_id`,
     [schoolId],
   );
-  // Stale and never-reported devices are each what the device list's silentDays and status=none
-  // filters find, so the counts the page links to list exactly these devices.
-  const quietRows = db.query<QuietRow>(
-    `select d.id, d.hostname, g.name as group_name, d.enrolled_at, d.last_seen_at,
-            coalesce(d.last_seen_at, d.enrolled_at) < $2 as stale,
-            d.overall_status is null as never_reported
-       from devices d join device_groups g on g.id = d.group_id
-      where d.school_id = $1 and d.retired_at is null
-        and (coalesce(d.last_seen_at, d.enrolled_at) < $2 or d.overall_status is null)
-      order by coalesce(d.last_seen_at, d.enrolled_at), d.hostname, d.id
-      limit $3`,
-    [schoolId, staleBefore, QUIET_LIMIT],
-  );
   const [overallCounts, checks, quiet, trend, failures] = await Promise.all([
     overallRows,
     byCheckRows,
-    quietRows,
+    quietDevices(db, { schoolId, staleDays, limit: QUIET_LIMIT }, now),
     complianceTrend(db, 'school', schoolId, TREND_DAYS, now),
     chaseList(db, { schoolId, limit: FAILURES_LIMIT }),
   ]);
@@ -117,11 +96,11 @@ export async function schoolPage(
     quiet: quiet.map((row): QuietDevice => ({
       id: row.id,
       hostname: row.hostname,
-      group: row.group_name,
-      enrolledAt: isoRequired(row.enrolled_at),
-      lastSeenAt: iso(row.last_seen_at),
+      group: row.group,
+      enrolledAt: row.enrolledAt,
+      lastSeenAt: row.lastSeenAt,
       stale: row.stale,
-      neverReported: row.never_reported,
+      neverReported: row.neverReported,
     })),
     quietLimit: QUIET_LIMIT,
     trend,

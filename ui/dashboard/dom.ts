@@ -1,6 +1,9 @@
 // DOM helpers for the dashboard pages. Text from devices (hostnames, summaries, event data) is
 // untrusted: it only ever goes into the page as text nodes, never as markup.
-import type { CheckId, CheckStatus } from '../../shared/schemas/check-result.ts';
+import type { CheckStatus } from '../../shared/schemas/check-result.ts';
+import { CHECK_NAMES } from './check-names.ts';
+
+export { CHECK_NAMES };
 
 /** A child of `h`: an element, text (set as a text node) or nothing. */
 export type Child = Node | string | number | null | undefined | false;
@@ -42,16 +45,6 @@ export function byId<T extends HTMLElement = HTMLElement>(
   }
   return element;
 }
-
-/** Human names of the checks, in the order ICT reads them. */
-export const CHECK_NAMES: Record<CheckId, string> = {
-  'disk-encryption': 'Disk encryption',
-  antivirus: 'Anti-virus',
-  'os-updates': 'OS updates',
-  firewall: 'Firewall',
-  'screen-lock': 'Screen lock',
-  'agent-health': 'Agent health',
-};
 
 /** A status as the pages show it; `none` means enrolled but not reported yet. */
 export type ShownStatus = CheckStatus | 'none';

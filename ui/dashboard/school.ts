@@ -193,6 +193,9 @@ function renderFailures(page: SchoolPage): void {
 function render(page: SchoolPage): void {
   byId('title').textContent = page.school.name;
   document.title = `${page.school.name} · Hallpass`;
+  byId('governors-report', HTMLAnchorElement).href =
+    `/api/v1/ict/reports/governors.pdf?schoolId=${encodeURIComponent(page.school.id)}`;
+  byId('report').hidden = false;
   renderChecks(page);
   drawTrend(byId('trend'), page.trend, page.school.name);
   renderQuiet(page);

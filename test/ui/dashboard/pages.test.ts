@@ -12,6 +12,7 @@ import {
   watchForProblems,
   type Dashboard,
 } from '../../helpers/browser.ts';
+import { pdfToText } from '../../helpers/pdf.ts';
 import {
   FLEET,
   HOSTILE_HOSTNAME,
@@ -660,6 +661,26 @@ describe('dashboard pages (Chromium)', () => {
       const response = await page.goto(url('/schools/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90'));
       expect(response?.status()).toBe(404);
       expect(await page.locator('main').innerText()).toContain('There is no school with this id.');
+    });
+
+    it('downloads the governors’ report of the school, and of the trust from the overview', async () => {
+      const northgate = fleet.schools.northgate;
+      const download = async (name: string): Promise<string> => {
+        const link = page.getByRole('link', { name });
+        const [file] = await Promise.all([page.waitForEvent('download'), link.click()]);
+        return pdfToText(await readFile(await file.path()));
+      };
+      await open(`/schools/${northgate.id}`);
+      expect(await page.locator('#governors-report').getAttribute('href')).toBe(
+        `/api/v1/ict/reports/governors.pdf?schoolId=${northgate.id}`,
+      );
+      const school = await download('Governors’ report (PDF)');
+      expect(school).toContain(northgate.name);
+      expect(school).not.toContain(fleet.schools.riverside.name);
+      await open('/');
+      const trust = await download('Governors’ report (PDF)');
+      expect(trust).toContain('All schools in the trust');
+      expect(trust).toContain(fleet.schools.riverside.name);
     });
   });
 

@@ -6,6 +6,7 @@ import { refuseNul } from './common.ts';
 import { chaseListRoutes } from './chase-list.ts';
 import { deviceRoutes } from './devices.ts';
 import { eventRoutes } from './events.ts';
+import { governorsReportRoutes } from './governors-report.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
 import { namedRoutes, organisationRoutes } from './named.ts';
 import { policyCheckRoutes } from './policy-check.ts';
@@ -30,6 +31,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(trendRoutes);
   await app.register(chaseListRoutes);
   await app.register(schoolPageRoutes);
+  await app.register(governorsReportRoutes);
   await app.register(deviceRoutes);
   await app.register(reenrolmentRoutes);
   await app.register(eventRoutes);
