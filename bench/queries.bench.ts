@@ -1,8 +1,10 @@
-// Benchmark: the ICT summary and device-list queries with 100,000 devices and their check rows
-// seeded straight into PostgreSQL (generate_series: ~20 schools, 3 groups, a realistic status
-// mix, some silent, never-reported and retired devices). Server time of each request through
-// app.inject with a signed-in admin session, p50/p95 after warm-up; goal p95 ≤ 100 ms. A case
-// that misses gets EXPLAIN ANALYZE of its statements. Writes bench/RESULTS.md.
+// Benchmark: the ICT dashboard's queries with 100,000 devices and their check rows seeded straight
+// into PostgreSQL (generate_series: ~20 schools, 3 groups, a realistic status mix, some silent,
+// never-reported and retired devices) and a year of history (bench/queries-history-seed.ts:
+// daily snapshots, check changes, events, audit log, policy versions). Summary, device list,
+// trends, chase list, school page, audit log and policy pages: server time of each request
+// through app.inject with a signed-in admin session, p50/p95 after warm-up; goal p95 ≤ 100 ms. A
+// case that misses gets EXPLAIN ANALYZE of its statements. Writes bench/RESULTS.md.
 //
 // BENCH_FLEET (default 100000) sets the fleet, BENCH_QUERY_ROUNDS (default 50) the runs per case.
 // BENCH_PGLITE=1 adds the same cases on embedded PGlite with a tenth of the fleet.
@@ -14,6 +16,14 @@ import { openDatabase } from '../server/db/open-database.ts';
 import { createUser } from '../server/store/users.ts';
 import { median, recordResults } from './results-file.ts';
 import { loadNote, sourceState, startBenchPostgres } from './postgres.ts';
+import {
+  AUDIT_ACTORS,
+  HISTORY_DAYS,
+  POLICY_VERSIONS,
+  seed,
+  seedHistory,
+  type HistoryCounts,
+} from './queries-seed.ts';
 
 const DEVICES = Number(process.env.BENCH_FLEET ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_QUERY_ROUNDS ?? 50);
@@ -25,74 +35,6 @@ const PASSWORD = 'correct horse battery staple';
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
-/** Fills an empty (migrated) database with `devices` devices and their check rows. */
-async function seed(db: Database, devices: number): Promise<void> {
-  // One transaction: the temp table and the random seed belong to one connection.
-  await db.transaction(async (tx) => {
-    await tx.exec(`
-    select setseed(0.42);
-    insert into schools (name)
-      select format('School %s', lpad(g::text, 2, '0')) from generate_series(1, 20) g;
-    insert into device_groups (name) values ('Pupil laptops'), ('Staff laptops'), ('Shared desktops');
-    create temp table seed as
-      select g, gen_random_uuid() as id,
-             array(select case when r < 0.90 then 'pass' when r < 0.94 then 'fail'
-                               when r < 0.98 then 'warn' else 'unknown' end
-                     from (select random() as r from generate_series(1, 5) where g > 0) x) as statuses,
-             random() < 0.01 as never_reported,
-             random() < 0.05 as silent,
-             random() < 0.005 as retired,
-             random() as r
-        from generate_series(1, ${String(devices)}) g;
-  `);
-    await tx.exec(`
-    insert into devices (id, school_id, group_id, public_key_spki, machine_id_hash, hostname, serial,
-                         os_name, facts, enrolled_at, last_seen_at, last_report_at, overall_status,
-                         policy_version, retired_at)
-    select s.id, sc.id, gr.id, 'bench-key-' || s.g, encode(sha256(s.g::text::bytea), 'hex'),
-           format('%s-lt-%s', lower(replace(sc.name, ' ', '')), lpad(s.g::text, 6, '0')),
-           'PF' || upper(substr(md5(s.g::text), 1, 8)), 'windows',
-           jsonb_build_object(
-             'hostname', format('%s-lt-%s', lower(replace(sc.name, ' ', '')), lpad(s.g::text, 6, '0')),
-             'os', jsonb_build_object('name', 'windows', 'distro', 'Microsoft Windows 11 Education',
-                                      'version', '10.0.22631', 'build', '22631', 'arch', 'x64'),
-             'model', 'ThinkPad L13 Gen 4', 'manufacturer', 'LENOVO',
-             'serial', 'PF' || upper(substr(md5(s.g::text), 1, 8)),
-             'machineIdHash', encode(sha256(s.g::text::bytea), 'hex'), 'agentVersion', '0.1.0'),
-           now() - interval '200 days' + s.r * interval '100 days',
-           case when s.never_reported then null
-                when s.silent then now() - interval '8 days' - s.r * interval '50 days'
-                else now() - s.r * interval '1 hour' end,
-           case when s.never_reported then null
-                when s.silent then now() - interval '8 days' - s.r * interval '50 days'
-                else now() - s.r * interval '1 hour' end,
-           case when s.never_reported then null
-                when 'fail' = any(s.statuses) then 'fail'
-                when 'unknown' = any(s.statuses) then 'unknown'
-                when 'warn' = any(s.statuses) then 'warn' else 'pass' end,
-           case when s.never_reported then null else 1 end,
-           case when s.retired then now() - interval '30 days' end
-      from seed s
-      join (select id, name, row_number() over (order by name) - 1 as n from schools) sc on sc.n = s.g % 20
-      join (select id, row_number() over (order by name) - 1 as n from device_groups) gr on gr.n = s.g % 3;
-  `);
-    await tx.exec(`
-    insert into check_states (device_id, check_id, status, summary, remediation, evidence, measured_at, changed_at)
-    select s.id, c.check_id, s.statuses[c.n],
-           c.check_id || ': ' || case when s.statuses[c.n] = 'pass' then 'compliant' else 'needs attention' end,
-           case when s.statuses[c.n] <> 'pass' then 'Ask ICT to look at ' || c.check_id end,
-           jsonb_build_object('source', 'bench', 'enabled', s.statuses[c.n] = 'pass', 'version', '4.18.24090.11'),
-           d.last_report_at, d.last_report_at - interval '3 days'
-      from seed s join devices d on d.id = s.id
-      cross join (values (1, 'disk-encryption'), (2, 'antivirus'), (3, 'os-updates'),
-                         (4, 'firewall'), (5, 'screen-lock')) c(n, check_id)
-     where not s.never_reported;
-    drop table seed;
-  `);
-  });
-  await db.exec('vacuum analyze');
 }
 
 /** A Database that records each statement a request runs, with its time. */
@@ -132,6 +74,19 @@ interface CaseResult {
   plans: string[];
 }
 
+/** What a response matched: its `total`, else the length of its list (trend days, policies). */
+function matches(body: unknown): number | null {
+  if (typeof body !== 'object' || body === null) {
+    return null;
+  }
+  const record = body as Record<string, unknown>;
+  if (typeof record.total === 'number') {
+    return record.total;
+  }
+  const list = record.days ?? record.items;
+  return Array.isArray(list) ? list.length : null;
+}
+
 /** Runs every case against `raw` (already seeded); returns their timings. */
 async function measure(raw: Database): Promise<CaseResult[]> {
   const { db, log } = recording(raw);
@@ -160,6 +115,14 @@ async function measure(raw: Database): Promise<CaseResult[]> {
       'select id from devices where retired_at is null order by hostname, id offset $1 limit 1',
       [deep - 1],
     );
+    const [group] = await raw.query<{ id: string }>(
+      "select id from device_groups where name = 'Pupil laptops'",
+    );
+    const schoolId = school?.id ?? '';
+    const groupId = group?.id ?? '';
+    // A month ten months back, as the audit page's from/to ask for it.
+    const day = (daysAgo: number) =>
+      new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
     const cases: [string, string][] = [
       ['summary', '/api/v1/ict/summary'],
       ['devices, no filter', '/api/v1/ict/devices'],
@@ -172,13 +135,38 @@ async function measure(raw: Database): Promise<CaseResult[]> {
         'devices, checkId=antivirus & status=none',
         '/api/v1/ict/devices?checkId=antivirus&status=none',
       ],
-      ['devices, schoolId', `/api/v1/ict/devices?schoolId=${school?.id ?? ''}`],
+      ['devices, schoolId', `/api/v1/ict/devices?schoolId=${schoolId}`],
       ['devices, silentDays=7', '/api/v1/ict/devices?silentDays=7'],
       ['devices, search (hostname part)', '/api/v1/ict/devices?search=lt-0042'],
       [`devices, offset=${String(deep)}`, `/api/v1/ict/devices?offset=${String(deep)}`],
       [
         `devices, after=<cursor at ${String(deep)}>`,
         `/api/v1/ict/devices?after=${cursor?.id ?? ''}`,
+      ],
+      // Trends: the overview asks for the default range (400 days), a year is 365.
+      ['trends, trust', '/api/v1/ict/trends?scope=trust'],
+      ['trends, trust, days=365', '/api/v1/ict/trends?scope=trust&days=365'],
+      ['trends, school', `/api/v1/ict/trends?scope=school&id=${schoolId}`],
+      ['trends, school, days=365', `/api/v1/ict/trends?scope=school&id=${schoolId}&days=365`],
+      ['trends, check', '/api/v1/ict/trends?scope=check&id=firewall'],
+      ['trends, check, days=365', '/api/v1/ict/trends?scope=check&id=firewall&days=365'],
+      // The chase page sorts (failing since, last contact, …) and builds its CSV in the browser
+      // from this one answer (ui/dashboard/chase.ts): those are this request's server time.
+      ['chase list (sorts and CSV are in the page)', '/api/v1/ict/chase-list'],
+      ['chase list, schoolId', `/api/v1/ict/chase-list?schoolId=${schoolId}`],
+      ['chase list, limit=5000 (the most it answers)', '/api/v1/ict/chase-list?limit=5000'],
+      ['school page', `/api/v1/ict/schools/${schoolId}/compliance?staleDays=7`],
+      // The audit page has no offset: older rows are a from/to filter; its CSV is the page's rows.
+      ['audit log, first page (500)', '/api/v1/ict/audit'],
+      ['audit log, action=usb.revoke', '/api/v1/ict/audit?action=usb.revoke'],
+      ['audit log, actor', '/api/v1/ict/audit?actor=ict-admin-3'],
+      ['audit log, a month 10 months back', `/api/v1/ict/audit?from=${day(300)}&to=${day(270)}`],
+      ['audit log, limit=1000 (the most it answers)', '/api/v1/ict/audit?limit=1000'],
+      ['policies (every group)', '/api/v1/ict/policies'],
+      ['policy history (a group)', `/api/v1/ict/groups/${groupId}/policy/versions`],
+      [
+        'policy version (a group’s newest)',
+        `/api/v1/ict/groups/${groupId}/policy/versions/${String(POLICY_VERSIONS)}`,
       ],
     ];
     const results: CaseResult[] = [];
@@ -197,7 +185,7 @@ async function measure(raw: Database): Promise<CaseResult[]> {
         if (i >= WARMUP) {
           times.push(ms);
           slowestSql.push(Math.max(...log.map((l) => l.ms)));
-          total = response.json<{ total?: number }>().total ?? null;
+          total = matches(response.json());
         }
       }
       // The statements of one request, for EXPLAIN ANALYZE when the case misses the goal.
@@ -274,20 +262,25 @@ try {
   const db = await openDatabase({ kind: 'postgresql', url: postgres.url });
   let results: CaseResult[];
   let seedSeconds: number;
+  let history: HistoryCounts;
   try {
     const t0 = performance.now();
     await seed(db, DEVICES);
+    const fleetSeconds = (performance.now() - t0) / 1000;
+    history = await seedHistory(db, new Date());
     seedSeconds = (performance.now() - t0) / 1000;
-    process.stdout.write(`seeded ${String(DEVICES)} devices in ${seedSeconds.toFixed(1)} s\n`);
+    process.stdout.write(
+      `seeded ${String(DEVICES)} devices in ${fleetSeconds.toFixed(1)} s, their history by ${seedSeconds.toFixed(1)} s: ${JSON.stringify(history)}\n`,
+    );
     results = await measure(db);
   } finally {
     await db.close();
   }
   lines.push(
-    `## ICT summary and device-list queries (\`bench/queries.bench.ts\`, ${new Date().toISOString().slice(0, 10)})`,
+    `## ICT dashboard queries (\`bench/queries.bench.ts\`, ${new Date().toISOString().slice(0, 10)})`,
     '',
     `Machine: ${String(os.cpus().length)} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; ${load}; ${sourceState()}; ${postgres.description}.`,
-    `Fleet: ${DEVICES.toLocaleString('en-GB')} devices seeded with SQL (seeded in ${seedSeconds.toFixed(0)} s) over 20 schools and 3 groups, 5 check rows each (90 % pass, 4 % fail, 4 % warn, 2 % unknown per check), 5 % silent for 8–58 days, 1 % never reported, 0.5 % retired; \`vacuum analyze\` after seeding. Each request through \`app.inject\` with a signed-in admin session (cookie checked against the sessions table on every request): ${String(ROUNDS)} runs after ${String(WARMUP)} warm-up runs, one at a time. Pages are 100 rows.`,
+    `Fleet: ${DEVICES.toLocaleString('en-GB')} devices seeded with SQL (seeded in ${seedSeconds.toFixed(0)} s) over 20 schools and 3 groups, 5 check rows each (90 % pass, 4 % fail, 4 % warn, 2 % unknown per check), 5 % silent for 8–58 days, 1 % never reported, 0.5 % retired. A year of history on top (${String(HISTORY_DAYS)} days): ${history.snapshots.toLocaleString('en-GB')} daily compliance snapshot rows (the trust, each school, each check; today's written by the real snapshot job), ${history.checkChanges.toLocaleString('en-GB')} check changes (2–5 per failing check, 0–2 per other), ${history.events.toLocaleString('en-GB')} device events (4 idle locks naming the user per device that reported, a tenth with a newer event naming no one), ${history.audit.toLocaleString('en-GB')} audit-log rows by ${String(AUDIT_ACTORS)} admins, ${history.policies.toLocaleString('en-GB')} policy versions (${String(POLICY_VERSIONS)} a group). \`vacuum analyze\` after seeding. Each request through \`app.inject\` with a signed-in admin session (cookie checked against the sessions table on every request): ${String(ROUNDS)} runs after ${String(WARMUP)} warm-up runs, one at a time. Device-list pages are 100 rows; the chase list answers 1,000 devices and the audit log 500 rows unless asked for more (as their pages ask).`,
     '',
     ...table(results),
     ...plans(results),
@@ -301,6 +294,7 @@ if (process.env.BENCH_PGLITE === '1') {
   const db = await openDatabase({ kind: 'pglite', dataDir: null });
   try {
     await seed(db, small);
+    await seedHistory(db, new Date());
     const results = await measure(db);
     lines.push(
       '',

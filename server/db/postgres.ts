@@ -8,10 +8,14 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export function openPostgres(url: string, poolSize = 10): Database {
   // Parallel workers cost more to start than they save on the server's short queries (the query
   // benchmark measured p95 113 → 64 ms for a check-status filter without them on 2 cores).
+  // JIT compiling likewise: the chase list's estimated cost passes jit_above_cost at 100,000
+  // devices, and in EXPLAIN ANALYZE on the benchmark's seed compiling took 26 of its 209 ms (681
+  // of 908 ms before migration 016, with inlining and optimisation). No query here runs long
+  // enough for compiled expressions to win that back.
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
-    options: '-c max_parallel_workers_per_gather=0',
+    options: '-c max_parallel_workers_per_gather=0 -c jit=off',
   });
   const query = async <R extends object>(
     client: pg.Pool | pg.PoolClient,

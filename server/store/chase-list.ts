@@ -23,8 +23,11 @@ export async function chaseList(
   db: Queryable,
   options: { schoolId?: string; limit: number },
 ): Promise<ChaseList> {
-  // Failing check rows come from the (check_id, status, device_id) index; only the first `limit`
-  // devices then get their other checks, failure dates, school, group and last user.
+  // Failing check rows come from the partial check_states_failing index, each one's newest change
+  // to fail from check_changes_to_fail (migration 016); only the first `limit` devices then get
+  // their other checks, failure dates, school, group and last user. Retired devices are left out
+  // by the few retired ones (devices_retired), not by joining every active device: with 100,000
+  // devices that join was most of the time (bench/queries.bench.ts).
   const rows = await db.query<Row>(
     `with failing as (
        select c.device_id, min(coalesce(
@@ -33,9 +36,11 @@ export async function chaseList(
                     and h.to_status = 'fail'),
                 c.changed_at)) as since
          from check_states c
-         join devices d on d.id = c.device_id
-        where c.status = 'fail' and d.retired_at is null
-          and ($1::uuid is null or d.school_id = $1::uuid)
+        where c.status = 'fail'
+          and not exists (select from devices r
+                           where r.id = c.device_id and r.retired_at is not null)
+          and ($1::uuid is null
+               or c.device_id in (select s.id from devices s where s.school_id = $1::uuid))
         group by c.device_id
      ), page as (
        select f.*, count(*) over ()::int as total from failing f

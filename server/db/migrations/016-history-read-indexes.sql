@@ -1,0 +1,23 @@
+-- Indexes from the query benchmark with a year of history (bench/queries.bench.ts, RESULTS.md
+-- "ICT dashboard queries"): 100,000 devices, ~545,000 check changes. Must run on PostgreSQL 15
+-- (Debian) and PGlite (PostgreSQL 18).
+
+-- The chase list (and the school page's oldest failures) starts from every failing check row.
+-- A few per cent of check rows fail: this walks only those, without visiting the table. Both
+-- columns change only when the status does, so ingest's updates stay HOT as before.
+create index check_states_failing on check_states (device_id, check_id) include (changed_at)
+  where status = 'fail';
+
+-- "Failing since" of each failing check is its newest change to fail: one index entry, where
+-- check_changes_device made it read every change of the device from the table.
+create index check_changes_to_fail on check_changes (device_id, check_id, measured_at desc)
+  where to_status = 'fail';
+
+-- The school page counts its devices' check rows by check and status, and the chase list lists
+-- each device's checks with when they began: from the index alone, where the school page hashed
+-- a scan of every check row of the trust. Like check_states_failing, it changes with the status.
+create index check_states_device_status on check_states (device_id)
+  include (check_id, status, changed_at);
+
+-- The policy pages count each group's active devices: from the index, not a scan of all devices.
+create index devices_active_group on devices (group_id) where retired_at is null;
