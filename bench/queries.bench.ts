@@ -87,8 +87,25 @@ function matches(body: unknown): number | null {
   return Array.isArray(list) ? list.length : null;
 }
 
-/** Runs every case against `raw` (already seeded); returns their timings. */
-async function measure(raw: Database): Promise<CaseResult[]> {
+/** One governors' PDF timed: whole requests, the document drawn and sent. */
+interface PdfResult {
+  name: string;
+  p50: number;
+  max: number;
+  bytes: number;
+  pages: string;
+}
+
+/** The governors' report rounds: fewer than the pages', each draws a whole document. */
+const PDF_ROUNDS = 10;
+/** The issue's goal for the whole trust's PDF at this size. */
+const PDF_GOAL_MS = 5000;
+
+/**
+ * Runs every case against `raw` (already seeded); returns their timings, and the governors' PDF
+ * timings in `pdfs` when given.
+ */
+async function measure(raw: Database, pdfs?: PdfResult[]): Promise<CaseResult[]> {
   const { db, log } = recording(raw);
   const app = await buildApp({
     config: { ...defaultServerConfig, logLevel: 'silent' },
@@ -216,10 +233,48 @@ async function measure(raw: Database): Promise<CaseResult[]> {
         `${name}: p50 ${median(times).toFixed(1)} ms, p95 ${p95.toFixed(1)} ms\n`,
       );
     }
+    const reports: [string, string][] = [
+      ['whole trust, 30 days', '/api/v1/ict/reports/governors.pdf'],
+      ['whole trust, 400 days', '/api/v1/ict/reports/governors.pdf?days=400'],
+      ['one school, 400 days', `/api/v1/ict/reports/governors.pdf?schoolId=${schoolId}&days=400`],
+    ];
+    for (const [name, url] of pdfs === undefined ? [] : reports) {
+      const times: number[] = [];
+      let bytes = 0;
+      let pages = '?';
+      for (let i = 0; i < 1 + PDF_ROUNDS; i++) {
+        const t0 = performance.now();
+        const response = await app.inject({ method: 'GET', url, headers: { cookie } });
+        const ms = performance.now() - t0;
+        if (response.statusCode !== 200 || !response.rawPayload.subarray(0, 5).equals(PDF_MAGIC)) {
+          throw new Error(`${url}: ${String(response.statusCode)} ${response.body.slice(0, 200)}`);
+        }
+        if (i > 0) {
+          times.push(ms);
+        }
+        bytes = response.rawPayload.length;
+        pages = /\/Type \/Pages[^>]*\/Count (\d+)/.exec(response.body)?.[1] ?? '?';
+      }
+      pdfs?.push({ name, p50: median(times), max: Math.max(...times), bytes, pages });
+      process.stdout.write(`governors' PDF, ${name}: p50 ${median(times).toFixed(0)} ms\n`);
+    }
     return results;
   } finally {
     await app.close();
   }
+}
+
+const PDF_MAGIC = Buffer.from('%PDF-');
+
+function pdfTable(results: readonly PdfResult[]): string[] {
+  return [
+    `| governors' PDF | pages | size | p50 | **slowest** (goal < ${String(PDF_GOAL_MS / 1000)} s) |`,
+    '| --- | --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${r.name} | ${r.pages} | ${(r.bytes / 1024).toFixed(1)} KB | ${r.p50.toFixed(0)} ms | ${r.max >= PDF_GOAL_MS ? '**' : ''}${r.max.toFixed(0)} ms${r.max >= PDF_GOAL_MS ? ' ✗**' : ''} |`,
+    ),
+  ];
 }
 
 function table(results: readonly CaseResult[]): string[] {
@@ -261,6 +316,7 @@ const lines: string[] = [];
 try {
   const db = await openDatabase({ kind: 'postgresql', url: postgres.url });
   let results: CaseResult[];
+  const pdfs: PdfResult[] = [];
   let seedSeconds: number;
   let history: HistoryCounts;
   try {
@@ -272,7 +328,7 @@ try {
     process.stdout.write(
       `seeded ${String(DEVICES)} devices in ${fleetSeconds.toFixed(1)} s, their history by ${seedSeconds.toFixed(1)} s: ${JSON.stringify(history)}\n`,
     );
-    results = await measure(db);
+    results = await measure(db, pdfs);
   } finally {
     await db.close();
   }
@@ -283,6 +339,10 @@ try {
     `Fleet: ${DEVICES.toLocaleString('en-GB')} devices seeded with SQL (seeded in ${seedSeconds.toFixed(0)} s) over 20 schools and 3 groups, 5 check rows each (90 % pass, 4 % fail, 4 % warn, 2 % unknown per check), 5 % silent for 8–58 days, 1 % never reported, 0.5 % retired. A year of history on top (${String(HISTORY_DAYS)} days): ${history.snapshots.toLocaleString('en-GB')} daily compliance snapshot rows (the trust, each school, each check; today's written by the real snapshot job), ${history.checkChanges.toLocaleString('en-GB')} check changes (2–5 per failing check, 0–2 per other), ${history.events.toLocaleString('en-GB')} device events (4 idle locks naming the user per device that reported, a tenth with a newer event naming no one), ${history.audit.toLocaleString('en-GB')} audit-log rows by ${String(AUDIT_ACTORS)} admins, ${history.policies.toLocaleString('en-GB')} policy versions (${String(POLICY_VERSIONS)} a group). \`vacuum analyze\` after seeding. Each request through \`app.inject\` with a signed-in admin session (cookie checked against the sessions table on every request): ${String(ROUNDS)} runs after ${String(WARMUP)} warm-up runs, one at a time. Device-list pages are 100 rows; the chase list answers 1,000 devices and the audit log 500 rows unless asked for more (as their pages ask).`,
     '',
     ...table(results),
+    '',
+    `The governors' report (\`GET /api/v1/ict/reports/governors.pdf\`, drawn by pdfkit from the same queries), the same fleet and history: ${String(PDF_ROUNDS)} requests each after one warm-up, the whole document drawn and sent per request.`,
+    '',
+    ...pdfTable(pdfs),
     ...plans(results),
   );
 } finally {

@@ -1,6 +1,6 @@
 // The chase list: active devices with at least one failing check, longest-failing first, with
-// when each check turned to fail (from check_changes, the history of changes), the last user an
-// event named and the last contact. The page sorts, shows and exports what this returns.
+// when each check turned to fail, the last user an event named and the last contact. The page
+// sorts, shows and exports what this returns.
 import type { ChaseItem, ChaseList, CheckId, CheckStatus } from '../../shared/index.ts';
 import type { Queryable } from '../db/db.ts';
 import { iso, isoRequired } from './read-values.ts';
@@ -23,18 +23,16 @@ export async function chaseList(
   db: Queryable,
   options: { schoolId?: string; limit: number },
 ): Promise<ChaseList> {
-  // Failing check rows come from the partial check_states_failing index, each one's newest change
-  // to fail from check_changes_to_fail (migration 016); only the first `limit` devices then get
-  // their other checks, failure dates, school, group and last user. Retired devices are left out
-  // by the few retired ones (devices_retired), not by joining every active device: with 100,000
-  // devices that join was most of the time (bench/queries.bench.ts).
+  // "Failing since" is check_states.changed_at: ingest sets it to the time the current status
+  // began, from the same status changes it writes to check_changes, and it outlives the history
+  // retention that purges those. Failing check rows come from the partial check_states_failing
+  // index (migration 016), which carries changed_at; only the first `limit` devices then get their
+  // other checks, school, group and last user. Retired devices are left out by the few retired
+  // ones, not by joining every active device: with 100,000 devices that join, and looking each
+  // failure up in check_changes, were most of the time (bench/queries.bench.ts).
   const rows = await db.query<Row>(
     `with failing as (
-       select c.device_id, min(coalesce(
-                (select max(h.measured_at) from check_changes h
-                  where h.device_id = c.device_id and h.check_id = c.check_id
-                    and h.to_status = 'fail'),
-                c.changed_at)) as since
+       select c.device_id, min(c.changed_at) as since
          from check_states c
         where c.status = 'fail'
           and not exists (select from devices r
@@ -50,11 +48,7 @@ export async function chaseList(
             d.last_seen_at, p.since, p.total,
             (select jsonb_agg(jsonb_build_object(
                       'checkId', c.check_id, 'status', c.status,
-                      'since', case when c.status = 'fail' then coalesce(
-                        (select max(h.measured_at) from check_changes h
-                          where h.device_id = c.device_id and h.check_id = c.check_id
-                            and h.to_status = 'fail'),
-                        c.changed_at) end)
+                      'since', case when c.status = 'fail' then c.changed_at end)
                     order by c.check_id)
                from check_states c where c.device_id = d.id) as checks,
             (select e.data->>'user' from events e

@@ -8,11 +8,6 @@
 create index check_states_failing on check_states (device_id, check_id) include (changed_at)
   where status = 'fail';
 
--- "Failing since" of each failing check is its newest change to fail: one index entry, where
--- check_changes_device made it read every change of the device from the table.
-create index check_changes_to_fail on check_changes (device_id, check_id, measured_at desc)
-  where to_status = 'fail';
-
 -- The school page counts its devices' check rows by check and status, and the chase list lists
 -- each device's checks with when they began: from the index alone, where the school page hashed
 -- a scan of every check row of the trust. Like check_states_failing, it changes with the status.
