@@ -14,5 +14,8 @@ create index check_states_failing on check_states (device_id, check_id) include 
 create index check_states_device_status on check_states (device_id)
   include (check_id, status, changed_at);
 
--- The policy pages count each group's active devices: from the index, not a scan of all devices.
-create index devices_active_group on devices (group_id) where retired_at is null;
+-- The policy pages count each group's active devices, and the overview counts them per group by
+-- status and staleness: both from this index alone, as devices_summary does per school (004),
+-- not from a scan of every device.
+create index devices_active_group on devices (group_id, overall_status, last_seen_at, enrolled_at)
+  where retired_at is null;
