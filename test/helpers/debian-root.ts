@@ -11,7 +11,17 @@ const exec = promisify(execFile);
 
 const MIRROR = 'http://deb.debian.org/debian';
 const CACHE_DIR = join(tmpdir(), 'hallpass-test-cache');
-const TARBALL = join(CACHE_DIR, 'debian-bookworm-minbase.tar');
+
+/** A debootstrap minbase root, optionally with further packages, cached under its own name. */
+export interface RootRecipe {
+  /** The cached tarball's name (under the temp folder's hallpass-test-cache). */
+  name: string;
+  /** Packages besides minbase (`debootstrap --include`). */
+  include: readonly string[];
+}
+
+/** Plain minbase: what the chroot package test installs into. */
+export const MINBASE: RootRecipe = { name: 'debian-bookworm-minbase.tar', include: [] };
 
 /** A fresh root; `remove` deletes it. */
 export interface DebianRoot {
@@ -19,11 +29,12 @@ export interface DebianRoot {
   remove(): Promise<void>;
 }
 
-/** Makes the cached minbase tarball if it is not there yet; returns its path. */
-async function minbaseTarball(): Promise<string> {
+/** Makes the recipe's cached tarball if it is not there yet; returns its path. */
+export async function rootTarball(recipe: RootRecipe): Promise<string> {
+  const tarball = join(CACHE_DIR, recipe.name);
   try {
-    await access(TARBALL);
-    return TARBALL;
+    await access(tarball);
+    return tarball;
   } catch {
     // made below
   }
@@ -31,21 +42,22 @@ async function minbaseTarball(): Promise<string> {
   const work = await mkdtemp(join(CACHE_DIR, 'bootstrap-'));
   try {
     const target = join(work, 'root');
-    await exec('debootstrap', ['--variant=minbase', 'bookworm', target, MIRROR], {
+    const include = recipe.include.length > 0 ? [`--include=${recipe.include.join(',')}`] : [];
+    await exec('debootstrap', ['--variant=minbase', ...include, 'bookworm', target, MIRROR], {
       maxBuffer: 64 * 1024 * 1024,
     });
     // Written beside, then renamed: two test runs at once never read half a tarball.
     await exec('tar', ['--numeric-owner', '-C', target, '-cf', join(work, 'root.tar'), '.']);
-    await rename(join(work, 'root.tar'), TARBALL);
+    await rename(join(work, 'root.tar'), tarball);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  return TARBALL;
+  return tarball;
 }
 
-/** Unpacks a clean Debian 12 minbase root (needs root: device nodes and ownership). */
-export async function freshDebianRoot(): Promise<DebianRoot> {
-  const tarball = await minbaseTarball();
+/** Unpacks a clean Debian 12 root (needs root: device nodes and ownership); minbase by default. */
+export async function freshDebianRoot(recipe: RootRecipe = MINBASE): Promise<DebianRoot> {
+  const tarball = await rootTarball(recipe);
   const dir = await mkdtemp(join(tmpdir(), 'hallpass-root-'));
   await exec('tar', ['--numeric-owner', '-C', dir, '-xf', tarball]);
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };

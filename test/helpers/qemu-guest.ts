@@ -22,6 +22,7 @@ import {
   mkdtemp,
   readdir,
   rm,
+  statfs,
   truncate,
   writeFile,
 } from 'node:fs/promises';
@@ -178,6 +179,11 @@ export interface InitramfsSpec {
   files?: readonly InitramfsEntry[];
   /** Shell script run as /guest/run once modules are loaded; the guest powers off after it. */
   run: string;
+  /**
+   * The script replaces the base init as PID 1 (`exec`) instead of running as its child, so it
+   * can `exec switch_root` into a disk's own init (systemd-guest.ts); nothing powers off after.
+   */
+  execRun?: boolean;
 }
 
 /** Prefix of the base init's own lines on the console. */
@@ -185,7 +191,7 @@ export const INIT_MARK = 'hallpass-guest:';
 
 // The base init: a minimal /dev, /proc and /sys, the modules in dependency order, then the
 // test's script. If that script ever returns, power off so QEMU exits and the test sees it.
-const BASE_INIT = `#!/bin/busybox sh
+const baseInit = (execRun: boolean) => `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -194,7 +200,7 @@ while read -r module; do
   insmod "/lib/modules/$module" || echo "${INIT_MARK} insmod $module failed"
 done < /lib/modules/order
 echo "${INIT_MARK} up"
-/bin/sh /guest/run
+${execRun ? 'exec ' : ''}/bin/sh /guest/run
 echo "${INIT_MARK} /guest/run ended ($?)"
 poweroff -f
 `;
@@ -209,7 +215,7 @@ export async function buildInitramfs(file: string, spec: InitramfsSpec): Promise
     // The kernel opens /dev/console for init's stdio before devtmpfs is mounted.
     { kind: 'chardev', path: '/dev/console', major: 5, minor: 1 },
     { kind: 'file', path: BUSYBOX, mode: 0o755, source: BUSYBOX },
-    { kind: 'data', path: '/init', mode: 0o755, data: BASE_INIT },
+    { kind: 'data', path: '/init', mode: 0o755, data: baseInit(spec.execRun === true) },
     { kind: 'data', path: '/guest/run', mode: 0o755, data: spec.run },
     ...moduleEntries(await moduleLoadOrder(spec.kernel.release, spec.modules)),
   ];
@@ -239,13 +245,36 @@ export async function buildDiskImage(
       await mkdir(dirname(target), { recursive: true });
       await copyFile(source, target);
     }
-    await writeFile(file, '');
-    await truncate(file, sizeMb * 1024 * 1024);
-    const options = 'lazy_itable_init=0,lazy_journal_init=0';
-    await exec('mkfs.ext4', ['-q', '-F', '-E', options, '-d', staging, file]);
+    await buildDiskImageOf(file, sizeMb, staging);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Writes a raw ext4 image of `sizeMb` holding the folder `dir` as it is (owners, modes, links
+ * and device nodes kept: a whole root file system), as buildDiskImage does.
+ */
+export async function buildDiskImageOf(file: string, sizeMb: number, dir: string): Promise<void> {
+  await writeFile(file, '');
+  await truncate(file, sizeMb * 1024 * 1024);
+  const options = 'lazy_itable_init=0,lazy_journal_init=0';
+  await exec('mkfs.ext4', ['-q', '-F', '-E', options, '-d', dir, file]);
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * A new folder on a real disk, not tmpfs (the temp folder, else /var/tmp), for disk images a
+ * guest opens with O_DIRECT (cache `none`) and for large roots that should not sit in memory.
+ */
+export async function diskBackedFolder(prefix: string): Promise<string> {
+  for (const base of [tmpdir(), '/var/tmp']) {
+    if ((await statfs(base)).type !== TMPFS_MAGIC) {
+      return mkdtemp(join(base, prefix));
+    }
+  }
+  throw new Error('no disk-backed temporary folder');
 }
 
 /** A disk image attached as virtio-blk (the first is /dev/vda, then /dev/vdb, …). */

@@ -4,15 +4,19 @@
 // test/helpers/guest/usb-observer.ts (bundled with the production platform) on serial port 1.
 // With `service` (test/e2e/usb-guard.test.ts) the guard is the real `hallpass service`, bundled
 // as `npm run build:agent` bundles it, and the guest has a network to reach the host's server.
-import { mkdtemp, readdir, rm, statfs } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { buildAgent } from '../../scripts/build-agent.ts';
 import type { UsbEnforcement } from '../../agent/core/usb/platform.ts';
-import { QemuGuest, buildDiskImage, buildInitramfs, type GuestKernel } from './qemu-guest.ts';
+import {
+  QemuGuest,
+  buildDiskImage,
+  buildInitramfs,
+  diskBackedFolder,
+  type GuestKernel,
+} from './qemu-guest.ts';
 
-const TMPFS_MAGIC = 0x01021994;
 const observerSource = new URL('./guest/usb-observer.ts', import.meta.url).pathname;
 const ruleFile = new URL('../../agent/core/usb/70-hallpass-usb-storage.rules', import.meta.url)
   .pathname;
@@ -31,15 +35,6 @@ export interface UsbGuestFiles {
   /** Raw ext4 images by name, to attach as `-drive if=none,id=<name>`. */
   sticks: Record<string, string>;
   remove(): Promise<void>;
-}
-
-async function diskFolder(): Promise<string> {
-  for (const base of [tmpdir(), '/var/tmp']) {
-    if ((await statfs(base)).type !== TMPFS_MAGIC) {
-      return mkdtemp(join(base, 'hallpass-usb-'));
-    }
-  }
-  throw new Error('no disk-backed temporary folder');
 }
 
 /** The real service in the guest in place of the observer's table guard. */
@@ -78,7 +73,7 @@ export async function buildUsbGuest(
   service?: GuestService,
 ): Promise<UsbGuestFiles> {
   // A folder on a real disk, not tmpfs, as the power-cut test does; the images are small.
-  const work = await diskFolder();
+  const work = await diskBackedFolder('hallpass-usb-');
   const bundle = join(work, 'usb-observer.mjs');
   await build({
     entryPoints: [observerSource],

@@ -2,7 +2,8 @@
 // with dpkg into a clean Debian 12 root (debootstrap minbase, test/helpers/debian-root.ts),
 // enrolled from the file ICT drops, reporting to the real server; upgraded to a newer build that
 // keeps the device's identity; purged. The service runs as the installed unit's ExecStart, in a
-// chroot with its own /proc: this machine has no systemd as PID 1 to start the unit itself.
+// chroot with its own /proc: this machine has no systemd as PID 1 to start the unit itself
+// (deb-systemd.test.ts boots a QEMU guest whose PID 1 is systemd for that).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, readFile, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
