@@ -77,6 +77,10 @@ export async function ensureHistoryPartitions(db: Database, now: Date): Promise<
   return db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1, 0)', [PARTITION_LOCK_SPACE]);
     await tx.query(`set local lock_timeout = '${DDL_LOCK_TIMEOUT}'`);
+    // ATTACH takes this lock on the default partition anyway; taken first, no ingest can put a
+    // row of the new month there between the move and the attach. Ingest waits on it only for a
+    // row headed to the default; a read of every month waits the moment it is held.
+    await tx.exec('lock table check_changes_default in access exclusive mode');
     const made: string[] = [];
     for (const from of await missingMonths(tx, now)) {
       const name = partitionName(from);
