@@ -193,9 +193,11 @@ try {
       await takeDailySnapshot(db, new Date(dayStart + DAY / 2));
       await db.query(`vacuum ${TABLES.join(', ')}`);
       const rows = await db.query<{ name: string; bytes: string }>(
-        // A partitioned table holds nothing itself: its size is its partitions' (the tree of a
-        // plain table is the table alone).
-        `select t as name, (select sum(pg_total_relation_size(p.relid)) from pg_partition_tree(t::regclass) p)::text as bytes
+        // A partitioned table holds nothing itself: its size is its partitions' (a plain table
+        // has no partition tree).
+        `select t as name,
+                coalesce((select sum(pg_total_relation_size(p.relid)) from pg_partition_tree(t::regclass) p),
+                         pg_total_relation_size(t::regclass))::text as bytes
            from unnest($1::text[]) t`,
         [TABLES],
       );
