@@ -7,6 +7,7 @@ import type { Database } from './db/db.ts';
 import { openDatabase } from './db/open-database.ts';
 import { purgeLoginFailures } from './auth/login-limits.ts';
 import { takeDailySnapshot } from './store/compliance-snapshots.ts';
+import { ensureHistoryPartitions } from './store/history-partitions.ts';
 import { purgeOldHistory } from './store/history-retention.ts';
 import { purgeOldReports } from './store/ingest.ts';
 import { purgeNonces } from './store/nonces.ts';
@@ -24,7 +25,8 @@ export interface RunningServer {
 /**
  * Opens the database (migrating it), listens, and runs the housekeeping jobs: forgetting nonces
  * once they are outside the clock-skew window, deleting raw reports past their retention and
- * check history and events past theirs (the AUP register stays), and
+ * check history and events past theirs (the AUP register stays; whole months of history go as
+ * partitions, and the partitions of this month and the next two are made ahead), and
  * forgetting sign-in attempts older than the throttle's window, and taking the day's compliance
  * snapshot for the trends; and the alert job (server/alerts/job.ts).
  * Every job is idempotent, so several instances against one database may all run them.
@@ -40,11 +42,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     try {
       const nonces = await purgeNonces(db, 2 * config.maxClockSkewSeconds);
       const reports = await purgeOldReports(db, config.reportRetentionDays);
+      const partitions = await ensureHistoryPartitions(db, new Date());
       const history = await purgeOldHistory(db, config.historyRetentionDays, new Date());
       const signIns = await purgeLoginFailures(db, new Date());
       const snapshotRows = await takeDailySnapshot(db, new Date());
-      if (nonces + reports + history.changes + history.events + signIns + snapshotRows > 0) {
-        app.log.info({ nonces, reports, history, signIns, snapshotRows }, 'housekeeping');
+      const work = nonces + reports + history.changes + history.events + signIns + snapshotRows;
+      if (work + partitions.length > 0) {
+        app.log.info(
+          { nonces, reports, history, partitions, signIns, snapshotRows },
+          'housekeeping',
+        );
       }
     } catch (error) {
       app.log.error({ err: error }, 'housekeeping failed');

@@ -1,4 +1,5 @@
-import type { Queryable } from '../db/db.ts';
+import type { Database } from '../db/db.ts';
+import { dropHistoryPartitions } from './history-partitions.ts';
 
 /** What one purge of history removed. */
 export interface HistoryPurged {
@@ -13,13 +14,18 @@ export interface HistoryPurged {
  * snapshots, and the AUP register (`aup_records`: signatures are the trust's evidence, and each
  * holds its event row by foreign key). Received time, not the device's own: an outbox emptying
  * after weeks offline keeps its events for the whole window.
+ *
+ * Check history is partitioned by month (migration 019): months wholly past the cutoff are
+ * dropped as partitions, and only the boundary month's rows (and any in the default partition)
+ * are deleted one by one. Events stay one table (see the migration), deleted by row.
  */
 export async function purgeOldHistory(
-  db: Queryable,
+  db: Database,
   retentionDays: number,
   now: Date,
 ): Promise<HistoryPurged> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+  const dropped = await dropHistoryPartitions(db, cutoff);
   const changes = await db.query('delete from check_changes where recorded_at < $1 returning 1', [
     cutoff,
   ]);
@@ -29,5 +35,5 @@ export async function purgeOldHistory(
      returning 1`,
     [cutoff],
   );
-  return { changes: changes.length, events: events.length };
+  return { changes: dropped + changes.length, events: events.length };
 }
