@@ -1,9 +1,9 @@
 // Experiment (issue 18, docs/scaling.md): what monthly partitions of check history (migration 019)
 // cost the reads of one device's history that have no time bound. The same fleet is seeded twice
-// into a private PostgreSQL, at the schema before 019 (with 016's `check_changes_to_fail` index,
-// as after the queries-bench branch): BENCH_PARTITIONS_DEVICES devices (100,000), 5 check rows
+// into a private PostgreSQL, at the schema before 019: BENCH_PARTITIONS_DEVICES devices (100,000), 5 check rows
 // each with 4 % failing, 10 check changes each spread over the last 400 days. One copy then gets
-// migration 019. On each: the chase list (limit 1,000) 20 times after 3 warm-ups, and the device
+// migration 019. On each: the chase list (limit 1,000; it reads check_states only since it takes
+// "failing since" from changed_at, so it is the control) 20 times after 3 warm-ups, and the device
 // page's history query for 200 random devices after a warm-up pass. Prints markdown; does not
 // write bench/RESULTS.md (not part of `npm run bench`).
 import { readdirSync, readFileSync } from 'node:fs';
@@ -68,8 +68,6 @@ async function measure(clusterUrl: string, partitioned: boolean): Promise<Varian
     for (const file of migrations.filter((m) => Number(m.slice(0, 3)) < 19)) {
       await db.exec(sql(file));
     }
-    await db.exec(`create index if not exists check_changes_to_fail
-                     on check_changes (device_id, check_id, measured_at desc) where to_status = 'fail'`);
     await db.exec(SEED);
     let migrateSeconds: number | null = null;
     if (partitioned) {

@@ -73,9 +73,7 @@ select id, device_id, check_id, from_status, to_status, summary, measured_at, re
   from check_changes_unpartitioned;
 drop table check_changes_unpartitioned;
 
--- The indexes of 001 and 015, and 016's where it ran before this migration (it drops with the old
--- table): created on the parent, so every partition has them, now and when it is made.
+-- The indexes of 001 and 015: created on the parent, so every partition has them, now and when it
+-- is made.
 create index check_changes_device on check_changes (device_id, measured_at desc);
 create index check_changes_recorded on check_changes (recorded_at);
-create index if not exists check_changes_to_fail on check_changes (device_id, check_id, measured_at desc)
-  where to_status = 'fail';

@@ -304,7 +304,6 @@ describeEachEngine('migration 019 (history partitions)', (engine: Engine) => {
           'check_changes_device',
           'check_changes_pkey',
           'check_changes_recorded',
-          'check_changes_to_fail',
         ]),
       );
     } finally {
