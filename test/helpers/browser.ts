@@ -2,7 +2,7 @@
 // listening on a loopback port: how every dashboard page is tested.
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { ServerConfig } from '../../server/config.ts';
 import { createUser } from '../../server/store/users.ts';
 import { testEngines } from './databases.ts';
@@ -85,13 +85,77 @@ export function watchForProblems(page: Page): string[] {
   return problems;
 }
 
-/** Signs in through the sign-in page and waits for the overview. */
-export async function signIn(page: Page, dashboard: Dashboard): Promise<void> {
+/** Who signs in: the dashboard's admin unless a test names another account. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Signs in through the sign-in page (as the admin, or `who`) and waits for the overview. */
+export async function signIn(
+  page: Page,
+  dashboard: Dashboard,
+  who: Credentials = dashboard.admin,
+): Promise<void> {
   await page.goto(`${dashboard.baseUrl}/sign-in`);
-  await page.getByLabel('Username').fill(dashboard.admin.username);
-  await page.getByLabel('Password').fill(dashboard.admin.password);
+  await page.getByLabel('Username').fill(who.username);
+  await page.getByLabel('Password').fill(who.password);
   await Promise.all([
     page.waitForURL(`${dashboard.baseUrl}/`),
     page.getByRole('button', { name: 'Sign in' }).click(),
   ]);
+}
+
+/** A signed-in browser session, to open pages in new contexts with. */
+export type SessionState = Awaited<ReturnType<BrowserContext['storageState']>>;
+
+/** Signs `who` (the admin by default) in, in a context of its own, and keeps the session. */
+export async function sessionState(
+  browser: Browser,
+  dashboard: Dashboard,
+  who: Credentials = dashboard.admin,
+): Promise<SessionState> {
+  const context = await browser.newContext();
+  try {
+    await signIn(await context.newPage(), dashboard, who);
+    return await context.storageState();
+  } finally {
+    await context.close();
+  }
+}
+
+/** A dashboard page opened in a new context, and what went wrong on it (watchForProblems). */
+export interface OpenedPage {
+  context: BrowserContext;
+  page: Page;
+  problems: string[];
+}
+
+/**
+ * Opens `path` in a new context holding `state` and waits until the page has loaded its data. A
+ * native dialog (confirm, alert) counts as a problem: the pages ask in their own words.
+ * `clipboard` grants clipboard access, for the copy-once secrets.
+ */
+export async function openSignedIn(
+  browser: Browser,
+  dashboard: Dashboard,
+  state: SessionState,
+  path: string,
+  options: { clipboard?: boolean } = {},
+): Promise<OpenedPage> {
+  const context = await browser.newContext({ storageState: state });
+  if (options.clipboard === true) {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: dashboard.baseUrl,
+    });
+  }
+  const page = await context.newPage();
+  const problems = watchForProblems(page);
+  page.on('dialog', (dialog) => {
+    problems.push(`dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  await page.goto(dashboard.baseUrl + path);
+  await page.locator('main:not([aria-busy])').waitFor();
+  return { context, page, problems };
 }

@@ -8,10 +8,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createUser } from '../../../server/store/users.ts';
 import {
   launchBrowser,
-  signIn,
   startDashboard,
-  watchForProblems,
   type Dashboard,
+  sessionState,
+  openSignedIn,
+  type SessionState,
 } from '../../helpers/browser.ts';
 import { pageOverflowX } from '../../helpers/page-quality.ts';
 
@@ -23,14 +24,11 @@ describe('accounts page (Chromium)', () => {
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
-  let adminState: Awaited<ReturnType<BrowserContext['storageState']>>;
+  let adminState: SessionState;
 
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
-    const first = await browser.newContext();
-    await signIn(await first.newPage(), dashboard);
-    adminState = await first.storageState();
-    await first.close();
+    adminState = await sessionState(browser, dashboard);
   });
   afterAll(async () => {
     await browser.close();
@@ -46,19 +44,9 @@ describe('accounts page (Chromium)', () => {
 
   /** Opens the accounts page in a new browser context holding `state` (a signed-in session). */
   async function openAs(state: typeof adminState): Promise<void> {
-    context = await browser.newContext({ storageState: state });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
-      origin: dashboard.baseUrl,
-    });
-    page = await context.newPage();
-    problems = watchForProblems(page);
-    // A native confirm() would be a problem: the page asks in its own words.
-    page.on('dialog', (dialog) => {
-      problems.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
-    await page.goto(`${dashboard.baseUrl}/accounts`);
-    await page.locator('main:not([aria-busy])').waitFor();
+    ({ context, page, problems } = await openSignedIn(browser, dashboard, state, '/accounts', {
+      clipboard: true,
+    }));
   }
 
   /** Signs in on the sign-in page in a fresh context; the page it ends on, and that context. */

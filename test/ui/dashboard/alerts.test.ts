@@ -11,10 +11,11 @@ import { createUser } from '../../../server/store/users.ts';
 import { WebhookReceiver } from '../../helpers/alert-receivers.ts';
 import {
   launchBrowser,
-  signIn,
   startDashboard,
-  watchForProblems,
   type Dashboard,
+  sessionState,
+  openSignedIn,
+  type SessionState,
 } from '../../helpers/browser.ts';
 import { pageOverflowX } from '../../helpers/page-quality.ts';
 
@@ -28,8 +29,8 @@ describe('alerts page (Chromium)', () => {
   let problems: string[];
   let hook: WebhookReceiver;
   let closedUrl: string;
-  let adminState: Awaited<ReturnType<BrowserContext['storageState']>>;
-  let viewerState: Awaited<ReturnType<BrowserContext['storageState']>>;
+  let adminState: SessionState;
+  let viewerState: SessionState;
 
   beforeAll(async () => {
     [dashboard, browser, hook] = await Promise.all([
@@ -42,21 +43,8 @@ describe('alerts page (Chromium)', () => {
     closedUrl = gone.url;
     await gone.close();
     await createUser(dashboard.server.db, { ...VIEWER, role: 'viewer' });
-    const first = await browser.newContext();
-    await signIn(await first.newPage(), dashboard);
-    adminState = await first.storageState();
-    await first.close();
-    const second = await browser.newContext();
-    const viewerPage = await second.newPage();
-    await viewerPage.goto(`${dashboard.baseUrl}/sign-in`);
-    await viewerPage.getByLabel('Username').fill(VIEWER.username);
-    await viewerPage.getByLabel('Password').fill(VIEWER.password);
-    await Promise.all([
-      viewerPage.waitForURL(`${dashboard.baseUrl}/`),
-      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
-    viewerState = await second.storageState();
-    await second.close();
+    adminState = await sessionState(browser, dashboard);
+    viewerState = await sessionState(browser, dashboard, VIEWER);
   });
   afterAll(async () => {
     await browser.close();
@@ -72,18 +60,9 @@ describe('alerts page (Chromium)', () => {
   });
 
   async function openAs(state: typeof adminState): Promise<void> {
-    context = await browser.newContext({ storageState: state });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
-      origin: dashboard.baseUrl,
-    });
-    page = await context.newPage();
-    problems = watchForProblems(page);
-    page.on('dialog', (dialog) => {
-      problems.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
-    await page.goto(`${dashboard.baseUrl}/alerts`);
-    await page.locator('main:not([aria-busy])').waitFor();
+    ({ context, page, problems } = await openSignedIn(browser, dashboard, state, '/alerts', {
+      clipboard: true,
+    }));
   }
   const destinationRow = (name: string) =>
     page.locator('#destinations tbody tr', { hasText: name });

@@ -12,10 +12,11 @@ import { ensureDeviceGroup } from '../../../server/store/organisation.ts';
 import { policyYaml } from '../../../server/policy-text.ts';
 import {
   launchBrowser,
-  signIn,
   startDashboard,
-  watchForProblems,
   type Dashboard,
+  sessionState,
+  openSignedIn,
+  type SessionState,
 } from '../../helpers/browser.ts';
 import { TestDevice } from '../../helpers/device-client.ts';
 import { pageOverflowX } from '../../helpers/page-quality.ts';
@@ -48,29 +49,16 @@ describe('device group policies (Chromium)', () => {
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
-  let adminState: Awaited<ReturnType<BrowserContext['storageState']>>;
-  let viewerState: Awaited<ReturnType<BrowserContext['storageState']>>;
+  let adminState: SessionState;
+  let viewerState: SessionState;
   const device = new TestDevice();
 
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
     await createUser(dashboard.server.db, { ...VIEWER, role: 'viewer' });
     expect((await device.enrol(dashboard.server.app, dashboard.server.token)).status).toBe(201);
-    const first = await browser.newContext();
-    await signIn(await first.newPage(), dashboard);
-    adminState = await first.storageState();
-    await first.close();
-    const second = await browser.newContext();
-    const viewerPage = await second.newPage();
-    await viewerPage.goto(`${dashboard.baseUrl}/sign-in`);
-    await viewerPage.getByLabel('Username').fill(VIEWER.username);
-    await viewerPage.getByLabel('Password').fill(VIEWER.password);
-    await Promise.all([
-      viewerPage.waitForURL(`${dashboard.baseUrl}/`),
-      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
-    viewerState = await second.storageState();
-    await second.close();
+    adminState = await sessionState(browser, dashboard);
+    viewerState = await sessionState(browser, dashboard, VIEWER);
   });
   afterAll(async () => {
     await browser.close();
@@ -96,16 +84,7 @@ describe('device group policies (Chromium)', () => {
   };
 
   async function openAs(state: typeof adminState, path: string): Promise<void> {
-    context = await browser.newContext({ storageState: state });
-    page = await context.newPage();
-    problems = watchForProblems(page);
-    // A native confirm() would be a problem: the page asks in its own words.
-    page.on('dialog', (dialog) => {
-      problems.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
-    await page.goto(dashboard.baseUrl + path);
-    await page.locator('main:not([aria-busy])').waitFor();
+    ({ context, page, problems } = await openSignedIn(browser, dashboard, state, path));
   }
 
   /** Replaces `from` with `to` in the editor, as typing would (an input event fires). */

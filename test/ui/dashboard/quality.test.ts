@@ -9,6 +9,7 @@ import {
   startDashboard,
   watchForProblems,
   type Dashboard,
+  sessionState,
 } from '../../helpers/browser.ts';
 import {
   createDestination,
@@ -103,10 +104,7 @@ describe('dashboard quality bar (Chromium)', () => {
     // Two days of snapshots, so the overview and the school page draw their trend charts.
     await takeDailySnapshot(dashboard.server.db, new Date(Date.now() - 86_400_000));
     await takeDailySnapshot(dashboard.server.db, new Date());
-    const first = await browser.newContext();
-    await signIn(await first.newPage(), dashboard);
-    storageState = await first.storageState();
-    await first.close();
+    storageState = await sessionState(browser, dashboard);
   });
   afterAll(async () => {
     await browser.close();
@@ -196,13 +194,7 @@ describe('dashboard quality bar (Chromium)', () => {
     const viewerContext = await browser.newContext();
     const viewerPage = await viewerContext.newPage();
     const viewerProblems = watchForProblems(viewerPage);
-    await viewerPage.goto(url('/sign-in'));
-    await viewerPage.getByLabel('Username').fill(VIEWER.username);
-    await viewerPage.getByLabel('Password').fill(VIEWER.password);
-    await Promise.all([
-      viewerPage.waitForURL(url('/')),
-      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
+    await signIn(viewerPage, dashboard, VIEWER);
     const report = await checkPageQuality(
       viewerPage,
       url(`/policies/${dashboard.server.groupId}`),
@@ -222,13 +214,7 @@ describe('dashboard quality bar (Chromium)', () => {
     const viewerContext = await browser.newContext();
     const viewerPage = await viewerContext.newPage();
     const viewerProblems = watchForProblems(viewerPage);
-    await viewerPage.goto(url('/sign-in'));
-    await viewerPage.getByLabel('Username').fill(VIEWER.username);
-    await viewerPage.getByLabel('Password').fill(VIEWER.password);
-    await Promise.all([
-      viewerPage.waitForURL(url('/')),
-      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
+    await signIn(viewerPage, dashboard, VIEWER);
     const reports = [
       await checkPageQuality(viewerPage, url('/accounts'), dataLoaded),
       await checkPageQuality(viewerPage, url('/schools'), dataLoaded),

@@ -7,10 +7,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createUser } from '../../../server/store/users.ts';
 import {
   launchBrowser,
-  signIn,
   startDashboard,
-  watchForProblems,
   type Dashboard,
+  sessionState,
+  openSignedIn,
+  type SessionState,
 } from '../../helpers/browser.ts';
 import { TestDevice } from '../../helpers/device-client.ts';
 import { pageOverflowX } from '../../helpers/page-quality.ts';
@@ -23,24 +24,8 @@ describe('schools and device groups page (Chromium)', () => {
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
-  let adminState: Awaited<ReturnType<BrowserContext['storageState']>>;
-  let viewerState: Awaited<ReturnType<BrowserContext['storageState']>>;
-
-  /** Signs in on the sign-in page in a fresh context and keeps its session. */
-  async function sessionOf(username: string, password: string) {
-    const fresh = await browser.newContext();
-    const signInPage = await fresh.newPage();
-    await signInPage.goto(`${dashboard.baseUrl}/sign-in`);
-    await signInPage.getByLabel('Username').fill(username);
-    await signInPage.getByLabel('Password').fill(password);
-    await Promise.all([
-      signInPage.waitForURL(`${dashboard.baseUrl}/`),
-      signInPage.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
-    const state = await fresh.storageState();
-    await fresh.close();
-    return state;
-  }
+  let adminState: SessionState;
+  let viewerState: SessionState;
 
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
@@ -50,11 +35,8 @@ describe('schools and device groups page (Chromium)', () => {
       const enrolled = await new TestDevice().enrol(dashboard.server.app, dashboard.server.token);
       expect(enrolled.status).toBe(201);
     }
-    const first = await browser.newContext();
-    await signIn(await first.newPage(), dashboard);
-    adminState = await first.storageState();
-    await first.close();
-    viewerState = await sessionOf(VIEWER.username, VIEWER.password);
+    adminState = await sessionState(browser, dashboard);
+    viewerState = await sessionState(browser, dashboard, VIEWER);
   });
   afterAll(async () => {
     await browser.close();
@@ -69,15 +51,7 @@ describe('schools and device groups page (Chromium)', () => {
   });
 
   async function openAs(state: typeof adminState): Promise<void> {
-    context = await browser.newContext({ storageState: state });
-    page = await context.newPage();
-    problems = watchForProblems(page);
-    page.on('dialog', (dialog) => {
-      problems.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
-    await page.goto(`${dashboard.baseUrl}/schools`);
-    await page.locator('main:not([aria-busy])').waitFor();
+    ({ context, page, problems } = await openSignedIn(browser, dashboard, state, '/schools'));
   }
   const schoolRow = (name: string) =>
     page

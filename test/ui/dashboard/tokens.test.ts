@@ -8,10 +8,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createUser } from '../../../server/store/users.ts';
 import {
   launchBrowser,
-  signIn,
   startDashboard,
-  watchForProblems,
   type Dashboard,
+  sessionState,
+  openSignedIn,
+  type SessionState,
 } from '../../helpers/browser.ts';
 import { TestDevice } from '../../helpers/device-client.ts';
 import { pageOverflowX } from '../../helpers/page-quality.ts';
@@ -24,27 +25,14 @@ describe('enrolment tokens and audit log pages (Chromium)', () => {
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
-  let adminState: Awaited<ReturnType<BrowserContext['storageState']>>;
-  let viewerState: Awaited<ReturnType<BrowserContext['storageState']>>;
+  let adminState: SessionState;
+  let viewerState: SessionState;
 
   beforeAll(async () => {
     [dashboard, browser] = await Promise.all([startDashboard(), launchBrowser()]);
     await createUser(dashboard.server.db, { ...VIEWER, role: 'viewer' });
-    const first = await browser.newContext();
-    await signIn(await first.newPage(), dashboard);
-    adminState = await first.storageState();
-    await first.close();
-    const second = await browser.newContext();
-    const viewerPage = await second.newPage();
-    await viewerPage.goto(`${dashboard.baseUrl}/sign-in`);
-    await viewerPage.getByLabel('Username').fill(VIEWER.username);
-    await viewerPage.getByLabel('Password').fill(VIEWER.password);
-    await Promise.all([
-      viewerPage.waitForURL(`${dashboard.baseUrl}/`),
-      viewerPage.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
-    viewerState = await second.storageState();
-    await second.close();
+    adminState = await sessionState(browser, dashboard);
+    viewerState = await sessionState(browser, dashboard, VIEWER);
   });
   afterAll(async () => {
     await browser.close();
@@ -56,19 +44,9 @@ describe('enrolment tokens and audit log pages (Chromium)', () => {
   });
 
   async function openAs(state: typeof adminState, path: string): Promise<void> {
-    context = await browser.newContext({ storageState: state });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
-      origin: dashboard.baseUrl,
-    });
-    page = await context.newPage();
-    problems = watchForProblems(page);
-    // A native confirm() would be a problem: the page asks in its own words.
-    page.on('dialog', (dialog) => {
-      problems.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
-    await page.goto(dashboard.baseUrl + path);
-    await page.locator('main:not([aria-busy])').waitFor();
+    ({ context, page, problems } = await openSignedIn(browser, dashboard, state, path, {
+      clipboard: true,
+    }));
   }
   const enrol = (token: string) => new TestDevice().enrol(dashboard.server.app, token);
   const row = (label: string) => page.locator('#tokens tbody tr', { hasText: label });
