@@ -57,6 +57,35 @@ export function assertSiblingImports(name: string, code: string): void {
   }
 }
 
+/**
+ * Where a page takes the header every signed-in page shares (`site-header.html`: skip link, brand,
+ * main menu, who is signed in), and which menu link is the page's own: `""` when none is (a
+ * device's page). One menu to edit when a page is added, not one copy a page.
+ */
+const SITE_HEADER = /^( *)<!-- site-header current="([^"]*)" -->$/m;
+
+/** The shared header, indented as the marker is, with `current` marked as the page's own link. */
+export function siteHeader(
+  name: string,
+  fragment: string,
+  indent: string,
+  current: string,
+): string {
+  let header = fragment.trimEnd();
+  if (current !== '') {
+    const link = `<a href="${current}">`;
+    if (!header.includes(link)) {
+      // A bug in ui/dashboard (a page naming a link the menu lacks), not a client error.
+      throw new Error(`ui/dashboard/${name}: the site header has no link to ${current}`);
+    }
+    header = header.replace(link, `<a href="${current}" aria-current="page">`);
+  }
+  return header
+    .split('\n')
+    .map((line) => (line === '' ? line : indent + line))
+    .join('\n');
+}
+
 /** Reads dashboard files on first use and keeps them in memory: they change only on deploy. */
 export class AssetCache {
   readonly #dir: string;
@@ -109,6 +138,15 @@ export class AssetCache {
     if (extension === '.ts') {
       body = stripTypeScriptTypes(source, { mode: 'strip' });
       assertSiblingImports(name, body);
+    }
+    const marker = extension === '.html' ? SITE_HEADER.exec(source) : null;
+    if (marker !== null) {
+      const fragment = await this.get('site-header.html');
+      if (fragment === null) {
+        throw new Error('ui/dashboard/site-header.html is missing');
+      }
+      const [line, indent = '', current = ''] = marker;
+      body = source.replace(line, () => siteHeader(name, fragment.body, indent, current));
     }
     const contentType = CONTENT_TYPES[extension];
     if (contentType === undefined) {

@@ -5,6 +5,7 @@ import {
   AssetCache,
   DASHBOARD_DIR,
   assertSiblingImports,
+  siteHeader,
 } from '../../../../server/routes/dashboard/assets.ts';
 import { testEngines } from '../../../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../../../helpers/test-server.ts';
@@ -36,12 +37,22 @@ describe('dashboard pages and files', () => {
 
   const get = (url: string, headers: Record<string, string> = {}) =>
     server.app.inject({ method: 'GET', url, headers });
+  /** A served page with its shared header taken out, and its file with the marker taken out. */
+  const withoutHeader = (served: string, name: string) => ({
+    served: served.replace(/^ *<a class="skip"[\s\S]*?<\/header>\n/m, ''),
+    file: readFileSync(`${DASHBOARD_DIR}/${name}.html`, 'utf8').replace(
+      /^ *<!-- site-header current="[^"]*" -->\n/m,
+      '',
+    ),
+  });
 
   it.each(PAGES)('serves %s as HTML with strict security headers', async (url, name) => {
     const response = await get(url);
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(response.body).toBe(readFileSync(`${DASHBOARD_DIR}/${name}.html`, 'utf8'));
+    const { served, file } = withoutHeader(response.body, name);
+    expect(served).toBe(file);
+    expect(response.body.includes('<nav aria-label="Main">')).toBe(name !== 'sign-in');
     const csp = String(response.headers['content-security-policy']);
     expect(csp).toContain("default-src 'self'");
     expect(csp).toContain("script-src 'self'");
@@ -56,7 +67,8 @@ describe('dashboard pages and files', () => {
   it('serves a school’s page, and a 404 page in plain words for a malformed or unknown school', async () => {
     const known = await get(`/schools/${server.schoolId}`);
     expect(known.statusCode).toBe(200);
-    expect(known.body).toBe(readFileSync(`${DASHBOARD_DIR}/school.html`, 'utf8'));
+    const { served, file } = withoutHeader(known.body, 'school');
+    expect(served).toBe(file);
     expect(String(known.headers['content-security-policy'])).toContain("script-src 'self'");
     for (const [url, words] of [
       ['/schools/not-a-school-id', 'This address does not name a school.'],
@@ -82,15 +94,21 @@ describe('dashboard pages and files', () => {
     }
   });
 
-  it('every signed-in page has the same main menu, marking itself and nothing else current', () => {
-    const menus = readdirSync(DASHBOARD_DIR)
-      .filter((f) => f.endsWith('.html') && f !== 'sign-in.html')
-      .map((file) => {
-        const html = readFileSync(`${DASHBOARD_DIR}/${file}`, 'utf8');
+  it('every signed-in page has the same main menu, marking itself and nothing else current', async () => {
+    const assets = new AssetCache();
+    const files = readdirSync(DASHBOARD_DIR).filter(
+      (f) => f.endsWith('.html') && f !== 'sign-in.html' && f !== 'site-header.html',
+    );
+    const menus = await Promise.all(
+      files.map(async (file) => {
+        // As the server sends it, with the shared header put in.
+        const html = (await assets.get(file))?.body ?? '';
+        expect(html, file).not.toContain('<!-- site-header');
         const nav = /<nav aria-label="Main">([\s\S]*?)<\/nav>/.exec(html)?.[1] ?? '';
         const links = [...nav.matchAll(/<a href="([^"]+)"( aria-current="page")?>([^<]+)<\/a>/g)];
         return { file, links };
-      });
+      }),
+    );
     const expected = [
       ['/', 'Overview'],
       ['/devices', 'Devices'],
@@ -120,6 +138,16 @@ describe('dashboard pages and files', () => {
     expect(currentOf('policies.html')).toBe('/policies');
     expect(currentOf('accounts.html')).toBe('/accounts');
     expect(currentOf('schools.html')).toBe('/schools');
+  });
+
+  it('a page naming a menu link the shared header lacks is a bug, said at once', () => {
+    const fragment = '<nav>\n  <a href="/">Overview</a>\n</nav>\n';
+    expect(siteHeader('x.html', fragment, '  ', '/')).toBe(
+      '  <nav>\n    <a href="/" aria-current="page">Overview</a>\n  </nav>',
+    );
+    expect(() => siteHeader('x.html', fragment, '', '/nowhere')).toThrow(
+      'ui/dashboard/x.html: the site header has no link to /nowhere',
+    );
   });
 
   it('serves uPlot, the trend charts’ library, from its installed package', async () => {
