@@ -32,6 +32,7 @@ import {
 } from '../shared/index.ts';
 import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
 import { median, recordResults } from './results-file.ts';
+import { simulatedFacts } from './simulated-facts.ts';
 
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 20);
 const WARMUP_SECONDS = 3;
@@ -58,21 +59,7 @@ interface SimDevice {
 
 function simDevice(n: number): SimDevice {
   return {
-    facts: {
-      hostname: `pupil-lt-${String(n).padStart(5, '0')}`,
-      os: {
-        name: 'windows',
-        distro: 'Microsoft Windows 11 Education',
-        version: '10.0.22631',
-        build: '22631',
-        arch: 'x64',
-      },
-      model: 'ThinkPad L13 Gen 4',
-      manufacturer: 'LENOVO',
-      serial: `PF${randomUUID().slice(0, 8).toUpperCase()}`,
-      machineIdHash: createHash('sha256').update(randomUUID()).digest('hex'),
-      agentVersion: '0.1.0',
-    },
+    facts: simulatedFacts(n),
     statuses: CHECKS.map(() => 'pass'),
     clock: Date.now() - 3_600_000,
   };

@@ -10,7 +10,7 @@
 // with probability BENCH_STORAGE_CHANGE_RATE (0.03); on school days (Mon–Fri) each device sends
 // one usb.blocked event with probability 0.2. History is kept BENCH_STORAGE_HISTORY_DAYS (30; the
 // server's default is 400) so that the run passes both windows. Writes bench/RESULTS.md.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import {
   SCHEMA_VERSION,
@@ -29,6 +29,7 @@ import { ensureDeviceGroup, ensureSchool } from '../server/store/organisation.ts
 import { usbBlockedData } from '../test/helpers/usb-sample.ts';
 import { loadNote, sourceState, startBenchPostgres } from './postgres.ts';
 import { recordResults } from './results-file.ts';
+import { simulatedFacts } from './simulated-facts.ts';
 
 const DEVICES = Number(process.env.BENCH_STORAGE_DEVICES ?? 300);
 const DAYS = Number(process.env.BENCH_STORAGE_DAYS ?? 60);
@@ -58,21 +59,7 @@ interface SimDevice {
 function newDevice(n: number): SimDevice {
   return {
     id: randomUUID(),
-    facts: {
-      hostname: `pupil-lt-${String(n).padStart(5, '0')}`,
-      os: {
-        name: 'windows',
-        distro: 'Microsoft Windows 11 Education',
-        version: '10.0.22631',
-        build: '22631',
-        arch: 'x64',
-      },
-      model: 'ThinkPad L13 Gen 4',
-      manufacturer: 'LENOVO',
-      serial: `PF${randomUUID().slice(0, 8).toUpperCase()}`,
-      machineIdHash: createHash('sha256').update(randomUUID()).digest('hex'),
-      agentVersion: '0.1.0',
-    },
+    facts: simulatedFacts(n),
     statuses: CHECKS.map(() => (Math.random() < 0.9 ? 'pass' : 'fail')),
   };
 }

@@ -12,7 +12,7 @@
 // BENCH_STORMS (default "5000,30000") sets the storm sizes, BENCH_STEADY_SECONDS (default 15)
 // the measured steady phase.
 import { fork, execFileSync } from 'node:child_process';
-import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -26,6 +26,7 @@ import {
 import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
 import { DEFAULT_BACKOFF, RetrySchedule, parseRetryAfter } from '../agent/core/outbox/backoff.ts';
 import { median, recordResults } from './results-file.ts';
+import { simulatedFacts } from './simulated-facts.ts';
 
 const STORMS = (process.env.BENCH_STORMS ?? '5000,30000').split(',').map(Number);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
@@ -61,21 +62,7 @@ function newDevice(n: number): Device {
     publicKey: Buffer.from(keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64').toString(
       'base64url',
     ),
-    facts: {
-      hostname: `pupil-lt-${String(n).padStart(5, '0')}`,
-      os: {
-        name: 'windows',
-        distro: 'Microsoft Windows 11 Education',
-        version: '10.0.22631',
-        build: '22631',
-        arch: 'x64',
-      },
-      model: 'ThinkPad L13 Gen 4',
-      manufacturer: 'LENOVO',
-      serial: `PF${randomUUID().slice(0, 8).toUpperCase()}`,
-      machineIdHash: createHash('sha256').update(randomUUID()).digest('hex'),
-      agentVersion: '0.1.0',
-    },
+    facts: simulatedFacts(n),
     clock: Date.now() - 3 * 86_400_000,
   };
 }
