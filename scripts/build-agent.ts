@@ -13,6 +13,10 @@
 // the blob holds only the script and assets (no snapshot, no code cache), so the pinned Node makes
 // it here for any OS, and postject injects into PE and Mach-O files as it does into ELF. Every
 // foreign executable is read back (scripts/sea-executable.ts) before the build says it wrote it.
+// `--node-version 24.18.1` packages that release instead of the pinned one, for a target the
+// registry lacks the pinned release for (macOS): this machine's binary of the same release makes
+// the blob: Node promises no blob compatibility between releases (one made by 24.21.0 did run in
+// 24.18.1 here, once; nothing says the next pair will).
 import { execFileSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -75,6 +79,13 @@ export async function buildAgent(
     target?: SeaTarget;
     /** The version the agent reports; default: package.json's (tests build "newer" builds). */
     agentVersion?: string;
+    /**
+     * The Node release to package instead of the pinned one, same major only: for a target whose
+     * pinned release the registry lacks (macOS, December 2026). That release's binary for the
+     * target and for this machine are both fetched, and this machine's makes the blob, so the
+     * blob is always read by the release that wrote it (Node promises nothing across releases).
+     */
+    nodeVersion?: string;
   } = {},
 ): Promise<AgentBuild> {
   const outDir = resolve(options.outDir ?? join(root, 'dist/agent'));
@@ -101,11 +112,14 @@ export async function buildAgent(
   }
   const target = options.target ?? hostTarget();
   const foreign = targetName(target) !== targetName(hostTarget());
+  const pinned = await pinnedNodeVersion(root);
+  const version = options.nodeVersion ?? pinned;
+  checkNodeVersion(version, pinned);
+  const official = (of: SeaTarget): Promise<string> => officialNodeBinary(of, version);
   const base =
-    options.nodeBinary ??
-    (foreign ? await officialNodeBinary(target, await pinnedNodeVersion(root)) : pinnedNode());
-  // A foreign binary cannot run here: the pinned Node of this machine makes the blob it receives.
-  const node = foreign ? pinnedNode() : base;
+    options.nodeBinary ?? (foreign || version !== pinned ? await official(target) : pinnedNode());
+  // A foreign binary cannot run here: this machine's Node of the same release makes the blob.
+  const node = !foreign ? base : version === pinned ? pinnedNode() : await official(hostTarget());
   const executable = join(outDir, target.os === 'windows' ? 'hallpass.exe' : 'hallpass');
   const blob = join(outDir, 'hallpass.blob');
   const seaConfig = join(outDir, 'sea-config.json');
@@ -196,6 +210,35 @@ function hostTarget(): SeaTarget {
     throw new Error(`cannot package the agent on ${process.platform}-${process.arch}`);
   }
   return { os, arch };
+}
+
+/**
+ * Refuses a release the bundle was not built for: it targets the pinned major (esbuild's
+ * `target`, Node's APIs), and a version that is not plain `major.minor.patch` names no package.
+ */
+export function checkNodeVersion(version: string, pinned: string): void {
+  if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(version)) {
+    throw new Error(`--node-version ${version}: expected a release such as 24.18.1`);
+  }
+  if (version.split('.')[0] !== pinned.split('.')[0]) {
+    throw new Error(
+      `--node-version ${version}: the agent is built for Node ${pinned.split('.')[0] ?? ''}.x ` +
+        `(pinned ${pinned}); another major is not supported`,
+    );
+  }
+}
+
+/** `--node-version 24.18.1` (or `--node-version=24.18.1`); null when not given. */
+export function requestedNodeVersion(argv: readonly string[]): string | null {
+  let found: string | null = null;
+  for (const [index, arg] of argv.entries()) {
+    if (arg === '--node-version') {
+      found = argv[index + 1] ?? '';
+    } else if (arg.startsWith('--node-version=')) {
+      found = arg.slice('--node-version='.length);
+    }
+  }
+  return found;
 }
 
 /** The binary of the `node` devDependency (the version package.json pins). */
@@ -300,8 +343,18 @@ if (import.meta.filename === resolve(process.argv[1] ?? '')) {
   const argv = process.argv.slice(2);
   const onlyBundle = argv.includes('--bundle-only');
   const targets = requestedTargets(argv);
+  const nodeVersion = requestedNodeVersion(argv);
+  if (nodeVersion !== null) {
+    const pinned = await pinnedNodeVersion(root);
+    checkNodeVersion(nodeVersion, pinned);
+    if (nodeVersion !== pinned) {
+      // Said every time: the executables then miss whatever the releases between fixed.
+      process.stderr.write(`packaging Node ${nodeVersion}, not the pinned ${pinned}\n`);
+    }
+  }
+  const versionOption = nodeVersion === null ? {} : { nodeVersion };
   if (targets === null) {
-    const built = await buildAgent({ sea: !onlyBundle });
+    const built = await buildAgent({ sea: !onlyBundle, ...versionOption });
     for (const file of [built.bundle, built.executable]) {
       if (file !== null) {
         process.stdout.write(`wrote ${relative(process.cwd(), file)}\n`);
@@ -316,6 +369,7 @@ if (import.meta.filename === resolve(process.argv[1] ?? '')) {
         const built = await buildAgent({
           outDir: join(root, 'dist/agent', targetName(target)),
           target,
+          ...versionOption,
         });
         process.stdout.write(
           `wrote ${relative(process.cwd(), built.executable ?? built.bundle)}\n`,

