@@ -170,9 +170,19 @@ export function parse(raw: DarwinRaw): Parsed<ScreenLockFacts> {
       facts: { ...base, lockEnabled: false, lockAfterSeconds: null, source, problem: null },
     };
   }
+  // The user's own `defaults` (no profile) are theirs to change; so is the password delay
+  // sysadminctl reports, unless a profile sets it, which this probe does not read.
+  const userSetting = source === 'user-setting';
   return {
     ok: true,
-    facts: { ...base, lockEnabled: true, lockAfterSeconds: idle + delay, source, problem: null },
+    facts: {
+      ...base,
+      lockEnabled: true,
+      lockAfterSeconds: idle + delay,
+      source,
+      ...(userSetting ? { userCanChange: true, enforcedLockAfterSeconds: null } : {}),
+      problem: null,
+    },
   };
 }
 

@@ -63,7 +63,15 @@ export function evaluate(
   const minutes = Math.ceil(facts.lockAfterSeconds / 60);
   if (minutes <= maxIdleMinutes && facts.userCanChange === true) {
     // The user's own setting passes, but they can undo it at any moment (or made the probe of
-    // it say so): not enforced, so never a pass.
+    // it say so): not enforced, so a pass only when what they cannot change passes by itself.
+    const enforced = facts.enforcedLockAfterSeconds ?? null;
+    const enforcedMinutes = enforced === null ? null : Math.ceil(enforced / 60);
+    if (enforcedMinutes !== null && enforcedMinutes <= maxIdleMinutes) {
+      return {
+        status: 'pass',
+        summary: `This screen locks by itself after ${minutesText(minutes)} without use, and a policy the user cannot change locks it after ${minutesText(enforcedMinutes)} at the latest.`,
+      };
+    }
     return {
       status: 'warn',
       summary: `This screen locks by itself after ${minutesText(minutes)} without use, but the signed-in user can change that setting.`,

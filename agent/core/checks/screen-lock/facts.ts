@@ -17,10 +17,16 @@ export type ScreenLockFacts = {
   /** Which setting decided `lockAfterSeconds`. */
   source: LockSource;
   /**
-   * Whether the signed-in user can change the setting that decided this (on Linux, a GNOME key
-   * no system dconf database locks). Absent where the probe does not tell.
+   * Whether the signed-in user can change the setting that decided this: on Linux a GNOME key no
+   * system dconf database locks, on Windows the user's own HKCU screen saver values, on macOS
+   * the user's own `defaults` (no configuration profile). Absent where the probe does not tell.
    */
   userCanChange?: boolean;
+  /**
+   * When the user can change the deciding setting: the latest the screen still locks by what they
+   * cannot change (a machine or user policy, a profile), or null when nothing else locks it.
+   */
+  enforcedLockAfterSeconds?: number | null;
   /** The individual values read, by name, for ICT. */
   settings: Record<string, string | number | boolean | null>;
   /** Why the measurement is incomplete (no session, a section failed), or null. */

@@ -159,6 +159,10 @@ export function parse(raw: string): Parsed<ScreenLockFacts> {
     screenSaverFromPolicy: active.policy || secure.policy || timeout.policy,
   };
   const first = candidates.sort((a, b) => a.seconds - b.seconds)[0];
+  // HKCU\Control Panel\Desktop is the user's to write (HKCU\Software\Policies and HKLM are
+  // not): a lock that rests on it holds only until the user changes it.
+  const userCanChange = first?.source === 'user-setting';
+  const enforced = candidates.find((candidate) => candidate.source !== 'user-setting');
   if (out.error !== null && first === undefined) {
     // A section failed and nothing readable says the screen locks: say why, never guess.
     return { ok: false, code: 'probe-failed', detail: out.error };
@@ -172,6 +176,9 @@ export function parse(raw: string): Parsed<ScreenLockFacts> {
       // With a failed section this is still an upper bound: the lock is the earliest of all.
       lockAfterSeconds: first?.seconds ?? null,
       source: first?.source ?? 'none',
+      ...(userCanChange
+        ? { userCanChange, enforcedLockAfterSeconds: enforced?.seconds ?? null }
+        : {}),
       settings,
       problem: out.error,
     },

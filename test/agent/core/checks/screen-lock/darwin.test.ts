@@ -5,7 +5,9 @@ import {
   probe,
   type DarwinRaw,
 } from '../../../../../agent/core/checks/screen-lock/darwin.ts';
+import { evaluate } from '../../../../../agent/core/checks/screen-lock/evaluate.ts';
 import { realHost, type Host } from '../../../../../agent/core/host.ts';
+import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
 import type { Runner } from '../../../../../agent/core/runner.ts';
 import { fixtureDir, loadOutput } from './fixture-files.ts';
 
@@ -60,6 +62,28 @@ describe('screen-lock darwin parse, recorded output', () => {
       ok: true,
       facts: { lockAfterSeconds: 600, source: 'mdm-profile' },
     });
+  });
+
+  // Issue 12: the user's own `defaults` are theirs to change; a profile's are not.
+  it("the user's own idle time is a warning, a profile's a pass", async () => {
+    const policy = await readDefaultPolicy();
+    const limit = {
+      ...policy,
+      checks: { ...policy.checks, screenLock: { required: true, maxIdleMinutes: 15 } },
+    };
+    const context = { os: 'darwin', now: new Date() } as const;
+    const own = parse(loadRaw('delay-5s-idle-600'));
+    expect(own).toMatchObject({
+      ok: true,
+      facts: { userCanChange: true, enforcedLockAfterSeconds: null },
+    });
+    expect(own.ok && evaluate(own.facts, limit, context).status).toBe('warn');
+    const managed = parse({
+      ...loadRaw('delay-5s-idle-600'),
+      managedIdleTime: loadOutput(new URL('delay-5s-idle-600/', dir), 'idletime'),
+    });
+    expect(managed.ok && managed.facts.userCanChange).toBeFalsy();
+    expect(managed.ok && evaluate(managed.facts, limit, context).status).toBe('pass');
   });
 
   const good = loadRaw('delay-5s-idle-600');

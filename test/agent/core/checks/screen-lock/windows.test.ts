@@ -2,13 +2,24 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCheck } from '../../../../../agent/core/checks/run-checks.ts';
 import { screenLockCheck } from '../../../../../agent/core/checks/screen-lock/index.ts';
+import { evaluate } from '../../../../../agent/core/checks/screen-lock/evaluate.ts';
+import type { ScreenLockFacts } from '../../../../../agent/core/checks/screen-lock/facts.ts';
 import { parse } from '../../../../../agent/core/checks/screen-lock/windows.ts';
 import { realHost } from '../../../../../agent/core/host.ts';
 import { readDefaultPolicy } from '../../../../../agent/core/policy/policy-file.ts';
 import { ProbeError, type Runner } from '../../../../../agent/core/runner.ts';
+import type { Policy } from '../../../../../shared/index.ts';
 import { fixtureDir } from './fixture-files.ts';
 
 const read = (name: string): string => readFileSync(new URL(name, fixtureDir('windows')), 'utf8');
+
+const withLimit = async (maxIdleMinutes: number): Promise<Policy> => {
+  const policy = await readDefaultPolicy();
+  return {
+    ...policy,
+    checks: { ...policy.checks, screenLock: { required: true, maxIdleMinutes } },
+  };
+};
 
 describe('screen-lock windows parse, transcribed registry output', () => {
   it.each([
@@ -60,6 +71,55 @@ describe('screen-lock windows parse, transcribed registry output', () => {
     expect(parse(JSON.stringify(insecurePolicy))).toMatchObject({
       ok: true,
       facts: { lockEnabled: false },
+    });
+  });
+
+  // Issue 12: HKCU\Control Panel\Desktop is the pupil's to write, so a lock resting on it alone
+  // is a warning; a machine or user policy they cannot change decides whether it is a pass.
+  describe("the user's own screen saver", () => {
+    const own = {
+      ...gpo,
+      user: { ScreenSaveActive: '1', ScreenSaverIsSecure: '1', ScreenSaveTimeOut: '300' },
+      userPolicy: { ScreenSaveActive: null, ScreenSaverIsSecure: null, ScreenSaveTimeOut: null },
+    };
+    const verdict = async (facts: unknown): Promise<string> => {
+      const parsed = facts as { ok: true; facts: ScreenLockFacts };
+      return evaluate(parsed.facts, await withLimit(15), { os: 'windows', now: new Date() }).status;
+    };
+
+    it('alone: the user can change it, nothing else locks, so a warning', async () => {
+      const parsed = parse(JSON.stringify(own));
+      expect(parsed).toMatchObject({
+        ok: true,
+        facts: {
+          lockAfterSeconds: 300,
+          source: 'user-setting',
+          userCanChange: true,
+          enforcedLockAfterSeconds: null,
+        },
+      });
+      expect(await verdict(parsed)).toBe('warn');
+    });
+
+    it('under a machine limit that passes by itself: a pass', async () => {
+      const parsed = parse(JSON.stringify({ ...own, inactivityTimeoutSecs: 600 }));
+      expect(parsed).toMatchObject({
+        ok: true,
+        facts: { lockAfterSeconds: 300, userCanChange: true, enforcedLockAfterSeconds: 600 },
+      });
+      expect(await verdict(parsed)).toBe('pass');
+    });
+
+    it('under a machine limit that is too long: a warning', async () => {
+      const parsed = parse(JSON.stringify({ ...own, inactivityTimeoutSecs: 3600 }));
+      expect(parsed).toMatchObject({ ok: true, facts: { enforcedLockAfterSeconds: 3600 } });
+      expect(await verdict(parsed)).toBe('warn');
+    });
+
+    it("a policy value is not the user's to change", async () => {
+      const parsed = parse(read('gpo-screensaver-600.json'));
+      expect(parsed.ok && parsed.facts.userCanChange).toBeFalsy();
+      expect(await verdict(parsed)).toBe('pass');
     });
   });
 
