@@ -200,7 +200,7 @@ export async function assertTrustedStateFolders(
 
 /** What reading a trusted state file found. */
 export type TrustedRead =
-  | { kind: 'ok'; text: string }
+  | { kind: 'ok'; text: string; stats: Pick<Stats, 'uid' | 'mode'> }
   | { kind: 'missing' }
   | { kind: 'untrusted'; reason: string }
   | { kind: 'unreadable'; reason: string };
@@ -245,7 +245,7 @@ export async function readTrustedFile(
     if (stats.size > options.maxBytes) {
       return { kind: 'unreadable', reason: `${path} is larger than ${options.maxBytes} bytes` };
     }
-    return { kind: 'ok', text: await handle.readFile('utf8') };
+    return { kind: 'ok', text: await handle.readFile('utf8'), stats };
   } catch (error) {
     return { kind: 'unreadable', reason: `${path} cannot be read (${errorCode(error)})` };
   } finally {

@@ -1,4 +1,4 @@
-import { AgentConfigError, parseSettingsText } from '../agent-config.ts';
+import { AgentConfigError, checkTokenFilePermissions, parseSettingsText } from '../agent-config.ts';
 import { ancestorsProblem, readTrustedFile, serviceUid } from '../../trusted-path.ts';
 import {
   pickManaged,
@@ -15,7 +15,8 @@ const MAX_BYTES = 64 * 1024;
  * Reads a managed settings file only if root wrote it (issue 12): owned by `owner`, not
  * writable by group or others, not a link, in folders only root can change. Its settings beat
  * agent.json (the server URL among them), so a file anyone else could have written is ignored
- * and reported, never obeyed. `owner` null (no uids) skips those checks.
+ * and reported, never obeyed. One that holds the enrolment token must also be unreadable by
+ * others, or the service refuses to start. `owner` null (no uids) skips those checks.
  */
 export async function readManagedSettingsFile(
   path: string,
@@ -43,7 +44,14 @@ export async function readManagedSettingsFile(
   if (above !== null) {
     return { settings: {}, untrusted: [`${above}; the settings in ${path} were ignored`] };
   }
-  return { settings: pickManaged(parseSettingsText(path, read.text)), untrusted: [] };
+  const settings = pickManaged(parseSettingsText(path, read.text));
+  const token = settings.enrolmentToken;
+  if (owner !== null && token !== undefined && token !== null) {
+    // Root wrote it, but a token others can read lets a pupil enrol devices of their own: the
+    // same refusal to start as agent.json's (issue 12).
+    checkTokenFilePermissions(path, read.stats, owner);
+  }
+  return { settings, untrusted: [] };
 }
 
 /** Linux managed settings: a root-owned JSON file. */

@@ -70,6 +70,39 @@ describe.skipIf(process.platform === 'win32')('Linux managed settings file (issu
     expect(read.untrusted).toEqual([expect.stringMatching(/every user can replace/)]);
   });
 
+  // Issue 12: root wrote it, but a token others can read lets a pupil enrol devices of their own.
+  describe('holding the enrolment token', () => {
+    const withToken = JSON.stringify({
+      serverUrl: 'https://hallpass.school.example',
+      enrolmentToken: 'tok-0123456789abcdef',
+    });
+
+    it.each(['644', '640', '604'])('refuses to start at mode %s, naming the fix', async (mode) => {
+      await writeFile(file, withToken);
+      await chmod(file, parseInt(mode, 8));
+      const read = readManagedSettingsFile(file, owner);
+      await expect(read).rejects.toThrow(AgentConfigError);
+      await expect(readManagedSettingsFile(file, owner)).rejects.toThrow(
+        /holds the enrolment token .* lets other users read it: refusing to start\. Fix: chmod 600/,
+      );
+    });
+
+    it('reads it at 0600', async () => {
+      await writeFile(file, withToken);
+      await chmod(file, 0o600);
+      expect((await readManagedSettingsFile(file, owner)).settings).toEqual({
+        serverUrl: 'https://hallpass.school.example',
+        enrolmentToken: 'tok-0123456789abcdef',
+      });
+    });
+
+    it('a null token is no token: 0644 is fine', async () => {
+      await writeFile(file, JSON.stringify({ enrolmentToken: null }));
+      await chmod(file, 0o644);
+      expect((await readManagedSettingsFile(file, owner)).untrusted).toEqual([]);
+    });
+  });
+
   it('still refuses to start on a sound file that is not JSON, naming it', async () => {
     await writeFile(file, '{"serverUrl": ');
     await expect(readManagedSettingsFile(file, owner)).rejects.toThrow(AgentConfigError);
