@@ -152,7 +152,10 @@ export function darwinIdleDesktop(options: DarwinDesktopOptions): IdleDesktop {
   };
 
   const lockState = () =>
-    command('/usr/sbin/ioreg', ['-n', 'Root', '-d1'], (out) => parseConsoleLock(out, uid));
+    // -w 0: ioreg clips lines to a width otherwise, and the console users are one long line.
+    command('/usr/sbin/ioreg', ['-w', '0', '-n', 'Root', '-d1'], (out) =>
+      parseConsoleLock(out, uid),
+    );
 
   const confirm = async (): Promise<string | null> => {
     let last = 'no reading';
@@ -169,7 +172,7 @@ export function darwinIdleDesktop(options: DarwinDesktopOptions): IdleDesktop {
 
   return {
     readIdleMs: () =>
-      command('/usr/sbin/ioreg', ['-c', 'IOHIDSystem', '-d', '4'], parseHidIdleTime),
+      command('/usr/sbin/ioreg', ['-w', '0', '-c', 'IOHIDSystem', '-d', '4'], parseHidIdleTime),
     readInhibitors: () => command('/usr/bin/pmset', ['-g', 'assertions'], parsePmsetAssertions),
     async lock() {
       const attempts: LockAttempt[] = [];

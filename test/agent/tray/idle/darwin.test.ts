@@ -105,6 +105,10 @@ describe('darwinIdleDesktop', () => {
       command: '/usr/bin/osascript',
       args: ['-l', 'JavaScript', '-e', SAC_LOCK_SCRIPT],
     });
+    expect(host.calls[1]).toEqual({
+      command: '/usr/sbin/ioreg',
+      args: ['-w', '0', '-n', 'Root', '-d1'],
+    });
   });
 
   it('a private API gone is reported, and pmset that only sleeps the display is a failure too', async () => {
