@@ -1,6 +1,6 @@
 // Bundles the tray's Electron main process and preload for electron-builder (electron-builder.yml):
-// `npm run build:tray` → dist/tray/main.mjs, dist/tray/preload.cjs and the default policy the idle
-// lock starts from. The preload must be one CommonJS file that requires nothing but `electron`:
+// `npm run build:tray` → dist/tray/main.mjs, dist/tray/preload.cjs, the default policy the idle
+// lock starts from and the idle lock's Windows session helper (windows-idle.ps1). The preload must be one CommonJS file that requires nothing but `electron`:
 // a sandboxed preload cannot load modules of its own (Electron's "Process Sandboxing" docs).
 // The windows' files stay in ui/ (served with their types stripped by agent/tray/ui-files.ts).
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -51,6 +51,8 @@ export async function buildTray(
     join(root, 'agent/core/policy/default-policy.yaml'),
     join(outDir, 'default-policy.yaml'),
   );
+  // idle/os-desktop.ts reads the Windows helper beside its module, which is now main.mjs too.
+  await copyFile(join(root, 'agent/tray/idle/windows-idle.ps1'), join(outDir, 'windows-idle.ps1'));
   return { main, preload };
 }
 

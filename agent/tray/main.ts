@@ -22,14 +22,12 @@ import {
   type IpcMainInvokeEvent,
 } from 'electron';
 import Store from 'electron-store';
-import { execRunner } from '../core/runner.ts';
 import { readDefaultPolicy } from '../core/policy/policy-file.ts';
 import { AupPrompt } from './aup-prompt.ts';
 import { IdleLockController } from './idle/controller.ts';
 import { idleLockTimings, idleLockViewTimings } from './idle/idle-lock.ts';
 import { IdlePolicySync } from './idle/idle-policy-sync.ts';
-import { linuxIdleDesktop } from './idle/linux.ts';
-import { spawnLockCommand } from './idle/lock-command.ts';
+import { osIdleDesktop } from './idle/os-desktop.ts';
 import { iconView } from './icon-state.ts';
 import { iconPng } from './icon-images.ts';
 import type { RemediationTarget } from './remediation-targets.ts';
@@ -332,19 +330,16 @@ async function start(): Promise<void> {
   // The built-in default policy locks; the service's answer replaces it (idleSync above).
   const policy = await readDefaultPolicy();
   const fromService = idleSync.current();
-  const osDesktop =
-    osName === 'linux'
-      ? linuxIdleDesktop({
-          run: execRunner,
-          runLock: spawnLockCommand,
-          sessionEnv: sessionEnvironment(),
-        })
-      : null;
+  const osDesktop = await osIdleDesktop(process.platform, sessionEnvironment());
+  if (!osDesktop.ok) {
+    console.warn(`idle lock: no desktop for this OS: ${osDesktop.reason}`);
+  }
   idle = new IdleLockController({
     desktop: sessionDesktop(
       () => powerMonitor.getSystemIdleTime(),
-      osDesktop,
+      osDesktop.ok ? osDesktop.desktop : null,
       process.env.XDG_SESSION_TYPE === 'wayland',
+      osDesktop.ok ? undefined : osDesktop.reason,
     ),
     timings:
       fromService === null
@@ -391,7 +386,11 @@ async function start(): Promise<void> {
   running.start();
   app.on('before-quit', () => {
     client.stop();
-    void running.stop();
+    void running.stop().then(() => {
+      if (osDesktop.ok) {
+        osDesktop.stop();
+      }
+    });
   });
 }
 

@@ -1,8 +1,8 @@
 // The idle lock's desktop for the tray's own session: idle time from Electron's powerMonitor
 // (passed in, so this module stays plain Node), inhibitors and the lock from the OS's desktop
-// where Hallpass has one (Linux today). Where it has none yet (Windows, macOS: their parsers
-// exist, their probes and lock commands do not), every reading is "unknown" with the reason,
-// and the controller never locks blind.
+// (idle/os-desktop.ts: Linux, Windows, macOS). Where there is none (another OS, or its helper
+// script could not be read), every reading is "unknown" with the reason, and the controller
+// never locks blind.
 import type { IdleDesktop, Reading } from './idle/desktop.ts';
 
 /** Seconds since the last input, as powerMonitor.getSystemIdleTime() gives them. */
@@ -17,8 +17,9 @@ export function sessionDesktop(
   systemIdleSeconds: SystemIdleSeconds,
   os: IdleDesktop | null,
   isWayland: boolean,
+  missing = 'the idle lock is not built for this OS yet',
 ): IdleDesktop {
-  const unsupported = { ok: false as const, reason: 'the idle lock is not built for this OS yet' };
+  const unsupported = { ok: false as const, reason: missing };
   return {
     readIdleMs: async (): Promise<Reading<number>> => {
       if (isWayland && os !== null) {

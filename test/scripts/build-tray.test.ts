@@ -40,5 +40,8 @@ describe('build-tray', () => {
     expect(outside).toEqual([]);
     expect(loaded).toContain('electron');
     expect(await readFile(join(dir, 'default-policy.yaml'), 'utf8')).toContain('idleLock:');
+    // The bundle resolves the Windows idle helper beside itself (idle/os-desktop.ts).
+    expect(main).toContain('new URL("./windows-idle.ps1", import.meta.url)');
+    expect(await readFile(join(dir, 'windows-idle.ps1'), 'utf8')).toContain('LockWorkStation');
   }, 120_000);
 });

@@ -42,4 +42,13 @@ describe('sessionDesktop', () => {
       ],
     });
   });
+
+  it('says why there is no OS desktop when it is told', async () => {
+    const desktop = sessionDesktop(() => 3, null, false, 'cannot read windows-idle.ps1: ENOENT');
+    expect(await desktop.readInhibitors()).toEqual({
+      ok: false,
+      reason: 'cannot read windows-idle.ps1: ENOENT',
+    });
+    expect((await desktop.lock()).attempts[0]?.detail).toBe('cannot read windows-idle.ps1: ENOENT');
+  });
 });
