@@ -23,7 +23,13 @@ export function parseAddress(text: string): Address | null {
   if (!V6_CHARS.test(text) || isIP(text) !== 6) {
     return null;
   }
-  return { family: 6, value: v6Value(text) };
+  const value = v6Value(text);
+  // An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 host: that is the traffic to let through,
+  // and pfctl would print it back dotted, not as the hex we would look for.
+  if (value >> 32n === 0xffffn) {
+    return { family: 4, value: value & 0xffffffffn };
+  }
+  return { family: 6, value };
 }
 
 function v4Value(text: string): bigint {
