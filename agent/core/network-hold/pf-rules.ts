@@ -25,7 +25,8 @@ export const PF_FINAL_RULE = 'block return out quick all';
 
 /**
  * The ruleset (pf.conf syntax, for `pfctl -a PF_ANCHOR -f -`) that holds outbound traffic to
- * `allowed`. Loopback, DHCP/DHCPv6 and IPv6 neighbour discovery stay open; replies to allowed
+ * `allowed`. Loopback, DHCP/DHCPv6, DNS to any resolver (allowlisted names must resolve) and IPv6
+ * neighbour discovery stay open; replies to allowed
  * connections pass by pf's state; everything else is refused at once (`return`: a TCP reset or
  * ICMP unreachable, so an application fails fast rather than hangs). Throws on a target that is
  * not an address and port: names are resolved first.
@@ -35,6 +36,7 @@ export function pfHoldRules(allowed: HoldTarget[]): string {
   const lines = [
     'pass out quick on lo0 all',
     'pass out quick proto udp from any to any port { 67, 547 }',
+    'pass out quick proto { tcp, udp } from any to any port 53',
     'pass out quick inet6 proto icmp6 all icmp6-type { neighbrsol, neighbradv, routersol }',
   ];
   for (const target of targets) {

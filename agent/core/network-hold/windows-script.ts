@@ -34,20 +34,30 @@ export const HOLD_GROUP = 'Hallpass AUP hold';
  */
 export const MAX_TARGETS = 50;
 
+/** Where a rule blocks: a list the script declares once, or addresses of its own. */
+export type WindowsRemote = 'elsewhere' | 'elsewhere-v4' | 'elsewhere-v6' | string[];
+
 /** One outbound block rule of a hold. */
 export interface WindowsBlockRule {
   name: string;
   displayName: string;
-  protocol: 'Any' | 'TCP' | 'UDP';
-  remoteAddress: string[];
+  protocol: 'TCP' | 'UDP' | 'ICMPv4' | 'ICMPv6';
+  remote: WindowsRemote;
   /** Remote ports blocked (TCP/UDP only); null: every port. */
   remotePort: string[] | null;
 }
 
+/** A hold: everywhere but the allowed addresses (per family), and the rules. */
+export interface WindowsHoldPlan {
+  elsewhere4: string[];
+  elsewhere6: string[];
+  rules: WindowsBlockRule[];
+}
+
 /**
- * Always left open, as on Linux: loopback, and what keeps the link alive — the DHCP broadcast
- * (a lease is rebound by broadcast when the unicast renewal is held), IPv6 link-local (neighbour
- * discovery) and link-scope multicast (DHCPv6, router solicitation).
+ * Addresses always left open, as on Linux: loopback, and what keeps the link alive — the DHCP
+ * broadcast, IPv6 link-local (neighbour discovery) and link-scope multicast (DHCPv6, router
+ * solicitation).
  */
 const ALWAYS_OPEN: [string, string][] = [
   ['127.0.0.0', '127.255.255.255'],
@@ -56,6 +66,14 @@ const ALWAYS_OPEN: [string, string][] = [
   ['fe80::', 'febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
   ['ff02::', 'ff02:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
 ];
+
+/**
+ * Ports always left open to any address: DNS (allowlisted names, and the server's, must resolve;
+ * the resolver the network hands out is not known here) and, for UDP, DHCP and DHCPv6 servers
+ * (so a lease renews by unicast to its server).
+ */
+const OPEN_TCP_PORTS = [53];
+const OPEN_UDP_PORTS = [53, 67, 547];
 
 function range(first: string, last: string): AddressRange {
   const a = parseAddress(first);
@@ -87,10 +105,14 @@ function otherPorts(open: number[]): string[] {
 }
 
 /**
- * The block rules that hold outbound traffic to `allowed`. Throws on a target that is not an
- * address and port (names are resolved first) and on more targets than one rule can carry.
+ * The block rules that hold outbound traffic to `allowed`: TCP, UDP, ICMPv4 and ICMPv6 to every
+ * address but the targets and ALWAYS_OPEN (DNS and DHCP ports excepted), then TCP and UDP to
+ * targets open on some ports only, on their other ports. A rule takes one protocol or all, so
+ * "all but DNS" is one rule per protocol; IP protocols other than these four are not held (none
+ * reaches the internet without a TCP or UDP handshake first, which is held). Throws on a target
+ * that is not an address and port (names are resolved first) and on more than MAX_TARGETS.
  */
-export function windowsHoldRules(allowed: HoldTarget[]): WindowsBlockRule[] {
+export function windowsHoldPlan(allowed: HoldTarget[]): WindowsHoldPlan {
   const targets = checkTargets(allowed);
   if (targets.length > MAX_TARGETS) {
     throw new Error(
@@ -106,16 +128,41 @@ export function windowsHoldRules(allowed: HoldTarget[]): WindowsBlockRule[] {
     }
   }
   const kept = [...ALWAYS_OPEN.map(([a, b]) => range(a, b)), ...targets.map(single)];
-  const elsewhere = [...complement(4, kept), ...complement(6, kept)].map(formatRange);
-  const rules: WindowsBlockRule[] = [
-    {
-      name: 'Hallpass-AUP-hold-1',
-      displayName: 'Hallpass AUP hold: everything but the Hallpass server and allowlist',
-      protocol: 'Any',
-      remoteAddress: elsewhere,
+  const elsewhere4 = complement(4, kept).map(formatRange);
+  const elsewhere6 = complement(6, kept).map(formatRange);
+  const rules: WindowsBlockRule[] = [];
+  const add = (rule: Omit<WindowsBlockRule, 'name'>) => {
+    rules.push({ name: `Hallpass-AUP-hold-${String(rules.length + 1)}`, ...rule });
+  };
+  const everything = 'Hallpass AUP hold: everything but the Hallpass server and allowlist';
+  add({
+    displayName: `${everything} (TCP)`,
+    protocol: 'TCP',
+    remote: 'elsewhere',
+    remotePort: otherPorts(OPEN_TCP_PORTS),
+  });
+  add({
+    displayName: `${everything} (UDP)`,
+    protocol: 'UDP',
+    remote: 'elsewhere',
+    remotePort: otherPorts(OPEN_UDP_PORTS),
+  });
+  if (elsewhere4.length > 0) {
+    add({
+      displayName: `${everything} (ICMPv4)`,
+      protocol: 'ICMPv4',
+      remote: 'elsewhere-v4',
       remotePort: null,
-    },
-  ];
+    });
+  }
+  if (elsewhere6.length > 0) {
+    add({
+      displayName: `${everything} (ICMPv6)`,
+      protocol: 'ICMPv6',
+      remote: 'elsewhere-v6',
+      remotePort: null,
+    });
+  }
   // One pair of rules per distinct port set, for the addresses sharing it.
   const byPorts = new Map<string, string[]>();
   for (const [address, ports] of portsOf) {
@@ -123,18 +170,21 @@ export function windowsHoldRules(allowed: HoldTarget[]): WindowsBlockRule[] {
     byPorts.set(key, [...(byPorts.get(key) ?? []), address]);
   }
   for (const [key, addresses] of byPorts) {
-    const blocked = otherPorts(key.split(',').map(Number));
-    for (const protocol of ['TCP', 'UDP'] as const) {
-      rules.push({
-        name: `Hallpass-AUP-hold-${String(rules.length + 1)}`,
-        displayName: `Hallpass AUP hold: ${protocol} ports other than ${key}`,
-        protocol,
-        remoteAddress: addresses,
-        remotePort: blocked,
-      });
-    }
+    const ports = key.split(',').map(Number);
+    add({
+      displayName: `Hallpass AUP hold: TCP ports other than ${key}`,
+      protocol: 'TCP',
+      remote: addresses,
+      remotePort: otherPorts([...ports, ...OPEN_TCP_PORTS]),
+    });
+    add({
+      displayName: `Hallpass AUP hold: UDP ports other than ${key}`,
+      protocol: 'UDP',
+      remote: addresses,
+      remotePort: otherPorts([...ports, ...OPEN_UDP_PORTS]),
+    });
   }
-  return rules;
+  return { elsewhere4, elsewhere6, rules };
 }
 
 /** A PowerShell single-quoted string: nothing inside is expanded; a quote is doubled. */
@@ -193,12 +243,21 @@ function finish(body: string[]): string {
   ].join('\r\n');
 }
 
+const REMOTE: Record<Exclude<WindowsRemote, string[]>, string> = {
+  elsewhere: '($elsewhere4 + $elsewhere6)',
+  'elsewhere-v4': '$elsewhere4',
+  'elsewhere-v6': '$elsewhere6',
+};
+
 /** The script that replaces any hold with one to `allowed`, then reports the active store. */
 export function windowsHoldScript(allowed: HoldTarget[]): string {
-  const rules = windowsHoldRules(allowed);
+  const plan = windowsHoldPlan(allowed);
   const body = [
+    // Declared once: the long lists are most of the script, which must fit one command line.
+    `$elsewhere4 = ${list(plan.elsewhere4)}`,
+    `$elsewhere6 = ${list(plan.elsewhere6)}`,
     'Remove-Hold',
-    ...rules.map((rule) =>
+    ...plan.rules.map((rule) =>
       [
         'New-NetFirewallRule',
         `-Name ${quote(rule.name)}`,
@@ -208,7 +267,7 @@ export function windowsHoldScript(allowed: HoldTarget[]): string {
         '-Action Block',
         '-Profile Any',
         `-Protocol ${rule.protocol}`,
-        `-RemoteAddress ${list(rule.remoteAddress)}`,
+        `-RemoteAddress ${Array.isArray(rule.remote) ? list(rule.remote) : REMOTE[rule.remote]}`,
         ...(rule.remotePort === null ? [] : [`-RemotePort ${list(rule.remotePort)}`]),
         '| Out-Null',
       ].join(' '),

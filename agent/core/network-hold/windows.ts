@@ -9,7 +9,7 @@ import type { HoldTarget, NetworkHold } from './network-hold.ts';
 import {
   parseWindowsHoldReport,
   parseWindowsReleaseReport,
-  windowsHoldRules,
+  windowsHoldPlan,
   windowsHoldScript,
   windowsReleaseScript,
 } from './windows-script.ts';
@@ -39,7 +39,7 @@ export class WindowsNetworkHold implements NetworkHold {
   }
 
   async hold(allowed: HoldTarget[]): Promise<void> {
-    const expected = windowsHoldRules(allowed).length;
+    const expected = windowsHoldPlan(allowed).rules.length;
     const args = powershellArgs(windowsHoldScript(allowed));
     if (args.join(' ').length > MAX_COMMAND_LINE) {
       throw new Error('could not hold the network: too many addresses for one PowerShell command');

@@ -30,6 +30,7 @@ const TARGETS = [
 const RULES = [
   'pass out quick on lo0 all',
   'pass out quick proto udp from any to any port { 67, 547 }',
+  'pass out quick proto { tcp, udp } from any to any port 53',
   'pass out quick inet6 proto icmp6 all icmp6-type { neighbrsol, neighbradv, routersol }',
   'pass out quick inet proto { tcp, udp } from any to 10.0.0.5 port 443',
   'pass out quick inet from any to 192.0.2.10',
@@ -47,6 +48,8 @@ const PRINTED = [
   'pass out quick on lo0 all flags S/SA keep state',
   'pass out quick proto udp from any to any port = 67 keep state',
   'pass out quick proto udp from any to any port = 547 keep state',
+  'pass out quick proto tcp from any to any port = 53 flags S/SA keep state',
+  'pass out quick proto udp from any to any port = 53 keep state',
   'pass out quick inet6 proto ipv6-icmp all icmp6-type neighbrsol keep state',
   'pass out quick inet6 proto ipv6-icmp all icmp6-type neighbradv keep state',
   'pass out quick inet6 proto ipv6-icmp all icmp6-type routersol keep state',
@@ -60,7 +63,7 @@ const PRINTED = [
 ].join('\n');
 
 describe('pfHoldRules', () => {
-  it('passes loopback, DHCP, neighbour discovery and the targets, then refuses the rest', () => {
+  it('passes loopback, DHCP, DNS, neighbour discovery and the targets, then refuses the rest', () => {
     expect(pfHoldRules(TARGETS)).toBe(RULES);
   });
 

@@ -11,7 +11,7 @@ import {
   MAX_TARGETS,
   parseWindowsHoldReport,
   parseWindowsReleaseReport,
-  windowsHoldRules,
+  windowsHoldPlan,
   windowsHoldScript,
   windowsReleaseScript,
 } from '../../../../agent/core/network-hold/windows-script.ts';
@@ -30,49 +30,81 @@ const TARGETS = [
   { address: '2001:db8::5', port: 443 },
 ];
 
-describe('windowsHoldRules', () => {
-  it('blocks everything but the targets, then other ports of port-limited targets', () => {
-    expect(windowsHoldRules(TARGETS)).toEqual([
-      {
-        name: 'Hallpass-AUP-hold-1',
-        displayName: 'Hallpass AUP hold: everything but the Hallpass server and allowlist',
-        protocol: 'Any',
-        remoteAddress: [
-          '0.0.0.0-10.0.0.4',
-          '10.0.0.6-126.255.255.255',
-          '128.0.0.0-192.0.2.9',
-          '192.0.2.11-255.255.255.254',
-          '0:0:0:0:0:0:0:0',
-          '0:0:0:0:0:0:0:2-2001:db8:0:0:0:0:0:4',
-          '2001:db8:0:0:0:0:0:6-fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-          'fec0:0:0:0:0:0:0:0-ff01:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-          'ff03:0:0:0:0:0:0:0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
-        ],
-        remotePort: null,
-      },
-      {
-        name: 'Hallpass-AUP-hold-2',
-        displayName: 'Hallpass AUP hold: TCP ports other than 443',
-        protocol: 'TCP',
-        remoteAddress: ['10.0.0.5', '2001:db8:0:0:0:0:0:5'],
-        remotePort: ['1-442', '444-65535'],
-      },
-      {
-        name: 'Hallpass-AUP-hold-3',
-        displayName: 'Hallpass AUP hold: UDP ports other than 443',
-        protocol: 'UDP',
-        remoteAddress: ['10.0.0.5', '2001:db8:0:0:0:0:0:5'],
-        remotePort: ['1-442', '444-65535'],
-      },
-    ]);
+const EVERYTHING = 'Hallpass AUP hold: everything but the Hallpass server and allowlist';
+
+describe('windowsHoldPlan', () => {
+  it('blocks each protocol to everywhere but the targets, then other ports of port-limited ones', () => {
+    expect(windowsHoldPlan(TARGETS)).toEqual({
+      elsewhere4: [
+        '0.0.0.0-10.0.0.4',
+        '10.0.0.6-126.255.255.255',
+        '128.0.0.0-192.0.2.9',
+        '192.0.2.11-255.255.255.254',
+      ],
+      elsewhere6: [
+        '0:0:0:0:0:0:0:0',
+        '0:0:0:0:0:0:0:2-2001:db8:0:0:0:0:0:4',
+        '2001:db8:0:0:0:0:0:6-fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        'fec0:0:0:0:0:0:0:0-ff01:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        'ff03:0:0:0:0:0:0:0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      ],
+      rules: [
+        {
+          name: 'Hallpass-AUP-hold-1',
+          displayName: `${EVERYTHING} (TCP)`,
+          protocol: 'TCP',
+          remote: 'elsewhere',
+          remotePort: ['1-52', '54-65535'],
+        },
+        {
+          name: 'Hallpass-AUP-hold-2',
+          displayName: `${EVERYTHING} (UDP)`,
+          protocol: 'UDP',
+          remote: 'elsewhere',
+          remotePort: ['1-52', '54-66', '68-546', '548-65535'],
+        },
+        {
+          name: 'Hallpass-AUP-hold-3',
+          displayName: `${EVERYTHING} (ICMPv4)`,
+          protocol: 'ICMPv4',
+          remote: 'elsewhere-v4',
+          remotePort: null,
+        },
+        {
+          name: 'Hallpass-AUP-hold-4',
+          displayName: `${EVERYTHING} (ICMPv6)`,
+          protocol: 'ICMPv6',
+          remote: 'elsewhere-v6',
+          remotePort: null,
+        },
+        {
+          name: 'Hallpass-AUP-hold-5',
+          displayName: 'Hallpass AUP hold: TCP ports other than 443',
+          protocol: 'TCP',
+          remote: ['10.0.0.5', '2001:db8:0:0:0:0:0:5'],
+          remotePort: ['1-52', '54-442', '444-65535'],
+        },
+        {
+          name: 'Hallpass-AUP-hold-6',
+          displayName: 'Hallpass AUP hold: UDP ports other than 443',
+          protocol: 'UDP',
+          remote: ['10.0.0.5', '2001:db8:0:0:0:0:0:5'],
+          remotePort: ['1-52', '54-66', '68-442', '444-546', '548-65535'],
+        },
+      ],
+    });
   });
 
-  it('with nothing allowed holds to loopback and the link only', () => {
-    const rules = windowsHoldRules([]);
-    expect(rules).toHaveLength(1);
-    expect(rules[0]?.remoteAddress).toEqual([
-      '0.0.0.0-126.255.255.255',
-      '128.0.0.0-255.255.255.254',
+  it('with nothing allowed holds to loopback, the link, DNS and DHCP only', () => {
+    const plan = windowsHoldPlan([]);
+    expect(plan.rules.map((r) => [r.protocol, r.remote])).toEqual([
+      ['TCP', 'elsewhere'],
+      ['UDP', 'elsewhere'],
+      ['ICMPv4', 'elsewhere-v4'],
+      ['ICMPv6', 'elsewhere-v6'],
+    ]);
+    expect(plan.elsewhere4).toEqual(['0.0.0.0-126.255.255.255', '128.0.0.0-255.255.255.254']);
+    expect(plan.elsewhere6).toEqual([
       '0:0:0:0:0:0:0:0',
       '0:0:0:0:0:0:0:2-fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
       'fec0:0:0:0:0:0:0:0-ff01:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
@@ -81,16 +113,16 @@ describe('windowsHoldRules', () => {
   });
 
   it('an address open on any port is not port-limited by another entry for it', () => {
-    const rules = windowsHoldRules([
+    const plan = windowsHoldPlan([
       { address: '10.0.0.5', port: 443 },
       { address: '10.0.0.5', port: null },
       { address: '10.0.0.6', port: 1 },
       { address: '10.0.0.6', port: 65535 },
     ]);
-    expect(rules.map((r) => [r.protocol, r.remoteAddress.slice(0, 2), r.remotePort])).toEqual([
-      ['Any', ['0.0.0.0-10.0.0.4', '10.0.0.7-126.255.255.255'], null],
-      ['TCP', ['10.0.0.6'], ['2-65534']],
-      ['UDP', ['10.0.0.6'], ['2-65534']],
+    expect(plan.elsewhere4.slice(0, 2)).toEqual(['0.0.0.0-10.0.0.4', '10.0.0.7-126.255.255.255']);
+    expect(plan.rules.slice(4).map((r) => [r.protocol, r.remote, r.remotePort])).toEqual([
+      ['TCP', ['10.0.0.6'], ['2-52', '54-65534']],
+      ['UDP', ['10.0.0.6'], ['2-52', '54-66', '68-546', '548-65534']],
     ]);
   });
 });
@@ -128,11 +160,19 @@ describe('windowsHoldScript', async () => {
     const script = windowsHoldScript(TARGETS);
     const lines = script.split('\r\n').map((line) => line.trim());
     const made = lines.filter((line) => line.startsWith('New-NetFirewallRule'));
-    expect(made).toHaveLength(3);
-    expect(made[1]).toBe(
-      "New-NetFirewallRule -Name 'Hallpass-AUP-hold-2' -DisplayName 'Hallpass AUP hold: TCP ports other than 443' " +
+    expect(made).toHaveLength(6);
+    expect(made[0]).toBe(
+      `New-NetFirewallRule -Name 'Hallpass-AUP-hold-1' -DisplayName '${EVERYTHING} (TCP)' ` +
         '-Group $group -Direction Outbound -Action Block -Profile Any -Protocol TCP ' +
-        "-RemoteAddress @('10.0.0.5', '2001:db8:0:0:0:0:0:5') -RemotePort @('1-442', '444-65535') | Out-Null",
+        "-RemoteAddress ($elsewhere4 + $elsewhere6) -RemotePort @('1-52', '54-65535') | Out-Null",
+    );
+    expect(made[4]).toBe(
+      "New-NetFirewallRule -Name 'Hallpass-AUP-hold-5' -DisplayName 'Hallpass AUP hold: TCP ports other than 443' " +
+        '-Group $group -Direction Outbound -Action Block -Profile Any -Protocol TCP ' +
+        "-RemoteAddress @('10.0.0.5', '2001:db8:0:0:0:0:0:5') -RemotePort @('1-52', '54-442', '444-65535') | Out-Null",
+    );
+    expect(lines).toContain(
+      "$elsewhere4 = @('0.0.0.0-10.0.0.4', '10.0.0.6-126.255.255.255', '128.0.0.0-192.0.2.9', '192.0.2.11-255.255.255.254')",
     );
     expect(lines.indexOf('Remove-Hold')).toBeLessThan(lines.findIndex((l) => l.startsWith('New-')));
     expect(script).toMatch(/catch \{\r\n {2}\$result\.error = .*\r\n.*\r\n {2}Remove-Hold\r\n\}/);
@@ -206,12 +246,12 @@ describe('parseWindowsHoldReport (recorded outputs)', () => {
   });
 
   it('every rule enabled, outbound and blocking in the active store, every profile on: held', () => {
-    expect(parseWindowsHoldReport(fixture('constructed-report-held.json'), 3)).toEqual({
+    expect(parseWindowsHoldReport(fixture('constructed-report-held.json'), 6)).toEqual({
       state: 'held',
-      rules: 3,
+      rules: 6,
     });
     // One rule short is not a hold.
-    expect(parseWindowsHoldReport(fixture('constructed-report-held.json'), 4).state).toBe('failed');
+    expect(parseWindowsHoldReport(fixture('constructed-report-held.json'), 7).state).toBe('failed');
   });
 
   it.each(['', 'null', '[]', '{"error":5,"rules":[],"profiles":[]}', '{"rules":[{"Name":1}]}'])(
@@ -233,7 +273,7 @@ describe('parseWindowsReleaseReport', () => {
   it('not released while a rule is left, or when the report is not one', () => {
     expect(parseWindowsReleaseReport(fixture('constructed-report-held.json'))).toEqual({
       state: 'failed',
-      reason: '3 rule(s) of the hold are still in Windows Firewall',
+      reason: '6 rule(s) of the hold are still in Windows Firewall',
     });
     expect(
       parseWindowsReleaseReport(fixture('set-netfirewallrule-access-denied.stderr.txt')).state,
@@ -349,7 +389,7 @@ describe('WindowsNetworkHold', () => {
     expect(ok.scripts).toEqual([windowsReleaseScript()]);
     const stuck = recordedRunner([out(fixture('constructed-report-held.json'))]);
     await expect(new WindowsNetworkHold({ run: stuck.run }).clearLeftover()).rejects.toThrow(
-      'could not release the network hold: 3 rule(s) of the hold are still in Windows Firewall',
+      'could not release the network hold: 6 rule(s) of the hold are still in Windows Firewall',
     );
   });
 });
