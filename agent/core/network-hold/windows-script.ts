@@ -7,14 +7,15 @@
 // rule whose remote addresses are the complement of the allowed ones holds whatever allow rules
 // Windows, other software or Group Policy have already made. Setting DefaultOutboundAction to
 // Block instead would (a) leave every enabled outbound allow rule open — Windows ships dozens and
-// installers add more — (b) be overridden by a GPO that sets the outbound default (many school
-// baselines do), and (c) change a setting that must be remembered and put back after a crash.
+// installers add more — (b) be overridden by a GPO that sets the outbound default, and (c)
+// change a setting that must be remembered and put back after a crash.
 // The rules here change nothing that is not ours: release and crash clean-up delete the group.
 //
 // PLATFORMS: Windows 10/11 and Server 2016+ (NetSecurity module, PowerShell 5.1). The hold needs
 // the firewall on for every profile (it says so when one is off) and Group Policy that merges
-// local rules (the default; "Apply local firewall rules: No" leaves our rules out of the active
-// store, and the check below then reports the hold as not in force).
+// local rules (the default). With "Apply local firewall rules: No" our rules should be missing
+// from the active store, which the check below reports as a hold not in force; not tried on a
+// managed machine.
 import {
   checkTargets,
   complement,
