@@ -13,6 +13,7 @@ import {
   parsePfStatus,
   parsePfToken,
   pfHoldRules,
+  pfMainEvaluatesAnchor,
   PF_ANCHOR,
 } from './pf-rules.ts';
 
@@ -56,6 +57,15 @@ export class DarwinNetworkHold implements NetworkHold {
     const rules = pfHoldRules(allowed);
     this.#held = false;
     try {
+      const main = await this.#pfctl(['-s', 'rules']);
+      if (!pfMainEvaluatesAnchor(main.stdout)) {
+        throw new Error(
+          main.exitCode !== 0
+            ? `pfctl could not show the main ruleset: ${firstRefusal(main.stderr)}`
+            : 'the main pf ruleset does not evaluate anchor "com.apple/*" (was /etc/pf.conf ' +
+                'replaced?), so rules in the hold anchor would filter nothing',
+        );
+      }
       const loaded = await this.#pfctl(['-a', PF_ANCHOR, '-f', '-'], rules);
       if (loaded.exitCode !== 0) {
         throw new Error(`pf refused the rules: ${firstRefusal(loaded.stderr)}`);

@@ -51,6 +51,16 @@ export function pfHoldRules(allowed: HoldTarget[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Whether the main ruleset (`pfctl -s rules`) evaluates com.apple's child anchors, so rules in
+ * PF_ANCHOR are reached at all. The stock ruleset prints `anchor "com.apple/*" all`; a trust
+ * that replaced /etc/pf.conf without it would load our rules into an anchor nothing evaluates,
+ * and a hold that filters nothing must never be reported as held.
+ */
+export function pfMainEvaluatesAnchor(output: string): boolean {
+  return output.split('\n').some((line) => /^anchor "com\.apple\/\*"(\s|$)/.test(line.trim()));
+}
+
 /** The enable reference `pfctl -E` printed (`Token : 123…`), or null when it printed none. */
 export function parsePfToken(output: string): string | null {
   const match = /^Token\s*:\s*(\d{1,20})\s*$/m.exec(output);

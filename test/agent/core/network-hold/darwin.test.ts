@@ -13,6 +13,7 @@ import {
   parsePfStatus,
   parsePfToken,
   pfHoldRules,
+  pfMainEvaluatesAnchor,
   PF_ANCHOR,
 } from '../../../../agent/core/network-hold/pf-rules.ts';
 import type { CommandOutput, Runner } from '../../../../agent/core/runner.ts';
@@ -100,9 +101,21 @@ describe('pfctl outputs (recorded)', () => {
 
   it('reads pfctl -s info', () => {
     expect(parsePfStatus(fixture('pfctl-s-info-enabled-big-sur.txt'))).toBe('enabled');
-    expect(parsePfStatus(fixture('constructed-pfctl-s-info-disabled.txt'))).toBe('disabled');
+    expect(parsePfStatus(fixture('pfctl-s-info-disabled-macos26.txt'))).toBe('disabled');
     expect(parsePfStatus(fixture('pfctl-e-already-enabled.txt'))).toBe('unknown');
     expect(parsePfStatus('')).toBe('unknown');
+  });
+
+  it('the stock main ruleset evaluates com.apple/*; a replaced one does not', () => {
+    expect(pfMainEvaluatesAnchor(fixture('pfctl-s-rules-main-macos26.txt'))).toBe(true);
+    expect(pfMainEvaluatesAnchor(fixture('constructed-pfctl-s-rules-main-replaced.txt'))).toBe(
+      false,
+    );
+    // scrub-anchor is not the filter anchor point; nothing at all is not one either.
+    expect(pfMainEvaluatesAnchor('scrub-anchor "com.apple/*" all fragment reassemble\n')).toBe(
+      false,
+    );
+    expect(pfMainEvaluatesAnchor('')).toBe(false);
   });
 
   it('an anchor that does not exist is empty; rules that are not the hold are not held', () => {
@@ -139,7 +152,7 @@ describe('pfctl outputs (recorded)', () => {
 });
 
 /** Answers like pfctl would for the anchor and enable reference it keeps. */
-function fakePfctl(options: { enable?: string; loadRefusal?: string } = {}) {
+function fakePfctl(options: { enable?: string; loadRefusal?: string; main?: string } = {}) {
   const calls: string[] = [];
   let rules = '';
   let enabled = false;
@@ -159,6 +172,9 @@ function fakePfctl(options: { enable?: string; loadRefusal?: string } = {}) {
       rules = runOptions.input === RULES ? PRINTED : 'unexpected\n';
       return Promise.resolve(out(''));
     }
+    if (line === '-s rules') {
+      return Promise.resolve(out(options.main ?? fixture('pfctl-s-rules-main-macos26.txt')));
+    }
     if (line === '-E') {
       enabled = true;
       return Promise.resolve(out('', options.enable ?? fixture('pfctl-E-token-2019.txt')));
@@ -168,7 +184,7 @@ function fakePfctl(options: { enable?: string; loadRefusal?: string } = {}) {
         out(
           enabled
             ? 'Status: Enabled for 0 days 00:00:01           Debug: Urgent\n'
-            : fixture('constructed-pfctl-s-info-disabled.txt'),
+            : fixture('pfctl-s-info-disabled-macos26.txt'),
         ),
       );
     }
@@ -206,11 +222,17 @@ describe('DarwinNetworkHold', () => {
     const hold = new DarwinNetworkHold({ run: pf.run, tokenFile });
     await hold.hold(TARGETS);
     expect(hold.held()).toBe(true);
-    expect(pf.calls).toEqual([`-a ${PF_ANCHOR} -f -`, '-E', '-s info', `-a ${PF_ANCHOR} -s rules`]);
+    expect(pf.calls).toEqual([
+      '-s rules',
+      `-a ${PF_ANCHOR} -f -`,
+      '-E',
+      '-s info',
+      `-a ${PF_ANCHOR} -s rules`,
+    ]);
     expect(await readFile(tokenFile, 'utf8')).toBe('8914907148313668449\n');
     await hold.release();
     expect(hold.held()).toBe(false);
-    expect(pf.calls.slice(4)).toEqual([
+    expect(pf.calls.slice(5)).toEqual([
       `-a ${PF_ANCHOR} -F all`,
       `-a ${PF_ANCHOR} -s rules`,
       '-X 8914907148313668449',
@@ -234,6 +256,17 @@ describe('DarwinNetworkHold', () => {
     );
     expect(hold.held()).toBe(false);
     expect(pf.calls).toContain(`-a ${PF_ANCHOR} -F all`);
+  });
+
+  it('a main ruleset that never reaches the anchor: no hold, pf not enabled, and why', async () => {
+    const pf = fakePfctl({ main: fixture('constructed-pfctl-s-rules-main-replaced.txt') });
+    const hold = new DarwinNetworkHold({ run: pf.run, tokenFile });
+    await expect(hold.hold(TARGETS)).rejects.toThrow(
+      'could not hold the network: the main pf ruleset does not evaluate anchor "com.apple/*"',
+    );
+    expect(hold.held()).toBe(false);
+    expect(pf.calls).not.toContain('-E');
+    expect(pf.calls).not.toContain(`-a ${PF_ANCHOR} -f -`);
   });
 
   it('rules pf refuses: the reason is pfctl’s', async () => {

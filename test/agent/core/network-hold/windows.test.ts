@@ -223,6 +223,14 @@ describe('parseWindowsHoldReport (recorded outputs)', () => {
     });
   });
 
+  it('an inbound block rule (Server 2025 capture) is not an outbound hold', () => {
+    expect(parseWindowsHoldReport(fixture('report-inbound-block-server-2025.json'), 1)).toEqual({
+      state: 'failed',
+      reason:
+        "Windows Firewall shows 0 of the hold's 1 rules in force (Group Policy may not merge local rules)",
+    });
+  });
+
   it('names the profiles that are off', () => {
     expect(parseWindowsHoldReport(fixture('report-private-public-off.json'), 1)).toEqual({
       state: 'failed',
