@@ -88,8 +88,8 @@ export function aupPolicyWarnings(aup: AupPolicy): string[] {
   const actions = [aup.onDecline, aup.onDeclineByRole?.staff, aup.onDeclineByRole?.pupil];
   return actions.includes('hold-network')
     ? [
-        'aup: hold-network is enforced on Linux only; on Windows and macOS a decline is recorded ' +
-          'with an actionError saying so',
+        'aup: hold-network on Windows (Windows Firewall) and macOS (pf) has been checked only ' +
+          'against recorded command outputs, not on a real device: try it on one device first',
       ]
     : [];
 }

@@ -1,7 +1,8 @@
 // The service's network hold for the AUP's hold-network action: what a held device may still
 // reach (the Hallpass server and the policy's allowlist, names resolved now), the OS hold
 // itself (agent/core/network-hold), and whose decline it is for. Stopped with the service, which
-// releases it; a service that dies without stopping releases it too (the hold is owned by it).
+// releases it; a service that dies without stopping releases it too on Linux (the hold is owned
+// by it) and, on Windows and macOS, when it starts again (start() clears what is left).
 import type { NetworkHold } from '../core/network-hold/index.ts';
 import {
   parseHoldEntry,
@@ -23,6 +24,7 @@ export interface NetworkHoldDutyOptions {
   log: {
     warn(details: Record<string, unknown>, message: string): void;
     info(details: Record<string, unknown>, message: string): void;
+    error(details: Record<string, unknown>, message: string): void;
   };
 }
 
@@ -80,16 +82,44 @@ export class NetworkHoldDuty implements AupNetworkHold {
     });
   }
 
+  /**
+   * Lifts the hold. When the OS refuses (a Windows or macOS firewall command failing), the hold
+   * stays recorded as this user's, so the next look at the console tries again.
+   */
   release(): Promise<void> {
     return this.#serially(async () => {
-      this.#heldFor = null;
       await this.#o.hold.release();
+      this.#heldFor = null;
     });
   }
 
-  /** Releases any hold: the service is stopping. */
-  stop(): Promise<void> {
-    return this.release();
+  /**
+   * Clears a hold a crashed run of the service left (Windows Firewall rules and pf anchors
+   * outlive their maker). Runs before any hold of this run, in the same queue; never rejects.
+   */
+  start(): Promise<void> {
+    return this.#serially(async () => {
+      try {
+        await this.#o.hold.clearLeftover();
+      } catch (error) {
+        this.#o.log.error(
+          { error: error instanceof Error ? error.message : String(error) },
+          'a network hold left by an earlier run could not be cleared',
+        );
+      }
+    });
+  }
+
+  /** Releases any hold: the service is stopping. Never rejects; a failure is logged. */
+  async stop(): Promise<void> {
+    try {
+      await this.release();
+    } catch (error) {
+      this.#o.log.error(
+        { error: error instanceof Error ? error.message : String(error) },
+        'the network hold could not be released as the service stopped',
+      );
+    }
   }
 
   #serially<T>(task: () => Promise<T>): Promise<T> {

@@ -238,7 +238,7 @@ export async function runService(options: {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
   }
   const networkHold = new NetworkHoldDuty({
-    hold: options.networkHold ?? networkHoldFor(os),
+    hold: options.networkHold ?? networkHoldFor(os, { run: host.run, stateDir: config.stateDir }),
     serverUrl: () => credential?.serverUrl ?? config.serverUrl,
     allow: () => opened.cache.current().aup.networkHold?.allow ?? [],
     resolve: async (name) => (await lookup(name, { all: true })).map((entry) => entry.address),
@@ -332,6 +332,9 @@ export async function runService(options: {
   // Not awaited: an OS that hangs (a stuck udevadm) must not hold up the service; start() never
   // rejects, and what the OS refuses is in the guard's status.
   void usbGuard?.start();
+  // Before any decline can hold (the duty runs its work in order): a hold a crashed run left on
+  // Windows or macOS is cleared here. Not awaited, like the USB guard: start() never rejects.
+  void networkHold.start();
   aupSessions.start();
   log.info({ stateDir: config.stateDir, ipc: config.ipcPath }, 'service started');
   return {

@@ -194,8 +194,9 @@ export const AupDeclineActionSchema = Type.Union(
   {
     description:
       "hold-network: the device's outbound network is held to the Hallpass server and " +
-      '`networkHold.allow` until the user signs (Linux, nftables); where the OS has no hold yet ' +
-      '(Windows, macOS) the decline is recorded with an actionError saying so.',
+      '`networkHold.allow` until the user signs (Linux: nftables; Windows: Windows Firewall block ' +
+      'rules; macOS: a pf anchor); a hold that cannot be made is recorded with an actionError ' +
+      'saying why.',
   },
 );
 export type AupDeclineAction = Static<typeof AupDeclineActionSchema>;

@@ -14,6 +14,8 @@ export interface Target {
 export const SERVER: Target = { address: '10.99.0.1', port: 7001 };
 export const OTHER: Target = { address: '10.99.0.2', port: 7002 };
 export const LOOPBACK: Target = { address: '127.0.0.1', port: 7003 };
+/** DNS (over TCP) on the other host: a hold leaves port 53 open to any resolver. */
+export const OTHER_DNS: Target = { address: OTHER.address, port: 53 };
 
 /** What a refused connection looks like to the application (reset, refused, or not permitted). */
 export const REFUSED = ['ECONNRESET', 'ECONNREFUSED', 'EPERM'];
@@ -60,7 +62,7 @@ export async function makeNamespace(): Promise<Namespace> {
       throw new Error(`${argv.join(' ')}: ${result.stderr}`);
     }
   }
-  const serve = [SERVER, OTHER, LOOPBACK]
+  const serve = [SERVER, OTHER, LOOPBACK, OTHER_DNS]
     .map((t) => `net.createServer((c) => c.end()).listen(${String(t.port)}, '${t.address}');`)
     .join('');
   const [command = 'ip', ...args] = inside;

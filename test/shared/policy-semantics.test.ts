@@ -127,10 +127,10 @@ describe('AUP policy semantics', () => {
     expect(() => parsePolicyText(JSON.stringify(bad), 'p.json')).toThrow(/userPattern/);
   });
 
-  it('accepts hold-network with a warning that only Linux enforces it', () => {
+  it('accepts hold-network, warning that Windows and macOS were checked on recordings only', () => {
     const aup = { ...example.aup, onDecline: 'hold-network' as const };
     expect(aupPolicyProblems(aup)).toEqual([]);
-    expect(aupPolicyWarnings(aup)[0]).toMatch(/enforced on Linux only/);
+    expect(aupPolicyWarnings(aup)[0]).toMatch(/checked only against recorded command outputs/);
     expect(aupPolicyWarnings(example.aup)).toEqual([]);
   });
 

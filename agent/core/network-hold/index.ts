@@ -1,40 +1,35 @@
-// The network hold of each OS, chosen once. Linux holds with nftables; Windows (Windows Firewall)
-// and macOS (pf) are not built yet and say so when asked to hold.
+// The network hold of each OS, chosen once: Linux holds with nftables (linux.ts), Windows with
+// Windows Firewall block rules (windows.ts), macOS with a pf anchor (darwin.ts). Only the Linux
+// hold has run for real here (in a network namespace); the Windows and macOS holds are tested on
+// their script and rule text and on recorded outputs of the commands they read.
+import { join } from 'node:path';
 import type { OsName } from '../platform.ts';
+import type { Runner } from '../runner.ts';
+import { DarwinNetworkHold } from './darwin.ts';
 import { LinuxNetworkHold } from './linux.ts';
-import type { HoldTarget, NetworkHold } from './network-hold.ts';
+import type { NetworkHold } from './network-hold.ts';
+import { WindowsNetworkHold } from './windows.ts';
 
 export type { HoldTarget, NetworkHold } from './network-hold.ts';
 
-/** A hold that cannot hold: every attempt rejects with `reason`. */
-class UnsupportedNetworkHold implements NetworkHold {
-  readonly #reason: string;
-  constructor(reason: string) {
-    this.#reason = reason;
-  }
-  hold(_allowed: HoldTarget[]): Promise<void> {
-    return Promise.reject(new Error(this.#reason));
-  }
-  release(): Promise<void> {
-    return Promise.resolve();
-  }
-  held(): boolean {
-    return false;
-  }
+/** What the Windows and macOS holds run commands with and keep their state in. */
+export interface NetworkHoldContext {
+  run: Runner;
+  /** The service's root-only state folder (macOS keeps pf's enable token there). */
+  stateDir: string;
 }
 
 /** The network hold of `os`. */
-export function networkHoldFor(os: OsName): NetworkHold {
+export function networkHoldFor(os: OsName, context: NetworkHoldContext): NetworkHold {
   switch (os) {
     case 'linux':
       return new LinuxNetworkHold();
     case 'windows':
-      return new UnsupportedNetworkHold(
-        'holding the network is not built for Windows yet (Windows Firewall): recorded only',
-      );
+      return new WindowsNetworkHold({ run: context.run });
     case 'darwin':
-      return new UnsupportedNetworkHold(
-        'holding the network is not built for macOS yet (pf): recorded only',
-      );
+      return new DarwinNetworkHold({
+        run: context.run,
+        tokenFile: join(context.stateDir, 'network-hold-pf-token'),
+      });
   }
 }

@@ -46,6 +46,11 @@ export class LinuxNetworkHold implements NetworkHold {
     return this.#child !== null;
   }
 
+  /** Nothing to clear: the kernel dropped a crashed service's table with its socket. */
+  clearLeftover(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async hold(allowed: HoldTarget[]): Promise<void> {
     const script = holdScript(allowed);
     await this.release();

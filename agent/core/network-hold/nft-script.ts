@@ -30,7 +30,7 @@ function targetRule(target: HoldTarget): string | null {
 
 /**
  * The commands that hold outbound traffic to `allowed`. Loopback stays open (local services
- * and the system's stub resolver), as do DHCP (so the lease renews) and replies on connections
+ * and the system's stub resolver), as do DHCP (so the lease renews), DNS and replies on connections
  * already allowed; everything else is refused at once (the application sees the connection
  * fail rather than hang). Throws on a target that is not an address: names are resolved first.
  */
@@ -51,6 +51,9 @@ export function holdScript(allowed: HoldTarget[]): string[] {
     `add rule inet ${HOLD_TABLE} output ip daddr 127.0.0.0/8 accept`,
     `add rule inet ${HOLD_TABLE} output ip6 daddr ::1 accept`,
     `add rule inet ${HOLD_TABLE} output udp dport { 67, 547 } accept`,
+    // DNS to any resolver: allowlisted names (and the server's) must resolve while held, and
+    // the resolver the network hands out is not known here. A lookup carries no browsing.
+    `add rule inet ${HOLD_TABLE} output meta l4proto { tcp, udp } th dport 53 accept`,
     ...rules,
     `add rule inet ${HOLD_TABLE} output meta l4proto tcp counter reject with tcp reset`,
     `add rule inet ${HOLD_TABLE} output counter reject`,

@@ -12,6 +12,7 @@ import {
   makeNamespace,
   namespacesUsable,
   OTHER,
+  OTHER_DNS,
   REFUSED,
   SERVER,
   type Namespace,
@@ -34,6 +35,8 @@ describe.skipIf(!namespacesUsable)('LinuxNetworkHold in a network namespace', ()
     expect(await ns.tables()).toContain(HOLD_TABLE);
     expect(await ns.probe(SERVER)).toBe('ok');
     expect(await ns.probe(LOOPBACK)).toBe('ok');
+    // DNS to any resolver stays open, so names resolve while held.
+    expect(await ns.probe(OTHER_DNS)).toBe('ok');
     // Refused at once, not left to time out.
     expect(REFUSED).toContain(await ns.probe(OTHER));
     // The same address on another port is not the server.

@@ -62,7 +62,7 @@ describe('resolveHoldTargets', () => {
 });
 
 describe('holdScript', () => {
-  it('opens loopback, DHCP, replies and the targets, then refuses the rest', () => {
+  it('opens loopback, DHCP, DNS, replies and the targets, then refuses the rest', () => {
     const script = holdScript([
       { address: '10.0.0.5', port: 443 },
       { address: '2001:db8::5', port: null },
@@ -72,6 +72,9 @@ describe('holdScript', () => {
       'add rule inet hallpass_aup_hold output ip daddr 10.0.0.5 meta l4proto { tcp, udp } th dport 443 accept',
     );
     expect(script).toContain('add rule inet hallpass_aup_hold output ip6 daddr 2001:db8::5 accept');
+    expect(script).toContain(
+      'add rule inet hallpass_aup_hold output meta l4proto { tcp, udp } th dport 53 accept',
+    );
     expect(script.at(-1)).toBe('add rule inet hallpass_aup_hold output counter reject');
   });
 
