@@ -48,6 +48,8 @@ const TABLES = [
   'devices',
   'compliance_snapshots',
   'aup_seen_users',
+  // One row per event naming a user (subject access, migration 021): grows with events.
+  'person_events',
 ] as const;
 
 interface SimDevice {

@@ -3,6 +3,7 @@ import {
   CheckResultSchema,
   ComplianceReportSchema,
   DeviceFactsSchema,
+  PersonExportSchema,
   PolicySchema,
 } from '../shared/index.ts';
 
@@ -14,6 +15,8 @@ export function jsonSchemaFiles(): Record<string, string> {
     'check-result.schema.json': CheckResultSchema,
     'device-facts.schema.json': DeviceFactsSchema,
     'agent-event.schema.json': AgentEventSchema,
+    // The subject access export ICT hands to a pupil, parent or member of staff.
+    'person-export.schema.json': PersonExportSchema,
   };
   return Object.fromEntries(
     Object.entries(entries).map(([name, schema]) => [

@@ -15,6 +15,7 @@ export * from './validate.ts';
 export * from './policy-semantics.ts';
 export * from './aup-text.ts';
 export * from './schemas/aup-register.ts';
+export * from './schemas/person-export.ts';
 export * from './schemas/school-page.ts';
 export * from './schemas/alerts.ts';
 export * from './check-names.ts';

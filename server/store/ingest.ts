@@ -19,7 +19,8 @@ import { aupUserKey } from './aup-records.ts';
  * - the device's contact time always moves; its facts and overall status follow the newest report
  *   unless a newer one is stored;
  * - each AUP event claimed now also becomes one typed row of the AUP register (`aup_records`), and
- *   each user an event claimed now names is marked seen at the device's school (`aup_seen_users`);
+ *   each user an event claimed now names is marked seen at the device's school (`aup_seen_users`)
+ *   and indexed by their name's key for subject access (`person_events`);
  * - accepted = every report of the batch (each is applied), plus the event ids claimed now or
  *   delivered by this same device before (a resend). An event id held for another device is never
  *   accepted: one device cannot write over another's records.
@@ -130,6 +131,14 @@ with batch as (
     user_name = excluded.user_name, last_seen_at = excluded.last_seen_at,
     device_id = excluded.device_id, event_type = excluded.event_type
   where aup_seen_users.last_seen_at < excluded.last_seen_at
+), person_claims as (
+  -- Each event claimed now that names a console user, under that user's key (subject access).
+  insert into person_events (user_key, occurred_at, event_id)
+  select t.user_key, t.occurred_at, t.id
+    from unnest($14::uuid[], $16::timestamptz[], $21::text[]) as t(id, occurred_at, user_key)
+    join event_claims c using (id)
+   where t.user_key is not null
+  on conflict do nothing
 )
 select id from batch
 union all
@@ -153,6 +162,34 @@ function seenUser(event: AgentEvent): string | null {
       return event.data.user === null || event.data.user === '' ? null : event.data.user;
     default:
       return null;
+  }
+}
+
+/**
+ * The console user an event names, for subject access (`person_events`); null when none. Every
+ * event type is named here, so a new type that carries a user name cannot be forgotten: the
+ * compiler asks for a decision (see also the list in server/store/person-export.ts).
+ */
+export function namedUser(event: AgentEvent): string | null {
+  switch (event.type) {
+    case 'aup.accepted':
+    case 'aup.declined':
+    case 'idle.locked':
+    case 'usb.blocked':
+    case 'usb.allowed':
+    case 'tamper.tray-missing':
+      return event.data.user === null || event.data.user === '' ? null : event.data.user;
+    case 'tamper.antivirus-disabled':
+    case 'tamper.agent-stopped':
+    case 'tamper.policy-rejected':
+    case 'tamper.state-corrupt':
+    case 'tamper.events-dropped':
+    case 'outbox.reports-dropped':
+      return null;
+    default: {
+      const unnamed: never = event;
+      throw new Error(`event type not sorted for subject access: ${JSON.stringify(unnamed)}`);
+    }
   }
 }
 
@@ -209,6 +246,10 @@ export async function ingestBatch(
       }),
       storage.keep === 'all',
       new Date(now.getTime() - storage.retentionDays * 86_400_000),
+      events.map((e) => {
+        const user = namedUser(e);
+        return user === null ? null : aupUserKey(user);
+      }),
     ],
     { name: 'ingest-batch' },
   );

@@ -655,6 +655,7 @@ export const AuditActionSchema = Type.Union([
   Type.Literal('alert-destination.remove'),
   Type.Literal('alert-destination.test'),
   Type.Literal('alert-delivery.retry'),
+  Type.Literal('person.export'),
 ]);
 export type AuditAction = Static<typeof AuditActionSchema>;
 

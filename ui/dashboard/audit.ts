@@ -30,6 +30,7 @@ const ACTION_WORDS: Record<AuditAction, string> = {
   'alert-destination.remove': 'Alert destination removed',
   'alert-destination.test': 'Test alert sent',
   'alert-delivery.retry': 'Alert delivery retried',
+  'person.export': 'Personal data exported',
 };
 
 const TARGET_WORDS: Record<string, string> = {
@@ -41,6 +42,7 @@ const TARGET_WORDS: Record<string, string> = {
   device: 'Device',
   'alert-destination': 'Alert destination',
   'alert-delivery': 'Alert delivery',
+  person: 'Person (console user)',
 };
 
 const isAction = (text: string): text is AuditAction => Object.hasOwn(ACTION_WORDS, text);

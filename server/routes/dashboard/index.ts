@@ -16,6 +16,7 @@ const PAGES: Record<string, string> = {
   '/policies': 'policies.html',
   '/tokens': 'tokens.html',
   '/audit': 'audit.html',
+  '/people': 'people.html',
   '/alerts': 'alerts.html',
   '/accounts': 'accounts.html',
   '/schools': 'schools.html',

@@ -140,9 +140,10 @@ describe('dashboard quality bar (Chromium)', () => {
     ['alerts', '/alerts'],
     ['accounts', '/accounts'],
     ['schools and device groups', '/schools'],
+    ['subject access', '/people'],
   ];
 
-  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])(
+  it.each([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])(
     'signed-in page %i meets the bar',
     async (index) => {
       const [name, path] = pages()[index] ?? ['', ''];

@@ -23,6 +23,7 @@ const PAGES = [
   ['/devices/0b7f1c7e-2a0e-4f55-9d8e-6f0d3c1b2a90', 'device'],
   ['/tokens', 'tokens'],
   ['/audit', 'audit'],
+  ['/people', 'people'],
   ['/alerts', 'alerts'],
   ['/accounts', 'accounts'],
   ['/schools', 'schools'],
@@ -115,6 +116,7 @@ describe('dashboard pages and files', () => {
       ['/chase', 'Chase list'],
       ['/usb', 'USB storage'],
       ['/aup', 'AUP register'],
+      ['/people', 'Subject access'],
       ['/policies', 'Policies'],
       ['/schools', 'Schools'],
       ['/tokens', 'Enrolment tokens'],
@@ -138,6 +140,7 @@ describe('dashboard pages and files', () => {
     expect(currentOf('policies.html')).toBe('/policies');
     expect(currentOf('accounts.html')).toBe('/accounts');
     expect(currentOf('schools.html')).toBe('/schools');
+    expect(currentOf('people.html')).toBe('/people');
   });
 
   it('a page naming a menu link the shared header lacks is a bug, said at once', () => {

@@ -9,6 +9,7 @@ import { eventRoutes } from './events.ts';
 import { governorsReportRoutes } from './governors-report.ts';
 import { groupPolicyRoutes } from './group-policy.ts';
 import { namedRoutes, organisationRoutes } from './named.ts';
+import { peopleRoutes } from './people.ts';
 import { policyCheckRoutes } from './policy-check.ts';
 import { reenrolmentRoutes } from './re-enrolment.ts';
 import { schoolPageRoutes } from './school-page.ts';
@@ -44,6 +45,7 @@ export const ictRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(userRoutes);
   await app.register(usbRoutes);
   await app.register(aupRegisterRoutes);
+  await app.register(peopleRoutes);
   await app.register(auditRoutes);
   await app.register(alertRoutes);
 };
