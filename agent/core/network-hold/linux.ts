@@ -3,6 +3,7 @@
 // `apt-get install nftables` (the package depends on it; PLATFORMS.md §8).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFile } from 'node:child_process';
+import { probeEnvironment } from '../probe-environment.ts';
 import type { HoldTarget, NetworkHold } from './network-hold.ts';
 import { HOLD_TABLE, holdScript } from './nft-script.ts';
 
@@ -14,11 +15,21 @@ export interface LinuxHoldOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The environment nft runs in, as root: the probes' fixed root-only PATH and nothing inherited
+ * (issue 12), so a planted `nft` (or `ip`) early on the PATH that started the service is never
+ * the program that holds — or fails to hold — the network.
+ */
+function nftEnvironment(): { env: Record<string, string>; cwd: string } {
+  return probeEnvironment('linux', process.env);
+}
+
 /** Runs a one-shot nft command; resolves with stdout, rejects with stderr's first line. */
 function nftOnce(nft: string[], args: string[], timeoutMs: number): Promise<string> {
   const [command = 'nft', ...prefix] = nft;
+  const options = { timeout: timeoutMs, ...nftEnvironment() };
   return new Promise((resolve, reject) => {
-    execFile(command, [...prefix, ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
+    execFile(command, [...prefix, ...args], options, (error, stdout, stderr) => {
       if (error === null) {
         resolve(stdout);
         return;
@@ -55,7 +66,10 @@ export class LinuxNetworkHold implements NetworkHold {
     const script = holdScript(allowed);
     await this.release();
     const [command = 'nft', ...prefix] = this.#nft;
-    const child = spawn(command, [...prefix, '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, [...prefix, '-i'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...nftEnvironment(),
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {

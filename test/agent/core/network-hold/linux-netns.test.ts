@@ -3,6 +3,10 @@
 // through only what it allows, goes the moment it is released, and goes with the process that
 // made it when that process is killed (the kernel drops an owned table with its socket).
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinuxNetworkHold } from '../../../../agent/core/network-hold/linux.ts';
 import { HOLD_TABLE } from '../../../../agent/core/network-hold/nft-script.ts';
@@ -46,6 +50,40 @@ describe.skipIf(!namespacesUsable)('LinuxNetworkHold in a network namespace', ()
     expect(hold.held()).toBe(false);
     expect(await ns.tables()).not.toContain(HOLD_TABLE);
     expect(await ns.probe(OTHER)).toBe('ok');
+  }, 120_000);
+
+  // Issue 12: the root service may have been started with any PATH; a fake `ip` or `nft` early
+  // on it must never be what holds the network.
+  it('runs nft from the fixed root-only PATH, never a planted one', async () => {
+    const fakes = await mkdtemp(join(tmpdir(), 'hallpass-fake-nft-'));
+    const marker = join(fakes, 'ran');
+    for (const name of ['ip', 'nft']) {
+      await writeFile(join(fakes, name), `#!/bin/sh\necho "$0" >> ${marker}\nexit 0\n`, {
+        mode: 0o755,
+      });
+    }
+    // Only the hold's own commands see the planted PATH; the test's checks use the real one.
+    const inherited = process.env.PATH;
+    const withPlantedPath = async (step: () => Promise<void>): Promise<void> => {
+      process.env.PATH = `${fakes}:${inherited ?? ''}`;
+      try {
+        await step();
+      } finally {
+        process.env.PATH = inherited;
+      }
+    };
+    const hold = new LinuxNetworkHold({ nft: [...ns.inside, 'nft'] });
+    try {
+      await withPlantedPath(() => hold.hold([SERVER]));
+      expect(await ns.tables()).toContain(HOLD_TABLE);
+      expect(REFUSED).toContain(await ns.probe(OTHER));
+      await withPlantedPath(() => hold.release());
+      expect(await ns.tables()).not.toContain(HOLD_TABLE);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      await hold.release();
+      await rm(fakes, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('a second hold replaces the first; an address with any port is allowed whole', async () => {
