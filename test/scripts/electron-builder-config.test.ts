@@ -6,6 +6,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FuseV1Options } from '@electron/fuses';
+import { TRAY_UI_FOLDERS } from '../../agent/tray/ui-files.ts';
 import afterPack, { TRAY_FUSES, type AfterPackContext } from '../../scripts/tray-after-pack.ts';
 
 const root = new URL('../../', import.meta.url);
@@ -59,6 +60,15 @@ describe('electron-builder.yml', () => {
     expect(c.extraMetadata.main).toBe('dist/tray/main.mjs');
     expect(c.files.filter((f) => f.startsWith('agent') || f.startsWith('server'))).toEqual([]);
     expect(c.afterPack).toBe('./scripts/tray-after-pack.ts');
+  });
+
+  it('packs exactly the ui/ folders the tray serves its windows from', async () => {
+    // A folder left out loads nothing in a real install (the AUP window once was).
+    const { files } = (await config()) as { files: string[] };
+    const uiFolders = files
+      .filter((f) => f.startsWith('ui/'))
+      .map((f) => /^ui\/([a-z-]+)\/\*\*$/.exec(f)?.[1] ?? `unexpected pattern ${f}`);
+    expect(uiFolders.sort()).toEqual([...TRAY_UI_FOLDERS].sort());
   });
 });
 
