@@ -18,3 +18,4 @@ export * from './schemas/aup-register.ts';
 export * from './schemas/school-page.ts';
 export * from './schemas/alerts.ts';
 export * from './check-names.ts';
+export * from './canonical-json.ts';
