@@ -6,6 +6,7 @@ import {
   type AgentEvent,
   type AgentStatus,
   type CheckResult,
+  type ComplianceReport,
   type DeviceFacts,
   type ReportBatch,
 } from '../../shared/index.ts';
@@ -17,6 +18,7 @@ import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
 import type { OsName } from '../core/platform.ts';
 import type { PolicyCache } from '../core/policy/policy-cache.ts';
 import { buildReport } from '../core/report.ts';
+import { baseAfterAccepted, planDeltas, type ReportBase } from '../core/report-delta.ts';
 import type { AupSignaturesFetch, PolicyFetch } from '../core/server-client.ts';
 import { addPassFailure, agentHealthResult, type PassFailures } from './agent-health.ts';
 import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
@@ -86,6 +88,8 @@ export class AgentService {
   #passMustReport = false;
   /** Each check's status in the last report queued. */
   #queuedStatuses = new Map<string, string>();
+  /** The last report the server said it holds: reports after it go as deltas (report-delta.ts). */
+  #reportBase: ReportBase | null = null;
 
   constructor(parts: ServiceParts) {
     this.#parts = parts;
@@ -298,7 +302,7 @@ export class AgentService {
     const send = async (batch: OutboxItem[]): Promise<SendOutcome> => {
       const reports = batch.flatMap((i) => (i.kind === 'report' ? [i.payload] : []));
       const events = batch.flatMap((i) => (i.kind === 'event' ? [i.payload] : []));
-      return connection.sendBatch({ schemaVersion: SCHEMA_VERSION, reports, events });
+      return this.#sendReports(connection, reports, events);
     };
     const result = await deliver(this.#parts.outbox, send);
     if (result.delivered > 0) {
@@ -320,6 +324,65 @@ export class AgentService {
       );
     }
     this.#scheduleDelivery();
+  }
+
+  /**
+   * Sends reports as deltas from the last report the server holds when it can, else in full. A
+   * delta batch the server refuses (it holds another base: restored, re-enrolled, or it takes no
+   * deltas) goes again at once in full: the outbox holds the full reports, so nothing is lost.
+   */
+  async #sendReports(
+    connection: DeviceConnection,
+    reports: ComplianceReport[],
+    events: AgentEvent[],
+  ): Promise<SendOutcome> {
+    const nowMs = this.#parts.host.now().getTime();
+    const deltas = planDeltas(this.#reportBase, reports, nowMs);
+    if (deltas !== null) {
+      const outcome = await connection.sendBatch({
+        schemaVersion: SCHEMA_VERSION,
+        reports: [],
+        deltas,
+        events,
+      });
+      if (outcome.kind === 'accepted') {
+        this.#noteAccepted(reports, outcome, true, nowMs);
+        return outcome;
+      }
+      if (
+        outcome.kind === 'retry-after' ||
+        (outcome.kind === 'failed' && !isRefusal(outcome.error))
+      ) {
+        // An outage or a busy server says nothing about the base: the next try is a delta again.
+        return outcome;
+      }
+      this.#parts.log.info(
+        { error: outcome.kind === 'failed' ? errorText(outcome.error) : outcome.reason },
+        'server refused the report deltas; sending the reports in full',
+      );
+      this.#reportBase = null;
+    }
+    const outcome = await connection.sendBatch({ schemaVersion: SCHEMA_VERSION, reports, events });
+    if (outcome.kind === 'accepted') {
+      this.#noteAccepted(reports, outcome, false, nowMs);
+    }
+    return outcome;
+  }
+
+  #noteAccepted(
+    reports: readonly ComplianceReport[],
+    outcome: Extract<SendOutcome, { kind: 'accepted' }>,
+    asDeltas: boolean,
+    nowMs: number,
+  ): void {
+    this.#reportBase = baseAfterAccepted({
+      base: this.#reportBase,
+      reports,
+      acceptedIds: outcome.ids,
+      asDeltas,
+      heldDigest: outcome.reportDigest ?? null,
+      nowMs,
+    });
   }
 
   async #announceStop(detail: string): Promise<void> {
@@ -489,6 +552,12 @@ export class AgentService {
     }, ms);
     this.#timers.add(timer);
   }
+}
+
+/** A 4xx answer about the content (a refused delta, a base the server lacks), not an outage. */
+function isRefusal(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 401;
 }
 
 function errorText(error: unknown): string {
