@@ -167,9 +167,10 @@ const ADOPT_DELTA = '(d.last_report_at is null or d.last_report_at <= $4)';
  * A chain of deltas in one statement. The device row's update is the guard: it matches only when
  * the held digest ($3: the chain's base and each delta's digest) is one the chain starts from or
  * passes through, and every other write depends on it through RETURNING, so a wrong base writes
- * nothing. Raw reports are not stored (the server has no full body; the device's full reports
- * bring news, and deltas bring only results, whose changes are history rows). $4, $5: the newest
- * delta's time and overall status; $19: the chain's last digest; $20: the delta ids.
+ * nothing. A delta that changed a status is kept raw as the delta it is (the server has no full
+ * body; what it lacks, facts and unchanged results, is the base's, unchanged by definition).
+ * $4, $5: the newest delta's time and overall status; $19: the chain's last digest; $20–$22: the
+ * deltas' ids, times and bodies; $23: the retention cutoff.
  */
 const DELTA_SQL = `
 with device as (
@@ -184,7 +185,16 @@ with device as (
   select t.* from unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::jsonb[])
            with ordinality as t(report_id, check_id, status, summary, remediation, evidence, measured_at, reason, n)
    where exists (select 1 from device)
-), ${RESULT_CTES}), ${EVENT_CTES('where exists (select 1 from device)')})
+), ${RESULT_CTES}), stored_deltas as (
+  -- A delta that changed a status is news: kept raw as it came (its changed results, evidence
+  -- included, and the digests it joins), as a full report with news would be.
+  insert into reports (id, device_id, created_at, received_at, body)
+  select t.id, $1, t.created_at, $2, t.body
+    from unnest($20::uuid[], $21::timestamptz[], $22::jsonb[]) as t(id, created_at, body)
+   where t.created_at >= $23
+     and t.id in (select report_id from runs where previous is distinct from status)
+  on conflict (id) do nothing
+), ${EVENT_CTES('where exists (select 1 from device)')})
 select id::text, 'id' as kind from unnest($20::uuid[]) as t(id) where exists (select 1 from device)
 union all
 select id::text, 'id' from event_claims
@@ -347,6 +357,7 @@ export async function ingestDeltaBatch(
   deviceId: string,
   batch: ReportBatch,
   now: Date,
+  retentionDays: number = DEFAULT_REPORT_STORAGE.retentionDays,
 ): Promise<DeltaOutcome> {
   const deltas = batch.deltas ?? [];
   const last = deltas.at(-1);
@@ -372,6 +383,9 @@ export async function ingestDeltaBatch(
       // The chain's end: what the device holds once all of it is applied.
       Buffer.from(last.digest, 'hex'),
       deltas.map((d) => d.id),
+      deltas.map((d) => d.createdAt),
+      deltas.map((d) => JSON.stringify(d)),
+      new Date(now.getTime() - retentionDays * 86_400_000),
     ],
     { name: 'ingest-deltas' },
   );

@@ -89,7 +89,7 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const outcome =
           storage.keep === 'all'
             ? { kind: 'base-mismatch' as const, heldDigest: null }
-            : await ingestDeltaBatch(app.db, deviceId, request.body, now);
+            : await ingestDeltaBatch(app.db, deviceId, request.body, now, storage.retentionDays);
         if (outcome.heldDigest !== null) {
           void reply.header(REPORT_DIGEST_HEADER, outcome.heldDigest);
         }

@@ -146,6 +146,13 @@ describeEachEngine('reports as deltas', (engine) => {
         device.id,
       ]);
       expect(events).toHaveLength(1);
+      // The change is news: the delta is kept raw, once, as it came.
+      const raw = await server.db.query<{ id: string; body: unknown }>(
+        'select id, body from reports where device_id = $1 order by created_at',
+        [device.id],
+      );
+      expect(raw.map((r) => r.id)).toEqual([first.id, failing.id]);
+      expect(raw[1]?.body).toEqual(change);
       expect(await deviceRow(device.id)).toMatchObject({
         overall_status: 'fail',
         digest: reportDigest(failing),
