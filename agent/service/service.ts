@@ -90,6 +90,8 @@ export class AgentService {
   #queuedStatuses = new Map<string, string>();
   /** The last report the server said it holds: reports after it go as deltas (report-delta.ts). */
   #reportBase: ReportBase | null = null;
+  /** The wait before the next heartbeat; every accepted batch starts it again. */
+  #heartbeatTimer: NodeJS.Timeout | null = null;
 
   constructor(parts: ServiceParts) {
     this.#parts = parts;
@@ -105,7 +107,7 @@ export class AgentService {
       this.#kickDelivery();
     });
     this.#passAfter(0);
-    this.#every(this.#parts.heartbeatMinutes * MINUTE, () => this.#heartbeat());
+    this.#armHeartbeat();
   }
 
   /**
@@ -307,6 +309,9 @@ export class AgentService {
     const result = await deliver(this.#parts.outbox, send);
     if (result.delivered > 0) {
       this.#lastDeliveryAt = this.#parts.host.now();
+      // The server just heard from the device (its contact time moved): no heartbeat is due
+      // until a whole interval passes without another accepted batch.
+      this.#armHeartbeat();
     }
     if (result.status === 'backing-off') {
       this.#lastDeliveryError = errorText(result.error);
@@ -496,10 +501,45 @@ export class AgentService {
     if (outcome.kind === 'accepted') {
       this.#lastDeliveryAt = this.#parts.host.now();
       this.#lastDeliveryError = null;
+      this.#armHeartbeat();
     } else if (outcome.kind === 'failed') {
       // A refused heartbeat (this device retired by ICT, a revoked key) must show in status too.
       this.#lastDeliveryError = errorText(outcome.error);
     }
+  }
+
+  /**
+   * (Re)starts the wait for a heartbeat: an empty signed batch goes only after a whole heartbeat
+   * interval in which no batch was accepted. A report (full or delta) moves the device's contact
+   * time exactly as a heartbeat does, so at a report every 15 minutes and a heartbeat every 5 a
+   * device sends 3 signed requests per 15 minutes instead of 4, and "last seen" is still never
+   * more than one interval old while the device is online.
+   */
+  #armHeartbeat(): void {
+    if (this.#heartbeatTimer !== null) {
+      clearTimeout(this.#heartbeatTimer);
+      this.#timers.delete(this.#heartbeatTimer);
+      this.#heartbeatTimer = null;
+    }
+    if (this.#stopped) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#heartbeatTimer = null;
+      this.#heartbeat()
+        .catch((error: unknown) => {
+          this.#parts.log.error({ error: errorText(error) }, 'scheduled task failed');
+        })
+        .finally(() => {
+          // A heartbeat that was accepted has already started the next wait.
+          if (this.#heartbeatTimer === null) {
+            this.#armHeartbeat();
+          }
+        });
+    }, this.#parts.heartbeatMinutes * MINUTE);
+    this.#heartbeatTimer = timer;
+    this.#timers.add(timer);
   }
 
   /** A policy refresh and a check pass after `ms`, then the next at the policy's interval. */
@@ -528,16 +568,6 @@ export class AgentService {
       );
     }
     await this.runPass();
-  }
-
-  #every(ms: number, task: () => Promise<void>): void {
-    this.#after(ms, async () => {
-      try {
-        await task();
-      } finally {
-        this.#every(ms, task);
-      }
-    });
   }
 
   #after(ms: number, task: () => void | Promise<void>): void {
