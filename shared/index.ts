@@ -19,3 +19,4 @@ export * from './schemas/person-export.ts';
 export * from './schemas/school-page.ts';
 export * from './schemas/alerts.ts';
 export * from './check-names.ts';
+export * from './canonical-json.ts';

@@ -12,6 +12,7 @@ import {
   ComplianceReportSchema,
   describeProblems,
   IngestResponseSchema,
+  REPORT_DIGEST_HEADER,
   validate,
   type ApiError,
   type AupSignaturesResponse,
@@ -238,8 +239,14 @@ export class ServerClient {
     }
     if (answer.status === 200) {
       const checked = validate(IngestResponseSchema, answer.json);
+      // The digest the server holds, when it takes deltas; anything but 64 hex digits is none.
+      const digest = answer.headers.get(REPORT_DIGEST_HEADER);
       return checked.ok
-        ? { kind: 'accepted', ids: checked.value.accepted }
+        ? {
+            kind: 'accepted',
+            ids: checked.value.accepted,
+            reportDigest: digest !== null && /^[0-9a-f]{64}$/.test(digest) ? digest : null,
+          }
         : {
             kind: 'failed',
             error: new ServerRequestError(
@@ -350,7 +357,7 @@ export class ServerClient {
 }
 
 /**
- * Which items of a refused batch may be set aside for good. One item: that one. Several: only
+ * Which items of a refused batch may be set aside for good (never for a batch of deltas). One item: that one. Several: only
  * those our own copy of the shared schema also refuses; otherwise none (the batch is retried),
  * because setting aside valid reports would lose them.
  */
@@ -358,6 +365,10 @@ function rejectableItems(
   batch: ReportBatch,
   message: string,
 ): { ids: string[]; reason: string } | null {
+  // A refused delta says nothing about the report: the outbox holds it in full, and it goes so.
+  if ((batch.deltas ?? []).length > 0) {
+    return null;
+  }
   const items = [
     ...batch.reports.map((item) => ({
       id: item.id,

@@ -6,6 +6,7 @@ import {
   type AgentEvent,
   type AgentStatus,
   type CheckResult,
+  type ComplianceReport,
   type DeviceFacts,
   type ReportBatch,
 } from '../../shared/index.ts';
@@ -17,6 +18,7 @@ import type { Outbox, OutboxItem } from '../core/outbox/outbox.ts';
 import type { OsName } from '../core/platform.ts';
 import type { PolicyCache } from '../core/policy/policy-cache.ts';
 import { buildReport } from '../core/report.ts';
+import { baseAfterAccepted, planDeltas, type ReportBase } from '../core/report-delta.ts';
 import type { AupSignaturesFetch, PolicyFetch } from '../core/server-client.ts';
 import { addPassFailure, agentHealthResult, type PassFailures } from './agent-health.ts';
 import { SLOW_CHECK_IDS, type SlowCheckCache } from './slow-checks.ts';
@@ -86,6 +88,10 @@ export class AgentService {
   #passMustReport = false;
   /** Each check's status in the last report queued. */
   #queuedStatuses = new Map<string, string>();
+  /** The last report the server said it holds: reports after it go as deltas (report-delta.ts). */
+  #reportBase: ReportBase | null = null;
+  /** The wait before the next heartbeat; every accepted batch starts it again. */
+  #heartbeatTimer: NodeJS.Timeout | null = null;
 
   constructor(parts: ServiceParts) {
     this.#parts = parts;
@@ -101,7 +107,7 @@ export class AgentService {
       this.#kickDelivery();
     });
     this.#passAfter(0);
-    this.#every(this.#parts.heartbeatMinutes * MINUTE, () => this.#heartbeat());
+    this.#armHeartbeat();
   }
 
   /**
@@ -298,11 +304,14 @@ export class AgentService {
     const send = async (batch: OutboxItem[]): Promise<SendOutcome> => {
       const reports = batch.flatMap((i) => (i.kind === 'report' ? [i.payload] : []));
       const events = batch.flatMap((i) => (i.kind === 'event' ? [i.payload] : []));
-      return connection.sendBatch({ schemaVersion: SCHEMA_VERSION, reports, events });
+      return this.#sendReports(connection, reports, events);
     };
     const result = await deliver(this.#parts.outbox, send);
     if (result.delivered > 0) {
       this.#lastDeliveryAt = this.#parts.host.now();
+      // The server just heard from the device (its contact time moved): no heartbeat is due
+      // until a whole interval passes without another accepted batch.
+      this.#armHeartbeat();
     }
     if (result.status === 'backing-off') {
       this.#lastDeliveryError = errorText(result.error);
@@ -320,6 +329,65 @@ export class AgentService {
       );
     }
     this.#scheduleDelivery();
+  }
+
+  /**
+   * Sends reports as deltas from the last report the server holds when it can, else in full. A
+   * delta batch the server refuses (it holds another base: restored, re-enrolled, or it takes no
+   * deltas) goes again at once in full: the outbox holds the full reports, so nothing is lost.
+   */
+  async #sendReports(
+    connection: DeviceConnection,
+    reports: ComplianceReport[],
+    events: AgentEvent[],
+  ): Promise<SendOutcome> {
+    const nowMs = this.#parts.host.now().getTime();
+    const deltas = planDeltas(this.#reportBase, reports, nowMs);
+    if (deltas !== null) {
+      const outcome = await connection.sendBatch({
+        schemaVersion: SCHEMA_VERSION,
+        reports: [],
+        deltas,
+        events,
+      });
+      if (outcome.kind === 'accepted') {
+        this.#noteAccepted(reports, outcome, true, nowMs);
+        return outcome;
+      }
+      if (
+        outcome.kind === 'retry-after' ||
+        (outcome.kind === 'failed' && !isRefusal(outcome.error))
+      ) {
+        // An outage or a busy server says nothing about the base: the next try is a delta again.
+        return outcome;
+      }
+      this.#parts.log.info(
+        { error: outcome.kind === 'failed' ? errorText(outcome.error) : outcome.reason },
+        'server refused the report deltas; sending the reports in full',
+      );
+      this.#reportBase = null;
+    }
+    const outcome = await connection.sendBatch({ schemaVersion: SCHEMA_VERSION, reports, events });
+    if (outcome.kind === 'accepted') {
+      this.#noteAccepted(reports, outcome, false, nowMs);
+    }
+    return outcome;
+  }
+
+  #noteAccepted(
+    reports: readonly ComplianceReport[],
+    outcome: Extract<SendOutcome, { kind: 'accepted' }>,
+    asDeltas: boolean,
+    nowMs: number,
+  ): void {
+    this.#reportBase = baseAfterAccepted({
+      base: this.#reportBase,
+      reports,
+      acceptedIds: outcome.ids,
+      asDeltas,
+      heldDigest: outcome.reportDigest ?? null,
+      nowMs,
+    });
   }
 
   async #announceStop(detail: string): Promise<void> {
@@ -433,10 +501,45 @@ export class AgentService {
     if (outcome.kind === 'accepted') {
       this.#lastDeliveryAt = this.#parts.host.now();
       this.#lastDeliveryError = null;
+      this.#armHeartbeat();
     } else if (outcome.kind === 'failed') {
       // A refused heartbeat (this device retired by ICT, a revoked key) must show in status too.
       this.#lastDeliveryError = errorText(outcome.error);
     }
+  }
+
+  /**
+   * (Re)starts the wait for a heartbeat: an empty signed batch goes only after a whole heartbeat
+   * interval in which no batch was accepted. A report (full or delta) moves the device's contact
+   * time exactly as a heartbeat does, so at a report every 15 minutes and a heartbeat every 5 a
+   * device sends 3 signed requests per 15 minutes instead of 4, and "last seen" is still never
+   * more than one interval old while the device is online.
+   */
+  #armHeartbeat(): void {
+    if (this.#heartbeatTimer !== null) {
+      clearTimeout(this.#heartbeatTimer);
+      this.#timers.delete(this.#heartbeatTimer);
+      this.#heartbeatTimer = null;
+    }
+    if (this.#stopped) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#heartbeatTimer = null;
+      this.#heartbeat()
+        .catch((error: unknown) => {
+          this.#parts.log.error({ error: errorText(error) }, 'scheduled task failed');
+        })
+        .finally(() => {
+          // A heartbeat that was accepted has already started the next wait.
+          if (this.#heartbeatTimer === null) {
+            this.#armHeartbeat();
+          }
+        });
+    }, this.#parts.heartbeatMinutes * MINUTE);
+    this.#heartbeatTimer = timer;
+    this.#timers.add(timer);
   }
 
   /** A policy refresh and a check pass after `ms`, then the next at the policy's interval. */
@@ -467,16 +570,6 @@ export class AgentService {
     await this.runPass();
   }
 
-  #every(ms: number, task: () => Promise<void>): void {
-    this.#after(ms, async () => {
-      try {
-        await task();
-      } finally {
-        this.#every(ms, task);
-      }
-    });
-  }
-
   #after(ms: number, task: () => void | Promise<void>): void {
     if (this.#stopped) {
       return;
@@ -489,6 +582,12 @@ export class AgentService {
     }, ms);
     this.#timers.add(timer);
   }
+}
+
+/** A 4xx answer about the content (a refused delta, a base the server lacks), not an outage. */
+function isRefusal(error: unknown): boolean {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 401;
 }
 
 function errorText(error: unknown): string {

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { DeviceFactsSchema } from './device-facts.ts';
 import { AgentEventSchema } from './events.ts';
-import { ComplianceReportSchema } from './report.ts';
+import { ComplianceReportSchema, ReportDeltaSchema } from './report.ts';
 import { IsoDateTimeSchema, SchemaVersionSchema, Text, UuidSchema } from './common.ts';
 
 /** Largest batch a device sends in one request. */
@@ -48,16 +48,28 @@ export const EnrollResponseSchema = Type.Object(
 );
 export type EnrollResponse = Static<typeof EnrollResponseSchema>;
 
-/** `POST /api/v1/reports`: reports and events from the outbox, each with its own id. */
+/**
+ * `POST /api/v1/reports`: reports and events from the outbox, each with its own id. Reports go in
+ * full (`reports`) or, once the server named the digest of the device's last report in the
+ * `Hallpass-Report-Digest` answer header, as a chain of deltas from it (`deltas`); never both.
+ */
 export const ReportBatchSchema = Type.Object(
   {
     schemaVersion: SchemaVersionSchema,
     reports: Type.Array(ComplianceReportSchema, { maxItems: MAX_BATCH_REPORTS }),
+    deltas: Type.Optional(Type.Array(ReportDeltaSchema, { maxItems: MAX_BATCH_REPORTS })),
     events: Type.Array(AgentEventSchema, { maxItems: MAX_BATCH_EVENTS }),
   },
   { additionalProperties: false },
 );
 export type ReportBatch = Static<typeof ReportBatchSchema>;
+
+/**
+ * Answer header naming the digest of the device's last report the server holds (lower-case hex),
+ * on every 200 and 409 of `POST /api/v1/reports` when it takes deltas; absent otherwise (a server
+ * that keeps every report raw wants every report in full).
+ */
+export const REPORT_DIGEST_HEADER = 'hallpass-report-digest';
 
 /** Which ids the server now holds; a resent id is accepted again and stored once. */
 export const IngestResponseSchema = Type.Object(

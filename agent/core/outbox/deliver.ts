@@ -6,8 +6,11 @@ import type { Outbox, OutboxItem, RejectedItem } from './outbox.ts';
 
 /** What the server made of one batch, as the transport reads its answer. */
 export type SendOutcome =
-  /** 2xx `{accepted}`: the server now holds these ids (others in the batch stay and are resent). */
-  | { kind: 'accepted'; ids: readonly string[] }
+  /**
+   * 2xx `{accepted}`: the server now holds these ids (others in the batch stay and are resent);
+   * `reportDigest`: the digest of the device's last report it holds, when it takes deltas.
+   */
+  | { kind: 'accepted'; ids: readonly string[]; reportDigest?: string | null }
   /** 429 / 503 with Retry-After, in milliseconds (see parseRetryAfter). */
   | { kind: 'retry-after'; ms: number }
   /** Network error, timeout, 5xx, unreadable answer: try again later. */

@@ -12,7 +12,13 @@ import type { DeviceCredential, SecretStore } from '../../../agent/core/secrets/
 import { ServerClient, ServerRequestError } from '../../../agent/core/server-client.ts';
 import { ensureDeviceGroup } from '../../../server/store/organisation.ts';
 import { createEnrolmentToken } from '../../../server/store/tokens.ts';
-import { SCHEMA_VERSION, type ReportBatch } from '../../../shared/index.ts';
+import {
+  SCHEMA_VERSION,
+  type ComplianceReport,
+  type ReportBatch,
+  type ReportDelta,
+} from '../../../shared/index.ts';
+import { deltaFrom, reportDigest } from '../../../agent/core/report-delta.ts';
 import { testEngines } from '../../helpers/databases.ts';
 import { report, result, sampleFacts, usbBlocked } from '../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
@@ -222,6 +228,52 @@ describe('ServerClient against the real server', () => {
     expect(outcome.kind === 'rejected' && outcome.reason).toMatch(/invalid|must/i);
     // The valid rest goes through on the next send.
     expect(await client.sendBatch(batch)).toMatchObject({ kind: 'accepted' });
+  });
+
+  it('hears the digest of the last report the server holds, and a refused delta sets nothing aside', async () => {
+    const client = new ServerClient({ credential });
+    const batch = batchOf();
+    const first = batch.reports[0] as ComplianceReport;
+    const full = await client.sendBatch(batch);
+    expect(full).toMatchObject({ kind: 'accepted', reportDigest: reportDigest(first) });
+    // A delta from a base the server does not hold, with an event: the base is refused (409)...
+    const next = report(first.device, first.results);
+    const other = report(first.device, [result('firewall', 'fail')]);
+    const wrongBase = deltaFrom(other, reportDigest(other), next) as ReportDelta;
+    const event = usbBlocked();
+    const mismatch = await client.sendBatch({
+      schemaVersion: SCHEMA_VERSION,
+      reports: [],
+      deltas: [wrongBase],
+      events: [event],
+    });
+    expect(mismatch.kind).toBe('failed');
+    expect(mismatch.kind === 'failed' && (mismatch.error as ServerRequestError).code).toBe(
+      'report-base-mismatch',
+    );
+    // ...and a malformed one (400) is failed, never a rejection: the outbox holds the full report.
+    const malformed = await client.sendBatch({
+      schemaVersion: SCHEMA_VERSION,
+      reports: [],
+      deltas: [{ ...wrongBase, base: 'abc' }],
+      events: [event],
+    });
+    expect(malformed.kind).toBe('failed');
+    expect(malformed.kind === 'failed' && (malformed.error as ServerRequestError).status).toBe(400);
+    // The right base is applied.
+    const good = deltaFrom(first, reportDigest(first), next) as ReportDelta;
+    expect(
+      await client.sendBatch({
+        schemaVersion: SCHEMA_VERSION,
+        reports: [],
+        deltas: [good],
+        events: [event],
+      }),
+    ).toMatchObject({
+      kind: 'accepted',
+      ids: [next.id, event.id],
+      reportDigest: reportDigest(next),
+    });
   });
 
   it('a server that is down (closed port) is a failed send and a failed fetch', async () => {

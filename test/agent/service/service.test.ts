@@ -169,4 +169,41 @@ describe('AgentService schedule', () => {
     expect(service.status().lastDeliveryError).toMatch(/ENOTDIR/);
     await service.stop();
   });
+
+  it('sends a heartbeat only after a whole interval without an accepted batch', async () => {
+    const log: LogEntry[] = [];
+    // The server is not what is tested here: one that accepts every batch, noting each.
+    const sent: ('report' | 'heartbeat')[] = [];
+    const accepting: DeviceConnection = {
+      deviceId: '00000000-0000-4000-8000-000000000001',
+      serverUrl: 'http://127.0.0.1:1',
+      fetchPolicy: () => Promise.resolve({ kind: 'not-modified' }),
+      sendBatch: (batch) => {
+        const items = [...batch.reports, ...(batch.deltas ?? []), ...batch.events];
+        sent.push(items.length === 0 ? 'heartbeat' : 'report');
+        return Promise.resolve({ kind: 'accepted', ids: items.map((i) => i.id) });
+      },
+    };
+    const { service } = await build(log, ['firewall'], () => Promise.resolve(accepting));
+    service.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await until('the start-up report to be delivered', () => sent.includes('report'));
+    await service.settled();
+    // Four minutes on, a pass delivers a report: the server heard from the device then.
+    await vi.advanceTimersByTimeAsync(4 * 60_000);
+    await service.runPass();
+    await service.settled();
+    expect(sent).toEqual(['report', 'report']);
+    // Five minutes after the start-up report, but one after the last: no heartbeat.
+    await vi.advanceTimersByTimeAsync(2 * 60_000);
+    expect(sent).toEqual(['report', 'report']);
+    // Five minutes after the last report: a heartbeat, then one every five minutes.
+    await vi.advanceTimersByTimeAsync(3 * 60_000);
+    await until('the heartbeat', () => sent.length === 3);
+    expect(sent.at(-1)).toBe('heartbeat');
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    await until('the next heartbeat', () => sent.length === 4);
+    expect(sent.at(-1)).toBe('heartbeat');
+    await service.stop();
+  });
 });

@@ -280,7 +280,8 @@ describeEachEngine('migration 019 (history partitions)', (engine: Engine) => {
       const before = await db.query<{ id: string }>(
         'select id::text from check_changes order by id',
       );
-      expect((await migrate(db)).at(-1)).toBe(19);
+      // 019 and any later migration (020 adds devices.report_digest, which ingest writes).
+      expect(await migrate(db)).toContain(19);
       const after = await db.query<{ id: string; partition: string }>(
         'select id::text, tableoid::regclass::text as partition from check_changes order by id',
       );

@@ -2,13 +2,20 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   ApiErrorSchema,
   IngestResponseSchema,
+  REPORT_DIGEST_HEADER,
   ReportBatchSchema,
 } from '../../../../shared/index.ts';
 import { requireDevice } from '../../../auth/device-auth.ts';
 import { IngestAdmission } from '../../../ingest-admission.ts';
-import { ingestBatch } from '../../../store/ingest.ts';
+import { chainProblem, ingestDeltaBatch, ingestFullBatch } from '../../../store/ingest.ts';
 
-/** `POST /reports`: a batch of reports and events, stored idempotently by id. */
+/**
+ * `POST /reports`: a batch of reports (full, or as deltas from the last report the server holds)
+ * and events, stored idempotently by id. Every 200 names, in the `Hallpass-Report-Digest` header,
+ * the digest of the device's last report the server now holds, when it takes deltas; a delta
+ * batch whose base it does not hold is refused whole with 409 `report-base-mismatch`, and the
+ * device sends the same items in full.
+ */
 export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Back-pressure that follows what PostgreSQL absorbs (server/ingest-admission.ts): an adaptive
   // limit of batches in flight on this instance, a short queue with a deadline, and for what is
@@ -43,6 +50,7 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           200: IngestResponseSchema,
           400: ApiErrorSchema,
           401: ApiErrorSchema,
+          409: ApiErrorSchema,
           429: ApiErrorSchema,
         },
       },
@@ -51,6 +59,11 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const deviceId = request.deviceId;
       if (deviceId === null) {
         throw new Error('requireDevice did not set the device');
+      }
+      // A malformed chain is refused before it takes a place in the admission queue.
+      const problem = chainProblem(request.body);
+      if (problem !== null) {
+        return reply.status(400).send({ error: 'invalid-request', message: problem });
       }
       const ticket = await admission.admit();
       if (!ticket.admitted) {
@@ -61,12 +74,38 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       try {
         const now = app.now();
-        // One statement, so atomic without a transaction around it.
-        const accepted = await ingestBatch(app.db, deviceId, request.body, now, {
+        const storage = {
           keep: app.config.reportStorage,
           retentionDays: app.config.reportRetentionDays,
-        });
-        return { accepted, serverTime: now.toISOString() };
+        };
+        // Each path is one statement, so atomic without a transaction around it.
+        if ((request.body.deltas ?? []).length === 0) {
+          const outcome = await ingestFullBatch(app.db, deviceId, request.body, now, storage);
+          if (outcome.heldDigest !== null) {
+            void reply.header(REPORT_DIGEST_HEADER, outcome.heldDigest);
+          }
+          return { accepted: outcome.accepted, serverTime: now.toISOString() };
+        }
+        const outcome =
+          storage.keep === 'all'
+            ? { kind: 'base-mismatch' as const, heldDigest: null }
+            : await ingestDeltaBatch(app.db, deviceId, request.body, now, storage.retentionDays);
+        if (outcome.heldDigest !== null) {
+          void reply.header(REPORT_DIGEST_HEADER, outcome.heldDigest);
+        }
+        if (outcome.kind === 'base-mismatch') {
+          void reply.status(409);
+          return {
+            error: 'report-base-mismatch',
+            message:
+              storage.keep === 'all'
+                ? 'This server keeps every report in full; send the reports in full.'
+                : 'The server does not hold the report these deltas start from; send the ' +
+                  'reports in full.',
+            serverTime: now.toISOString(),
+          };
+        }
+        return { accepted: outcome.accepted, serverTime: now.toISOString() };
       } finally {
         ticket.done();
       }

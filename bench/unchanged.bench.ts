@@ -1,0 +1,579 @@
+// Benchmark: what an unchanged report costs (issue 18, "Unchanged reports cost almost nothing").
+// Simulated devices, enrolled through the real /api/v1/enroll with real P-256 keys, each post one
+// report per signed request (as a device does every 15 minutes) to the real server on PostgreSQL,
+// in three phases of one run:
+//   full      an unchanged report sent in full (today's path for every report; old agents);
+//   delta     the same unchanged report as a delta from the digest the server holds (no results);
+//   changed   a delta carrying one changed result (a status flip: a history row).
+// Then, on the same database at the same concurrency, the raw INSERT ceiling: each report's full
+// body inserted raw into `reports`, one statement each, and the floor of any report: one UPDATE of
+// the device's row. Server CPU is this process's (the clients run in a forked child); PostgreSQL's
+// is its processes' from /proc. One P-256 verify (with the key import and body digest the server
+// does) is timed in-process after the run and split out of the server's CPU. Writes
+// bench/RESULTS.md (section `unchanged`).
+//
+// BENCH_UNCHANGED_SECONDS (default 15) sets each phase's measured time, BENCH_UNCHANGED_DEVICES
+// (default 200) and BENCH_UNCHANGED_CONCURRENCY (default 16) the load.
+import { fork } from 'node:child_process';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomUUID,
+  sign,
+  verify,
+} from 'node:crypto';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import {
+  REPORT_DIGEST_HEADER,
+  SCHEMA_VERSION,
+  type CheckId,
+  type CheckResult,
+  type CheckStatus,
+  type ComplianceReport,
+  type DeviceFacts,
+  type ReportBatch,
+} from '../shared/index.ts';
+import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
+import { deltaFrom, reportDigest } from '../agent/core/report-delta.ts';
+import { recordResults } from './results-file.ts';
+import { simulatedFacts } from './simulated-facts.ts';
+
+const SECONDS = Number(process.env.BENCH_UNCHANGED_SECONDS ?? 15);
+const WARMUP_SECONDS = 3;
+const DEVICES = Number(process.env.BENCH_UNCHANGED_DEVICES ?? 200);
+const CONCURRENCY = Number(process.env.BENCH_UNCHANGED_CONCURRENCY ?? 16);
+const CHECKS: readonly CheckId[] = [
+  'disk-encryption',
+  'antivirus',
+  'os-updates',
+  'firewall',
+  'screen-lock',
+  'agent-health',
+];
+const PHASES = ['full', 'delta', 'changed'] as const;
+type Phase = (typeof PHASES)[number];
+const LABELS: Record<Phase, string> = {
+  full: 'unchanged report in full (today; old agents)',
+  delta: 'unchanged report as a delta (no results)',
+  changed: 'changed report as a delta (1 result, 1 history row)',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reports (both processes): the ingest bench's result shape, every check of the agent.
+
+interface SimDevice {
+  facts: DeviceFacts;
+  statuses: CheckStatus[];
+  clock: number;
+}
+
+function simDevice(n: number): SimDevice {
+  return {
+    facts: simulatedFacts(n),
+    statuses: CHECKS.map(() => 'pass'),
+    clock: Date.now() - 86_400_000,
+  };
+}
+
+function checkResult(checkId: CheckId, status: CheckStatus, at: string): CheckResult {
+  return {
+    checkId,
+    status,
+    summary: `${checkId}: ${status === 'pass' ? 'compliant' : 'needs attention'}`,
+    ...(status === 'pass' ? {} : { remediation: `Ask ICT to look at ${checkId} on this laptop.` }),
+    evidence: {
+      source: 'bench',
+      probe: `${checkId}-probe`,
+      values: { enabled: status === 'pass', version: '4.18.24090.11', detail: 'x'.repeat(300) },
+    },
+    measuredAt: at,
+    durationMs: 12.5,
+  };
+}
+
+/** The device's next report, a minute on; `flip` turns the firewall's status over. */
+function nextReport(device: SimDevice, flip: boolean): ComplianceReport {
+  device.clock += 60_000;
+  const at = new Date(device.clock).toISOString();
+  if (flip) {
+    const i = CHECKS.indexOf('firewall');
+    device.statuses[i] = device.statuses[i] === 'pass' ? 'fail' : 'pass';
+  }
+  const results = CHECKS.map((id, i) => checkResult(id, device.statuses[i] ?? 'pass', at));
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    id: randomUUID(),
+    createdAt: at,
+    policy: { name: 'Pupil laptops', version: 1 },
+    device: device.facts,
+    overall: device.statuses.includes('fail') ? 'fail' : 'pass',
+    results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client process.
+
+type ToClient = { type: 'start'; url: string; token: string } | { type: 'phase'; phase: Phase };
+interface PhaseDone {
+  type: 'done';
+  phase: Phase;
+  requests: number;
+  refused: Record<string, number>;
+  seconds: number;
+  bodyBytes: number;
+  sampleBody: string;
+}
+
+async function runClients(url: string, token: string): Promise<void> {
+  const send = (message: unknown) =>
+    new Promise<void>((resolve) => {
+      process.send?.(message, () => {
+        resolve();
+      });
+    });
+  const devices = Array.from({ length: DEVICES }, (_, n) => ({
+    sim: simDevice(n),
+    keys: generateDeviceKeyPair(),
+    id: '',
+    base: null as { report: ComplianceReport; digest: string } | null,
+  }));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let d = devices[next++]; d !== undefined; d = devices[next++]) {
+        const publicKey = Buffer.from(
+          d.keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''),
+          'base64',
+        ).toString('base64url');
+        const response = await fetch(`${url}/api/v1/enroll`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            schemaVersion: SCHEMA_VERSION,
+            token,
+            publicKey,
+            facts: d.sim.facts,
+          }),
+        });
+        if (response.status !== 201) {
+          throw new Error(`enrolment failed: ${String(response.status)} ${await response.text()}`);
+        }
+        d.id = ((await response.json()) as { deviceId: string }).deviceId;
+      }
+    }),
+  );
+
+  /** One report in one signed request, in the phase's form; the base follows the answer. */
+  const post = async (device: (typeof devices)[number], phase: Phase) => {
+    const report = nextReport(device.sim, phase === 'changed');
+    const base = device.base;
+    const delta =
+      phase !== 'full' && base !== null ? deltaFrom(base.report, base.digest, report) : null;
+    const batch: ReportBatch =
+      delta === null
+        ? { schemaVersion: SCHEMA_VERSION, reports: [report], events: [] }
+        : { schemaVersion: SCHEMA_VERSION, reports: [], deltas: [delta], events: [] };
+    const body = JSON.stringify(batch);
+    const target = `${url}/api/v1/reports`;
+    const headers = signRequest({
+      method: 'POST',
+      url: target,
+      body,
+      keyId: device.id,
+      privateKey: device.keys.privateKey,
+      now: new Date(),
+    });
+    const response = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+    await response.arrayBuffer();
+    const held = response.headers.get(REPORT_DIGEST_HEADER);
+    const digest = delta?.digest ?? reportDigest(report);
+    device.base = response.status === 200 && held === digest ? { report, digest } : null;
+    return { status: response.status, body, wasDelta: delta !== null };
+  };
+
+  const run = async (phase: Phase, seconds: number) => {
+    const refused: Record<string, number> = {};
+    let requests = 0;
+    let bodyBytes = 0;
+    let sampleBody = '';
+    const until = performance.now() + seconds * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
+        for (let i = 0; performance.now() < until; i++) {
+          const device = mine[i % mine.length];
+          if (device === undefined) {
+            return;
+          }
+          const { status, body, wasDelta } = await post(device, phase);
+          // A request in the wrong form (a delta phase without a base) counts as refused.
+          const form = phase === 'full' || wasDelta ? status : `${String(status)} sent in full`;
+          if (form === 200) {
+            requests++;
+            bodyBytes += body.length;
+            sampleBody = body;
+          } else {
+            refused[String(form)] = (refused[String(form)] ?? 0) + 1;
+          }
+        }
+      }),
+    );
+    return { requests, refused, seconds: (performance.now() - t0) / 1000, bodyBytes, sampleBody };
+  };
+
+  // Every device's first full report gives it a base, before any phase (a few at a time: all at
+  // once would meet the ingest admission's 429s).
+  let first = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let d = devices[first++]; d !== undefined; d = devices[first++]) {
+        const { status } = await post(d, 'full');
+        if (status !== 200) {
+          throw new Error(`first report refused: ${String(status)}`);
+        }
+      }
+    }),
+  );
+  await send({ type: 'ready' });
+  process.on('message', (message: ToClient) => {
+    if (message.type !== 'phase') {
+      return;
+    }
+    void (async () => {
+      await run(message.phase, WARMUP_SECONDS);
+      await send({ type: 'measuring' });
+      const result = await run(message.phase, SECONDS);
+      await send({
+        type: 'done',
+        phase: message.phase,
+        ...result,
+        bodyBytes: result.requests === 0 ? 0 : result.bodyBytes / result.requests,
+      } satisfies PhaseDone);
+    })();
+  });
+}
+
+if (process.argv[2] === 'client') {
+  process.once('message', (message: ToClient) => {
+    if (message.type === 'start') {
+      runClients(message.url, message.token).catch((error: unknown) => {
+        process.stderr.write(`client failed: ${String(error)}\n`);
+        process.exit(1);
+      });
+    }
+  });
+} else {
+  await main();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process.
+
+interface PhaseFigures {
+  done: PhaseDone;
+  serverCpu: number;
+  pgCpu: number | null;
+  statements: { query: string; calls: number; totalMs: number }[];
+}
+
+async function main(): Promise<void> {
+  const {
+    loadNote,
+    postgresCpuSeconds,
+    resetStatementStats,
+    sourceState,
+    startBenchPostgres,
+    topStatements,
+  } = await import('./postgres.ts');
+  const load = loadNote();
+  const { startServer } = await import('../server/main.ts');
+  const { defaultServerConfig } = await import('../server/config.ts');
+  const { ensureDeviceGroup, ensureSchool } = await import('../server/store/organisation.ts');
+  const { createEnrolmentToken } = await import('../server/store/tokens.ts');
+
+  const postgres = await startBenchPostgres();
+  let child: ReturnType<typeof fork> | null = null;
+  try {
+    const server = await startServer({
+      ...defaultServerConfig,
+      databaseUrl: postgres.url,
+      port: 0,
+      logLevel: 'warn',
+    });
+    const school = await ensureSchool(server.db, 'Bench Academy');
+    const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
+    const { token } = await createEnrolmentToken(server.db, {
+      schoolId: school.id,
+      groupId: group.id,
+      label: 'bench',
+      expiresAt: new Date(Date.now() + 86_400_000),
+      maxUses: DEVICES,
+      createdBy: null,
+    });
+    const client = fork(fileURLToPath(import.meta.url), ['client'], {
+      execArgv: [],
+      stdio: 'inherit',
+    });
+    child = client;
+    const messages: { type: string }[] = [];
+    const waiters: (() => void)[] = [];
+    client.on('message', (message: { type: string }) => {
+      messages.push(message);
+      waiters.splice(0).forEach((wake) => {
+        wake();
+      });
+    });
+    client.once('exit', (code) => {
+      if (code !== 0 && code !== null) {
+        process.stderr.write(`client process exited with ${String(code)}\n`);
+        process.exit(1);
+      }
+    });
+    const nextMessage = async (type: string): Promise<{ type: string }> => {
+      for (;;) {
+        const index = messages.findIndex((m) => m.type === type);
+        if (index >= 0) {
+          return messages.splice(index, 1)[0] as { type: string };
+        }
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    };
+    client.send({ type: 'start', url: server.url, token } satisfies ToClient);
+    await nextMessage('ready');
+    process.stdout.write(`enrolled ${String(DEVICES)} devices, each with a full report held\n`);
+
+    const rawCount = async () =>
+      (await server.db.query<{ n: number }>('select count(*)::int as n from reports'))[0]?.n ?? 0;
+    const rawBefore = new Map<Phase, number>();
+    const figures = new Map<Phase, PhaseFigures>();
+    for (const phase of PHASES) {
+      rawBefore.set(phase, await rawCount());
+      client.send({ type: 'phase', phase } satisfies ToClient);
+      await nextMessage('measuring');
+      const cpu0 = process.cpuUsage();
+      const pg0 = postgresCpuSeconds(postgres.postmasterPid);
+      const reset = resetStatementStats(postgres.url);
+      const done = (await nextMessage('done')) as PhaseDone;
+      const cpu = process.cpuUsage(cpu0);
+      const pg1 = postgresCpuSeconds(postgres.postmasterPid);
+      const statements = (await reset) ? await topStatements(postgres.url, 20) : [];
+      figures.set(phase, {
+        done,
+        serverCpu: (cpu.user + cpu.system) / 1e6,
+        pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+        statements,
+      });
+      process.stdout.write(`${phase}: ${(done.requests / done.seconds).toFixed(0)} requests/s\n`);
+    }
+    client.disconnect();
+    const rawAfter = await rawCount();
+    const rawStored = (phase: Phase) => {
+      const next = PHASES[PHASES.indexOf(phase) + 1];
+      const end = next === undefined ? rawAfter : (rawBefore.get(next) ?? 0);
+      return end - (rawBefore.get(phase) ?? 0);
+    };
+    const deviceIds = (await server.db.query<{ id: string }>('select id from devices')).map(
+      (r) => r.id,
+    );
+    await server.stop();
+
+    const ceilings = await rawCeilings(postgres.url, deviceIds, postgresCpuSeconds, postgres);
+    const verifyCost = new Map(
+      PHASES.map((phase) => [phase, signatureCost(figures.get(phase)?.done.sampleBody ?? '')]),
+    );
+
+    const us = (seconds: number, count: number) => ((seconds / count) * 1e6).toFixed(0);
+    const cores = os.cpus().length;
+    const rows = PHASES.map((phase) => {
+      const f = figures.get(phase);
+      const v = verifyCost.get(phase);
+      if (f === undefined || v === undefined) {
+        throw new Error(`phase ${phase} missing`);
+      }
+      const n = f.done.requests;
+      const serverUs = (f.serverCpu / n) * 1e6;
+      const pgUs = f.pgCpu === null ? null : (f.pgCpu / n) * 1e6;
+      const ingest = f.statements.find((s) => /^with (batch|device) as/.test(s.query));
+      const nonce = f.statements.find((s) => s.query.startsWith('insert into seen_nonces'));
+      const refused = Object.entries(f.done.refused)
+        .map(([status, count]) => `${String(count)} × ${status}`)
+        .join(', ');
+      return {
+        phase,
+        line: `| ${LABELS[phase]} | ${(n / f.done.seconds).toFixed(0)} | ${f.done.bodyBytes.toFixed(0)} B | ${serverUs.toFixed(0)} µs | ${(v.allSeconds * 1e6).toFixed(0)} µs | **${(serverUs - v.allSeconds * 1e6).toFixed(0)} µs** | ${pgUs === null ? 'n/a' : `${pgUs.toFixed(0)} µs`} | ${ingest === undefined ? 'n/a' : `${((ingest.totalMs / n) * 1000).toFixed(0)} µs`} | ${nonce === undefined ? 'n/a' : `${((nonce.totalMs / n) * 1000).toFixed(0)} µs`} | **${pgUs === null ? 'n/a' : (serverUs + pgUs).toFixed(0)} µs** | **${pgUs === null ? 'n/a' : (serverUs - v.allSeconds * 1e6 + pgUs).toFixed(0)} µs** | ${refused === '' ? 'none' : refused} |`,
+        serverUs,
+        pgUs,
+        verifyUs: v.allSeconds * 1e6,
+        verifyOnlyUs: v.verifySeconds * 1e6,
+      };
+    });
+    const delta = rows.find((r) => r.phase === 'delta');
+    const full = rows.find((r) => r.phase === 'full');
+    const restDelta =
+      delta === undefined || delta.pgUs === null
+        ? null
+        : delta.serverUs - delta.verifyUs + delta.pgUs;
+    const restFull =
+      full === undefined || full.pgUs === null ? null : full.serverUs - full.verifyUs + full.pgUs;
+    const lines = [
+      `## Unchanged reports (\`bench/unchanged.bench.ts\`, ${new Date().toISOString().slice(0, 10)})`,
+      '',
+      `Machine: ${String(cores)} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; ${load}; ${sourceState()}; ${postgres.description} (fsync on).`,
+      `Load: ${String(DEVICES)} devices enrolled through \`/api/v1/enroll\`, each holding a base (one full report) before the phases; ${String(CONCURRENCY)} requests in flight, each one report of ${String(CHECKS.length)} check results in one signed request (RFC 9421, P-256) over loopback HTTP, ${String(SECONDS)} s per phase after ${String(WARMUP_SECONDS)} s of warm-up. Server (\`startServer\`, pool of 10, log level warn) in the benchmark process; clients in a forked child; PostgreSQL in its own processes; all on the same ${String(cores)} cores. Per-request CPU = CPU over the measured phase / requests answered 200.`,
+      '',
+      '| phase | requests/s | body | server CPU / request | of which signature (verify + key import + body digest, in-process) | server CPU less signature | PostgreSQL CPU / request | of which the ingest statement (pg_stat_statements) | of which the nonce insert | **server + PostgreSQL / request** | **server + PostgreSQL less signature** | refused |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...rows.map((r) => r.line),
+      '',
+      '| raw ceiling, same database, same concurrency | statements/s | PostgreSQL CPU / statement |',
+      '| --- | --- | --- |',
+      ...ceilings.map(
+        (c) =>
+          `| ${c.what} | ${c.perSecond.toFixed(0)} | ${c.pgCpu === null ? 'n/a' : `${us(c.pgCpu, c.count)} µs`} |`,
+      ),
+      '',
+      `One P-256 verify alone: ${(delta?.verifyOnlyUs ?? 0).toFixed(0)} µs. Raw reports stored (news only, the default) during each phase, warm-up included: ${PHASES.map((phase) => `${phase} ${String(rawStored(phase))}`).join(', ')} (an unchanged report is never stored raw, in full or as a delta; a delta that changed a status is kept raw as it came, as a full report with news would be).`,
+      '',
+      "Where PostgreSQL's execution time went per request in each phase (pg_stat_statements; execution only, not parse, commit or the connection's own work):",
+      '',
+      '| phase | statement | calls / request | time / request |',
+      '| --- | --- | --- | --- |',
+      ...PHASES.flatMap((phase) => {
+        const f = figures.get(phase);
+        if (f === undefined) {
+          return [];
+        }
+        return f.statements
+          .filter((st) => !st.query.includes('pg_stat_statements'))
+          .slice(0, 4)
+          .map(
+            (st) =>
+              `| ${phase} | \`${st.query.slice(0, 80).replaceAll('|', '\\|')}${st.query.length > 80 ? '…' : ''}\` | ${(st.calls / f.done.requests).toFixed(2)} | ${((st.totalMs / f.done.requests) * 1000).toFixed(0)} µs |`,
+          );
+      }),
+      '',
+      `**Goal "server + PostgreSQL CPU per unchanged report ≤ 50 µs":** not met while each unchanged report is its own signed request: a delta costs ${restDelta === null ? 'n/a' : restDelta.toFixed(0)} µs besides the signature (${restFull === null ? 'n/a' : restFull.toFixed(0)} µs for the same report in full), and the signature check alone is ${(delta?.verifyUs ?? 0).toFixed(0)} µs. See the findings below.`,
+    ];
+    const markdown = lines.join('\n');
+    process.stdout.write(`${markdown}\n`);
+    await recordResults('unchanged', markdown);
+  } finally {
+    child?.kill();
+    postgres.stop();
+  }
+}
+
+/**
+ * The database's own ceilings at the same concurrency: each report's full body inserted raw, one
+ * statement each (what storing every report costs at least), and one UPDATE of the device row
+ * (what any report costs at least: its contact time).
+ */
+async function rawCeilings(
+  url: string,
+  deviceIds: string[],
+  cpuSeconds: (pid: number | null) => number | null,
+  postgres: { postmasterPid: number | null },
+): Promise<{ what: string; perSecond: number; count: number; pgCpu: number | null }[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const devices = deviceIds.map((id, n) => ({ id, sim: simDevice(n) }));
+  const kinds = [
+    {
+      what: 'INSERT of one full report raw into `reports`',
+      write: async (device: (typeof devices)[number]) => {
+        const r = nextReport(device.sim, false);
+        await pool.query(
+          'insert into reports (id, device_id, created_at, received_at, body) values ($1, $2, $3, now(), $4)',
+          [r.id, device.id, r.createdAt, JSON.stringify(r)],
+        );
+      },
+    },
+    {
+      what: 'UPDATE of the device row (`last_seen_at`)',
+      write: async (device: (typeof devices)[number]) => {
+        await pool.query('update devices set last_seen_at = now() where id = $1', [device.id]);
+      },
+    },
+  ];
+  const run = async (
+    write: (device: (typeof devices)[number]) => Promise<void>,
+    seconds: number,
+  ) => {
+    let count = 0;
+    const until = performance.now() + seconds * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
+        for (let i = 0; performance.now() < until; i++) {
+          const device = mine[i % mine.length];
+          if (device === undefined) {
+            return;
+          }
+          await write(device);
+          count++;
+        }
+      }),
+    );
+    return { count, seconds: (performance.now() - t0) / 1000 };
+  };
+  try {
+    const results = [];
+    for (const kind of kinds) {
+      await run(kind.write, WARMUP_SECONDS);
+      const pg0 = cpuSeconds(postgres.postmasterPid);
+      const { count, seconds } = await run(kind.write, SECONDS);
+      const pg1 = cpuSeconds(postgres.postmasterPid);
+      results.push({
+        what: kind.what,
+        perSecond: count / seconds,
+        count,
+        pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+      });
+    }
+    return results;
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * CPU seconds per request this process needs for a signature check as the server does it on
+ * `body`: the P-256 verify alone, and with the key import (SPKI DER) and the body's digest.
+ */
+function signatureCost(body: string): { verifySeconds: number; allSeconds: number } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const base = Buffer.from(
+    `"@method": POST\n"@path": /api/v1/reports\n"@query": ?\n"content-digest": sha-256=:${createHash('sha256').update(body).digest('base64')}:\n"@signature-params": ("@method" "@path" "@query" "content-digest");created=1700000000;nonce="${randomUUID()}";keyid="${randomUUID()}";alg="ecdsa-p256-sha256"`,
+  );
+  const signature = sign('sha256', base, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const rounds = 2000;
+  for (let i = 0; i < 200; i++) {
+    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  let t0 = cpu();
+  for (let i = 0; i < rounds; i++) {
+    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  const verifySeconds = (cpu() - t0) / rounds;
+  t0 = cpu();
+  for (let i = 0; i < rounds; i++) {
+    createHash('sha256').update(body).digest();
+    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    verify('sha256', base, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  }
+  return { verifySeconds, allSeconds: (cpu() - t0) / rounds };
+}
