@@ -4,10 +4,11 @@
 // keeps the device's identity; purged. The service runs as the installed unit's ExecStart, in a
 // chroot with its own /proc: this machine has no systemd as PID 1 to start the unit itself
 // (deb-systemd.test.ts boots a QEMU guest whose PID 1 is systemd for that).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { lstat, readFile, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipcRequest } from '../../../agent/service/ipc-server.ts';
 import { buildDeb } from '../../../scripts/build-deb.ts';
@@ -18,6 +19,7 @@ import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { stopAgent, waitFor } from '../../helpers/agent-process.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 
+const execFileAsync = promisify(execFile);
 const engine = testEngines.find((e) => e.name === 'pglite');
 const isRoot = process.getuid?.() === 0;
 const started = performance.now();
@@ -108,6 +110,27 @@ describe.skipIf(!isRoot || process.platform !== 'linux')(
         `select id from events where device_id = $1 and type = 'tamper.agent-stopped'`,
         [deviceId],
       );
+
+    // Debian's own checker: no error or warning beyond the tags installers/linux/debian/
+    // lintian-overrides names, each with its reason (they ship inside the package).
+    it('lintian finds no error or warning beyond the overridden tags', async () => {
+      const deb = join(root.dir, debs[older] ?? '');
+      const result = await execFileAsync('lintian', ['--fail-on', 'error,warning', deb], {
+        timeout: 600_000,
+        maxBuffer: 16 << 20,
+      }).then(
+        ({ stdout }) => ({ code: 0, stdout }),
+        (error: unknown) => {
+          const failed = error as { code?: number; stdout?: string; stderr?: string };
+          return {
+            code: failed.code ?? -1,
+            stdout: `${failed.stdout ?? ''}${failed.stderr ?? ''}`,
+          };
+        },
+      );
+      expect(result.stdout.split('\n').filter((line) => /^[EW]: /.test(line))).toEqual([]);
+      expect(result.code).toBe(0);
+    });
 
     it('installs, enrols from the dropped file, keeps its identity across an upgrade, and purges clean', async () => {
       // What ICT's fleet tool drops before installing: root's, 0600.
