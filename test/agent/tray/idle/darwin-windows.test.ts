@@ -16,6 +16,14 @@ describe('parsePmsetAssertions', () => {
     });
   });
 
+  it('caffeinate -d holding the display awake inhibits (a real recording)', () => {
+    // The summary decides; the post was cut before the display assertion's own process line.
+    expect(parsePmsetAssertions(fixture('pmset-assertionslog-caffeinate-d.txt'))).toEqual({
+      ok: true,
+      value: { inhibited: true, holders: [] },
+    });
+  });
+
   it('a video holding the display awake inhibits, named by its process', () => {
     expect(parsePmsetAssertions(fixture('constructed-pmset-assertions-video.txt'))).toEqual({
       ok: true,
