@@ -36,6 +36,48 @@ export function parseMutterIdletime(stdout: string): Reading<number> {
   return { ok: true, value: Number(match[1]) };
 }
 
+/**
+ * One logind session property through `gdbus call --system … Properties.Get`: a GVariant tuple
+ * holding a variant, `(<true>,)` for IdleHint, `(<uint64 N>,)` for IdleSinceHint (µs since the
+ * epoch).
+ */
+export function parseLogindProperty(stdout: string): Reading<boolean | number> {
+  const text = stdout.trim();
+  const flag = /^\(<(true|false)>,\)$/.exec(text)?.[1];
+  if (flag !== undefined) {
+    return { ok: true, value: flag === 'true' };
+  }
+  const number = /^\(<uint64 (\d{1,20})>,\)$/.exec(text)?.[1];
+  if (number !== undefined) {
+    return { ok: true, value: Number(number) };
+  }
+  return { ok: false, reason: `unrecognised logind property reply: ${brief(stdout)}` };
+}
+
+/**
+ * Idle time from logind's hints for this session (PLATFORMS.md §5, the Wayland fallback beside
+ * Mutter): only while IdleHint is true, and then the time since the desktop declared the session
+ * idle, which it does only after its own idle delay — a lower bound on the real idle time, so it
+ * can lock late by that delay, never early. IdleHint false says nothing about how long the user
+ * has been away (a desktop that never sets the hint reads false for ever): unknown, not zero.
+ */
+export function logindIdleMs(
+  hint: Reading<boolean | number>,
+  since: Reading<boolean | number> | null,
+  nowMs: number,
+): Reading<number> {
+  if (!hint.ok) {
+    return hint;
+  }
+  if (hint.value !== true) {
+    return { ok: false, reason: 'logind: IdleHint is not set, which gives no idle time' };
+  }
+  if (since === null || !since.ok || typeof since.value !== 'number' || since.value === 0) {
+    return { ok: false, reason: 'logind: IdleHint is set without a usable IdleSinceHint' };
+  }
+  return { ok: true, value: Math.max(0, Math.floor(nowMs - since.value / 1000)) };
+}
+
 const WHAT_TOKENS = new Set([
   'shutdown',
   'sleep',
@@ -143,6 +185,8 @@ export interface LinuxDesktopOptions {
   sessionEnv: Record<string, string>;
   /** Tried in order until one succeeds. */
   lockCommands?: readonly LockCommand[];
+  /** The wall clock, in ms (logind's IdleSinceHint is wall-clock µs). */
+  now?: () => number;
 }
 
 /** The idle lock's view of a Linux X11 session. */
@@ -250,11 +294,49 @@ export function linuxIdleDesktop(options: LinuxDesktopOptions): IdleDesktop {
     }
   };
 
+  // The caller's own session (`auto`), on the system bus: no session bus needed.
+  const logindProperty = async (name: string): Promise<Reading<boolean | number>> => {
+    const out = await run(
+      'gdbus',
+      [
+        'call',
+        '--system',
+        '--dest',
+        'org.freedesktop.login1',
+        '--object-path',
+        '/org/freedesktop/login1/session/auto',
+        '--method',
+        'org.freedesktop.DBus.Properties.Get',
+        'org.freedesktop.login1.Session',
+        name,
+      ],
+      runOptions,
+    );
+    if (out.exitCode !== 0) {
+      return { ok: false, reason: `logind ${name}: exit ${out.exitCode}: ${brief(out.stderr)}` };
+    }
+    return parseLogindProperty(out.stdout);
+  };
+
+  const logindIdle = async (): Promise<Reading<number>> => {
+    try {
+      const hint = await logindProperty('IdleHint');
+      const since = hint.ok && hint.value === true ? await logindProperty('IdleSinceHint') : null;
+      return logindIdleMs(hint, since, (options.now ?? Date.now)());
+    } catch (error) {
+      return failure(error);
+    }
+  };
+
   return {
     async readIdleMs() {
       // A Wayland session has no X idle counter worth reading (XWayland's counts only X
-      // clients' input); an X11 session falls back to Mutter when xprintidle is missing.
-      const sources = sessionEnv.XDG_SESSION_TYPE === 'wayland' ? [mutter] : [xprintidle, mutter];
+      // clients' input); an X11 session falls back to Mutter when xprintidle is missing, and
+      // any session to logind's idle hint last (a lower bound: see logindIdleMs).
+      const sources =
+        sessionEnv.XDG_SESSION_TYPE === 'wayland'
+          ? [mutter, logindIdle]
+          : [xprintidle, mutter, logindIdle];
       const reasons: string[] = [];
       for (const source of sources) {
         const reading = await source();

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import {
   linuxIdleDesktop,
   logindIdleInhibitors,
+  logindIdleMs,
   parseGnomeIsInhibited,
+  parseLogindProperty,
   parseMutterIdletime,
   parseSystemdInhibitList,
   parseXprintidle,
@@ -170,6 +172,57 @@ describe('linuxIdleDesktop readings', () => {
     expect(await desktop.readIdleMs()).toEqual({ ok: true, value: 48213 });
   });
 
+  // The last fallback, for Wayland desktops without Mutter: logind's idle hint (a lower bound).
+  describe("logind's idle hint", () => {
+    const since = fixture('constructed-gdbus-logind-idlesincehint.txt');
+    const sinceMs = 1568862489873730 / 1000;
+    const logindRunner =
+      (hint: string): Runner =>
+      (command, args) => {
+        if (command !== 'gdbus' || !args.includes('--system')) {
+          return Promise.reject(new ProbeError('command-missing', `${command} is not installed`));
+        }
+        return Promise.resolve(ok(args.at(-1) === 'IdleHint' ? hint : since));
+      };
+    const wayland = { XDG_SESSION_TYPE: 'wayland', WAYLAND_DISPLAY: 'wayland-0' };
+
+    it('reads the time since the desktop declared the session idle', async () => {
+      const desktop = linuxIdleDesktop({
+        run: logindRunner(fixture('gdbus-logind-idlehint-true.txt')),
+        runLock: noLock,
+        sessionEnv: wayland,
+        now: () => sinceMs + 90_000,
+      });
+      expect(await desktop.readIdleMs()).toEqual({ ok: true, value: 90_000 });
+    });
+
+    it('an unset hint is unknown, never zero idle time', async () => {
+      const desktop = linuxIdleDesktop({
+        run: logindRunner(fixture('gdbus-logind-idlehint-false.txt')),
+        runLock: noLock,
+        sessionEnv: wayland,
+        now: () => sinceMs + 90_000,
+      });
+      const reading = await desktop.readIdleMs();
+      expect(reading.ok).toBe(false);
+      expect(!reading.ok && reading.reason).toMatch(/IdleHint is not set/);
+    });
+
+    it.each([
+      ['an error', 'Error: GDBus.Error:org.freedesktop.DBus.Error.UnknownObject'],
+      ['a string', "(<'yes'>,)"],
+      ['nothing', ''],
+    ])('refuses %s', (_, text) => {
+      expect(parseLogindProperty(text).ok).toBe(false);
+    });
+
+    it('a clock behind the hint is no idle time, not a negative one', () => {
+      expect(logindIdleMs({ ok: true, value: true }, { ok: true, value: 2_000_000 }, 1000)).toEqual(
+        { ok: true, value: 0 },
+      );
+    });
+  });
+
   it('reports a display it cannot open as unknown, with the reason', async () => {
     const desktop = linuxIdleDesktop({
       run: recordingRunner({
@@ -185,7 +238,7 @@ describe('linuxIdleDesktop readings', () => {
     expect(await desktop.readIdleMs()).toEqual({
       ok: false,
       reason:
-        "xprintidle: exit 1: couldn't open display; no session bus (DBUS_SESSION_BUS_ADDRESS unset)",
+        "xprintidle: exit 1: couldn't open display; no session bus (DBUS_SESSION_BUS_ADDRESS unset); gdbus is not installed",
     });
   });
 
