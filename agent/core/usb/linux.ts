@@ -34,8 +34,10 @@ const RULE_URL = new URL('./70-hallpass-usb-storage.rules', import.meta.url);
 /** Where the service marks devices approved read-only; the rule tests `<folder>/<device>`. */
 export const READ_ONLY_MARKS = '/run/hallpass/usb-read-only';
 /**
- * Where the service marks devices whose storage it authorised (read-write or read-only); the
- * rule removes any USB disk whose device has no mark here. Root-only, like READ_ONLY_MARKS.
+ * Where the service marks devices whose storage it authorised (read-write or read-only), as
+ * `<device>@<devnum>`; the rule removes any USB disk whose device has no mark here. The bus gives
+ * a device a new devnum at each plug, so a mark left behind (unplugged while the service was
+ * down) does not approve the next device on that port. Root-only, like READ_ONLY_MARKS.
  */
 export const APPROVED_MARKS = '/run/hallpass/usb-approved';
 /** The property the rule sets on a USB disk it removed: the USB device's name. */
@@ -375,7 +377,7 @@ export class LinuxUsbPlatform implements UsbPlatform {
     } else {
       await this.#unmark(key);
     }
-    await this.#mark(this.#approved, key);
+    await this.#approve(key);
     // Every interface first, then the drivers: a driver for a multi-interface device may
     // claim its sibling interfaces as it binds.
     for (const info of await this.#interfaces(key)) {
@@ -584,12 +586,32 @@ export class LinuxUsbPlatform implements UsbPlatform {
     await rm(join(this.#marks, key), { force: true });
   }
 
-  async #isApproved(key: string): Promise<boolean> {
-    return (await nodeFileReader.mtime(join(this.#approved, key))) !== null;
+  /** The approval mark's name for the device plugged at `key` now, or null when it is gone. */
+  async #approvalName(key: string): Promise<string | null> {
+    const devnum = await this.#attribute(join(this.#sys, 'bus/usb/devices', key, 'devnum'));
+    return devnum === null || !/^[0-9]+$/.test(devnum) ? null : `${key}@${devnum}`;
   }
 
-  async #unapprove(key: string): Promise<void> {
-    await rm(join(this.#approved, key), { force: true });
+  async #isApproved(key: string): Promise<boolean> {
+    const name = await this.#approvalName(key);
+    return name !== null && (await nodeFileReader.mtime(join(this.#approved, name))) !== null;
+  }
+
+  async #approve(key: string): Promise<void> {
+    const name = await this.#approvalName(key);
+    if (name === null) {
+      throw new Error(`USB device ${key} has no devnum (unplugged?)`);
+    }
+    await this.#mark(this.#approved, name);
+    await this.#unapprove(key, name);
+  }
+
+  /** Removes the port's approval marks (but `keep`): this plug's and any from earlier ones. */
+  async #unapprove(key: string, keep?: string): Promise<void> {
+    const names = await readdir(this.#approved).catch((): string[] => []);
+    for (const name of names.filter((n) => n.startsWith(`${key}@`) && n !== keep)) {
+      await rm(join(this.#approved, name), { force: true });
+    }
   }
 
   /**

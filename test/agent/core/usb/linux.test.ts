@@ -165,7 +165,7 @@ async function materialise(root: string, text: string): Promise<string> {
 /**
  * Adds the RTS5129 card reader of the public `udevadm info` recording to a sysfs tree: its ids,
  * serial and vendor string and its interface's class (INTERFACE=255/6/80, class ff) come from
- * the recording; the product string, which the excerpt cut, is a placeholder.
+ * the recording; the product string and devnum, which the excerpt cut, are placeholders.
  */
 async function addCardReader(sys: string): Promise<void> {
   const recorded = await fixture('public-udevadm-info-rtsx-usb-rts5129.txt');
@@ -181,6 +181,8 @@ async function addCardReader(sys: string): Promise<void> {
   await writeFile(join(device, 'manufacturer'), `${value('ID_VENDOR')}\n`);
   await writeFile(join(device, 'product'), 'USB2.0-CRW\n');
   await writeFile(join(device, 'authorized'), '1\n');
+  // Not in the excerpt either: the bus's number for this plug.
+  await writeFile(join(device, 'devnum'), '3\n');
   await writeFile(join(iface, 'bInterfaceClass'), `${interfaceClass}\n`);
   await writeFile(join(iface, 'authorized'), '1\n');
   await writeFile(join(iface, 'interface'), '\n');
@@ -332,16 +334,22 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     const storage = stick as AttachedUsbStorage;
     await writeFile(join(sys, 'bus/usb/devices/2-1:1.0/authorized'), '0');
     await platform().apply(storage, 'read-write');
-    expect(await readFile(join(root, 'run/approved/2-1'), 'utf8')).toBe('');
+    expect(await readFile(join(root, 'run/approved/2-1@2'), 'utf8')).toBe('');
     expect((await stat(join(root, 'run/approved'))).mode & 0o777).toBe(0o700);
     expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('1');
     await platform().apply(storage, 'block');
-    await expect(readFile(join(root, 'run/approved/2-1'))).rejects.toThrow(/ENOENT/);
+    await expect(readFile(join(root, 'run/approved/2-1@2'))).rejects.toThrow(/ENOENT/);
     expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('0');
+    // A mark left by an earlier plug at this port (another devnum) approves nothing and goes.
+    await writeFile(join(root, 'run/approved/2-1@1'), '');
+    await platform().apply(storage, 'read-write');
+    await expect(readFile(join(root, 'run/approved/2-1@1'))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(root, 'run/approved/2-1@2'), 'utf8')).toBe('');
+    await platform().apply(storage, 'block');
     // Authorised by hand (or before this version), without the mark: applying again marks it.
     await writeFile(join(sys, 'bus/usb/devices/2-1:1.0/authorized'), '1');
     await platform().apply(storage, 'read-only');
-    expect(await readFile(join(root, 'run/approved/2-1'), 'utf8')).toBe('');
+    expect(await readFile(join(root, 'run/approved/2-1@2'), 'utf8')).toBe('');
   });
 
   it('marks nothing, and authorises nothing, where others could write the marks', async () => {
@@ -399,12 +407,12 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     const reader = reports[0] as AttachedUsbStorage;
     await writeFile(join(sys, 'bus/usb/devices/1-5:1.0/authorized'), '0');
     await platformUnderTest.apply(reader, 'read-write');
-    expect(await readFile(join(root, 'run/approved/1-5'), 'utf8')).toBe('');
+    expect(await readFile(join(root, 'run/approved/1-5@3'), 'utf8')).toBe('');
     expect(await attribute('bus/usb/devices/1-5:1.0/authorized')).toBe('1');
     expect(await attribute('bus/usb/drivers_probe')).toBe('1-5:1.0');
     await platformUnderTest.apply(reader, 'block');
     expect(await attribute('bus/usb/devices/1-5:1.0/authorized')).toBe('0');
-    await expect(readFile(join(root, 'run/approved/1-5'))).rejects.toThrow(/ENOENT/);
+    await expect(readFile(join(root, 'run/approved/1-5@3'))).rejects.toThrow(/ENOENT/);
     // A platform that never saw the disk does not take the reader for storage.
     expect((await platform().listAttached()).map((s) => s.key)).toEqual(['2-1']);
   });
