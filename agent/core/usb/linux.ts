@@ -11,7 +11,7 @@
 // storage and judges the device by its USB ids. README.md "USB guard on Linux" has the
 // measurements behind this choice.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readAsset } from '../assets.ts';
 import { nodeFileReader } from '../host.ts';
@@ -252,6 +252,7 @@ export class LinuxUsbPlatform implements UsbPlatform {
     const found: AttachedUsbStorage[] = [];
     for (const name of await this.#usbNames()) {
       if (DEVICE_NAME.test(name)) {
+        await this.#learnCarriers(name);
         const storage = await this.#storage(name).catch((error: unknown) => {
           if (isMissing(error)) {
             return null; // unplugged while we looked
@@ -464,6 +465,21 @@ export class LinuxUsbPlatform implements UsbPlatform {
     if (storage !== null) {
       reported.add(parents.key);
       handlers.attached(storage);
+    }
+  }
+
+  /**
+   * Interfaces that carry a disk now, whatever their class: a card reader present at boot
+   * (coldplug is left to the service) or when the service starts has its disk already, and
+   * no removal by the rule will tell of it.
+   */
+  async #learnCarriers(key: string): Promise<void> {
+    for (const disk of await this.#disks(key)) {
+      const target = await readlink(join(this.#sys, 'class/block', disk)).catch(() => null);
+      const parents = target === null ? null : usbParentsOf(target);
+      if (parents !== null && parents.key === key && parents.iface !== null) {
+        this.#carriers.add(parents.iface);
+      }
     }
   }
 

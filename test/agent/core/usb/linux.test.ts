@@ -417,6 +417,24 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     expect((await platform().listAttached()).map((s) => s.key)).toEqual(['2-1']);
   });
 
+  it('takes a card reader whose card is in (at boot, or when the service starts) for storage', async () => {
+    await addCardReader(sys);
+    // The kernel's chain under the reader's interface (see the constructed monitor fixture).
+    const relative =
+      'devices/pci0000:00/0000:00:14.0/usb1/1-5/1-5:1.0/rtsx_usb_sdmmc.0.auto/mmc_host/mmc0/mmc0:aaaa/block/mmcblk0';
+    await mkdir(join(sys, relative), { recursive: true });
+    await writeFile(join(sys, relative, 'dev'), '179:0\n');
+    await symlink(join('../..', relative), join(sys, 'class/block/mmcblk0'));
+    const attached = await platform().listAttached();
+    expect(attached.map((s) => [s.key, s.device.kind, s.systemDisk])).toEqual([
+      ['1-5', 'mass-storage', false],
+      ['2-1', 'mass-storage', false],
+    ]);
+    // Holding the root filesystem, it is a system disk like any other.
+    await writeFile(join(proc, 'self/mountinfo'), '22 1 179:0 / / rw - ext4 /dev/mmcblk0 rw\n');
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(true);
+  });
+
   it('ignores a removed disk whose devpath does not name the device the rule named', async () => {
     await addCardReader(sys);
     const stream = (
