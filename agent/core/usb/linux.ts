@@ -5,10 +5,14 @@
 // never binds, so no /dev/sdX ever appears, whether or not the service runs, while keyboards,
 // mice and the HID half of a composite device work. The service authorises approved storage
 // interfaces; read-only goes through the same rule, which sets the disk read-only as udev adds
-// it. README.md "USB guard on Linux" has the measurements behind this choice.
+// it. Storage that does not say class 08 (a vendor-class card reader) is caught by the rule at
+// block level: a disk under a USB device without the service's approval mark is hidden and its
+// interface unauthorised, and the service, told through udev, remembers that interface as
+// storage and judges the device by its USB ids. README.md "USB guard on Linux" has the
+// measurements behind this choice.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { chmod, lstat, mkdir, readdir, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { readAsset } from '../assets.ts';
 import { nodeFileReader } from '../host.ts';
 import { probeEnvironment } from '../probe-environment.ts';
@@ -29,6 +33,15 @@ const RULE_URL = new URL('./70-hallpass-usb-storage.rules', import.meta.url);
 
 /** Where the service marks devices approved read-only; the rule tests `<folder>/<device>`. */
 export const READ_ONLY_MARKS = '/run/hallpass/usb-read-only';
+/**
+ * Where the service marks devices whose storage it authorised (read-write or read-only), as
+ * `<device>@<devnum>`; the rule removes any USB disk whose device has no mark here. The bus gives
+ * a device a new devnum at each plug, so a mark left behind (unplugged while the service was
+ * down) does not approve the next device on that port. Root-only, like READ_ONLY_MARKS.
+ */
+export const APPROVED_MARKS = '/run/hallpass/usb-approved';
+/** The property the rule sets on a USB disk it removed: the USB device's name. */
+export const UNAPPROVED_PROPERTY = 'HALLPASS_USB_UNAPPROVED';
 
 const MASS_STORAGE_CLASS = '08';
 const STILL_IMAGE_CLASS = '06';
@@ -55,6 +68,8 @@ export interface LinuxUsbOptions {
   rulesDir?: string;
   /** READ_ONLY_MARKS; must be the folder the rule tests. */
   readOnlyMarks?: string;
+  /** APPROVED_MARKS; must be the folder the rule tests. */
+  approvedMarks?: string;
   run?: Runner;
   /** The monitor command and its arguments (tests replay recorded output through a real process). */
   monitorCommand?: readonly string[];
@@ -70,9 +85,15 @@ export interface UsbInterfaceInfo {
   authorized: boolean;
 }
 
-/** Mass storage if any interface is class 08; portable media for still image (06) or MTP. */
-export function storageKind(interfaces: readonly UsbInterfaceInfo[]): UsbStorageKind | null {
-  if (interfaces.some((i) => i.interfaceClass === MASS_STORAGE_CLASS)) {
+/**
+ * Mass storage if any interface is class 08 or is one a disk was seen under (`carriers`, by
+ * interface name: a vendor-class card reader); portable media for still image (06) or MTP.
+ */
+export function storageKind(
+  interfaces: readonly UsbInterfaceInfo[],
+  carriers: ReadonlySet<string> = new Set(),
+): UsbStorageKind | null {
+  if (interfaces.some((i) => i.interfaceClass === MASS_STORAGE_CLASS || carriers.has(i.name))) {
     return 'mass-storage';
   }
   if (interfaces.some((i) => i.interfaceClass === STILL_IMAGE_CLASS || /\bMTP\b/i.test(i.label))) {
@@ -81,9 +102,24 @@ export function storageKind(interfaces: readonly UsbInterfaceInfo[]): UsbStorage
   return null;
 }
 
-/** The interfaces the guard authorises or not for a device of this kind. */
-function isStorageInterface(info: UsbInterfaceInfo): boolean {
+/** An interface the guard authorises or not by its class alone (08, 06, MTP). */
+function isStorageClass(info: UsbInterfaceInfo): boolean {
   return storageKind([info]) !== null;
+}
+
+/** The USB device and interface a disk hangs under, from its devpath; null when not USB. */
+export function usbParentsOf(devpath: string): { key: string; iface: string | null } | null {
+  const parts = devpath.split('/');
+  // The deepest interface: a disk under a hub's port still names its own device last.
+  for (let i = parts.length - 1; i > 0; i--) {
+    const part = parts[i] ?? '';
+    const before = parts[i - 1] ?? '';
+    if (INTERFACE_NAME.test(part) && DEVICE_NAME.test(before)) {
+      return { key: before, iface: part };
+    }
+  }
+  const device = parts.findLast((part) => DEVICE_NAME.test(part));
+  return device === undefined ? null : { key: device, iface: null };
 }
 
 /** `major:minor` and mount point of every mount, from /proc/self/mountinfo. */
@@ -128,7 +164,13 @@ export class LinuxUsbPlatform implements UsbPlatform {
   readonly #proc: string;
   readonly #rulesDir: string;
   readonly #marks: string;
+  readonly #approved: string;
   readonly #run: Runner;
+  /**
+   * Interfaces of other classes that turned out to carry a disk (the rule removed it and said
+   * so), by interface name; forgotten when their device goes. Storage from then on.
+   */
+  readonly #carriers = new Set<string>();
   readonly #monitor: readonly string[];
 
   constructor(options: LinuxUsbOptions = {}) {
@@ -136,6 +178,7 @@ export class LinuxUsbPlatform implements UsbPlatform {
     this.#proc = options.procRoot ?? '/proc';
     this.#rulesDir = options.rulesDir ?? '/etc/udev/rules.d';
     this.#marks = options.readOnlyMarks ?? READ_ONLY_MARKS;
+    this.#approved = options.approvedMarks ?? APPROVED_MARKS;
     this.#run = options.run ?? execRunner;
     this.#monitor = options.monitorCommand ?? [
       'udevadm',
@@ -143,6 +186,8 @@ export class LinuxUsbPlatform implements UsbPlatform {
       '--udev',
       '--property',
       '--subsystem-match=usb',
+      // The rule's block-level removals (UNAPPROVED_PROPERTY) come as block events.
+      '--subsystem-match=block',
     ];
   }
 
@@ -196,7 +241,7 @@ export class LinuxUsbPlatform implements UsbPlatform {
         continue;
       }
       const info = await this.#interface(name);
-      if (info !== null && !info.authorized && !isStorageInterface(info)) {
+      if (info !== null && !info.authorized && !this.#isStorage(info)) {
         await this.#authorise(name);
       }
     }
@@ -207,6 +252,7 @@ export class LinuxUsbPlatform implements UsbPlatform {
     const found: AttachedUsbStorage[] = [];
     for (const name of await this.#usbNames()) {
       if (DEVICE_NAME.test(name)) {
+        await this.#learnCarriers(name);
         const storage = await this.#storage(name).catch((error: unknown) => {
           if (isMissing(error)) {
             return null; // unplugged while we looked
@@ -287,18 +333,21 @@ export class LinuxUsbPlatform implements UsbPlatform {
     if (!DEVICE_NAME.test(key)) {
       throw new Error(`not a USB device name: ${JSON.stringify(key)}`);
     }
-    const interfaces = (await this.#interfaces(key)).filter(isStorageInterface);
+    const interfaces = (await this.#interfaces(key)).filter((info) => this.#isStorage(info));
     if (interfaces.length === 0) {
       throw new Error(`USB device ${key} has no storage interface (unplugged?)`);
     }
     const effective: UsbEnforcement =
       // MTP/PTP has no block device to make read-only: fail closed.
-      action === 'read-only' && storageKind(interfaces) === 'portable-media' ? 'block' : action;
+      action === 'read-only' && storageKind(interfaces, this.#carriers) === 'portable-media'
+        ? 'block'
+        : action;
     if (effective !== 'read-write' && (await this.#holdsSystem(key))) {
       throw new Error(`USB device ${key} holds a filesystem the system runs from: left alone`);
     }
     if (effective === 'block') {
       await this.#unmark(key);
+      await this.#unapprove(key);
       for (const info of interfaces.filter((i) => i.authorized)) {
         await this.#deauthorise(info.name);
       }
@@ -310,6 +359,7 @@ export class LinuxUsbPlatform implements UsbPlatform {
     const wanted = effective === 'read-only';
     if (
       authorised &&
+      (await this.#isApproved(key)) &&
       (await this.#marked(key)) === wanted &&
       readOnly.every((ro) => ro === wanted)
     ) {
@@ -322,16 +372,17 @@ export class LinuxUsbPlatform implements UsbPlatform {
         await this.#deauthorise(info.name);
       }
     }
+    // Both marks before any interface is authorised: the rule reads them as the disk appears.
     if (wanted) {
-      await mkdir(this.#marks, { recursive: true, mode: 0o700 });
-      await writeFile(join(this.#marks, key), '');
+      await this.#mark(this.#marks, key);
     } else {
       await this.#unmark(key);
     }
+    await this.#approve(key);
     // Every interface first, then the drivers: a driver for a multi-interface device may
     // claim its sibling interfaces as it binds.
     for (const info of await this.#interfaces(key)) {
-      if (isStorageInterface(info)) {
+      if (this.#isStorage(info)) {
         await this.#setAuthorised(info.name, true);
       }
     }
@@ -347,7 +398,14 @@ export class LinuxUsbPlatform implements UsbPlatform {
   ): Promise<void> {
     // udev's event, after its rules ran (the rule has settled the interfaces by then); the
     // kernel's own copy of an event is ignored, should the monitor be asked for both.
-    if (event.source !== 'UDEV' || event.properties.get('DEVTYPE') !== 'usb_device') {
+    if (event.source !== 'UDEV') {
+      return;
+    }
+    if (event.subsystem === 'block') {
+      await this.#onUnapprovedDisk(event, reported, handlers);
+      return;
+    }
+    if (event.properties.get('DEVTYPE') !== 'usb_device') {
       return;
     }
     const key = basename(event.devpath);
@@ -362,15 +420,76 @@ export class LinuxUsbPlatform implements UsbPlatform {
         reported.add(key);
         handlers.attached(storage);
       }
-    } else if (event.action === 'remove' && reported.delete(key)) {
-      await this.#unmark(key).catch(() => undefined);
-      handlers.detached(key);
+    } else if (event.action === 'remove') {
+      for (const name of [...this.#carriers]) {
+        if (name.startsWith(`${key}:`)) {
+          this.#carriers.delete(name);
+        }
+      }
+      if (reported.delete(key)) {
+        await this.#unmark(key).catch(() => undefined);
+        await this.#unapprove(key).catch(() => undefined);
+        handlers.detached(key);
+      }
     }
+  }
+
+  /**
+   * A disk the rule removed because its USB device had no approval mark: storage the interface
+   * class did not announce (a vendor-class card reader), or a class-08 interface authorised by
+   * someone other than the service. The interface is storage from now on and the device is
+   * reported again, so the guard judges it (and records a decision) by its USB ids.
+   */
+  async #onUnapprovedDisk(
+    event: UdevEvent,
+    reported: Set<string>,
+    handlers: UsbWatchHandlers,
+  ): Promise<void> {
+    const named = event.properties.get(UNAPPROVED_PROPERTY);
+    if (
+      event.action !== 'add' ||
+      event.properties.get('DEVTYPE') !== 'disk' ||
+      named === undefined
+    ) {
+      return;
+    }
+    const parents = usbParentsOf(event.devpath);
+    // The rule names the device it matched; a devpath that disagrees is not understood.
+    if (parents === null || parents.key !== named) {
+      return;
+    }
+    if (parents.iface !== null) {
+      this.#carriers.add(parents.iface);
+    }
+    const storage = await this.#storage(parents.key).catch(() => null);
+    if (storage !== null) {
+      reported.add(parents.key);
+      handlers.attached(storage);
+    }
+  }
+
+  /**
+   * Interfaces that carry a disk now, whatever their class: a card reader present at boot
+   * (coldplug is left to the service) or when the service starts has its disk already, and
+   * no removal by the rule will tell of it.
+   */
+  async #learnCarriers(key: string): Promise<void> {
+    for (const disk of await this.#disks(key)) {
+      const target = await readlink(join(this.#sys, 'class/block', disk)).catch(() => null);
+      const parents = target === null ? null : usbParentsOf(target);
+      if (parents !== null && parents.key === key && parents.iface !== null) {
+        this.#carriers.add(parents.iface);
+      }
+    }
+  }
+
+  #isStorage(info: UsbInterfaceInfo): boolean {
+    return isStorageClass(info) || this.#carriers.has(info.name);
   }
 
   async #storage(key: string): Promise<AttachedUsbStorage | null> {
     const dir = join(this.#sys, 'bus/usb/devices', key);
-    const kind = storageKind(await this.#interfaces(key));
+    const kind = storageKind(await this.#interfaces(key), this.#carriers);
     if (kind === null) {
       return null;
     }
@@ -481,6 +600,59 @@ export class LinuxUsbPlatform implements UsbPlatform {
 
   async #unmark(key: string): Promise<void> {
     await rm(join(this.#marks, key), { force: true });
+  }
+
+  /** The approval mark's name for the device plugged at `key` now, or null when it is gone. */
+  async #approvalName(key: string): Promise<string | null> {
+    const devnum = await this.#attribute(join(this.#sys, 'bus/usb/devices', key, 'devnum'));
+    return devnum === null || !/^[0-9]+$/.test(devnum) ? null : `${key}@${devnum}`;
+  }
+
+  async #isApproved(key: string): Promise<boolean> {
+    const name = await this.#approvalName(key);
+    return name !== null && (await nodeFileReader.mtime(join(this.#approved, name))) !== null;
+  }
+
+  async #approve(key: string): Promise<void> {
+    const name = await this.#approvalName(key);
+    if (name === null) {
+      throw new Error(`USB device ${key} has no devnum (unplugged?)`);
+    }
+    await this.#mark(this.#approved, name);
+    await this.#unapprove(key, name);
+  }
+
+  /** Removes the port's approval marks (but `keep`): this plug's and any from earlier ones. */
+  async #unapprove(key: string, keep?: string): Promise<void> {
+    const names = await readdir(this.#approved).catch((): string[] => []);
+    for (const name of names.filter((n) => n.startsWith(`${key}@`) && n !== keep)) {
+      await rm(join(this.#approved, name), { force: true });
+    }
+  }
+
+  /**
+   * Writes `<folder>/<key>`. The rule trusts what is in the folder, so it must be writable by
+   * the service alone: it is made 0700, and neither it nor its parent (/run/hallpass, 0755 for
+   * the IPC socket beside it) may belong to anyone else or be writable by group or others.
+   */
+  async #mark(folder: string, key: string): Promise<void> {
+    await mkdir(dirname(folder), { recursive: true, mode: 0o755 });
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    const uid = process.getuid?.() ?? 0;
+    for (const dir of [dirname(folder), folder]) {
+      const info = await lstat(dir);
+      if (
+        !info.isDirectory() ||
+        (info.uid !== 0 && info.uid !== uid) ||
+        (info.mode & 0o022) !== 0
+      ) {
+        throw new Error(
+          `${dir} could be written by someone other than the service: nothing is marked there`,
+        );
+      }
+    }
+    await chmod(folder, 0o700);
+    await writeFile(join(folder, key), '', { mode: 0o600 });
   }
 
   /** Whole disks (`sda`) whose device sits under this USB device. */

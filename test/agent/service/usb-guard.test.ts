@@ -264,6 +264,51 @@ describe('UsbGuard', () => {
     await t.guard.stop();
   });
 
+  it('judges a card reader of another class by its USB ids once its disk was removed, and again each time', async () => {
+    // What LinuxUsbPlatform reports when the rule removed the disk of a Realtek RTS5129 (vendor
+    // class ff): the USB device's ids and serial, kind mass-storage, the same key again for
+    // each disk the rule removes while it stays plugged.
+    const reader = (serial: string) =>
+      stick('1-5', serial, {
+        device: {
+          vendorId: '0bda',
+          productId: '0129',
+          serial,
+          name: 'Generic USB2.0-CRW',
+          kind: 'mass-storage',
+        },
+      });
+    const t = await setup({ usb: { mode: 'block' } });
+    t.platform?.plug(reader('20100201396000000'));
+    await settle();
+    await t.guard.settled();
+    expect(t.applied('1-5')).toBe('block');
+    t.platform?.plug(reader('20100201396000000'));
+    await settle();
+    await t.guard.settled();
+    expect(t.pushes.map((d) => [d.device.productId, d.action, d.basis])).toEqual([
+      ['0129', 'blocked', 'not-approved'],
+      ['0129', 'blocked', 'not-approved'],
+    ]);
+    expect(t.usbEvents()).toEqual([
+      ['usb.blocked', '20100201396000000', 'blocked', 'not-approved', 1],
+    ]);
+    // An approval of the model applies to it like to any stick; read-only mode holds the rest.
+    await t.setPolicy({
+      mode: 'read-only',
+      allow: [{ vendorId: '0BDA', productId: '0129', description: 'Staff card readers' }],
+    });
+    expect(t.applied('1-5')).toBe('read-write');
+    t.platform?.plug({ ...reader('OTHER'), key: '1-6' });
+    await settle();
+    await t.guard.settled();
+    expect(t.applied('1-6')).toBe('read-write');
+    await t.setPolicy({ allow: [] });
+    expect(t.applied('1-5')).toBe('read-only');
+    expect(t.applied('1-6')).toBe('read-only');
+    await t.guard.stop();
+  });
+
   it('re-judges attached devices at once when the policy changes', async () => {
     const t = await setup({ attached: [stick('1-1', 'GOOD'), stick('1-2', 'OTHER')] });
     expect(t.applied('1-1')).toBe('block');

@@ -155,13 +155,33 @@ async function pollUsbAndInput(): Promise<void> {
   }
 }
 
-/** udev's view: the disk's read-only flag as udev announces it (after its rules ran). */
+/** The USB device (`2-1`) in a devpath, before its interface, or `none`. */
+function usbKeyOfPath(devpath: string): string {
+  const parts = devpath.split('/');
+  const iface = parts.findIndex((part) => /^[0-9]+-[0-9.]+:[0-9]+\.[0-9]+$/.test(part));
+  return iface > 0 ? (parts[iface - 1] ?? 'none') : 'none';
+}
+
+/**
+ * udev's view, after its rules ran: the disk's read-only flag, whether the disk still exists
+ * in sysfs as udev announces it (present), and whether the rule hid it from udisks (ignore).
+ * The USB device comes from the event's devpath: a removed disk has no sysfs link to follow.
+ */
 function monitorBlock(): void {
   const parser = new UdevMonitorParser((event) => {
     const disk = basename(event.devpath);
     if (event.action === 'add' && event.properties.get('DEVTYPE') === 'disk') {
-      void readText(`/sys/class/block/${disk}/ro`).then(async (ro) => {
-        say(`block-udev disk=${disk} ro=${ro} usb=${await usbKeyOf(disk)}`);
+      const ignore = event.properties.get('UDISKS_IGNORE') ?? '';
+      void Promise.all([
+        readText(`/sys/class/block/${disk}/ro`),
+        readdir(`/sys/class/block/${disk}`).then(
+          () => '1',
+          () => '0',
+        ),
+      ]).then(([ro, present]) => {
+        say(
+          `block-udev disk=${disk} ro=${ro} present=${present} ignore=${clean(ignore) || 'none'} usb=${usbKeyOfPath(event.devpath)}`,
+        );
       });
     }
   });
@@ -339,6 +359,20 @@ async function observe(): Promise<void> {
           (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error',
         );
         say(`mounted disk=${disk} exit=${mounted} options=${options ?? 'none'} write=${write}`);
+      } else if (command === 'authorize' && args[0] !== undefined) {
+        // By hand, without the service's approval mark: any path (a driver of another class,
+        // root's echo) that makes a disk appear under a device the service did not approve.
+        const key = args[0];
+        for (const entry of await readdir('/sys/bus/usb/devices')) {
+          if (entry.startsWith(`${key}:`)) {
+            const dir = `/sys/bus/usb/devices/${entry}`;
+            if ((await readText(`${dir}/bInterfaceClass`)) === '08') {
+              await writeFile(`${dir}/authorized`, '1');
+              await writeFile('/sys/bus/usb/drivers_probe', entry);
+            }
+          }
+        }
+        say(`authorized key=${key}`);
       } else if (command === 'usb' && args[0] !== undefined) {
         say(`usb-now key=${args[0]} interfaces=${await describeInterfaces(args[0])}`);
       } else if (command === 'composite-on') {

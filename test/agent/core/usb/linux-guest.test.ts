@@ -4,7 +4,10 @@
 // guest, independent of the guard, reports every block device from the moment it appears in
 // /sys/block (polled every 5 ms) and as udev announces it, every USB and input device. Then the
 // guard is killed (SIGKILL) and devices are plugged again: storage must stay blocked and
-// keyboards must still work, with nothing of Hallpass running.
+// keyboards must still work, with nothing of Hallpass running. A stick authorised by hand
+// without the service's approval mark stands for storage the class rule lets through (a
+// vendor-class card reader, which QEMU cannot emulate): the block-level rule must remove its
+// disk before udev announces it, with the guard running (which judges it again) and without.
 //
 // The guard here applies a fixed action per serial (test/helpers/guest/usb-observer.ts) in
 // place of the decision module, which lands separately.
@@ -29,7 +32,7 @@ const ACTIONS: Record<string, 'block' | 'read-only' | 'read-write'> = {
   READONLY1: 'read-only',
   '*': 'block',
 };
-const STICKS = ['unknown', 'approved', 'readonly', 'unknown2'] as const;
+const STICKS = ['unknown', 'approved', 'readonly', 'unknown2', 'handauth'] as const;
 
 const support: GuestSupport = await requireGuest('USB guard guest test');
 
@@ -105,7 +108,8 @@ describe.skipIf(!support.ok)('Linux USB guard on a real kernel (QEMU guest, udev
     const approved = fields(await line(/^applied .*serial=APPROVED1 /));
     expect(approved.action).toBe('read-write');
     const approvedDisk = fields(await line(new RegExp(`^block-udev .*usb=${approved.key ?? ''}$`)));
-    expect(approvedDisk.ro).toBe('0');
+    // Approved: the service marked it before authorising, so the block-level rule let it be.
+    expect(approvedDisk).toMatchObject({ ro: '0', present: '1', ignore: 'none' });
     const mountedRw = fields(
       await command(`mount ${approvedDisk.disk ?? ''}`, /^(mounted|command-failed) /),
     );
@@ -117,7 +121,7 @@ describe.skipIf(!support.ok)('Linux USB guard on a real kernel (QEMU guest, udev
     const readOnlyDisk = fields(await line(new RegExp(`^block-udev .*usb=${readOnly.key ?? ''}$`)));
     // Read-only as udev announces the disk: before udisks, systemd or anything listening to
     // udev can mount it.
-    expect(readOnlyDisk.ro).toBe('1');
+    expect(readOnlyDisk).toMatchObject({ ro: '1', present: '1', ignore: 'none' });
     const mountedRo = fields(
       await command(`mount ${readOnlyDisk.disk ?? ''}`, /^(mounted|command-failed) /),
     );
@@ -130,6 +134,26 @@ describe.skipIf(!support.ok)('Linux USB guard on a real kernel (QEMU guest, udev
     expect(composite).toMatchObject({ action: 'block', kind: 'mass-storage' });
     await line(/^input .*name=Hallpass_Stick_with_keyboard$/, compositeMark);
     await command('composite-off', /^composite-off|^command-failed /);
+
+    // Defence in depth at block level. The stick's class-08 interface is authorised by hand,
+    // without the service's approval mark: it stands for any path the class rule lets through
+    // to a disk (a Realtek card reader of vendor class ff, which QEMU cannot emulate). The rule
+    // removes the disk within udev's own add event, hidden from udisks, so when udev announces
+    // it the disk is gone; the guard hears of it and judges the device again.
+    await plug({ driver: 'usb-storage', drive: 'handauth', serial: 'HANDAUTH1', id: 'handauth' });
+    const handKey = fields(await line(/^applied .*serial=HANDAUTH1 /)).key ?? '';
+    const handMark = port.all.length;
+    await command(`authorize ${handKey}`, /^authorized /);
+    const removed = fields(await line(new RegExp(`^block-udev .*usb=${handKey}$`), handMark));
+    expect(removed).toMatchObject({ present: '0', ignore: '1' });
+    const rejudged = fields(await line(/^applied .*serial=HANDAUTH1 /, handMark));
+    expect(rejudged).toMatchObject({ action: 'block', kind: 'mass-storage' });
+    expect(fields(await command(`usb ${handKey}`, /^usb-now /)).interfaces).toBe('08:0');
+    const handMount = fields(
+      await command(`mount ${removed.disk ?? ''}`, /^(mounted|command-failed) /),
+    );
+    expect(handMount.options).toBe('none');
+    expect(handMount.exit).not.toBe('0');
 
     await line(
       /^input .*name=QEMU_QEMU_USB_Mouse$/,
@@ -154,6 +178,14 @@ describe.skipIf(!support.ok)('Linux USB guard on a real kernel (QEMU guest, udev
     await command('wait 5000', /^waited /);
     const unknown2Now = fields(await command(`usb ${unknown2.key ?? ''}`, /^usb-now /));
     expect(unknown2Now.interfaces).toBe('08:0');
+    // The block-level rule needs no service either.
+    const handAgainMark = port.all.length;
+    await command(`authorize ${handKey}`, /^authorized /);
+    const removedAgain = fields(
+      await line(new RegExp(`^block-udev .*usb=${handKey}$`), handAgainMark),
+    );
+    expect(removedAgain).toMatchObject({ present: '0', ignore: '1' });
+    expect(fields(await command(`usb ${handKey}`, /^usb-now /)).interfaces).toBe('08:0');
 
     const all = port.all;
     const blockedKeys = [unknownKey, unknown2.key, composite.key, compositeAgain.key];
@@ -171,5 +203,13 @@ describe.skipIf(!support.ok)('Linux USB guard on a real kernel (QEMU guest, udev
       (text) => text.startsWith('block-seen ') && fields(text).usb === readOnly.key,
     );
     process.stdout.write(`read-only disk at first sight in /sys/block: ${firstSight ?? 'none'}\n`);
+    // The hand-authorised disk as the poll saw it before the rule removed it (root can open a
+    // disk in that window; udisks and anything else listening to udev cannot see it).
+    const handSightings = all.filter(
+      (text) =>
+        /^block-(seen|gone|udev) /.test(text) &&
+        (fields(text).usb === handKey || text.startsWith('block-gone')),
+    );
+    process.stdout.write(`hand-authorised disk: ${handSightings.join(' | ')}\n`);
   }, 1_800_000);
 });

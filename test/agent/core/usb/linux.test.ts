@@ -1,7 +1,7 @@
 // The Linux USB platform's parsing and sysfs handling on recorded real output
 // (test/fixtures/linux/usb/README.md says how each was recorded). The kernel's own behaviour is
 // tested on a real kernel in linux-guest.test.ts.
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import {
   parseMountinfo,
   parseSwaps,
   storageKind,
+  usbParentsOf,
 } from '../../../../agent/core/usb/linux.ts';
 import type { AttachedUsbStorage } from '../../../../agent/core/usb/platform.ts';
 import {
@@ -110,6 +111,29 @@ describe('storage kind', () => {
     expect(storageKind([iface('ff', 'MTP')])).toBe('portable-media');
     expect(storageKind([iface('03'), iface('09')])).toBeNull();
   });
+
+  it('is mass storage for an interface of any class a disk was seen under', () => {
+    expect(storageKind([iface('ff')])).toBeNull();
+    expect(storageKind([iface('ff')], new Set(['1-1:1.0']))).toBe('mass-storage');
+    expect(storageKind([iface('ff')], new Set(['1-2:1.0']))).toBeNull();
+  });
+});
+
+describe('USB parents of a disk', () => {
+  it('finds the device and interface of a stick, a card reader behind a hub, or says none', () => {
+    expect(usbParentsOf(`${STICK_DIR}/2-1:1.0/host0/target0:0:0/0:0:0:0/block/sda`)).toEqual({
+      key: '2-1',
+      iface: '2-1:1.0',
+    });
+    expect(
+      usbParentsOf(
+        '/devices/pci0000:00/0000:00:14.0/usb1/1-2/1-2.4/1-2.4:1.0/rtsx_usb_sdmmc.0.auto/mmc_host/mmc0/mmc0:aaaa/block/mmcblk0',
+      ),
+    ).toEqual({ key: '1-2.4', iface: '1-2.4:1.0' });
+    expect(
+      usbParentsOf('/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda'),
+    ).toBeNull();
+  });
 });
 
 /** Recreates the recorded sysfs tree under `root` (see the fixture's README). */
@@ -138,6 +162,34 @@ async function materialise(root: string, text: string): Promise<string> {
   return sys;
 }
 
+/**
+ * Adds the RTS5129 card reader of the public `udevadm info` recording to a sysfs tree: its ids,
+ * serial and vendor string and its interface's class (INTERFACE=255/6/80, class ff) come from
+ * the recording; the product string and devnum, which the excerpt cut, are placeholders.
+ */
+async function addCardReader(sys: string): Promise<void> {
+  const recorded = await fixture('public-udevadm-info-rtsx-usb-rts5129.txt');
+  const value = (key: string) => new RegExp(`^E: ${key}=(.*)$`, 'm').exec(recorded)?.[1] ?? '';
+  const [vendor = '', product = ''] = value('PRODUCT').split('/');
+  const interfaceClass = Number(value('INTERFACE').split('/')[0]).toString(16).padStart(2, '0');
+  const device = join(sys, 'devices/pci0000:00/0000:00:14.0/usb1/1-5');
+  const iface = join(device, '1-5:1.0');
+  await mkdir(iface, { recursive: true });
+  await writeFile(join(device, 'idVendor'), `${vendor.padStart(4, '0')}\n`);
+  await writeFile(join(device, 'idProduct'), `${product.padStart(4, '0')}\n`);
+  await writeFile(join(device, 'serial'), `${value('ID_SERIAL_SHORT')}\n`);
+  await writeFile(join(device, 'manufacturer'), `${value('ID_VENDOR')}\n`);
+  await writeFile(join(device, 'product'), 'USB2.0-CRW\n');
+  await writeFile(join(device, 'authorized'), '1\n');
+  // Not in the excerpt either: the bus's number for this plug.
+  await writeFile(join(device, 'devnum'), '3\n');
+  await writeFile(join(iface, 'bInterfaceClass'), `${interfaceClass}\n`);
+  await writeFile(join(iface, 'authorized'), '1\n');
+  await writeFile(join(iface, 'interface'), '\n');
+  await symlink(device, join(sys, 'bus/usb/devices/1-5'));
+  await symlink(iface, join(sys, 'bus/usb/devices/1-5:1.0'));
+}
+
 describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
   let root = '';
   let sys = '';
@@ -152,7 +204,8 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
       sysRoot: sys,
       procRoot: proc,
       rulesDir: join(root, 'rules.d'),
-      readOnlyMarks: join(root, 'marks'),
+      readOnlyMarks: join(root, 'run/marks'),
+      approvedMarks: join(root, 'run/approved'),
       run,
     });
   const attribute = (path: string) => readFile(join(sys, path), 'utf8');
@@ -263,7 +316,7 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     const storage = stick as AttachedUsbStorage;
     await writeFile(join(sys, 'bus/usb/devices/2-1:1.0/authorized'), '0');
     await platform().apply(storage, 'read-only');
-    expect(await readFile(join(root, 'marks/2-1'), 'utf8')).toBe('');
+    expect(await readFile(join(root, 'run/marks/2-1'), 'utf8')).toBe('');
     expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('1');
     expect(await attribute('bus/usb/drivers_probe')).toBe('2-1:1.0');
     // The recorded disk is read-only already (ro = 1): nothing more to do.
@@ -272,8 +325,138 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     expect(await attribute('bus/usb/drivers_probe')).toBe('');
     // To read-write: the disk must come back without the mark, through udev.
     await platform().apply(storage, 'read-write');
-    await expect(readFile(join(root, 'marks/2-1'))).rejects.toThrow(/ENOENT/);
+    await expect(readFile(join(root, 'run/marks/2-1'))).rejects.toThrow(/ENOENT/);
     expect(await attribute('bus/usb/drivers_probe')).toBe('2-1:1.0');
+  });
+
+  it('marks approval in a root-only folder before it authorises, and unmarks it when it blocks', async () => {
+    const [stick] = await platform().listAttached();
+    const storage = stick as AttachedUsbStorage;
+    await writeFile(join(sys, 'bus/usb/devices/2-1:1.0/authorized'), '0');
+    await platform().apply(storage, 'read-write');
+    expect(await readFile(join(root, 'run/approved/2-1@2'), 'utf8')).toBe('');
+    expect((await stat(join(root, 'run/approved'))).mode & 0o777).toBe(0o700);
+    expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('1');
+    await platform().apply(storage, 'block');
+    await expect(readFile(join(root, 'run/approved/2-1@2'))).rejects.toThrow(/ENOENT/);
+    expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('0');
+    // A mark left by an earlier plug at this port (another devnum) approves nothing and goes.
+    await writeFile(join(root, 'run/approved/2-1@1'), '');
+    await platform().apply(storage, 'read-write');
+    await expect(readFile(join(root, 'run/approved/2-1@1'))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(root, 'run/approved/2-1@2'), 'utf8')).toBe('');
+    await platform().apply(storage, 'block');
+    // Authorised by hand (or before this version), without the mark: applying again marks it.
+    await writeFile(join(sys, 'bus/usb/devices/2-1:1.0/authorized'), '1');
+    await platform().apply(storage, 'read-only');
+    expect(await readFile(join(root, 'run/approved/2-1@2'), 'utf8')).toBe('');
+  });
+
+  it('marks nothing, and authorises nothing, where others could write the marks', async () => {
+    const [stick] = await platform().listAttached();
+    const storage = stick as AttachedUsbStorage;
+    await writeFile(join(sys, 'bus/usb/devices/2-1:1.0/authorized'), '0');
+    await mkdir(join(root, 'run'), { recursive: true });
+    await chmod(join(root, 'run'), 0o777);
+    await expect(platform().apply(storage, 'read-write')).rejects.toThrow(
+      /could be written by someone other than the service/,
+    );
+    expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('0');
+  });
+
+  it('takes a vendor-class card reader whose disk the rule removed for storage, judged by its USB ids', async () => {
+    await addCardReader(sys);
+    // Class ff and authorised by the class rule: not storage by its class.
+    expect((await platform().listAttached()).map((s) => s.key)).toEqual(['2-1']);
+    const platformUnderTest = new LinuxUsbPlatform({
+      sysRoot: sys,
+      procRoot: proc,
+      readOnlyMarks: join(root, 'run/marks'),
+      approvedMarks: join(root, 'run/approved'),
+      monitorCommand: [
+        'cat',
+        join(fixtures, 'constructed-udevadm-monitor-rtsx-mmcblk-unapproved.txt'),
+      ],
+    });
+    const reports: AttachedUsbStorage[] = [];
+    await new Promise<void>((resolve) => {
+      const watch = platformUnderTest.watch({
+        attached: (storage) => reports.push(storage),
+        detached: () => undefined,
+        failed: () => {
+          void watch.stop().then(resolve);
+        },
+      });
+    });
+    // The disk event, not its partition's: reported once.
+    expect(reports).toEqual([
+      {
+        key: '1-5',
+        device: {
+          vendorId: '0bda',
+          productId: '0129',
+          serial: '20100201396000000',
+          name: 'Generic USB2.0-CRW',
+          kind: 'mass-storage',
+        },
+        systemDisk: false,
+      },
+    ]);
+    // Remembered as storage: listed, and approved like any stick (mark first, then authorise).
+    expect((await platformUnderTest.listAttached()).map((s) => s.key)).toEqual(['1-5', '2-1']);
+    const reader = reports[0] as AttachedUsbStorage;
+    await writeFile(join(sys, 'bus/usb/devices/1-5:1.0/authorized'), '0');
+    await platformUnderTest.apply(reader, 'read-write');
+    expect(await readFile(join(root, 'run/approved/1-5@3'), 'utf8')).toBe('');
+    expect(await attribute('bus/usb/devices/1-5:1.0/authorized')).toBe('1');
+    expect(await attribute('bus/usb/drivers_probe')).toBe('1-5:1.0');
+    await platformUnderTest.apply(reader, 'block');
+    expect(await attribute('bus/usb/devices/1-5:1.0/authorized')).toBe('0');
+    await expect(readFile(join(root, 'run/approved/1-5@3'))).rejects.toThrow(/ENOENT/);
+    // A platform that never saw the disk does not take the reader for storage.
+    expect((await platform().listAttached()).map((s) => s.key)).toEqual(['2-1']);
+  });
+
+  it('takes a card reader whose card is in (at boot, or when the service starts) for storage', async () => {
+    await addCardReader(sys);
+    // The kernel's chain under the reader's interface (see the constructed monitor fixture).
+    const relative =
+      'devices/pci0000:00/0000:00:14.0/usb1/1-5/1-5:1.0/rtsx_usb_sdmmc.0.auto/mmc_host/mmc0/mmc0:aaaa/block/mmcblk0';
+    await mkdir(join(sys, relative), { recursive: true });
+    await writeFile(join(sys, relative, 'dev'), '179:0\n');
+    await symlink(join('../..', relative), join(sys, 'class/block/mmcblk0'));
+    const attached = await platform().listAttached();
+    expect(attached.map((s) => [s.key, s.device.kind, s.systemDisk])).toEqual([
+      ['1-5', 'mass-storage', false],
+      ['2-1', 'mass-storage', false],
+    ]);
+    // Holding the root filesystem, it is a system disk like any other.
+    await writeFile(join(proc, 'self/mountinfo'), '22 1 179:0 / / rw - ext4 /dev/mmcblk0 rw\n');
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(true);
+  });
+
+  it('ignores a removed disk whose devpath does not name the device the rule named', async () => {
+    await addCardReader(sys);
+    const stream = (
+      await fixture('constructed-udevadm-monitor-rtsx-mmcblk-unapproved.txt')
+    ).replaceAll('HALLPASS_USB_UNAPPROVED=1-5', 'HALLPASS_USB_UNAPPROVED=2-1');
+    const file = join(root, 'stream.txt');
+    await writeFile(file, stream);
+    const reports: string[] = [];
+    await new Promise<void>((resolve) => {
+      const watch = new LinuxUsbPlatform({
+        sysRoot: sys,
+        procRoot: proc,
+        monitorCommand: ['cat', file],
+      }).watch({
+        attached: (storage) => reports.push(storage.key),
+        detached: () => undefined,
+        failed: () => {
+          void watch.stop().then(resolve);
+        },
+      });
+    });
+    expect(reports).toEqual([]);
   });
 
   it('refuses a key that is not a USB device name', async () => {
