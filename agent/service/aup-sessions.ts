@@ -6,10 +6,12 @@
 // cut and reach the server once however long the device is offline.
 import { randomUUID } from 'node:crypto';
 import {
+  DEFAULT_TRAY_MISSING_AFTER_MINUTES,
   SCHEMA_VERSION,
   type AgentEvent,
   type AupDeclineAction,
   type AupPending,
+  type AupRole,
   type AupSignaturesResponse,
   type IpcRequest,
   type Policy,
@@ -71,6 +73,14 @@ export interface AupSessionsOptions {
    * Absent (or answering null): a peer's uid cannot be compared and the request is refused.
    */
   uidOf?: (user: string) => Promise<number | null>;
+  /**
+   * Whether a tray of `user` is connected now (agent/service/tray-registry.ts). Given, an AUP
+   * due for the console user that no tray shows within the policy's tray allowance
+   * (`tray.missingAfterMinutes`) gets the role's decline action from the service itself, as if
+   * the user had declined: killing the tray must not skip the AUP. Absent: the service waits
+   * for the tray however long it takes.
+   */
+  trayConnected?: (user: string) => boolean;
   /** How often the console is looked at for a new session. */
   pollMs?: number;
   /** How long a server answer is fresh before a new session asks again. */
@@ -85,7 +95,9 @@ const DECLINE_REPEAT_MS = 60_000;
 export class AupSessions {
   readonly #o: AupSessionsOptions;
   #timer: NodeJS.Timeout | null = null;
-  #polling = false;
+  #polling: Promise<void> | null = null;
+  /** The console user with an AUP due and no tray, since when, and when the action last ran. */
+  #noTray: { user: string; since: number; appliedAt: number | null } | null = null;
   #lastUser: string | null = null;
   #unsubscribe: (() => void) | null = null;
   readonly #lookups = new Map<string, Promise<void>>();
@@ -100,14 +112,23 @@ export class AupSessions {
     if (this.#timer !== null) {
       return;
     }
-    this.#timer = setInterval(() => void this.#poll(), this.#o.pollMs ?? 5_000);
+    this.#timer = setInterval(() => void this.check(), this.#o.pollMs ?? 5_000);
     this.#timer.unref();
     // A new policy can make a document due for the user already at the console.
     this.#unsubscribe = this.#o.policy.onChange(() => {
       this.#lastUser = null;
-      void this.#poll();
+      void this.check();
     });
-    void this.#poll();
+    void this.check();
+  }
+
+  /** Looks at the console once (what the timer does); resolves when that look is done. */
+  check(): Promise<void> {
+    // One look at a time: a console-user command slower than the poll must not pile up.
+    this.#polling ??= this.#poll().finally(() => {
+      this.#polling = null;
+    });
+    return this.#polling;
   }
 
   /** Stops watching; requests in flight finish. */
@@ -199,8 +220,7 @@ export class AupSessions {
     if (item === null || due.role === null) {
       return this.#pendingOf(user, due);
     }
-    const aup = this.#o.policy.current().aup;
-    const action: AupDeclineAction = aup.onDeclineByRole?.[due.role] ?? aup.onDecline;
+    const action = this.#actionOf(due.role);
     const actionError = await this.#runAction(action, user.name);
     const now = this.#o.now();
     const repeat = `${user.name.toLowerCase()}\n${item.document.id}`;
@@ -214,13 +234,88 @@ export class AupSessions {
         id: randomUUID(),
         occurredAt: now.toISOString(),
         type: 'aup.declined',
-        data: { ...this.#eventBase(user, due, item), action, actionError },
+        data: { ...this.#eventBase(user, due, item), action, actionError, reason: 'declined' },
       });
     }
     if (actionError !== null) {
       this.#o.log.warn({ action, actionError }, 'AUP declined; the decline action failed');
     }
     return { ...this.#pendingOf(user, due), declined: { action, actionError } };
+  }
+
+  #actionOf(role: AupRole): AupDeclineAction {
+    const aup = this.#o.policy.current().aup;
+    return aup.onDeclineByRole?.[role] ?? aup.onDecline;
+  }
+
+  /**
+   * An AUP due for the console user and no tray of theirs connected: after the tray allowance,
+   * the role's decline action, recorded as `aup.declined` with reason `no-tray`. A lock runs
+   * again each minute the tray stays away (a pupil who unlocks is locked again), a hold that
+   * failed is tried again; signing, or a tray back, ends it (a hold stays until they sign, as
+   * for a decline). One event per episode, not one a minute.
+   */
+  async #enforceWithoutTray(user: ConsoleUser | null): Promise<void> {
+    const trayConnected = this.#o.trayConnected;
+    if (trayConnected === undefined) {
+      return;
+    }
+    if (user === null) {
+      this.#noTray = null;
+      return;
+    }
+    const due = this.#due(user);
+    if (due.due.length === 0 || due.role === null || trayConnected(user.name)) {
+      this.#noTray = null;
+      return;
+    }
+    const key = user.name.toLowerCase();
+    const now = this.#o.now().getTime();
+    if (this.#noTray?.user !== key) {
+      this.#noTray = { user: key, since: now, appliedAt: null };
+      return;
+    }
+    const episode = this.#noTray;
+    const minutes =
+      this.#o.policy.current().tray?.missingAfterMinutes ?? DEFAULT_TRAY_MISSING_AFTER_MINUTES;
+    // A clock set back makes the gap negative: nothing until it has really been that long.
+    if (now - episode.since < minutes * 60_000) {
+      return;
+    }
+    const action = this.#actionOf(due.role);
+    const first = episode.appliedAt === null;
+    if (!first) {
+      const sinceLast = now - (episode.appliedAt ?? now);
+      const held = (this.#o.networkHold?.heldFor() ?? '').toLowerCase() === key;
+      if (
+        action === 'record-only' ||
+        (action === 'hold-network' && held) ||
+        (sinceLast >= 0 && sinceLast < DECLINE_REPEAT_MS)
+      ) {
+        return;
+      }
+    }
+    episode.appliedAt = now;
+    const actionError = await this.#runAction(action, user.name);
+    if (first) {
+      for (const item of due.due) {
+        await this.#o.recordEvent({
+          schemaVersion: SCHEMA_VERSION,
+          id: randomUUID(),
+          occurredAt: new Date(now).toISOString(),
+          type: 'aup.declined',
+          data: { ...this.#eventBase(user, due, item), action, actionError, reason: 'no-tray' },
+        });
+      }
+    }
+    this.#o.log.warn(
+      { action, actionError, minutes },
+      'AUP due and no tray showed it: the decline action applied',
+    );
+    if (action === 'sign-out' && actionError === null) {
+      // Signed out: their next session gets the allowance afresh, for a tray that starts late.
+      this.#noTray = null;
+    }
   }
 
   async #releaseHoldUnlessDue(user: ConsoleUser, due: AupDue): Promise<void> {
@@ -367,10 +462,6 @@ export class AupSessions {
 
   /** Looks at the console; a new user gets the server asked and the tray told. */
   async #poll(): Promise<void> {
-    if (this.#polling) {
-      return;
-    }
-    this.#polling = true;
     try {
       let user: ConsoleUser | null;
       try {
@@ -389,22 +480,19 @@ export class AupSessions {
           await this.#releaseHoldUnlessDue(user, this.#due(user));
         }
       }
-      if (name === this.#lastUser) {
-        return;
+      if (name !== this.#lastUser) {
+        this.#lastUser = name;
+        if (user !== null) {
+          await this.#refresh(user.name);
+          const pending = this.#pendingOf(user, this.#due(user));
+          if (pending.documents.length > 0) {
+            this.#o.push(pending);
+          }
+        }
       }
-      this.#lastUser = name;
-      if (user === null) {
-        return;
-      }
-      await this.#refresh(user.name);
-      const pending = this.#pendingOf(user, this.#due(user));
-      if (pending.documents.length > 0) {
-        this.#o.push(pending);
-      }
+      await this.#enforceWithoutTray(user);
     } catch (error) {
       this.#o.log.warn({ error: String(error) }, 'AUP: could not work out what to sign');
-    } finally {
-      this.#polling = false;
     }
   }
 

@@ -244,8 +244,17 @@ export async function runService(options: {
     resolve: async (name) => (await lookup(name, { all: true })).map((entry) => entry.address),
     log,
   });
+  const trays = new TrayRegistry({
+    consoleUser,
+    policy: opened.cache,
+    recordEvent: (event) => service.recordEvent(event),
+    now: () => host.now(),
+    log,
+  });
   const aupSessions = new AupSessions({
     networkHold,
+    // A due AUP that no tray shows within the tray allowance gets the decline action anyway.
+    trayConnected: (user) => trays.connectedFor(user),
     // As the server last named it with the policy: rules by device group match on it.
     deviceGroup: () => opened.cache.deviceGroup(),
     consoleUser,
@@ -267,13 +276,6 @@ export async function runService(options: {
     // The tray asks aup:pending itself when it starts at login; the poll only brings the push.
     // On Windows each look starts PowerShell (seconds of CPU, PLATFORMS.md §10): less often.
     pollMs: os === 'windows' ? 30_000 : 5_000,
-  });
-  const trays = new TrayRegistry({
-    consoleUser,
-    policy: opened.cache,
-    recordEvent: (event) => service.recordEvent(event),
-    now: () => host.now(),
-    log,
   });
   const closeIpc = await startIpcServer(config.ipcPath, {
     status: () => ({ ...service.status(), trays: trays.list() }),

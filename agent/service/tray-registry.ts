@@ -61,6 +61,12 @@ export class TrayRegistry {
     };
   }
 
+  /** Whether a tray of `user` is connected now (the AUP module waits for it to show the AUP). */
+  connectedFor(user: string): boolean {
+    const name = user.toLowerCase();
+    return [...this.#trays.values()].some((tray) => tray.user?.toLowerCase() === name);
+  }
+
   /** The trays connected now, oldest first. */
   list(): ConnectedTray[] {
     return [...this.#trays.values()]

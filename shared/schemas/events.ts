@@ -75,6 +75,12 @@ const aupDeclinedData = Type.Object(
     ]),
     /** Null when the action ran; otherwise why it failed (a failed sign-out is never ignored). */
     actionError: Type.Union([Text(1000), Type.Null()]),
+    /**
+     * Why: `declined`, the user declined or closed the window; `no-tray`, the AUP was due and no
+     * tray showed it within the policy's tray allowance, so the service applied the decline
+     * action itself (a killed tray is a decline). Absent (older agents): `declined`.
+     */
+    reason: Type.Optional(Type.Union([Type.Literal('declined'), Type.Literal('no-tray')])),
   },
   { additionalProperties: false },
 );

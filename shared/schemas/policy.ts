@@ -317,7 +317,8 @@ export const TrayPolicySchema = Type.Object(
       maximum: 1440,
       description:
         'Minutes a console session may go without a connected tray before the service raises ' +
-        'tamper.tray-missing (once per episode). Absent: 10.',
+        'tamper.tray-missing (once per episode), and a due AUP no tray shows counts as ' +
+        "declined (the role's action runs, aup.declined with reason no-tray). Absent: 10.",
     }),
   },
   strict,

@@ -74,7 +74,12 @@ export function aupAccepted(
 /** An `aup.declined` event. */
 export function aupDeclined(
   doc: AupDoc,
-  options: { user: string; at?: Date; action?: 'sign-out' | 'lock' | 'record-only' },
+  options: {
+    user: string;
+    at?: Date;
+    action?: 'sign-out' | 'lock' | 'record-only';
+    reason?: 'declined' | 'no-tray';
+  },
 ): AgentEvent {
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -90,6 +95,7 @@ export function aupDeclined(
       textSha256: textSha256(doc),
       action: options.action ?? 'sign-out',
       actionError: null,
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
     },
   };
 }

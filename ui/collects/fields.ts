@@ -419,6 +419,12 @@ export const COLLECTED: readonly CollectedGroup[] = [
         what: 'Why that action failed, if it did.',
         why: 'So ICT can fix it.',
       },
+      {
+        key: 'reason',
+        label: 'Why it counted as declined',
+        what: 'Whether you declined, or the agreement window was kept from showing (the Hallpass app was closed or stopped).',
+        why: 'Stopping the window does not skip the agreement.',
+      },
     ],
   },
   {

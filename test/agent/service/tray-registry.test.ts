@@ -98,4 +98,17 @@ describe('TrayRegistry', () => {
     await minutes(2);
     expect(events.map((e) => (e.data as { user: string }).user)).toEqual(['pupil1', 'teacher2']);
   });
+
+  it('says whether a user has a tray connected, ignoring case, until it closes', async () => {
+    const { trays } = registry(await readDefaultPolicy());
+    expect(trays.connectedFor('pupil1')).toBe(false);
+    const first = trays.connected(peer('Pupil1'));
+    const second = trays.connected(peer('pupil1'));
+    expect(trays.connectedFor('PUPIL1')).toBe(true);
+    expect(trays.connectedFor('pupil2')).toBe(false);
+    first.release();
+    expect(trays.connectedFor('pupil1')).toBe(true);
+    second.release();
+    expect(trays.connectedFor('pupil1')).toBe(false);
+  });
 });

@@ -179,4 +179,22 @@ describeEachEngine('AUP records', (engine) => {
     expect(answer.status).toBe(400);
     expect(await recordsOf(nul.id)).toEqual([]);
   });
+
+  it('stores a decline the service applied because no tray showed the AUP, with its reason', async () => {
+    const declined = aupDeclined(pupilAup, { user: 'pupil.notray', reason: 'no-tray' });
+    expect((await laptop.postBatch(server.app, [], [declined])).status).toBe(200);
+    expect(await aupHistory(server.db, 'pupil.notray')).toEqual([
+      expect.objectContaining({
+        eventId: declined.id,
+        outcome: 'declined',
+        declineAction: 'sign-out',
+      }),
+    ]);
+    // The register keeps the outcome; the event as the device sent it says why.
+    const [event] = await server.db.query<{ data: { reason?: string } }>(
+      'select data from events where id = $1',
+      [declined.id],
+    );
+    expect(event?.data.reason).toBe('no-tray');
+  });
 });

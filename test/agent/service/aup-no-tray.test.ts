@@ -1,0 +1,334 @@
+// A due AUP that no tray shows (the pupil killed it) gets the role's decline action from the
+// service after the tray allowance — on a fake clock, with the session actions observed at the
+// command they run (the real logind actions over a runner that records each command).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { linuxSessionActions } from '../../../agent/core/aup/decline/linux.ts';
+import type { ConsoleUser } from '../../../agent/core/console-user/console-user.ts';
+import { Outbox } from '../../../agent/core/outbox/index.ts';
+import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
+import type { Runner } from '../../../agent/core/runner.ts';
+import { AupRecord } from '../../../agent/service/aup-record.ts';
+import { type AupNetworkHold, AupSessions } from '../../../agent/service/aup-sessions.ts';
+import { AgentEventSchema, type AgentEvent, type Policy } from '../../../shared/index.ts';
+import { Value } from 'typebox/value';
+
+const example = parsePolicyText(
+  await readFile(
+    new URL('../../../agent/core/policy/example-policy.yaml', import.meta.url),
+    'utf8',
+  ),
+  'example-policy.yaml',
+);
+const pupil: ConsoleUser = { name: '24jsmith', groups: [] };
+const staff: ConsoleUser = { name: 'a.teacher', groups: ['staff'] };
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** loginctl as logind answers for `user` on session 3 of seat0; each command is recorded. */
+function loginctl(state: { user: ConsoleUser | null }, commands: string[]): Runner {
+  return (command, args) => {
+    commands.push([command, ...args].join(' '));
+    const ok = (stdout: string) => Promise.resolve({ stdout, stderr: '', exitCode: 0 });
+    if (args[0] === 'show-seat') {
+      return ok(state.user === null ? '\n' : '3\n');
+    }
+    if (args[0] === 'show-session') {
+      return ok(`Name=${state.user?.name ?? ''}\nClass=user\nState=active\n`);
+    }
+    return ok('');
+  };
+}
+
+async function setup(
+  options: {
+    user?: ConsoleUser;
+    policy?: Policy;
+    tray?: boolean;
+    networkHold?: AupNetworkHold;
+    recordEvent?: (event: AgentEvent) => Promise<void>;
+    withoutTrayCheck?: boolean;
+  } = {},
+) {
+  const dir = await mkdtemp(join(tmpdir(), 'hallpass-aup-notray-'));
+  dirs.push(dir);
+  const events: AgentEvent[] = [];
+  const commands: string[] = [];
+  const state = {
+    user: (options.user ?? pupil) as ConsoleUser | null,
+    tray: options.tray ?? false,
+  };
+  const start = new Date(2026, 9, 5, 9).getTime();
+  let now = start;
+  const sessions = new AupSessions({
+    consoleUser: { current: () => Promise.resolve(state.user) },
+    policy: { current: () => options.policy ?? example, onChange: () => () => undefined },
+    record: await AupRecord.open(dir),
+    lookup: () => Promise.resolve(null),
+    actions: linuxSessionActions(loginctl(state, commands)),
+    recordEvent:
+      options.recordEvent ??
+      ((event) => {
+        events.push(event);
+        return Promise.resolve();
+      }),
+    push: () => undefined,
+    log: { warn: () => undefined, info: () => undefined },
+    now: () => new Date(now),
+    ...(options.withoutTrayCheck === true ? {} : { trayConnected: () => state.tray }),
+    ...(options.networkHold === undefined ? {} : { networkHold: options.networkHold }),
+  });
+  return {
+    sessions,
+    events,
+    state,
+    /** The session actions run (the loginctl verb that acts, not the look-ups before it). */
+    acted: () => commands.filter((c) => /terminate-session|lock-session/.test(c)),
+    /** Looks at the console at `minutes` after the first look. */
+    async at(minutes: number) {
+      now = start + minutes * 60_000;
+      await sessions.check();
+    },
+  };
+}
+
+/** Signs everything due, as the tray would. */
+async function signAll(sessions: AupSessions): Promise<void> {
+  for (;;) {
+    const document = (await sessions.pending({ uid: null })).documents[0];
+    if (document === undefined) {
+      return;
+    }
+    await sessions.sign(
+      {
+        id: 1,
+        channel: 'aup:sign',
+        documentId: document.id,
+        textSha256: document.textSha256,
+        acknowledged: document.statements.map((_, i) => i),
+        fullName: 'A Name',
+        tutorGroup: document.askTutorGroup ? '3B' : null,
+        parentCarer: document.askParentCarer ? 'Sam Smith' : null,
+      },
+      { uid: null },
+    );
+  }
+}
+
+const holdNetwork = { ...example, aup: { ...example.aup, onDecline: 'hold-network' as const } };
+const recordOnly = { ...example, aup: { ...example.aup, onDecline: 'record-only' as const } };
+const threeMinutes = { ...example, tray: { missingAfterMinutes: 3 } };
+const nobodyAsked = {
+  ...example,
+  aup: { ...example.aup, rules: [], defaultRole: 'none' as const },
+};
+
+interface Case {
+  name: string;
+  user?: ConsoleUser;
+  policy?: Policy;
+  tray?: boolean;
+  withoutTrayCheck?: boolean;
+  /** Minutes after the first look at which the console is looked at again. */
+  looks: number[];
+  acted: string[];
+  /** The `action` of each no-tray event. */
+  recorded: string[];
+}
+
+const cases: Case[] = [
+  {
+    name: 'a pupil with no tray is signed out once the allowance has passed, not before',
+    looks: [5, 9.9, 10, 10.5],
+    acted: ['loginctl terminate-session 3'],
+    recorded: ['sign-out'],
+  },
+  {
+    name: 'staff with no tray are locked, and locked again each minute it goes on; one event',
+    user: staff,
+    looks: [10, 10.5, 11, 12],
+    acted: ['loginctl lock-session 3', 'loginctl lock-session 3', 'loginctl lock-session 3'],
+    // One event per document outstanding (the staff AUP and the device contract), one lock.
+    recorded: ['lock', 'lock'],
+  },
+  {
+    name: 'record-only is recorded once and nothing is done to the session',
+    policy: recordOnly,
+    looks: [10, 11, 30],
+    acted: [],
+    recorded: ['record-only'],
+  },
+  {
+    name: 'the allowance comes from the policy’s tray.missingAfterMinutes',
+    policy: threeMinutes,
+    looks: [2.9, 3],
+    acted: ['loginctl terminate-session 3'],
+    recorded: ['sign-out'],
+  },
+  {
+    name: 'a tray connected (showing it) holds it off however long',
+    tray: true,
+    looks: [10, 60, 600],
+    acted: [],
+    recorded: [],
+  },
+  {
+    name: 'an AUP that is not due (nobody is asked) never fires',
+    policy: nobodyAsked,
+    looks: [10, 60],
+    acted: [],
+    recorded: [],
+  },
+  {
+    name: 'a clock set back does not count as time passed',
+    looks: [-120, -60],
+    acted: [],
+    recorded: [],
+  },
+  {
+    name: 'a service not told about trays waits for the tray as before',
+    withoutTrayCheck: true,
+    looks: [10, 60],
+    acted: [],
+    recorded: [],
+  },
+];
+
+describe('an AUP due with no tray to show it', () => {
+  it.each(cases)('$name', async (c) => {
+    const t = await setup({
+      ...(c.user === undefined ? {} : { user: c.user }),
+      ...(c.policy === undefined ? {} : { policy: c.policy }),
+      ...(c.tray === undefined ? {} : { tray: c.tray }),
+      ...(c.withoutTrayCheck === undefined ? {} : { withoutTrayCheck: c.withoutTrayCheck }),
+    });
+    await t.at(0);
+    for (const minutes of c.looks) {
+      await t.at(minutes);
+    }
+    expect(t.acted()).toEqual(c.acted);
+    expect(t.events.map((e) => (e.type === 'aup.declined' ? e.data.action : e.type))).toEqual(
+      c.recorded,
+    );
+    for (const event of t.events) {
+      expect(event).toMatchObject({
+        type: 'aup.declined',
+        data: { user: t.state.user?.name, reason: 'no-tray', actionError: null },
+      });
+    }
+  });
+
+  it('never fires for a user who has signed', async () => {
+    const t = await setup({ user: staff });
+    await signAll(t.sessions);
+    await t.at(0);
+    await t.at(10);
+    await t.at(60);
+    expect(t.acted()).toEqual([]);
+    expect(t.events.map((e) => e.type)).toEqual(['aup.accepted', 'aup.accepted']);
+  });
+
+  it('stops locking once the tray is back, and once the user has signed', async () => {
+    const t = await setup({ user: staff });
+    await t.at(0);
+    await t.at(10);
+    expect(t.acted()).toHaveLength(1);
+    // The tray comes back: it shows the AUP, so the service leaves the session alone.
+    t.state.tray = true;
+    await t.at(11);
+    await t.at(30);
+    expect(t.acted()).toHaveLength(1);
+    // Killed again: a fresh allowance, then locked again.
+    t.state.tray = false;
+    await t.at(31);
+    await t.at(40);
+    expect(t.acted()).toHaveLength(1);
+    await t.at(41);
+    expect(t.acted()).toHaveLength(2);
+    // They restart the tray and sign; with the tray gone again afterwards, nothing is due.
+    await signAll(t.sessions);
+    await t.at(42);
+    await t.at(100);
+    expect(t.acted()).toHaveLength(2);
+    expect(t.events.map((e) => [e.type, e.type === 'aup.declined' ? e.data.reason : null])).toEqual(
+      [
+        ['aup.declined', 'no-tray'],
+        ['aup.declined', 'no-tray'],
+        ['aup.declined', 'no-tray'],
+        ['aup.declined', 'no-tray'],
+        ['aup.accepted', null],
+        ['aup.accepted', null],
+      ],
+    );
+  });
+
+  it('holds the network with no tray, and opens it the moment the user signs', async () => {
+    let heldFor: string | null = null;
+    const holds: string[] = [];
+    const hold: AupNetworkHold = {
+      hold: (user) => {
+        holds.push(user);
+        heldFor = user;
+        return Promise.resolve(null);
+      },
+      release: () => {
+        heldFor = null;
+        return Promise.resolve();
+      },
+      heldFor: () => heldFor,
+    };
+    const t = await setup({ policy: holdNetwork, networkHold: hold });
+    await t.at(0);
+    await t.at(10);
+    await t.at(12);
+    expect(holds).toEqual(['24jsmith']);
+    expect(t.events[0]).toMatchObject({ data: { action: 'hold-network', reason: 'no-tray' } });
+    await signAll(t.sessions);
+    expect(heldFor).toBe(null);
+    await t.at(20);
+    expect(holds).toEqual(['24jsmith']);
+  });
+
+  it('a signed-out pupil’s next session gets the allowance afresh', async () => {
+    const t = await setup();
+    await t.at(0);
+    await t.at(10);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    // Back at the console before a look saw the login screen: a tray starting slowly is not
+    // signed out at once.
+    await t.at(11);
+    await t.at(19);
+    expect(t.acted()).toHaveLength(1);
+    await t.at(21);
+    expect(t.acted()).toHaveLength(2);
+  });
+
+  it('the no-tray decline goes through the outbox, valid against the event schema', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hallpass-aup-notray-outbox-'));
+    dirs.push(dir);
+    const outbox = await Outbox.open({ dir, maxReports: 10 });
+    const t = await setup({
+      recordEvent: async (event) => {
+        await outbox.add({ kind: 'event', id: event.id, payload: event });
+      },
+    });
+    await t.at(0);
+    await t.at(10);
+    await outbox.close();
+    // Read back after a restart, as delivery would: the event is queued once, intact.
+    const reopened = await Outbox.open({ dir, maxReports: 10 });
+    const batch = await reopened.peekBatch();
+    await reopened.close();
+    expect(batch).toHaveLength(1);
+    const payload = batch[0]?.payload;
+    expect(Value.Check(AgentEventSchema, payload)).toBe(true);
+    expect(payload).toMatchObject({
+      type: 'aup.declined',
+      data: { user: '24jsmith', role: 'pupil', action: 'sign-out', reason: 'no-tray' },
+    });
+  });
+});
