@@ -4,6 +4,7 @@
 // refused or folded and the service keeps answering.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -238,6 +239,28 @@ describe('idle:lock-failed over the service socket', () => {
       [1, 'r0'],
       [499, 'r499'],
     ]);
+  });
+
+  it('an unproven connection is refused and records nothing', async () => {
+    const clock = new ManualClock('2026-12-05T09:00:00Z');
+    const { events, failures } = recorder(clock, pupil);
+    const path = await serve(failures);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(path);
+      let buffer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        if (buffer.includes('\n')) {
+          socket.end();
+          resolve(buffer);
+        }
+      });
+      socket.on('error', reject);
+      socket.write('{"id":3,"channel":"idle:lock-failed","kind":"lock-failed","reason":"x"}\n');
+    });
+    expect(answer).toMatch(/"id":3,"ok":false.*needs a proven connection/);
+    expect(events).toEqual([]);
   });
 
   it('a service without a recorder refuses the channel', async () => {
