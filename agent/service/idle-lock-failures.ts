@@ -5,8 +5,9 @@
 // the reason is clipped and cleaned inert text, and reports are folded as the USB guard folds
 // decisions (agent/core/usb/decision-events.ts): the first of a kind is sent at once, repeats
 // within the window are counted and sent as one event when it ends, so a client repeating the
-// request without end adds at most one event per kind per window. There are four kinds and one
-// slot each, so the memory held is fixed whatever a client sends.
+// request without end adds at most one event per kind per window (and at most two console-user
+// lookups). There are four kinds and one slot each, so the memory held is fixed whatever a
+// client sends.
 import { randomUUID } from 'node:crypto';
 import { SCHEMA_VERSION, type AgentEvent, type IdleLockFailureKind } from '../../shared/index.ts';
 import type { ConsoleUserSource } from '../core/console-user/console-user.ts';
@@ -29,7 +30,6 @@ export const FAILURE_REASON_KEPT = 300;
 const DEFAULT_WINDOW_MS = 10 * 60_000;
 
 interface Slot {
-  user: string | null;
   windowEndsAt: number;
   /** Reports folded since the last event, the latest reason, and when the first came. */
   folded: number;
@@ -56,20 +56,17 @@ export class IdleLockFailureRecorder {
     this.#timers = options.timers ?? realTimers;
   }
 
-  /** Notes one report from the tray (already schema-checked: a known kind, bounded text). */
+  /**
+   * Notes one report from the tray (already schema-checked: a known kind, bounded text). The
+   * console user is looked up only for an event sent (the first of a window, and each folded
+   * count), never per report: on Windows a lookup starts PowerShell, and a flood must not.
+   */
   async record(kind: IdleLockFailureKind, reason: string): Promise<FailureOutcome> {
-    const user = await this.#consoleUser();
     const now = this.#options.now();
     const at = now.getTime();
     await this.#flushDue(at);
     const text = inert(reason);
-    let slot = this.#slots.get(kind);
-    if (slot !== undefined && slot.user !== user) {
-      // Another session: the last one's count goes now, under its own name.
-      await this.#flush(kind, slot);
-      this.#slots.delete(kind);
-      slot = undefined;
-    }
+    const slot = this.#slots.get(kind);
     if (slot !== undefined && !this.#stopped) {
       slot.folded++;
       slot.reason = text;
@@ -77,8 +74,8 @@ export class IdleLockFailureRecorder {
       return 'folded';
     }
     if (!this.#stopped) {
+      // Taken before the lookup below, so reports arriving meanwhile fold into it.
       this.#slots.set(kind, {
-        user,
         windowEndsAt: at + this.#windowMs,
         folded: 0,
         reason: '',
@@ -86,6 +83,7 @@ export class IdleLockFailureRecorder {
       });
       this.#arm();
     }
+    const user = await this.#consoleUser();
     await this.#send(now, { user, kind, reason: text, count: 1, firstAt: now.toISOString() });
     return 'recorded';
   }
@@ -132,9 +130,12 @@ export class IdleLockFailureRecorder {
     if (slot.folded === 0 || slot.firstAt === null) {
       return;
     }
-    const { user, folded, reason, firstAt } = slot;
+    const { folded, reason, firstAt } = slot;
     slot.folded = 0;
     slot.firstAt = null;
+    // Whoever sits at the console when the count is sent: a session that changed within the
+    // window is named by the later user (the first report of the window named the earlier one).
+    const user = await this.#consoleUser();
     await this.#send(this.#options.now(), { user, kind, reason, count: folded, firstAt });
   }
 

@@ -145,23 +145,30 @@ describe('IdleLockFailureRecorder', () => {
     expect(events).toHaveLength(3);
   });
 
-  it('folds per kind, and a new console user starts a new count under their own name', async () => {
+  it('folds per kind; the folded count names whoever is at the console when it is sent', async () => {
     const clock = new ManualClock('2026-12-05T09:00:00Z');
     let name = 'pupil1';
-    const { events, failures } = recorder(clock, () => Promise.resolve({ name, groups: [] }));
+    let lookups = 0;
+    const { events, failures } = recorder(clock, () => {
+      lookups++;
+      return Promise.resolve({ name, groups: [] });
+    });
     await failures.record('idle-unreadable', 'no xprintidle');
     await failures.record('no-desktop', 'not built for aix');
-    await failures.record('idle-unreadable', 'no xprintidle');
+    for (let i = 0; i < 200; i++) {
+      await failures.record('idle-unreadable', 'no xprintidle');
+    }
     name = 'pupil2';
-    await failures.record('idle-unreadable', 'no xprintidle');
+    await clock.advance(WINDOW);
     expect(
       events.map((e) => e.type === 'idle.lock-failed' && [e.data.kind, e.data.user, e.data.count]),
     ).toEqual([
       ['idle-unreadable', 'pupil1', 1],
       ['no-desktop', 'pupil1', 1],
-      ['idle-unreadable', 'pupil1', 1],
-      ['idle-unreadable', 'pupil2', 1],
+      ['idle-unreadable', 'pupil2', 200],
     ]);
+    // One lookup per event sent, none per folded report: a flood cannot make the service spawn.
+    expect(lookups).toBe(3);
   });
 
   it('keeps the reason as inert clipped text; no console user found still records', async () => {
