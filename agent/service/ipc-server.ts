@@ -21,6 +21,7 @@ import {
   validate,
   type AgentStatus,
   type AupPending,
+  type IdleLockFailureKind,
   type IdleLockView,
   type IpcPeer,
   type IpcPeerResponse,
@@ -52,6 +53,11 @@ export interface IpcHandlers {
    * Absent: the channel is refused.
    */
   idleLocked?(idleSeconds: number): Promise<boolean>;
+  /**
+   * The tray's idle lock could not do its job (`idle:lock-failed`); the handler records it with
+   * the console user it finds itself, folding repeats. Absent: the channel is refused.
+   */
+  idleLockFailed?(kind: IdleLockFailureKind, reason: string): Promise<unknown>;
   /**
    * The AUP channels (aup-sessions.ts): what the console user must sign, and their signature
    * or decline. Only a proven connection of the console user (or root) reaches them; `peer`
@@ -266,6 +272,20 @@ async function answerLine(
         if (!(await handlers.idleLocked(request.idleSeconds))) {
           return errorAnswer(request.id, 'an idle lock was recorded moments ago; not recorded');
         }
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+        };
+      case 'idle:lock-failed':
+        if (handlers.idleLockFailed === undefined) {
+          return errorAnswer(request.id, 'this service does not record idle-lock failures');
+        }
+        if (!actsForConsole(connection.peer)) {
+          return errorAnswer(request.id, NEEDS_PROOF);
+        }
+        // Folded or sent, the report is taken: the tray has nothing to retry.
+        await handlers.idleLockFailed(request.kind, request.reason);
         return {
           id: request.id,
           ok: true,

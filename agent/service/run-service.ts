@@ -26,6 +26,7 @@ import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
 import { sessionActionsFor } from '../core/aup/decline/index.ts';
 import { AupRecord } from './aup-record.ts';
 import { AupSessions } from './aup-sessions.ts';
+import { IdleLockFailureRecorder } from './idle-lock-failures.ts';
 import { IdleLockRecorder } from './idle-locks.ts';
 import { NetworkHoldDuty } from './network-hold-duty.ts';
 import { startIpcServer } from './ipc-server.ts';
@@ -233,6 +234,14 @@ export async function runService(options: {
     recordEvent: (event) => service.recordEvent(event),
     now: () => host.now(),
   });
+  const idleLockFailures = new IdleLockFailureRecorder({
+    consoleUser,
+    recordEvent: (event) => service.recordEvent(event),
+    now: () => host.now(),
+    onError: (error) => {
+      log.error({ error: String(error) }, 'could not queue an idle-lock failure event');
+    },
+  });
   const aupRecord = await AupRecord.open(config.stateDir);
   for (const problem of aupRecord.problems()) {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
@@ -288,6 +297,7 @@ export async function runService(options: {
       return () => pushListeners.delete(publish);
     },
     idleLocked: (idleSeconds) => idleLocks.record(idleSeconds),
+    idleLockFailed: (kind, reason) => idleLockFailures.record(kind, reason),
     // Resolved on each ask, with the groups the service reads itself: the tray asks when it
     // connects and whenever the policy version in the status changes.
     idlePolicy: async () =>
@@ -349,6 +359,7 @@ export async function runService(options: {
       await trays.stop();
       // Before the service: its folded event counts go into the outbox while it is still open.
       await usbGuard?.stop();
+      await idleLockFailures.stop();
       await service.stop(stopOptions);
       await outbox.close();
       log.info({}, 'service stopped');

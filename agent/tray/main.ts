@@ -25,6 +25,7 @@ import Store from 'electron-store';
 import { readDefaultPolicy } from '../core/policy/policy-file.ts';
 import { AupPrompt } from './aup-prompt.ts';
 import { IdleLockController } from './idle/controller.ts';
+import { IdleFailureReporter } from './idle/failure-report.ts';
 import { idleLockTimings, idleLockViewTimings } from './idle/idle-lock.ts';
 import { IdlePolicySync } from './idle/idle-policy-sync.ts';
 import { osIdleDesktop } from './idle/os-desktop.ts';
@@ -180,6 +181,13 @@ async function start(): Promise<void> {
       console.warn(`idle lock: keeping the policy it has; the service did not give one: ${reason}`);
     },
   });
+  // A failing idle lock goes to the service (idle.lock-failed for ICT), not only to this log.
+  const idleFailures = new IdleFailureReporter({
+    send: (request) => client.request(request),
+    log: (message) => {
+      console.warn(message);
+    },
+  });
   const client = new ServiceClient({
     path: IPC_PATH,
     listener: {
@@ -189,6 +197,7 @@ async function start(): Promise<void> {
         if (state === 'connected') {
           // At login, and whenever the service comes back: anything to sign opens the window.
           void aupPrompt.connected();
+          void idleFailures.connected();
         }
       },
       status: (status) => {
@@ -332,7 +341,7 @@ async function start(): Promise<void> {
   const fromService = idleSync.current();
   const osDesktop = await osIdleDesktop(process.platform, sessionEnvironment());
   if (!osDesktop.ok) {
-    console.warn(`idle lock: no desktop for this OS: ${osDesktop.reason}`);
+    void idleFailures.noDesktop(`no desktop for this OS: ${osDesktop.reason}`);
   }
   idle = new IdleLockController({
     desktop: sessionDesktop(
@@ -371,11 +380,11 @@ async function start(): Promise<void> {
           })
           .catch(() => undefined);
       },
-      lockFailed: (attempts) => {
-        console.error('idle lock command failed', attempts);
+      lockFailed: (attempts, locked) => {
+        void idleFailures.lockFailed(attempts, locked);
       },
       readingFailed: (what, reason) => {
-        console.warn(`idle lock: cannot read ${what}: ${reason}`);
+        void idleFailures.readingFailed(what, reason);
       },
     },
   });

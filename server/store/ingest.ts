@@ -268,6 +268,7 @@ export function namedUser(event: AgentEvent): string | null {
     case 'aup.accepted':
     case 'aup.declined':
     case 'idle.locked':
+    case 'idle.lock-failed':
     case 'usb.blocked':
     case 'usb.allowed':
     case 'tamper.tray-missing':

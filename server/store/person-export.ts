@@ -3,8 +3,8 @@
 //
 // Where the server stores a console user's name (keep this list whole: a new place that stores a
 // user name must be read here, or named below as not included, and why):
-//   - events.data->>'user' of aup.accepted, aup.declined, idle.locked, usb.blocked, usb.allowed and
-//     tamper.tray-missing (namedUser in server/store/ingest.ts sorts every event type; its switch
+//   - events.data->>'user' of aup.accepted, aup.declined, idle.locked, idle.lock-failed,
+//     usb.blocked, usb.allowed and tamper.tray-missing (namedUser in server/store/ingest.ts sorts every event type; its switch
 //     fails to compile when a new type is added): read through person_events (migration 021),
 //     the index by user key that ingest fills.
 //   - aup_records (migration 009): every signature and decline, typed: aupHistory.

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { IsoDateTimeSchema, SchemaVersionSchema, Text, UuidSchema } from './common.ts';
+import { IdleLockFailureKindSchema } from './ipc.ts';
 import { UsbDecisionSchema } from './usb.ts';
 
 const event = <K extends string, D extends TSchema>(type: K, data: D) =>
@@ -97,6 +98,23 @@ export const AgentEventSchema = Type.Union([
     'idle.locked',
     Type.Object(
       { user: Type.Union([Text(256), Type.Null()]), idleSeconds: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
+  ),
+  // The tray's idle lock could not do its job (shared/schemas/ipc.ts, idle:lock-failed). `user`
+  // is the console user the service found, never a name the tray sent; `reason` is the tray's
+  // latest text, clipped and with control characters replaced. Repeats of the same kind within
+  // the service's window are folded: `count` reports since `firstAt`.
+  event(
+    'idle.lock-failed',
+    Type.Object(
+      {
+        user: Type.Union([Text(256), Type.Null()]),
+        kind: IdleLockFailureKindSchema,
+        reason: Text(300),
+        count: Type.Integer({ minimum: 1, description: 'Reports folded into this event.' }),
+        firstAt: IsoDateTimeSchema,
+      },
       { additionalProperties: false },
     ),
   ),

@@ -15,6 +15,10 @@ export const IpcChannelSchema = Type.Union([
   // The tray locked its session for idleness; the service records `idle.locked` with the
   // console user it finds itself (never a name the tray sends), rate-limited.
   Type.Literal('idle:locked'),
+  // The tray's idle lock could not do its job (a lock command failed, no desktop to lock with,
+  // idle time unreadable); the service records `idle.lock-failed` with the console user it
+  // finds itself, the tray's text clipped, repeats folded into one event with a count.
+  Type.Literal('idle:lock-failed'),
   // The idle-lock policy as it applies to the console user (the service resolves the policy's
   // exemptions with the groups it reads itself): what the tray's idle lock runs on.
   Type.Literal('idle:policy'),
@@ -61,6 +65,23 @@ export const AupDeclineSchema = Type.Object(
 );
 export type AupDecline = Static<typeof AupDeclineSchema>;
 
+/**
+ * Why the tray's idle lock could not do its job: `lock-failed` no lock command locked the
+ * session; `fallback-used` one failed and a fallback locked it; `no-desktop` the tray has no
+ * way to lock on this OS or session; `idle-unreadable` the idle time cannot be read, so the
+ * session will never lock for idleness.
+ */
+export const IdleLockFailureKindSchema = Type.Union([
+  Type.Literal('lock-failed'),
+  Type.Literal('fallback-used'),
+  Type.Literal('no-desktop'),
+  Type.Literal('idle-unreadable'),
+]);
+export type IdleLockFailureKind = Static<typeof IdleLockFailureKindSchema>;
+
+/** The longest reason text the tray may send with `idle:lock-failed`; longer is refused. */
+export const IDLE_LOCK_FAILURE_REASON_MAX = 500;
+
 /** A request from the tray. */
 export const IpcRequestSchema = Type.Union([
   Type.Object(
@@ -93,6 +114,16 @@ export const IpcRequestSchema = Type.Union([
       channel: Type.Literal('idle:locked'),
       /** How long the session had been idle when it locked, as the tray measured it. */
       idleSeconds: Type.Integer({ minimum: 0, maximum: 366 * 24 * 3600 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      id: RequestIdSchema,
+      channel: Type.Literal('idle:lock-failed'),
+      kind: IdleLockFailureKindSchema,
+      /** The tray's own words (commands and their errors): untrusted, stored as inert text. */
+      reason: Text(IDLE_LOCK_FAILURE_REASON_MAX),
     },
     { additionalProperties: false },
   ),

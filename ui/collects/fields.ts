@@ -449,6 +449,46 @@ export const COLLECTED: readonly CollectedGroup[] = [
     ],
   },
   {
+    id: 'idle-failed',
+    heading: 'Screen could not lock itself',
+    intro:
+      'When the screen should have locked itself but could not, Hallpass tells ICT so they can fix it.',
+    sources: ['idle.lock-failed'],
+    kept: EVENT_KEPT,
+    fields: [
+      {
+        key: 'user',
+        label: 'Who was signed in',
+        what: 'The username signed in at the computer.',
+        why: 'So ICT know which computer and session to look at.',
+      },
+      {
+        key: 'kind',
+        label: 'What went wrong',
+        what: 'Whether the lock failed, worked only the second way, could not start, or could not tell how long the computer was left.',
+        why: 'So ICT know what to fix.',
+      },
+      {
+        key: 'reason',
+        label: 'The computer’s message',
+        what: 'The error message the computer gave, cut short.',
+        why: 'So ICT can find the cause.',
+      },
+      {
+        key: 'count',
+        label: 'How many times',
+        what: 'How many times it went wrong within a few minutes.',
+        why: 'So a problem that repeats makes one record, not hundreds.',
+      },
+      {
+        key: 'firstAt',
+        label: 'First time',
+        what: 'When the first of those times was.',
+        why: 'So ICT know how long it went on.',
+      },
+    ],
+  },
+  {
     id: 'tamper',
     heading: 'Problems with Hallpass or the computer’s protection',
     intro: 'Hallpass tells ICT when something stops it or the computer’s protection from working.',

@@ -24,8 +24,11 @@ export interface IdleLockListener {
   warning(msLeft: number | null): void;
   /** The session was locked (the tray tells the service, which records `idle.locked`). */
   locked(outcome: Extract<LockOutcome, { ok: true }>): void;
-  /** Lock commands that failed, whether or not a fallback then worked: never ignored. */
-  lockFailed(attempts: LockAttempt[]): void;
+  /**
+   * Lock commands that failed, whether or not a fallback then worked (`locked`): never ignored.
+   * The tray reports them to the service (failure-report.ts).
+   */
+  lockFailed(attempts: LockAttempt[], locked: boolean): void;
   /**
    * A reading that could not be taken (idle time, inhibitors): told once per new reason, not on
    * every poll, so a session without xprintidle (Wayland) does not fill the log.
@@ -179,7 +182,7 @@ export class IdleLockController {
         const outcome = await desktop.lock();
         const failed = outcome.attempts.filter((attempt) => !attempt.ok);
         if (failed.length > 0) {
-          listener.lockFailed(failed);
+          listener.lockFailed(failed, outcome.ok);
         }
         const at = this.#options.now();
         if (outcome.ok) {
