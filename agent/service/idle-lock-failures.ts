@@ -3,7 +3,7 @@
 // will not lock instead of a line in the pupil's own log. The tray is untrusted and any proven
 // console user can connect, so the user named is the console user the service finds itself,
 // the reason is clipped and cleaned inert text, and reports are folded as the USB guard folds
-// decisions (agent/core/usb/decision-events.ts): the first of a kind is sent at once, repeats
+// decisions (agent/core/fold-windows.ts): the first of a kind is sent at once, repeats
 // within the window are counted and sent as one event when it ends, so a client repeating the
 // request without end adds at most one event per kind per window (and at most two console-user
 // lookups). There are four kinds and one slot each, so the memory held is fixed whatever a
@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { SCHEMA_VERSION, type AgentEvent, type IdleLockFailureKind } from '../../shared/index.ts';
 import type { ConsoleUserSource } from '../core/console-user/console-user.ts';
-import { realTimers, type EventTimers } from '../core/usb/decision-events.ts';
+import { FoldWindows, realTimers, type EventTimers } from '../core/fold-windows.ts';
 
 /** What the recorder is built from. */
 export interface IdleLockFailureOptions {
@@ -29,31 +29,28 @@ export interface IdleLockFailureOptions {
 export const FAILURE_REASON_KEPT = 300;
 const DEFAULT_WINDOW_MS = 10 * 60_000;
 
-interface Slot {
-  windowEndsAt: number;
-  /** Reports folded since the last event, the latest reason, and when the first came. */
-  folded: number;
-  reason: string;
-  firstAt: string | null;
-}
-
 /** How a report was taken: sent as an event now, or counted into the next one. */
 export type FailureOutcome = 'recorded' | 'folded';
 
 /** Records the tray's idle-lock failures, folded per kind. */
 export class IdleLockFailureRecorder {
   readonly #options: IdleLockFailureOptions;
-  readonly #windowMs: number;
-  readonly #timers: EventTimers;
-  readonly #slots = new Map<IdleLockFailureKind, Slot>();
-  #timer: unknown = null;
-  #timerAt: number | null = null;
-  #stopped = false;
+  /** One window per kind; the latest reason of the window is the one sent. */
+  readonly #windows: FoldWindows<IdleLockFailureKind, string>;
 
   constructor(options: IdleLockFailureOptions) {
     this.#options = options;
-    this.#windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-    this.#timers = options.timers ?? realTimers;
+    this.#windows = new FoldWindows({
+      now: () => options.now(),
+      windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
+      timers: options.timers ?? realTimers,
+      flush: async (kind, reason, count, firstAt) => {
+        // Whoever sits at the console when the count is sent: a session that changed within the
+        // window is named by the later user (the first report of the window named the earlier).
+        const user = await this.#consoleUser();
+        await this.#send(this.#options.now(), { user, kind, reason, count, firstAt });
+      },
+    });
   }
 
   /**
@@ -63,26 +60,13 @@ export class IdleLockFailureRecorder {
    */
   async record(kind: IdleLockFailureKind, reason: string): Promise<FailureOutcome> {
     const now = this.#options.now();
-    const at = now.getTime();
-    await this.#flushDue(at);
+    await this.#windows.flushDue();
     const text = inert(reason);
-    const slot = this.#slots.get(kind);
-    if (slot !== undefined && !this.#stopped) {
-      slot.folded++;
-      slot.reason = text;
-      slot.firstAt ??= now.toISOString();
+    if (this.#windows.fold(kind, text, now.toISOString())) {
       return 'folded';
     }
-    if (!this.#stopped) {
-      // Taken before the lookup below, so reports arriving meanwhile fold into it.
-      this.#slots.set(kind, {
-        windowEndsAt: at + this.#windowMs,
-        folded: 0,
-        reason: '',
-        firstAt: null,
-      });
-      this.#arm();
-    }
+    // Opened before the lookup below, so reports arriving meanwhile fold into it.
+    this.#windows.open(kind);
     const user = await this.#consoleUser();
     await this.#send(now, { user, kind, reason: text, count: 1, firstAt: now.toISOString() });
     return 'recorded';
@@ -90,15 +74,12 @@ export class IdleLockFailureRecorder {
 
   /** Sends the folded counts of windows that have ended. */
   async flushDue(): Promise<void> {
-    await this.#flushDue(this.#options.now().getTime());
-    this.#arm();
+    await this.#windows.flushDue();
   }
 
   /** Sends every folded count now (a clean stop loses none) and stops the timer. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#disarm();
-    await this.#flushDue(Number.POSITIVE_INFINITY);
+    await this.#windows.stop();
   }
 
   async #consoleUser(): Promise<string | null> {
@@ -109,66 +90,6 @@ export class IdleLockFailureRecorder {
       // Who sat there could not be found out; the failure is still recorded, with no name.
       return null;
     }
-  }
-
-  async #flushDue(now: number): Promise<void> {
-    for (const [kind, slot] of this.#slots) {
-      if (slot.windowEndsAt > now) {
-        continue;
-      }
-      if (slot.folded === 0) {
-        this.#slots.delete(kind);
-        continue;
-      }
-      // Still failing: the next window starts now, still folding.
-      slot.windowEndsAt = now + this.#windowMs;
-      await this.#flush(kind, slot);
-    }
-  }
-
-  async #flush(kind: IdleLockFailureKind, slot: Slot): Promise<void> {
-    if (slot.folded === 0 || slot.firstAt === null) {
-      return;
-    }
-    const { folded, reason, firstAt } = slot;
-    slot.folded = 0;
-    slot.firstAt = null;
-    // Whoever sits at the console when the count is sent: a session that changed within the
-    // window is named by the later user (the first report of the window named the earlier one).
-    const user = await this.#consoleUser();
-    await this.#send(this.#options.now(), { user, kind, reason, count: folded, firstAt });
-  }
-
-  #arm(): void {
-    if (this.#stopped) {
-      return;
-    }
-    let next: number | null = null;
-    for (const slot of this.#slots.values()) {
-      next = next === null ? slot.windowEndsAt : Math.min(next, slot.windowEndsAt);
-    }
-    if (next === this.#timerAt) {
-      return;
-    }
-    this.#disarm();
-    if (next === null) {
-      return;
-    }
-    this.#timerAt = next;
-    const wait = Math.max(0, next - this.#options.now().getTime());
-    this.#timer = this.#timers.setTimeout(() => {
-      this.#timer = null;
-      this.#timerAt = null;
-      void this.flushDue();
-    }, wait);
-  }
-
-  #disarm(): void {
-    if (this.#timer !== null) {
-      this.#timers.clearTimeout(this.#timer);
-    }
-    this.#timer = null;
-    this.#timerAt = null;
   }
 
   async #send(

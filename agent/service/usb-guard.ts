@@ -7,7 +7,8 @@
 import type { AgentEvent, AgentStatus, Policy, UsbDecision } from '../../shared/index.ts';
 import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/console-user.ts';
 import { decideUsb, nextExpiry, type UsbVerdict } from '../core/usb/decide.ts';
-import { realTimers, UsbDecisionEvents, type EventTimers } from '../core/usb/decision-events.ts';
+import { realTimers, type EventTimers } from '../core/fold-windows.ts';
+import { UsbDecisionEvents } from '../core/usb/decision-events.ts';
 import type { AttachedUsbStorage, UsbEnforcement, UsbPlatform } from '../core/usb/platform.ts';
 import type { ServiceLog } from './service.ts';
 

@@ -10,12 +10,7 @@
 // counts; the first event of each device is already in the outbox.
 import { randomUUID } from 'node:crypto';
 import { SCHEMA_VERSION, type AgentEvent, type UsbDecision } from '../../../shared/index.ts';
-
-/** Timers the folding uses; injected so tests move time themselves. */
-export interface EventTimers {
-  setTimeout(task: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { FoldWindows, realTimers, type EventTimers } from '../fold-windows.ts';
 
 /** How decisions become events. */
 export interface DecisionEventOptions {
@@ -40,26 +35,6 @@ const DEFAULT_MAX_TRACKED = 256;
 /** System disks reported this run; a handful per machine, the bound is only a backstop. */
 const MAX_SYSTEM_DISKS = 64;
 
-interface Slot {
-  windowEndsAt: number;
-  /** Decisions folded since the last event, the latest of them, and when the first came. */
-  folded: number;
-  latest: UsbDecision | null;
-  firstAt: string | null;
-}
-
-/** Node's timers, unreferenced: the guard's timers never keep a stopping process alive. */
-export const realTimers: EventTimers = {
-  setTimeout: (task, ms) => {
-    const timer = setTimeout(task, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout: (handle) => {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
-
 /** The event type a decision is reported as: anything less than read-write is a block. */
 export function eventTypeOf(decision: UsbDecision): 'usb.blocked' | 'usb.allowed' {
   return decision.action === 'blocked' || decision.action === 'read-only'
@@ -70,27 +45,31 @@ export function eventTypeOf(decision: UsbDecision): 'usb.blocked' | 'usb.allowed
 /** Turns decisions into rate-limited events. */
 export class UsbDecisionEvents {
   readonly #options: DecisionEventOptions;
-  readonly #windowMs: number;
   readonly #maxTracked: number;
-  readonly #timers: EventTimers;
-  readonly #slots = new Map<string, Slot>();
-  /** Overflow slots, one per action and basis (at most 24): the bound behind the bound. */
-  readonly #overflow = new Map<string, Slot>();
+  /** One window per device, action and basis. */
+  readonly #devices: FoldWindows<string, UsbDecision>;
+  /** Beyond maxTracked: one window per action and basis (at most 24), the bound behind the bound. */
+  readonly #overflow: FoldWindows<string, UsbDecision>;
   readonly #systemDisks = new Set<string>();
-  #timer: unknown = null;
-  #timerAt: number | null = null;
   #stopped = false;
 
   constructor(options: DecisionEventOptions) {
     this.#options = options;
-    this.#windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
     this.#maxTracked = options.maxTracked ?? DEFAULT_MAX_TRACKED;
-    this.#timers = options.timers ?? realTimers;
+    const windows = {
+      now: () => options.now(),
+      windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
+      timers: options.timers ?? realTimers,
+      flush: (_key: string, latest: UsbDecision, count: number, firstAt: string) =>
+        this.#send(latest, count, firstAt),
+    };
+    this.#devices = new FoldWindows(windows);
+    this.#overflow = new FoldWindows(windows);
   }
 
   /** Devices tracked now (for tests and status; never above maxTracked). */
   tracked(): number {
-    return this.#slots.size;
+    return this.#devices.size;
   }
 
   /** Notes one decision: sends an event now, folds it, or (mode allow, a known system disk) nothing. */
@@ -108,99 +87,34 @@ export class UsbDecisionEvents {
       await this.#send(decision, 1, decision.at);
       return;
     }
-    const now = this.#options.now().getTime();
-    await this.#flushDue(now);
+    await this.flushDue();
     const key = `${device}\n${decision.action}\n${decision.basis}`;
-    const slot = this.#slots.get(key);
-    if (slot !== undefined) {
-      fold(slot, decision);
+    if (this.#devices.fold(key, decision, decision.at)) {
       return;
     }
-    if (this.#slots.size >= this.#maxTracked) {
+    if (this.#devices.size >= this.#maxTracked) {
       const bucket = `${decision.action}\n${decision.basis}`;
-      let overflow = this.#overflow.get(bucket);
-      if (overflow === undefined) {
-        overflow = { windowEndsAt: now + this.#windowMs, folded: 0, latest: null, firstAt: null };
-        this.#overflow.set(bucket, overflow);
+      if (!this.#overflow.fold(bucket, decision, decision.at)) {
+        this.#overflow.open(bucket);
+        this.#overflow.fold(bucket, decision, decision.at);
       }
-      fold(overflow, decision);
-      this.#arm();
       return;
     }
-    this.#slots.set(key, {
-      windowEndsAt: now + this.#windowMs,
-      folded: 0,
-      latest: null,
-      firstAt: null,
-    });
-    this.#arm();
+    this.#devices.open(key);
     await this.#send(decision, 1, decision.at);
   }
 
   /** Sends the folded counts of windows that have ended, and forgets quiet devices. */
   async flushDue(): Promise<void> {
-    await this.#flushDue(this.#options.now().getTime());
-    this.#arm();
+    await this.#devices.flushDue();
+    await this.#overflow.flushDue();
   }
 
-  /** Sends every folded count now (a clean stop loses none) and stops the timer. */
+  /** Sends every folded count now (a clean stop loses none) and stops the timers. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#disarm();
-    await this.#flushDue(Number.POSITIVE_INFINITY);
-  }
-
-  async #flushDue(now: number): Promise<void> {
-    for (const slots of [this.#slots, this.#overflow]) {
-      for (const [key, slot] of slots) {
-        if (slot.windowEndsAt > now) {
-          continue;
-        }
-        if (slot.folded === 0 || slot.latest === null || slot.firstAt === null) {
-          slots.delete(key);
-          continue;
-        }
-        const { latest, folded, firstAt } = slot;
-        // The device keeps being plugged: the next window starts now, still folding.
-        slot.windowEndsAt = now + this.#windowMs;
-        slot.folded = 0;
-        slot.latest = null;
-        slot.firstAt = null;
-        await this.#send(latest, folded, firstAt);
-      }
-    }
-  }
-
-  #arm(): void {
-    if (this.#stopped) {
-      return;
-    }
-    let next: number | null = null;
-    for (const slot of [...this.#slots.values(), ...this.#overflow.values()]) {
-      next = next === null ? slot.windowEndsAt : Math.min(next, slot.windowEndsAt);
-    }
-    if (next === this.#timerAt) {
-      return;
-    }
-    this.#disarm();
-    if (next === null) {
-      return;
-    }
-    this.#timerAt = next;
-    const wait = Math.max(0, next - this.#options.now().getTime());
-    this.#timer = this.#timers.setTimeout(() => {
-      this.#timer = null;
-      this.#timerAt = null;
-      void this.flushDue();
-    }, wait);
-  }
-
-  #disarm(): void {
-    if (this.#timer !== null) {
-      this.#timers.clearTimeout(this.#timer);
-    }
-    this.#timer = null;
-    this.#timerAt = null;
+    await this.#devices.stop();
+    await this.#overflow.stop();
   }
 
   async #send(decision: UsbDecision, count: number, firstAt: string): Promise<void> {
@@ -222,10 +136,4 @@ export class UsbDecisionEvents {
 function deviceKey(decision: UsbDecision): string {
   const { vendorId, productId, serial } = decision.device;
   return `${vendorId}:${productId}:${serial ?? ''}`;
-}
-
-function fold(slot: Slot, decision: UsbDecision): void {
-  slot.folded++;
-  slot.latest = decision;
-  slot.firstAt ??= decision.at;
 }
