@@ -112,17 +112,30 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
     const deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)?.[1] ?? '';
     const outboxDir = join(home.stateDir, 'outbox');
 
-    // A second server instance on its own port plays "the trust's server": stop it, start it
-    // again. The device reaches it through a link that records, before each batch moves, what
-    // the device's outbox holds: what the service itself queued.
-    const port = (server.app.server.address() as AddressInfo).port + 1;
+    // A second server instance plays "the trust's server": down, then back. Its address is held
+    // from the start by a listener of the test's own (no other process can take the port while
+    // the server is away, as a guessed free port could be): while down, it cuts every
+    // connection; once back, it hands each request to the server's own routing. The device
+    // reaches it through a link that records, before each batch moves, what the device's outbox
+    // holds: what the service itself queued.
+    let serving: Awaited<ReturnType<typeof buildApp>> | null = null;
+    const front = createServer((request, response) => {
+      if (serving === null) {
+        request.socket.destroy();
+      } else {
+        serving.routing(request, response);
+      }
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const port = (front.address() as AddressInfo).port;
     const open = async () => {
       const app = await buildApp({
         config: { ...defaultServerConfig, logLevel: 'silent' },
         db: server.db,
         logger: false,
       });
-      await app.listen({ host: '127.0.0.1', port });
+      await app.ready();
+      serving = app;
       return app;
     };
     const queued = new QueuedRecord();
@@ -174,11 +187,14 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
         });
         console.info(`delivered ${String(Date.now() - t0)} ms after the server came back`);
       } finally {
+        serving = null;
         await app.close();
       }
     } finally {
       await stopAgent(agent);
       await link.close();
+      front.closeAllConnections();
+      await new Promise((resolve) => front.close(resolve));
     }
     queued.add(await readOutboxFolder(outboxDir));
     // Every report the service queued is stored once, with the content it queued; nothing else.

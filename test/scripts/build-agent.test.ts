@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -38,10 +38,14 @@ function run(file: string, args: string[], cwd: string): Promise<Run> {
   });
 }
 
-/** Every file under agent/ that the code reads beside itself (scripts, the default policy). */
+/**
+ * Every file under agent/ that the service's code reads beside itself (scripts, the default
+ * policy). The tray's (agent/tray/) are the tray build's to ship (scripts/build-tray.ts).
+ */
 async function shippedFiles(): Promise<string[]> {
   const entries = await readdir(join(root, 'agent'), { recursive: true });
   return entries
+    .filter((name) => !name.startsWith(`tray${sep}`))
     .filter(
       (name) =>
         name.endsWith('.ps1') ||
