@@ -7,6 +7,7 @@ import { buildApp } from '../../server/app.ts';
 import { defaultServerConfig } from '../../server/config.ts';
 import { testEngines } from '../helpers/databases.ts';
 import { readOutboxFolder } from '../helpers/outbox-folder.ts';
+import { startSwitchableServer } from '../helpers/switchable-server.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import {
   agentHome,
@@ -64,25 +65,27 @@ describe('a clean stop of the service', { timeout: 300_000 }, () => {
 
   it('keeps the notice in the outbox when the server is unreachable, and sends it after the next start', async () => {
     // A second server instance on the same database plays "the trust's server": it goes away
-    // while the device runs and comes back on the same port.
-    const open = async (port: number) => {
+    // while the device runs and comes back at the same address, held throughout
+    // (switchable-server.ts).
+    const trust = await startSwitchableServer();
+    const open = async () => {
       const app = await buildApp({
         config: { ...defaultServerConfig, logLevel: 'silent' },
         db: server.db,
         logger: false,
       });
-      await app.listen({ host: '127.0.0.1', port });
+      await trust.serve(app);
       return app;
     };
-    let app = await open(0);
-    const port = (app.server.address() as AddressInfo).port;
+    let app = await open();
     const token = await server.newToken();
     const home = await agentHome({
-      serverUrl: `http://127.0.0.1:${String(port)}`,
+      serverUrl: trust.url,
       enrolmentToken: token.token,
     });
     const { agent, deviceId } = await enrolledAgent(home);
 
+    await trust.serve(null);
     await app.close();
     expect(await stopAgent(agent)).toBe(0);
     const queued = (await readOutboxFolder(join(home.stateDir, 'outbox'))).items
@@ -91,7 +94,7 @@ describe('a clean stop of the service', { timeout: 300_000 }, () => {
     expect(queued).toHaveLength(1);
     expect(await stopEvents(deviceId)).toEqual([]);
 
-    app = await open(port);
+    app = await open();
     const again = startAgent(home);
     try {
       const events = await waitFor('the queued stop notice on the server', async () => {
@@ -101,6 +104,7 @@ describe('a clean stop of the service', { timeout: 300_000 }, () => {
       expect(events).toHaveLength(1);
     } finally {
       await stopAgent(again);
+      await trust.close();
       await app.close();
     }
   });

@@ -12,6 +12,7 @@ import { launchBrowser } from '../helpers/browser.ts';
 import { startControlledLink } from '../helpers/controlled-link.ts';
 import { canonicalJson, QueuedRecord, readOutboxFolder } from '../helpers/outbox-folder.ts';
 import { testEngines } from '../helpers/databases.ts';
+import { startSwitchableServer } from '../helpers/switchable-server.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import {
   agentHome,
@@ -112,34 +113,21 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
     const deviceId = /device ([0-9a-f-]{36})/.exec(enrolled.stdout)?.[1] ?? '';
     const outboxDir = join(home.stateDir, 'outbox');
 
-    // A second server instance plays "the trust's server": down, then back. Its address is held
-    // from the start by a listener of the test's own (no other process can take the port while
-    // the server is away, as a guessed free port could be): while down, it cuts every
-    // connection; once back, it hands each request to the server's own routing. The device
-    // reaches it through a link that records, before each batch moves, what the device's outbox
-    // holds: what the service itself queued.
-    let serving: Awaited<ReturnType<typeof buildApp>> | null = null;
-    const front = createServer((request, response) => {
-      if (serving === null) {
-        request.socket.destroy();
-      } else {
-        serving.routing(request, response);
-      }
-    });
-    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-    const port = (front.address() as AddressInfo).port;
+    // A second server instance plays "the trust's server": down, then back, at an address held
+    // throughout (switchable-server.ts). The device reaches it through a link that records,
+    // before each batch moves, what the device's outbox holds: what the service itself queued.
+    const trust = await startSwitchableServer();
     const open = async () => {
       const app = await buildApp({
         config: { ...defaultServerConfig, logLevel: 'silent' },
         db: server.db,
         logger: false,
       });
-      await app.ready();
-      serving = app;
+      await trust.serve(app);
       return app;
     };
     const queued = new QueuedRecord();
-    const link = await startControlledLink(`http://127.0.0.1:${String(port)}`, async () => {
+    const link = await startControlledLink(trust.url, async () => {
       queued.add(await readOutboxFolder(outboxDir));
       return { holdAt: null };
     });
@@ -187,14 +175,13 @@ describe('agent service against the real server', { timeout: 600_000 }, () => {
         });
         console.info(`delivered ${String(Date.now() - t0)} ms after the server came back`);
       } finally {
-        serving = null;
+        await trust.serve(null);
         await app.close();
       }
     } finally {
       await stopAgent(agent);
       await link.close();
-      front.closeAllConnections();
-      await new Promise((resolve) => front.close(resolve));
+      await trust.close();
     }
     queued.add(await readOutboxFolder(outboxDir));
     // Every report the service queued is stored once, with the content it queued; nothing else.
