@@ -6,15 +6,15 @@
 // serial) and guards what the host hot-plugs over QMP. The observer in the guest
 // (test/helpers/guest/usb-observer.ts), independent of the service, reports every block device
 // from the moment it appears in /sys/block and every USB and input device; the server's database
-// and ICT's API say which events arrived. Then ICT approves the blocked stick through its API
-// (POST /api/v1/ict/usb/approvals, merged into the policy the device fetches), the service
-// fetches it and the stick, still attached, gets its disk; then the service is killed (SIGKILL)
+// and ICT's API say which events arrived. Then ICT approves the blocked stick on the dashboard's
+// USB page in Chromium (merged into the policy the device fetches), the service fetches it and
+// the stick, still attached, gets its disk and mounts; then the service is killed (SIGKILL)
 // and storage stays blocked while keyboards work.
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPolicyFile } from '../../agent/core/policy/policy-file.ts';
 import { uploadPolicy } from '../../server/store/policies.ts';
-import type { Policy, UsbAllowEntry, UsbApproval, UsbBlockedList } from '../../shared/index.ts';
+import type { Policy, UsbAllowEntry, UsbBlockedList } from '../../shared/index.ts';
 import { testEngines } from '../helpers/databases.ts';
 import {
   requireGuest,
@@ -23,7 +23,8 @@ import {
   type SerialLines,
 } from '../helpers/qemu-guest.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
-import { newBrowser } from '../server/routes/api/v1/ict/ict-session.ts';
+import { launchBrowser, watchForProblems } from '../helpers/browser.ts';
+import { newBrowser, PASSWORD } from '../server/routes/api/v1/ict/ict-session.ts';
 import {
   buildUsbGuest,
   observerFields as fields,
@@ -61,6 +62,7 @@ describe.skipIf(!support.ok)(
     let files: UsbGuestFiles | null = null;
     let guest: QemuGuest | null = null;
     let basePolicy: Policy | null = null;
+    let baseUrl = '';
 
     const policyWith = (allow: UsbAllowEntry[]): Policy => {
       if (basePolicy === null) {
@@ -98,6 +100,7 @@ describe.skipIf(!support.ok)(
       server = await startTestServer(engine);
       await server.app.listen({ host: '127.0.0.1', port: 0 });
       const port = (server.app.server.address() as AddressInfo).port;
+      baseUrl = `http://127.0.0.1:${String(port)}`;
       basePolicy = await readPolicyFile(
         new URL('../../agent/core/policy/example-policy.yaml', import.meta.url).pathname,
       );
@@ -307,26 +310,44 @@ describe.skipIf(!support.ok)(
         blocks: 1,
       });
 
-      // ICT approves it for the device's group. The service fetches the policy with the
-      // approval merged in at its next refresh, and the stick, still attached, gets its disk
-      // without being plugged again.
+      // ICT approves it for the device's group on the USB page, in Chromium, as a technician
+      // would. The service fetches the policy with the approval merged in at its next refresh,
+      // and the stick, still attached, gets its disk without being plugged again, and mounts.
       const approvedMark = port.all.length;
       const policyMark = consoleLines.all.length;
-      const approval = await admin.request({
-        method: 'POST',
-        url: '/api/v1/ict/usb/approvals',
-        payload: {
-          ...QEMU_STICK,
-          serial: 'UNKNOWN1',
-          description: 'Pupil stick',
-          scope: 'group',
-          scopeId: server.groupId,
-          reason: 'Coursework to the print room',
-          expiresAt: null,
-        },
-      });
-      expect(approval.statusCode).toBe(201);
-      const approvalId = approval.json<UsbApproval>().id;
+      const chromium = await launchBrowser();
+      let approvalId: string;
+      try {
+        const page = await chromium.newPage();
+        const problems = watchForProblems(page);
+        await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent('/usb')}`);
+        await page.getByLabel('Username').fill('ada');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await Promise.all([
+          page.waitForURL(`${baseUrl}/usb`),
+          page.getByRole('button', { name: 'Sign in' }).click(),
+        ]);
+        const row = page.locator(
+          `#blocked tr[data-stick="${QEMU_STICK.vendorId}:${QEMU_STICK.productId}/UNKNOWN1"]`,
+        );
+        await row.getByText('Approve this device').click();
+        const form = row.locator('form.approve');
+        await form.getByLabel('Approve for').selectOption('group');
+        await form.getByLabel('Group or school').selectOption({ label: 'Pupil laptops' });
+        await form.getByLabel('Reason (required)').fill('Coursework to the print room');
+        await form.getByRole('button', { name: 'Approve' }).click();
+        await form.getByText('Approved by ada.').waitFor();
+        expect(problems).toEqual([]);
+        const [stored] = await db.query<{ id: string }>(
+          "select a.id from usb_approvals a join users u on u.id = a.approved_by where a.serial = 'UNKNOWN1' and u.username = 'ada'",
+        );
+        if (stored === undefined) {
+          throw new Error('no approval stored for UNKNOWN1 by ada');
+        }
+        approvalId = stored.id;
+      } finally {
+        await chromium.close();
+      }
       const approvedAt = Date.now();
       const lastUnknown = unknownPlugs.at(-1);
       if (lastUnknown === undefined) {
@@ -338,6 +359,9 @@ describe.skipIf(!support.ok)(
         await line(new RegExp(`^block-udev .*usb=${lastUnknown.key}$`), approvedMark),
       );
       expect(nowApproved.ro).toBe('0');
+      expect(
+        fields(await command(`mount ${nowApproved.disk ?? ''}`, /^(mounted|command-failed) /)),
+      ).toMatchObject({ exit: '0', options: 'rw', write: 'ok' });
       // For the record (README), not a verdict: the wait is mostly the 1-minute refresh interval.
       process.stdout.write(
         `approval to disk: ${String(Date.now() - approvedAt)} ms after ICT's approval\n`,
