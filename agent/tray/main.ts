@@ -37,11 +37,18 @@ import { trayHandshake } from './service-handshake.ts';
 import { sessionDesktop } from './session-desktop.ts';
 import { TrayModel } from './tray-model.ts';
 import { loadUiFile, TRAY_CSP } from './ui-files.ts';
+import {
+  mayNavigate,
+  mayRequest,
+  maySendIpc,
+  pageUrl,
+  SCHEME,
+  windowOptions,
+  type TrayPage,
+} from './window-policy.ts';
 import { INVOKE_CHANNEL, PUSH_CHANNEL } from './bridge-ipc.ts';
 import type { TrayActionResult } from '../../shared/tray-bridge.ts';
 
-const SCHEME = 'hallpass';
-const ORIGIN = `${SCHEME}://ui`;
 /** Where the service listens; the installer's path, overridable for development. */
 const IPC_PATH =
   process.env.HALLPASS_IPC ??
@@ -69,7 +76,7 @@ if (!app.requestSingleInstanceLock()) {
   });
   app.on('web-contents-created', (_event, contents) => {
     contents.on('will-navigate', (navigation) => {
-      if (!navigation.url.startsWith(`${ORIGIN}/`)) {
+      if (!mayNavigate(navigation.url)) {
         navigation.preventDefault();
       }
     });
@@ -120,7 +127,7 @@ async function start(): Promise<void> {
     // No remote content: the windows load only the tray's own scheme.
     s.webRequest.onBeforeRequest((details, callback) => {
       callback({
-        cancel: !details.url.startsWith(`${ORIGIN}/`) && !details.url.startsWith('devtools:'),
+        cancel: !mayRequest(details.url),
       });
     });
   }
@@ -157,7 +164,7 @@ async function start(): Promise<void> {
 
   ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, request: unknown) => {
     // Only our own pages may ask (Electron security checklist: validate the sender).
-    if (!(event.senderFrame?.url ?? '').startsWith(`${ORIGIN}/`)) {
+    if (!maySendIpc(event.senderFrame?.url)) {
       throw new Error('refused: not a Hallpass window');
     }
     return model.handle(request);
@@ -268,7 +275,7 @@ async function start(): Promise<void> {
     openWindow('status');
   });
 
-  function openWindow(page: 'status' | 'collects' | 'idle-warning' | 'aup'): void {
+  function openWindow(page: TrayPage): void {
     const open = windows.get(page);
     if (open !== undefined && !open.isDestroyed()) {
       open.show();
@@ -276,26 +283,9 @@ async function start(): Promise<void> {
       return;
     }
     const size = preferences.get('statusWindow');
-    const window = new BrowserWindow({
-      ...size,
-      show: false,
-      title: 'Hallpass',
-      alwaysOnTop: page === 'idle-warning' || page === 'aup',
-      // The AUP comes before the desktop: the whole screen, above other windows, and it cannot
-      // be minimised, moved or resized away. Closing it is declining (aup-prompt.ts).
-      ...(page === 'aup'
-        ? { fullscreen: true, minimizable: false, movable: false, resizable: false }
-        : {}),
-      webPreferences: {
-        sandbox: true,
-        contextIsolation: true,
-        nodeIntegration: false,
-        webSecurity: true,
-        spellcheck: false,
-        navigateOnDragDrop: false,
-        preload: path.join(import.meta.dirname, 'preload.cjs'),
-      },
-    });
+    const window = new BrowserWindow(
+      windowOptions(page, size, path.join(import.meta.dirname, 'preload.cjs')),
+    );
     window.setMenuBarVisibility(false);
     if (page === 'aup') {
       // Above full-screen applications too; and back at once if the OS minimises it anyway.
@@ -321,7 +311,7 @@ async function start(): Promise<void> {
     window.once('ready-to-show', () => {
       window.show();
     });
-    void window.loadURL(`${ORIGIN}/${page}/${page === 'aup' ? 'aup.html' : 'index.html'}`);
+    void window.loadURL(pageUrl(page));
   }
 
   function showAbout(): void {
