@@ -76,6 +76,8 @@ export class UsbGuard {
   #expiryAt: number | null = null;
   #unsubscribe: (() => void) | null = null;
   #stopped = false;
+  /** The portableMediaIsStorage the fail-closed default was last installed for. */
+  #portableCounts: boolean | null = null;
 
   constructor(parts: UsbGuardParts) {
     this.#parts = parts;
@@ -102,25 +104,22 @@ export class UsbGuard {
       log.warn({ reason: this.#parts.unavailable }, 'USB guard: no enforcement on this OS');
       return;
     }
-    try {
-      const cannot = await platform.installFailClosedDefault();
-      if (cannot !== null) {
-        this.#problems.set('fail-closed', cannot);
-        log.warn({ reason: cannot }, 'USB guard: storage cannot fail closed on this OS');
-      }
-    } catch (error) {
-      const problem = `could not make USB storage fail closed: ${errorText(error)}`;
-      this.#problems.set('fail-closed', problem);
-      log.error({ error: errorText(error) }, 'USB guard: fail-closed default not installed');
-    }
+    await this.#installFailClosed(platform, this.#parts.policy.current());
     this.#user = await this.#readUser();
     // The service may be stopping already (start() is not awaited by the service: an OS that
     // hangs here must not hold up its start-up or its stop).
     if (this.#stopped) {
       return;
     }
-    this.#unsubscribe = this.#parts.policy.onChange(() => {
-      void this.#enqueue(() => this.#judgeAll('policy changed'));
+    this.#unsubscribe = this.#parts.policy.onChange((policy) => {
+      void this.#enqueue(async () => {
+        // Whether phones and cameras count as storage is part of the fail-closed default
+        // (Windows denies their class while the service is stopped only when they do).
+        if ((policy.usb.portableMediaIsStorage === true) !== this.#portableCounts) {
+          await this.#installFailClosed(platform, policy);
+        }
+        await this.#judgeAll('policy changed');
+      });
     });
     // Watch first, then list: a device plugged in between is seen by one or the other.
     this.#startWatch();
@@ -128,6 +127,26 @@ export class UsbGuard {
       await this.#relist();
     });
     this.#schedulePoll();
+  }
+
+  /** Installs the fail-closed default for `policy`; a failure is a problem in status. */
+  async #installFailClosed(platform: UsbPlatform, policy: Policy): Promise<void> {
+    const { log } = this.#parts;
+    this.#portableCounts = policy.usb.portableMediaIsStorage === true;
+    try {
+      const cannot = await platform.installFailClosedDefault(policy.usb);
+      if (cannot === null) {
+        this.#problems.delete('fail-closed');
+      } else {
+        this.#problems.set('fail-closed', cannot);
+        log.warn({ reason: cannot }, 'USB guard: storage cannot fail closed on this OS');
+      }
+    } catch (error) {
+      this.#portableCounts = null; // tried again at the next policy change
+      const problem = `could not make USB storage fail closed: ${errorText(error)}`;
+      this.#problems.set('fail-closed', problem);
+      log.error({ error: errorText(error) }, 'USB guard: fail-closed default not installed');
+    }
   }
 
   /** Stops watching and timers, waits for work in flight, sends folded event counts. */

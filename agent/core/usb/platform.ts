@@ -1,7 +1,7 @@
 // The one interface each OS's USB storage enforcement implements (linux.ts, windows.ts,
 // darwin.ts beside it). The decision of what to do lives in decide.ts and is the same on every
 // OS; a platform only finds storage, says who it is, and applies an action.
-import type { UsbDevice } from '../../../shared/index.ts';
+import type { UsbDevice, UsbPolicy } from '../../../shared/index.ts';
 
 /** A USB storage device attached now, as the OS shows it. */
 export interface AttachedUsbStorage {
@@ -38,8 +38,11 @@ export interface UsbPlatform {
    * and interface default; Windows: the device-installation restriction in the registry;
    * macOS: nothing is possible without an Endpoint Security extension, see docs). Idempotent;
    * resolves to a sentence for status when the OS cannot be made to fail closed, else null.
+   * `policy`, when given, says whether portable media (MTP/PTP) count as storage: a platform
+   * that can refuse them too (Windows) follows it, and the guard calls this again when that
+   * changes. Without it, what a platform does about portable media is left as it was.
    */
-  installFailClosedDefault(): Promise<string | null>;
+  installFailClosedDefault(policy?: UsbPolicy): Promise<string | null>;
   /** USB storage attached now (blocked ones included: they are still attached). */
   listAttached(): Promise<AttachedUsbStorage[]>;
   /** Reports arrivals and removals until the returned stop is called. */

@@ -9,11 +9,22 @@
 # volume is recognised. Also the allow list and the read-only value the service keeps in the
 # registry, so it can change them knowing what is there. Numbers and ids only, never localised
 # text the parser depends on.
+# Portable media (phones and cameras speaking MTP/PTP) are listed apart, in `portableMedia`: a
+# present USB node that is not storage and whose setup class is Windows Portable Devices (WPD,
+# {eec5ad98-8080-425f-922a-dabf3de3f69a}) or whose compatible ids say still image (USB\Class_06,
+# PTP) or carry the Microsoft OS descriptor ids USB\MS_COMP_MTP / USB\MS_COMP_PTP. The compatible
+# ids are what identify a node that was refused or disabled: it has no driver, so maybe no class.
+# With them: the deny lists of the Device Installation Restrictions and the WPD Deny_Write values.
 $ErrorActionPreference = 'Stop'
 [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
 
 $AllowKey = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\DeviceInstall\Restrictions\AllowInstanceIDs'
 $RemovableDiskKey = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\RemovableStorageDevices\{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}'
+$DenyIdsKey = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\DeviceInstall\Restrictions\DenyDeviceIDs'
+$DenyClassesKey = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\DeviceInstall\Restrictions\DenyDeviceClasses'
+$WpdClassGuid = '{eec5ad98-8080-425f-922a-dabf3de3f69a}'
+$WpdAccessGuids = @('{6AC27878-A6FA-4155-BA85-F98F491D4F33}', '{F33FDC04-D1AC-4E8E-9A30-19BBD4B108AE}')
+$RemovableStorageRoot = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\RemovableStorageDevices'
 
 function Get-ParentInstanceId($instanceId) {
   try {
@@ -24,12 +35,30 @@ function Get-ParentInstanceId($instanceId) {
   }
 }
 
+function Get-RegistryList($key) {
+  $entries = @()
+  if (Test-Path -LiteralPath $key) {
+    $item = Get-Item -LiteralPath $key
+    foreach ($valueName in @($item.GetValueNames())) {
+      $entries += [ordered]@{
+        name  = [string]$valueName
+        value = [string]$item.GetValue($valueName)
+      }
+    }
+  }
+  return $entries
+}
+
 function Get-HallpassUsbStorage {
   $result = [ordered]@{
     devices          = @()
     systemDiskIndex  = $null
     allowInstanceIds = @()
     denyWrite        = $null
+    portableMedia    = @()
+    denyDeviceIds    = @()
+    denyDeviceClasses = @()
+    wpdDenyWrite     = @()
     error            = $null
   }
   try {
@@ -52,12 +81,34 @@ function Get-HallpassUsbStorage {
     }
 
     $rows = @()
+    $portable = @()
     foreach ($entity in @(Get-CimInstance -ClassName Win32_PnPEntity -Filter "DeviceID LIKE 'USB\\%'")) {
       $isStorage = $false
+      $portableIds = @()
       foreach ($compatible in @($entity.CompatibleID)) {
-        if ([string]$compatible -like 'USB\Class_08*') { $isStorage = $true }
+        $id = [string]$compatible
+        if ($id -like 'USB\Class_08*') { $isStorage = $true }
+        if ($id -eq 'USB\Class_06' -or $id -like 'USB\Class_06&*' -or $id -eq 'USB\MS_COMP_MTP' -or
+          $id -like 'USB\MS_COMP_MTP&*' -or $id -eq 'USB\MS_COMP_PTP' -or $id -like 'USB\MS_COMP_PTP&*') {
+          $portableIds += $id
+        }
       }
-      if (-not $isStorage) { continue }
+      $classGuid = [string]$entity.ClassGuid
+      if (-not $isStorage) {
+        # Storage wins: a node that is both (a phone in an old mass-storage mode) is storage.
+        if ($portableIds.Count -gt 0 -or $classGuid -eq $WpdClassGuid) {
+          $portableInstanceId = [string]$entity.DeviceID
+          $portable += [ordered]@{
+            instanceId       = $portableInstanceId
+            parentInstanceId = Get-ParentInstanceId $portableInstanceId
+            name             = [string]$entity.Name
+            errorCode        = [int]$entity.ConfigManagerErrorCode
+            classGuid        = $(if ($classGuid) { $classGuid.ToLowerInvariant() } else { $null })
+            compatibleIds    = $portableIds
+          }
+        }
+        continue
+      }
       $instanceId = [string]$entity.DeviceID
       $indexes = @()
       if ($disksByParent.ContainsKey($instanceId.ToUpperInvariant())) {
@@ -72,24 +123,32 @@ function Get-HallpassUsbStorage {
       }
     }
     $result.devices = $rows
+    $result.portableMedia = $portable
 
-    $allowed = @()
-    if (Test-Path -LiteralPath $AllowKey) {
-      $allowItem = Get-Item -LiteralPath $AllowKey
-      foreach ($valueName in @($allowItem.GetValueNames())) {
-        $allowed += [ordered]@{
-          name  = [string]$valueName
-          value = [string]$allowItem.GetValue($valueName)
-        }
-      }
-    }
-    $result.allowInstanceIds = $allowed
+    $result.allowInstanceIds = @(Get-RegistryList $AllowKey)
+    $result.denyDeviceIds = @(Get-RegistryList $DenyIdsKey)
+    $result.denyDeviceClasses = @(Get-RegistryList $DenyClassesKey)
 
     if (Test-Path -LiteralPath $RemovableDiskKey) {
       $denyItem = Get-Item -LiteralPath $RemovableDiskKey
       $deny = $denyItem.GetValue('Deny_Write')
       if ($null -ne $deny) { $result.denyWrite = [int]$deny }
     }
+
+    $wpdValues = @()
+    foreach ($accessGuid in $WpdAccessGuids) {
+      $wpdKey = Join-Path $RemovableStorageRoot $accessGuid
+      if (Test-Path -LiteralPath $wpdKey) {
+        $wpdDeny = (Get-Item -LiteralPath $wpdKey).GetValue('Deny_Write')
+        if ($null -ne $wpdDeny) {
+          $wpdValues += [ordered]@{
+            classGuid = $accessGuid
+            value     = [int]$wpdDeny
+          }
+        }
+      }
+    }
+    $result.wpdDenyWrite = $wpdValues
   } catch {
     $result.error = [string]$_.Exception.Message
   }

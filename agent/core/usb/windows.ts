@@ -5,9 +5,14 @@
 // read-only is the Removable Storage Access policy (Deny_Write for removable disks), which
 // Windows applies to every removable disk alike. Detection: windows-usb.ps1 in watch mode, one
 // PowerShell that prints the whole USB storage state after every device change.
+// Portable media (MTP/PTP phones and cameras: Windows Portable Devices) are listed too, with kind
+// portable-media, so the shared decision applies the policy's portableMediaIsStorage. When the
+// policy counts them as storage, the same restriction denies their setup class and compatible
+// ids; read-only is the Removable Storage Access policy's WPD Deny_Write.
 import { Type, type Static } from 'typebox';
 import { describeProblems, validate } from '../../../shared/index.ts';
 import { readAsset } from '../assets.ts';
+import type { UsbPolicy, UsbStorageKind } from '../../../shared/index.ts';
 import type { Host } from '../host.ts';
 import { parseJsonOutput, powershellArgs, runPowerShellScript } from '../powershell.ts';
 import { ProbeError } from '../runner.ts';
@@ -35,6 +40,28 @@ const REMOVABLE_DISKS =
   'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}';
 /** The compatible id every USB mass-storage interface carries (MS Learn "Standard USB Identifiers"). */
 export const MASS_STORAGE_CLASS_ID = 'USB\\Class_08';
+const DENY_CLASSES = `${RESTRICTIONS}\\DenyDeviceClasses`;
+/** The WPD device setup class (GUID_DEVCLASS_WPD, "Portable Devices"), as Win32_PnPEntity prints it. */
+export const WPD_CLASS_GUID = '{eec5ad98-8080-425f-922a-dabf3de3f69a}';
+/**
+ * Compatible ids of portable media the restriction denies: still image (PTP, and MTP phones
+ * that reuse its class) and the Microsoft OS descriptor ids an MTP/PTP function with a vendor
+ * class reports (MS Learn "Microsoft OS 1.0 Descriptors": compatible ids "MTP", "PTP").
+ */
+export const PORTABLE_MEDIA_DENY_IDS = ['USB\\Class_06', 'USB\\MS_COMP_MTP', 'USB\\MS_COMP_PTP'];
+/**
+ * "WPD Devices: Deny write access" (ADMX_RemovableStorage WPDDevices_DenyWrite_Access_2) writes
+ * Deny_Write under both keys: GUID_DEVINTERFACE_WPD, and the Windows Media Device Manager
+ * device interface {F33FDC04-…} that the shipped RemovableStorage.admx names beside it.
+ */
+export const WPD_ACCESS_KEYS = [
+  'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\{6AC27878-A6FA-4155-BA85-F98F491D4F33}',
+  'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\{F33FDC04-D1AC-4E8E-9A30-19BBD4B108AE}',
+];
+
+const RegistryList = Type.Array(
+  Type.Object({ name: Type.String(), value: Type.String() }, { additionalProperties: false }),
+);
 
 /** What windows-usb.ps1 prints, checked before anything is read. */
 export const ScriptOutputSchema = Type.Object(
@@ -52,10 +79,33 @@ export const ScriptOutputSchema = Type.Object(
       ),
     ),
     systemDiskIndex: Type.Union([Type.Integer(), Type.Null()]),
-    allowInstanceIds: Type.Array(
-      Type.Object({ name: Type.String(), value: Type.String() }, { additionalProperties: false }),
-    ),
+    allowInstanceIds: RegistryList,
     denyWrite: Type.Union([Type.Integer(), Type.Null()]),
+    /** USB nodes of phones and cameras (MTP/PTP), never also in `devices`. */
+    portableMedia: Type.Array(
+      Type.Object(
+        {
+          instanceId: Type.String(),
+          parentInstanceId: Type.Union([Type.String(), Type.Null()]),
+          name: Type.String(),
+          errorCode: Type.Integer(),
+          /** Lower case with braces; null while no driver was ever installed. */
+          classGuid: Type.Union([Type.String(), Type.Null()]),
+          /** Only its portable-media compatible ids (USB\\Class_06…, USB\\MS_COMP_MTP/PTP…). */
+          compatibleIds: Type.Array(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    denyDeviceIds: RegistryList,
+    denyDeviceClasses: RegistryList,
+    /** Deny_Write under the WPD access keys, for each key that has one. */
+    wpdDenyWrite: Type.Array(
+      Type.Object(
+        { classGuid: Type.String(), value: Type.Integer() },
+        { additionalProperties: false },
+      ),
+    ),
     error: Type.Union([Type.String(), Type.Null()]),
   },
   { additionalProperties: false },
@@ -97,6 +147,11 @@ export function parseInstanceId(id: string): InstanceIdentity | null {
   };
 }
 
+/** Whether a compatible id is one the script lists portable media by. */
+function portableId(id: string): boolean {
+  return /^USB\\(?:Class_06|MS_COMP_MTP|MS_COMP_PTP)(?:&.*)?$/i.test(id);
+}
+
 /** Parses windows-usb.ps1's JSON; a string says why it is not understood. */
 export function parseState(raw: string): WindowsUsbState | string {
   const json = parseJsonOutput(raw.trim());
@@ -106,47 +161,78 @@ export function parseState(raw: string): WindowsUsbState | string {
       json === undefined ? raw.trim().slice(0, 200) : describeProblems(checked.problems)
     }`;
   }
-  if (checked.value.error !== null) {
-    return `windows-usb.ps1: ${checked.value.error.slice(0, 500)}`;
+  const state = checked.value;
+  if (state.error !== null) {
+    return `windows-usb.ps1: ${state.error.slice(0, 500)}`;
   }
-  return checked.value;
+  // A listing that contradicts itself is not believed: a node without the evidence it was
+  // listed for, or one node twice (its key would stand for two devices).
+  const unfounded = state.portableMedia.find(
+    (node) =>
+      node.classGuid?.toLowerCase() !== WPD_CLASS_GUID && !node.compatibleIds.some(portableId),
+  );
+  if (unfounded !== undefined) {
+    return `windows-usb.ps1 listed portable media without WPD class or MTP/PTP compatible id: ${JSON.stringify(unfounded.instanceId.slice(0, 200))}`;
+  }
+  const keys = [...state.devices, ...state.portableMedia].map((node) =>
+    node.instanceId.toUpperCase(),
+  );
+  const twice = keys.find((key, index) => keys.indexOf(key) !== index);
+  if (twice !== undefined) {
+    return `windows-usb.ps1 listed one node twice: ${JSON.stringify(twice.slice(0, 200))}`;
+  }
+  return state;
 }
 
 /**
- * The storage a state lists. A node whose own id has no serial (an MI_nn interface, a stick
- * without one) takes its ids from its parent when the parent is the same USB device; a node
- * whose ids cannot be read at all is reported as unidentifiable (never approved).
+ * Who a node is. A node whose own id has no serial (an MI_nn interface, a stick without one)
+ * takes its ids from its parent when the parent is the same USB device; a node whose ids cannot
+ * be read at all is reported as unidentifiable (never approved).
  */
+function identify(
+  node: { instanceId: string; parentInstanceId: string | null; name: string },
+  kind: UsbStorageKind,
+): AttachedUsbStorage['device'] {
+  const own = parseInstanceId(node.instanceId);
+  const parent = node.parentInstanceId === null ? null : parseInstanceId(node.parentInstanceId);
+  const sameDevice =
+    own !== null &&
+    parent !== null &&
+    parent.vendorId === own.vendorId &&
+    parent.productId === own.productId;
+  const ids = own?.interface !== null && sameDevice ? parent : own;
+  const device =
+    ids === null
+      ? null
+      : usbDevice({
+          vendorId: ids.vendorId,
+          productId: ids.productId,
+          serial: ids.serial,
+          product: node.name,
+          kind,
+        });
+  return device ?? unidentifiedDevice('its PnP instance id is not a USB device id', kind);
+}
+
+/** The storage and portable media a state lists (portable media never hold the system disk). */
 export function attachedFrom(state: WindowsUsbState): AttachedUsbStorage[] | string {
   if (state.systemDiskIndex === null) {
     // Without it the disk Windows runs from cannot be told apart: judge nothing.
     return 'the disk holding the Windows volume was not found (Get-Partition)';
   }
-  return state.devices.map((node) => {
-    const own = parseInstanceId(node.instanceId);
-    const parent = node.parentInstanceId === null ? null : parseInstanceId(node.parentInstanceId);
-    const sameDevice =
-      own !== null &&
-      parent !== null &&
-      parent.vendorId === own.vendorId &&
-      parent.productId === own.productId;
-    const ids = own?.interface !== null && sameDevice ? parent : own;
-    const device =
-      ids === null
-        ? null
-        : usbDevice({
-            vendorId: ids.vendorId,
-            productId: ids.productId,
-            serial: ids.serial,
-            product: node.name,
-            kind: 'mass-storage',
-          });
-    return {
+  const systemDiskIndex = state.systemDiskIndex;
+  return [
+    ...state.devices.map((node) => ({
       key: node.instanceId,
-      device: device ?? unidentifiedDevice('its PnP instance id is not a USB device id'),
-      systemDisk: node.diskIndexes.includes(state.systemDiskIndex ?? -1),
-    };
-  });
+      device: identify(node, 'mass-storage'),
+      systemDisk: node.diskIndexes.includes(systemDiskIndex),
+    })),
+    ...state.portableMedia.map((node) => ({
+      key: node.instanceId,
+      device: identify(node, 'portable-media'),
+      systemDisk: false,
+    })),
+  ];
 }
 
 /** `reg.exe` arguments that set one value. */
@@ -198,20 +284,138 @@ export function allowListCommands(
     .map((entry) => regDelete(ALLOW_IDS, entry.name));
 }
 
+/**
+ * Commands that make the restriction deny portable media (`counts`: the policy's
+ * portableMediaIsStorage is true) or stop denying them, given the deny lists now. Denied: the
+ * WPD setup class (DenyDeviceClasses) and the compatible ids in PORTABLE_MEDIA_DENY_IDS
+ * (DenyDeviceIDs, retroactive with the storage id). Approved instance ids stay allowed through
+ * AllowInstanceIDs and AllowDenyLayered, as for storage. Entries are recognised by value, so an
+ * administrator's own entries are never touched; value name 1 of DenyDeviceIDs is kept for
+ * USB\\Class_08 (failClosedCommands). The class deny is not made retroactive: that flag covers
+ * every listed class, and a retroactive WPD deny would also remove WPD nodes that are not USB
+ * (the portable-device node of every mounted volume, Bluetooth phones).
+ */
+export function portableMediaRestrictionCommands(
+  state: Pick<WindowsUsbState, 'denyDeviceIds' | 'denyDeviceClasses'>,
+  counts: boolean,
+): string[][] {
+  const has = (list: readonly { value: string }[], value: string) =>
+    list.some((entry) => entry.value.trim().toUpperCase() === value.toUpperCase());
+  if (!counts) {
+    return [
+      ...state.denyDeviceIds
+        .filter((entry) =>
+          PORTABLE_MEDIA_DENY_IDS.some((id) => id.toUpperCase() === entry.value.trim().toUpperCase()),
+        )
+        .map((entry) => regDelete(DENY_IDS, entry.name)),
+      ...state.denyDeviceClasses
+        .filter((entry) => entry.value.trim().toLowerCase() === WPD_CLASS_GUID)
+        .map((entry) => regDelete(DENY_CLASSES, entry.name)),
+    ];
+  }
+  const freeNames = (list: readonly { name: string }[], reserved: string[]) => {
+    const used = new Set([...list.map((entry) => entry.name), ...reserved]);
+    let next = 1;
+    return () => {
+      while (used.has(String(next))) {
+        next += 1;
+      }
+      used.add(String(next));
+      return String(next);
+    };
+  };
+  const idName = freeNames(state.denyDeviceIds, ['1']);
+  const ids = PORTABLE_MEDIA_DENY_IDS.filter((id) => !has(state.denyDeviceIds, id)).map((id) =>
+    regAdd(DENY_IDS, idName(), 'REG_SZ', id),
+  );
+  const classes = has(state.denyDeviceClasses, WPD_CLASS_GUID)
+    ? []
+    : [regAdd(DENY_CLASSES, freeNames(state.denyDeviceClasses, [])(), 'REG_SZ', WPD_CLASS_GUID)];
+  return [...ids, ...classes, regAdd(RESTRICTIONS, 'DenyDeviceClasses', 'REG_DWORD', '1')];
+}
+
 /** `pnputil` arguments for one device (Windows 10 2004 and later). */
 export function pnputilArgs(verb: 'disable' | 'enable' | 'restart', instanceId: string) {
   return [`/${verb}-device`, instanceId];
 }
 
-/** The commands that give `storage` the action, given the registry state now. */
-export function applyCommands(
-  state: Pick<WindowsUsbState, 'allowInstanceIds' | 'denyWrite' | 'devices'>,
+type Step = { command: 'reg.exe' | 'pnputil.exe'; args: string[] };
+const reg = (args: string[]): Step => ({ command: 'reg.exe', args });
+const pnputil = (args: string[]): Step => ({ command: 'pnputil.exe', args });
+
+/**
+ * Whether WPD Deny_Write can make a portable-media node read-only: its class is WPD, or it has
+ * no class yet (never installed; the platform checks the class once it is, see apply). A node of
+ * another class (Image: a still-image device driven through WIA) cannot: it is blocked instead.
+ */
+export function wpdReadOnlyPossible(node: { classGuid: string | null } | undefined): boolean {
+  const guid = node?.classGuid ?? null;
+  return guid === null || guid === '' || guid.toLowerCase() === WPD_CLASS_GUID;
+}
+
+/** The commands for a phone or camera (see applyCommands). */
+function portableCommands(
+  state: Pick<WindowsUsbState, 'allowInstanceIds' | 'portableMedia' | 'wpdDenyWrite'>,
   storage: AttachedUsbStorage,
   action: UsbEnforcement,
   otherReadOnly: boolean,
-): { command: 'reg.exe' | 'pnputil.exe'; args: string[] }[] {
-  const reg = (args: string[]) => ({ command: 'reg.exe' as const, args });
-  const pnputil = (args: string[]) => ({ command: 'pnputil.exe' as const, args });
+): Step[] {
+  const node = state.portableMedia.find(
+    (d) => d.instanceId.toUpperCase() === storage.key.toUpperCase(),
+  );
+  // MTP/PTP has no disk: read-only is WPD's Deny_Write or nothing, so fail closed without it.
+  const effective = action === 'read-only' && !wpdReadOnlyPossible(node) ? 'block' : action;
+  const allow = allowListCommands(state.allowInstanceIds, storage.key, effective !== 'block').map(
+    reg,
+  );
+  const scan = effective !== 'block' && node?.errorCode === 28 ? [pnputil(['/scan-devices'])] : [];
+  const denyWriteOf = (key: string) =>
+    state.wpdDenyWrite.find((entry) => key.toUpperCase().endsWith(entry.classGuid.toUpperCase()));
+  switch (effective) {
+    case 'block':
+      return [...allow, pnputil(pnputilArgs('disable', storage.key))];
+    case 'read-only':
+      return [
+        ...allow,
+        ...WPD_ACCESS_KEYS.filter((key) => denyWriteOf(key)?.value !== 1).map((key) =>
+          reg(regAdd(key, 'Deny_Write', 'REG_DWORD', '1')),
+        ),
+        ...scan,
+        pnputil(pnputilArgs('enable', storage.key)),
+        pnputil(pnputilArgs('restart', storage.key)),
+      ];
+    case 'read-write': {
+      // Deny_Write covers every WPD device: while another must stay read-only, so does this one.
+      const present = otherReadOnly
+        ? []
+        : WPD_ACCESS_KEYS.filter((key) => denyWriteOf(key) !== undefined);
+      return [
+        ...allow,
+        ...present.map((key) => reg(regDelete(key, 'Deny_Write'))),
+        ...scan,
+        pnputil(pnputilArgs('enable', storage.key)),
+        ...(present.length > 0 ? [pnputil(pnputilArgs('restart', storage.key))] : []),
+      ];
+    }
+  }
+}
+
+/**
+ * The commands that give `storage` the action, given the registry state now. `otherReadOnly`:
+ * another attached device of the same kind must stay read-only (Deny_Write is per kind).
+ */
+export function applyCommands(
+  state: Pick<
+    WindowsUsbState,
+    'allowInstanceIds' | 'denyWrite' | 'devices' | 'portableMedia' | 'wpdDenyWrite'
+  >,
+  storage: AttachedUsbStorage,
+  action: UsbEnforcement,
+  otherReadOnly: boolean,
+): Step[] {
+  if (storage.device.kind === 'portable-media') {
+    return portableCommands(state, storage, action, otherReadOnly);
+  }
   const allow = allowListCommands(state.allowInstanceIds, storage.key, action !== 'block').map(reg);
   // A node the restriction kept from installing (ConfigManagerErrorCode 28, drivers not
   // installed) gets its driver only when Windows looks at it again: a hardware scan, as Device
@@ -255,6 +459,9 @@ const PNPUTIL_DONE = new Set([0]);
 /** The Windows USB platform; `spawner` starts the long-lived watcher. */
 export function windowsUsbPlatform(host: Host, spawner: Spawner = spawnMonitor): UsbPlatform {
   const applied = new Map<string, UsbEnforcement>();
+  const kinds = new Map<string, UsbStorageKind>();
+  /** Portable media found, once installed, not to be WPD: read-only is a block for them. */
+  const notWpd = new Set<string>();
 
   async function state(): Promise<WindowsUsbState> {
     const parsed = parseState(await runPowerShellScript(host, SCRIPT, LIST_TIMEOUT_MS));
@@ -277,7 +484,7 @@ export function windowsUsbPlatform(host: Host, spawner: Spawner = spawnMonitor):
   }
 
   return {
-    async installFailClosedDefault() {
+    async installFailClosedDefault(policy?: UsbPolicy) {
       // A Windows that runs from a USB disk would lose its own disk to the retroactive deny:
       // its storage node is allowed first.
       const now = await state();
@@ -292,6 +499,17 @@ export function windowsUsbPlatform(host: Host, spawner: Spawner = spawnMonitor):
       }
       for (const args of failClosedCommands()) {
         await run('reg.exe', args);
+      }
+      if (policy !== undefined) {
+        const counts = policy.portableMediaIsStorage === true;
+        const commands = portableMediaRestrictionCommands(now, counts);
+        for (const args of commands) {
+          await run('reg.exe', args);
+        }
+        // A phone the lifted deny kept from installing gets its driver at the next scan.
+        if (!counts && now.portableMedia.some((node) => node.errorCode === 28)) {
+          await run('pnputil.exe', ['/scan-devices']);
+        }
       }
       return null;
     },
@@ -323,6 +541,8 @@ export function windowsUsbPlatform(host: Host, spawner: Spawner = spawnMonitor):
         for (const key of known.keys()) {
           if (!next.has(key)) {
             applied.delete(key);
+            kinds.delete(key);
+            notWpd.delete(key);
             handlers.detached(key);
           }
         }
@@ -370,12 +590,30 @@ export function windowsUsbPlatform(host: Host, spawner: Spawner = spawnMonitor):
         return;
       }
       const now = await state();
+      const kind = storage.device.kind;
       const otherReadOnly = [...applied].some(
-        ([key, done]) => key !== storage.key && done === 'read-only',
+        ([key, done]) =>
+          key !== storage.key && done === 'read-only' && (kinds.get(key) ?? 'mass-storage') === kind,
       );
-      for (const step of applyCommands(now, storage, action, otherReadOnly)) {
+      const effective = action === 'read-only' && notWpd.has(storage.key) ? 'block' : action;
+      for (const step of applyCommands(now, storage, effective, otherReadOnly)) {
         await run(step.command, step.args);
       }
+      if (kind === 'portable-media' && effective === 'read-only') {
+        // A node that had no class yet got one when it installed: only WPD honours Deny_Write,
+        // so anything else is blocked now and from now on (fail closed).
+        const after = await state();
+        const node = after.portableMedia.find(
+          (d) => d.instanceId.toUpperCase() === storage.key.toUpperCase(),
+        );
+        if (node !== undefined && node.classGuid?.toLowerCase() !== WPD_CLASS_GUID) {
+          notWpd.add(storage.key);
+          for (const step of applyCommands(after, storage, 'block', otherReadOnly)) {
+            await run(step.command, step.args);
+          }
+        }
+      }
+      kinds.set(storage.key, kind);
       applied.set(storage.key, action);
     },
   };
