@@ -10,9 +10,13 @@
 // policy counts them as storage, the same restriction denies their setup class and compatible
 // ids; read-only is the Removable Storage Access policy's WPD Deny_Write.
 import { Type, type Static } from 'typebox';
-import { describeProblems, validate } from '../../../shared/index.ts';
+import {
+  describeProblems,
+  validate,
+  type UsbPolicy,
+  type UsbStorageKind,
+} from '../../../shared/index.ts';
 import { readAsset } from '../assets.ts';
-import type { UsbPolicy, UsbStorageKind } from '../../../shared/index.ts';
 import type { Host } from '../host.ts';
 import { parseJsonOutput, powershellArgs, runPowerShellScript } from '../powershell.ts';
 import { ProbeError } from '../runner.ts';
@@ -91,7 +95,7 @@ export const ScriptOutputSchema = Type.Object(
           errorCode: Type.Integer(),
           /** Lower case with braces; null while no driver was ever installed. */
           classGuid: Type.Union([Type.String(), Type.Null()]),
-          /** Only its portable-media compatible ids (USB\\Class_06…, USB\\MS_COMP_MTP/PTP…). */
+          /** Only its portable-media compatible ids (USB\Class_06…, USB\MS_COMP_MTP/PTP…). */
           compatibleIds: Type.Array(Type.String()),
         },
         { additionalProperties: false },
@@ -147,8 +151,8 @@ export function parseInstanceId(id: string): InstanceIdentity | null {
   };
 }
 
-/** Whether a compatible id is one the script lists portable media by. */
-function portableId(id: string): boolean {
+/** Whether a compatible id is one windows-usb.ps1 lists portable media by (the same test). */
+export function isPortableMediaId(id: string): boolean {
   return /^USB\\(?:Class_06|MS_COMP_MTP|MS_COMP_PTP)(?:&.*)?$/i.test(id);
 }
 
@@ -169,7 +173,8 @@ export function parseState(raw: string): WindowsUsbState | string {
   // listed for, or one node twice (its key would stand for two devices).
   const unfounded = state.portableMedia.find(
     (node) =>
-      node.classGuid?.toLowerCase() !== WPD_CLASS_GUID && !node.compatibleIds.some(portableId),
+      node.classGuid?.toLowerCase() !== WPD_CLASS_GUID &&
+      !node.compatibleIds.some(isPortableMediaId),
   );
   if (unfounded !== undefined) {
     return `windows-usb.ps1 listed portable media without WPD class or MTP/PTP compatible id: ${JSON.stringify(unfounded.instanceId.slice(0, 200))}`;
@@ -291,7 +296,7 @@ export function allowListCommands(
  * (DenyDeviceIDs, retroactive with the storage id). Approved instance ids stay allowed through
  * AllowInstanceIDs and AllowDenyLayered, as for storage. Entries are recognised by value, so an
  * administrator's own entries are never touched; value name 1 of DenyDeviceIDs is kept for
- * USB\\Class_08 (failClosedCommands). The class deny is not made retroactive: that flag covers
+ * USB\Class_08 (failClosedCommands). The class deny is not made retroactive: that flag covers
  * every listed class, and a retroactive WPD deny would also remove WPD nodes that are not USB
  * (the portable-device node of every mounted volume, Bluetooth phones).
  */
@@ -305,7 +310,9 @@ export function portableMediaRestrictionCommands(
     return [
       ...state.denyDeviceIds
         .filter((entry) =>
-          PORTABLE_MEDIA_DENY_IDS.some((id) => id.toUpperCase() === entry.value.trim().toUpperCase()),
+          PORTABLE_MEDIA_DENY_IDS.some(
+            (id) => id.toUpperCase() === entry.value.trim().toUpperCase(),
+          ),
         )
         .map((entry) => regDelete(DENY_IDS, entry.name)),
       ...state.denyDeviceClasses
@@ -593,7 +600,9 @@ export function windowsUsbPlatform(host: Host, spawner: Spawner = spawnMonitor):
       const kind = storage.device.kind;
       const otherReadOnly = [...applied].some(
         ([key, done]) =>
-          key !== storage.key && done === 'read-only' && (kinds.get(key) ?? 'mass-storage') === kind,
+          key !== storage.key &&
+          done === 'read-only' &&
+          (kinds.get(key) ?? 'mass-storage') === kind,
       );
       const effective = action === 'read-only' && notWpd.has(storage.key) ? 'block' : action;
       for (const step of applyCommands(now, storage, effective, otherReadOnly)) {

@@ -41,8 +41,12 @@ class MemoryPlatform implements UsbPlatform {
   handlers: UsbWatchHandlers | null = null;
   watchStarts = 0;
 
-  installFailClosedDefault(): Promise<string | null> {
+  /** portableMediaIsStorage of each policy the fail-closed default was installed for. */
+  readonly installedFor: (boolean | undefined)[] = [];
+
+  installFailClosedDefault(policy?: UsbPolicy): Promise<string | null> {
     this.calls.push('install');
+    this.installedFor.push(policy?.portableMediaIsStorage);
     if (this.hangInstall) {
       return new Promise(() => undefined);
     }
@@ -327,6 +331,25 @@ describe('UsbGuard', () => {
       ['usb.blocked', 'OTHER', 'read-only', 'not-approved', 1],
       // Mode allow reports nothing.
     ]);
+    await t.guard.stop();
+  });
+
+  it('installs the fail-closed default again when portable media start or stop counting as storage', async () => {
+    const base = stick('1-3', 'PHONE1');
+    const phone = { ...base, device: { ...base.device, kind: 'portable-media' as const } };
+    const t = await setup({ attached: [phone], usb: { portableMediaIsStorage: false } });
+    expect(t.platform?.installedFor).toEqual([false]);
+    expect(t.applied('1-3')).toBeUndefined();
+    await t.setPolicy({ portableMediaIsStorage: true });
+    expect(t.platform?.installedFor).toEqual([false, true]);
+    expect(t.applied('1-3')).toBe('block');
+    // A change that leaves it as it was installs nothing again.
+    await t.setPolicy({ mode: 'read-only' });
+    expect(t.platform?.installedFor).toEqual([false, true]);
+    expect(t.applied('1-3')).toBe('read-only');
+    await t.setPolicy({ portableMediaIsStorage: false });
+    expect(t.platform?.installedFor).toEqual([false, true, false]);
+    expect(t.applied('1-3')).toBe('read-write');
     await t.guard.stop();
   });
 

@@ -3,14 +3,18 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { UsbPolicy } from '../../../../shared/index.ts';
+import { decideUsb } from '../../../../agent/core/usb/decide.ts';
 import type { AttachedUsbStorage } from '../../../../agent/core/usb/platform.ts';
 import {
   allowListCommands,
   applyCommands,
   attachedFrom,
   failClosedCommands,
+  isPortableMediaId,
   parseInstanceId,
   parseState,
+  portableMediaRestrictionCommands,
   windowsUsbPlatform,
   type WindowsUsbState,
 } from '../../../../agent/core/usb/windows.ts';
@@ -318,5 +322,421 @@ describe('windowsUsbPlatform', () => {
     expect(command).toBe('powershell.exe');
     const script = Buffer.from(args.at(-1) ?? '', 'base64').toString('utf16le');
     expect(script.startsWith('$HallpassWatch = $true\n')).toBe(true);
+  });
+});
+
+describe('portable media (MTP/PTP phones and cameras, WPD)', () => {
+  const RESTRICTIONS = 'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\DeviceInstall\\Restrictions';
+  const WPD_KEY =
+    'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\{6AC27878-A6FA-4155-BA85-F98F491D4F33}';
+  const WMDM_KEY =
+    'HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\RemovableStorageDevices\\{F33FDC04-D1AC-4E8E-9A30-19BBD4B108AE}';
+  const policy = (portableMediaIsStorage: boolean | undefined): UsbPolicy => ({
+    mode: 'block',
+    allow: [],
+    exempt: { users: [], groups: [] },
+    ...(portableMediaIsStorage === undefined ? {} : { portableMediaIsStorage }),
+  });
+  const show = (steps: { command: string; args: string[] }[]) =>
+    steps.map((s) => `${s.command} ${s.args.slice(0, 4).join(' ')}`);
+  const attached = async (name: string) => {
+    const list = attachedFrom(await state(name));
+    if (typeof list === 'string') {
+      throw new Error(list);
+    }
+    return list;
+  };
+
+  it('recorded pnputil ids: the MTP function is an interface, its serial is the parent', async () => {
+    const text = await fixture('pnputil-vivo-iqoo-neo5-composite.txt');
+    const ids = [...text.matchAll(/^Instance ID:\s+(.*)$/gm)].map((m) => m[1] ?? '');
+    expect(ids).toHaveLength(5);
+    const [parent, storage, volume, mtp, adb] = ids.map((id) => parseInstanceId(id));
+    expect(parent).toEqual({
+      vendorId: '2d95',
+      productId: '6013',
+      serial: '34089226650035U',
+      interface: null,
+    });
+    expect(mtp).toEqual({ vendorId: '2d95', productId: '6013', serial: null, interface: '00' });
+    expect([storage?.interface, adb?.interface]).toEqual(['01', '02']);
+    // The WPD node Windows makes for a mounted disk's volume is not a USB node: the script lists
+    // USB\ nodes only, so it is never mistaken for a phone.
+    expect(volume).toBe(null);
+    expect(text).toMatch(/MI_00\\6&1cdeab7e&0&0000\n.*\nClass Name:\s+WPD\n/);
+  });
+
+  it('recorded compatible ids: MTP and PTP modes are both portable media, by the same ids', async () => {
+    const lines = (await fixture('xiaomi-redmi-note-14-compatible-ids.txt')).trim().split('\n');
+    const kept = lines.map((line) => line.slice(5).split(';').filter(isPortableMediaId));
+    expect(kept).toEqual([
+      [
+        'USB\\MS_COMP_MTP',
+        'USB\\Class_06&SubClass_01&Prot_01',
+        'USB\\Class_06&SubClass_01',
+        'USB\\Class_06',
+      ],
+      [
+        'USB\\MS_COMP_PTP',
+        'USB\\Class_06&SubClass_01&Prot_01',
+        'USB\\Class_06&SubClass_01',
+        'USB\\Class_06',
+      ],
+    ]);
+    for (const id of [
+      'USB\\Class_08&SubClass_06&Prot_50',
+      'USB\\Class_060',
+      'USB\\Class_0E&SubClass_03&Prot_00',
+      'USB\\MS_COMP_WINUSB',
+      'USB\\MS_COMP_MTPX',
+      'USB\\COMPAT_VID_2717&Class_06',
+      'MS_COMP_MTP',
+      '',
+    ]) {
+      expect(isPortableMediaId(id), id).toBe(false);
+    }
+    expect(isPortableMediaId('usb\\ms_comp_mtp&ms_subcomp_0000')).toBe(true);
+  });
+
+  it('phones are reported with kind portable-media, a composite one with its parent serial', async () => {
+    const list = await attached('constructed-state-phones.json');
+    expect(
+      list.map((s) => [s.key, s.device.kind, s.device.vendorId, s.device.serial, s.systemDisk]),
+    ).toEqual([
+      [
+        'USB\\VID_0781&PID_5580\\AA010501150437250249',
+        'mass-storage',
+        '0781',
+        'AA010501150437250249',
+        false,
+      ],
+      [
+        'USB\\VID_2D95&PID_6013&MI_00\\6&1cdeab7e&0&0000',
+        'portable-media',
+        '2d95',
+        '34089226650035U',
+        false,
+      ],
+      [
+        'USB\\VID_2717&PID_FF40\\EXAMPLE0SERIAL01',
+        'portable-media',
+        '2717',
+        'EXAMPLE0SERIAL01',
+        false,
+      ],
+    ]);
+    expect(list[1]?.device.name).toBe('iQOO Neo5 活力版');
+  });
+
+  it('the shared decision follows portableMediaIsStorage for them', async () => {
+    const [stick, phone] = await attached('constructed-state-phones.json');
+    const now = new Date('2026-12-01T10:00:00Z');
+    for (const counts of [undefined, false]) {
+      expect(decideUsb(must(phone), policy(counts), null, now)).toBe(null);
+    }
+    expect(decideUsb(must(phone), policy(true), null, now)).toMatchObject({ action: 'blocked' });
+    expect(decideUsb(must(stick), policy(false), null, now)).toMatchObject({ action: 'blocked' });
+  });
+
+  it('refuses a listing that contradicts itself or lacks the new fields', async () => {
+    const phones = await state('constructed-state-phones.json');
+    const phone = must(phones.portableMedia[1]);
+    const print = (value: unknown) => JSON.stringify(value);
+    expect(
+      parseState(
+        print({ ...phones, portableMedia: [{ ...phone, classGuid: null, compatibleIds: [] }] }),
+      ),
+    ).toMatch(/without WPD class or MTP\/PTP compatible id/);
+    expect(
+      parseState(
+        print({
+          ...phones,
+          portableMedia: [
+            {
+              ...phone,
+              compatibleIds: ['USB\\Class_08'],
+              classGuid: '{4d36e967-e325-11ce-bfc1-08002be10318}',
+            },
+          ],
+        }),
+      ),
+    ).toMatch(/without WPD class/);
+    expect(
+      parseState(
+        print({
+          ...phones,
+          portableMedia: [
+            { ...phone, instanceId: must(phones.devices[0]).instanceId.toLowerCase() },
+          ],
+        }),
+      ),
+    ).toMatch(/listed one node twice/);
+    const { compatibleIds: _dropped, ...withoutIds } = phone;
+    expect(parseState(print({ ...phones, portableMedia: [withoutIds] }))).toMatch(
+      /unexpected shape/,
+    );
+    const { wpdDenyWrite: _gone, ...older } = phones;
+    expect(parseState(print(older))).toMatch(/unexpected shape/);
+    expect(parseState(print({ ...phones, portableMedia: 'USB\\VID_2717' }))).toMatch(
+      /unexpected shape/,
+    );
+  });
+
+  it('hostile names and ids of a phone are escaped and cut, never a crash', async () => {
+    const phones = await state('constructed-state-phones.json');
+    const phone = must(phones.portableMedia[1]);
+    const hostile = `\u0007\u001b]0;pwned\u0007${'\u202e'.repeat(3)}${'B'.repeat(10_000)}`;
+    const list = attachedFrom({
+      ...phones,
+      portableMedia: [
+        { ...phone, name: hostile, instanceId: `USB\\VID_2717&PID_FF40\\${hostile}` },
+        { ...phone, instanceId: 'MTP\\not-a-usb-id' },
+      ],
+    }) as AttachedUsbStorage[];
+    const [, first, second] = list;
+    expect(first?.device.name.length).toBeLessThanOrEqual(200);
+    expect(first?.device.name.startsWith('\\x07\\x1b]0;pwned\\x07\\u{202e}')).toBe(true);
+    expect(first?.device.serial?.length).toBeLessThanOrEqual(200);
+    expect(first?.device.kind).toBe('portable-media');
+    expect(second?.device).toMatchObject({
+      vendorId: '0000',
+      kind: 'portable-media',
+      serial: null,
+    });
+  });
+
+  it('the restriction denies WPD and the portable-media ids only while they count as storage', async () => {
+    const empty = { denyDeviceIds: [], denyDeviceClasses: [] };
+    expect(portableMediaRestrictionCommands(empty, true)).toEqual([
+      [
+        'add',
+        `${RESTRICTIONS}\\DenyDeviceIDs`,
+        '/v',
+        '2',
+        '/t',
+        'REG_SZ',
+        '/d',
+        'USB\\Class_06',
+        '/f',
+      ],
+      [
+        'add',
+        `${RESTRICTIONS}\\DenyDeviceIDs`,
+        '/v',
+        '3',
+        '/t',
+        'REG_SZ',
+        '/d',
+        'USB\\MS_COMP_MTP',
+        '/f',
+      ],
+      [
+        'add',
+        `${RESTRICTIONS}\\DenyDeviceIDs`,
+        '/v',
+        '4',
+        '/t',
+        'REG_SZ',
+        '/d',
+        'USB\\MS_COMP_PTP',
+        '/f',
+      ],
+      [
+        'add',
+        `${RESTRICTIONS}\\DenyDeviceClasses`,
+        '/v',
+        '1',
+        '/t',
+        'REG_SZ',
+        '/d',
+        '{eec5ad98-8080-425f-922a-dabf3de3f69a}',
+        '/f',
+      ],
+      ['add', RESTRICTIONS, '/v', 'DenyDeviceClasses', '/t', 'REG_DWORD', '/d', '1', '/f'],
+    ]);
+    expect(portableMediaRestrictionCommands(empty, false)).toEqual([]);
+    const refused = await state('constructed-state-phone-refused.json');
+    // Already in force: only the switch is written again; nothing is added twice.
+    expect(portableMediaRestrictionCommands(refused, true)).toEqual([
+      ['add', RESTRICTIONS, '/v', 'DenyDeviceClasses', '/t', 'REG_DWORD', '/d', '1', '/f'],
+    ]);
+    // Lifted: ours go by name, the administrator's own id and class and USB\Class_08 stay.
+    expect(portableMediaRestrictionCommands(refused, false)).toEqual([
+      ['delete', `${RESTRICTIONS}\\DenyDeviceIDs`, '/v', '2', '/f'],
+      ['delete', `${RESTRICTIONS}\\DenyDeviceIDs`, '/v', '3', '/f'],
+      ['delete', `${RESTRICTIONS}\\DenyDeviceIDs`, '/v', '4', '/f'],
+      ['delete', `${RESTRICTIONS}\\DenyDeviceClasses`, '/v', '2', '/f'],
+    ]);
+    // New names skip every used one, and name 1 of DenyDeviceIDs (USB\Class_08) always.
+    const gaps = {
+      denyDeviceIds: [{ name: '2', value: 'USB\\VID_1234&PID_5678' }],
+      denyDeviceClasses: [{ name: '1', value: '{d48179be-ec20-11d1-b6b8-00c04fa372a7}' }],
+    };
+    expect(
+      portableMediaRestrictionCommands(gaps, true).map(
+        (args) => `${args[3] ?? ''}=${args[7] ?? ''}`,
+      ),
+    ).toEqual([
+      '3=USB\\Class_06',
+      '4=USB\\MS_COMP_MTP',
+      '5=USB\\MS_COMP_PTP',
+      '2={eec5ad98-8080-425f-922a-dabf3de3f69a}',
+      'DenyDeviceClasses=1',
+    ]);
+  });
+
+  it('each action on a phone, as commands; Deny_Write is the WPD one, not the disks one', async () => {
+    const phones = await state('constructed-state-phones.json');
+    const [stick, vivo, xiaomi] = await attached('constructed-state-phones.json');
+    expect(show(applyCommands(phones, must(vivo), 'block', false))).toEqual([
+      'pnputil.exe /disable-device USB\\VID_2D95&PID_6013&MI_00\\6&1cdeab7e&0&0000',
+    ]);
+    expect(show(applyCommands(phones, must(xiaomi), 'read-only', false))).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 1`,
+      `reg.exe add ${WPD_KEY} /v Deny_Write`,
+      `reg.exe add ${WMDM_KEY} /v Deny_Write`,
+      'pnputil.exe /enable-device USB\\VID_2717&PID_FF40\\EXAMPLE0SERIAL01',
+      'pnputil.exe /restart-device USB\\VID_2717&PID_FF40\\EXAMPLE0SERIAL01',
+    ]);
+    // No WPD Deny_Write to lift, and the disks' one is not the phone's business.
+    expect(
+      show(applyCommands({ ...phones, denyWrite: 1 }, must(xiaomi), 'read-write', false)),
+    ).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 1`,
+      'pnputil.exe /enable-device USB\\VID_2717&PID_FF40\\EXAMPLE0SERIAL01',
+    ]);
+    // And a stick's commands never touch the WPD keys.
+    expect(
+      show(
+        applyCommands(
+          {
+            ...phones,
+            wpdDenyWrite: [{ classGuid: '{6AC27878-A6FA-4155-BA85-F98F491D4F33}', value: 1 }],
+          },
+          must(stick),
+          'read-write',
+          false,
+        ),
+      ),
+    ).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 1`,
+      'pnputil.exe /enable-device USB\\VID_0781&PID_5580\\AA010501150437250249',
+    ]);
+  });
+
+  it('a refused phone is scanned for once allowed; a camera of class Image is blocked for read-only', async () => {
+    const refused = await state('constructed-state-phone-refused.json');
+    const [xiaomi, canon] = await attached('constructed-state-phone-refused.json');
+    expect(show(applyCommands(refused, must(xiaomi), 'read-only', false))).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 2`,
+      `reg.exe add ${WMDM_KEY} /v Deny_Write`,
+      'pnputil.exe /scan-devices',
+      'pnputil.exe /enable-device USB\\VID_2717&PID_FF10\\EXAMPLE0SERIAL01',
+      'pnputil.exe /restart-device USB\\VID_2717&PID_FF10\\EXAMPLE0SERIAL01',
+    ]);
+    expect(show(applyCommands(refused, must(canon), 'read-only', false))).toEqual([
+      'pnputil.exe /disable-device USB\\VID_04A9&PID_3218\\5&2B6A1D3C&0&2',
+    ]);
+    // Read-write lifts only the WPD value that exists, and restarts to apply it...
+    expect(show(applyCommands(refused, must(xiaomi), 'read-write', false))).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 2`,
+      `reg.exe delete ${WPD_KEY} /v Deny_Write`,
+      'pnputil.exe /scan-devices',
+      'pnputil.exe /enable-device USB\\VID_2717&PID_FF10\\EXAMPLE0SERIAL01',
+      'pnputil.exe /restart-device USB\\VID_2717&PID_FF10\\EXAMPLE0SERIAL01',
+    ]);
+    // ...unless another phone must stay read-only.
+    expect(show(applyCommands(refused, must(xiaomi), 'read-write', true))).toEqual([
+      `reg.exe add ${RESTRICTIONS}\\AllowInstanceIDs /v 2`,
+      'pnputil.exe /scan-devices',
+      'pnputil.exe /enable-device USB\\VID_2717&PID_FF10\\EXAMPLE0SERIAL01',
+    ]);
+  });
+
+  const hostWith = (states: string[]) => {
+    let listed = 0;
+    return fakeHost({
+      commands: {
+        'powershell.exe': () => ok(states[Math.min(listed++, states.length - 1)]),
+        'reg.exe': ok('The operation completed successfully.'),
+        'pnputil.exe': ok(''),
+      },
+    });
+  };
+
+  it('fail closed follows the policy: deny while portable media count, lift and rescan when not', async () => {
+    const sandisk = await fixture('constructed-state-sandisk.json');
+    const counting = hostWith([sandisk]);
+    await expect(windowsUsbPlatform(counting).installFailClosedDefault(policy(true))).resolves.toBe(
+      null,
+    );
+    const regs = counting.calls.filter((c) => c.command === 'reg.exe').map((c) => c.args[7]);
+    expect(regs).toEqual([
+      '1',
+      'USB\\Class_08',
+      '1',
+      '1',
+      '1',
+      'USB\\Class_06',
+      'USB\\MS_COMP_MTP',
+      'USB\\MS_COMP_PTP',
+      '{eec5ad98-8080-425f-922a-dabf3de3f69a}',
+      '1',
+    ]);
+    expect(counting.calls.map((c) => c.args.join(' ')).join('\n')).toContain(
+      'DenyDeviceClasses /v 1 /t REG_SZ /d {eec5ad98-8080-425f-922a-dabf3de3f69a}',
+    );
+
+    const lifting = hostWith([await fixture('constructed-state-phone-refused.json')]);
+    await windowsUsbPlatform(lifting).installFailClosedDefault(policy(false));
+    const after = lifting.calls.slice(1).map((c) => `${c.command} ${c.args.slice(0, 4).join(' ')}`);
+    expect(after.slice(5)).toEqual([
+      `reg.exe delete ${RESTRICTIONS}\\DenyDeviceIDs /v 2`,
+      `reg.exe delete ${RESTRICTIONS}\\DenyDeviceIDs /v 3`,
+      `reg.exe delete ${RESTRICTIONS}\\DenyDeviceIDs /v 4`,
+      `reg.exe delete ${RESTRICTIONS}\\DenyDeviceClasses /v 2`,
+      // The phone the deny kept from installing gets its driver now.
+      'pnputil.exe /scan-devices',
+    ]);
+
+    // Without a policy (an older caller) portable media are left as they are.
+    const untouched = hostWith([sandisk]);
+    await windowsUsbPlatform(untouched).installFailClosedDefault();
+    expect(untouched.calls.filter((c) => c.command === 'reg.exe')).toHaveLength(5);
+  });
+
+  it('read-only on a refused phone that installs as something other than WPD ends blocked', async () => {
+    const refused = await state('constructed-state-phone-refused.json');
+    const phone = must(refused.portableMedia[0]);
+    const print = (value: WindowsUsbState) => JSON.stringify(value);
+    const installedAs = (classGuid: string) =>
+      print({
+        ...refused,
+        allowInstanceIds: [...refused.allowInstanceIds, { name: '2', value: phone.instanceId }],
+        portableMedia: [{ ...phone, errorCode: 0, classGuid }],
+      });
+    const host = hostWith([print(refused), installedAs('{6bdd1fc6-810f-11d0-bec7-08002be2092f}')]);
+    const platform = windowsUsbPlatform(host);
+    const [xiaomi] = attachedFrom(refused) as AttachedUsbStorage[];
+    await platform.apply(must(xiaomi), 'read-only');
+    const steps = host.calls
+      .filter((c) => c.command !== 'powershell.exe')
+      .map((c) => `${c.command} ${c.args.slice(0, 4).join(' ')}`);
+    expect(steps.slice(-2)).toEqual([
+      `reg.exe delete ${RESTRICTIONS}\\AllowInstanceIDs /v 2`,
+      'pnputil.exe /disable-device USB\\VID_2717&PID_FF10\\EXAMPLE0SERIAL01',
+    ]);
+    // From then on read-only is a block for it, without enabling it first.
+    const calls = host.calls.length;
+    await platform.apply(must(xiaomi), 'read-write');
+    await platform.apply(must(xiaomi), 'read-only');
+    const later = host.calls.slice(calls).filter((c) => c.command === 'pnputil.exe');
+    expect(later.at(-1)?.args[0]).toBe('/disable-device');
+    expect(later.filter((c) => c.args[0] === '/enable-device')).toHaveLength(1);
+
+    // Installed as WPD: it stays read-only (enabled, nothing blocked afterwards).
+    const wpd = hostWith([print(refused), installedAs('{eec5ad98-8080-425f-922a-dabf3de3f69a}')]);
+    await windowsUsbPlatform(wpd).apply(must(xiaomi), 'read-only');
+    expect(wpd.calls.filter((c) => c.args[0] === '/disable-device')).toEqual([]);
   });
 });
