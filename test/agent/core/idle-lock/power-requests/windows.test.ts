@@ -157,7 +157,7 @@ describe('parsePowerRequests on hostile outputs', () => {
       ),
     ).toMatchObject({
       known: false,
-      reason: expect.stringMatching(/^unrecognised line in DISPLAY/),
+      reason: expect.stringMatching(/^unrecognised line in DISPLAY/) as unknown,
     });
   });
 
@@ -242,7 +242,7 @@ describe('windowsDisplayRequests: the probe', () => {
     });
     expect(await windowsDisplayRequests(run).read()).toMatchObject({
       known: false,
-      reason: expect.stringMatching(/^powercfg \/requests: exit 5: DISPLAY:$/),
+      reason: expect.stringMatching(/^powercfg \/requests: exit 5: DISPLAY:$/) as unknown,
     });
   });
 
