@@ -2,7 +2,7 @@
 // only when asked, never on a timer of its own, and shared: one reading in flight at a time, and
 // an answer kept for a few seconds, so however many local clients ask (the tray asks once a
 // second while its warning shows) the OS command runs at most once per interval.
-import type { DisplayRequestsView } from '../../shared/index.ts';
+import { DISPLAY_REQUEST_HOLDERS_MAX, type DisplayRequestsView } from '../../shared/index.ts';
 import type { DisplayRequestSource } from '../core/idle-lock/power-requests/power-requests.ts';
 
 /** How long one reading answers every request: a video that starts shows within this. */
@@ -53,7 +53,9 @@ export class DisplayRequestCache {
               known: true,
               held: answer.held,
               // The schema's bounds, whatever the source sends.
-              holders: answer.holders.slice(0, 16).map((holder) => holder.slice(0, 200)),
+              holders: answer.holders
+                .slice(0, DISPLAY_REQUEST_HOLDERS_MAX)
+                .map((holder) => holder.slice(0, 200)),
               readAt: at.toISOString(),
             }
           : { known: false, reason: answer.reason.slice(0, 500), readAt: at.toISOString() };

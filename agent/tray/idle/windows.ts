@@ -123,22 +123,35 @@ export function displayRequestsReading(
   };
 }
 
-/** Asks the service (idle:display-requests); a refusal or no answer is unknown with the reason. */
+/**
+ * Asks the service (idle:display-requests); a refusal, no answer, or an answer slower than
+ * `timeoutMs` is unknown with the reason. The limit keeps a slow powercfg (the service allows it
+ * 10 s) from holding up the idle lock's once-a-second readings while its warning shows.
+ */
 export function serviceDisplayRequests(
   answer: (body: {
     channel: 'idle:display-requests';
   }) => Promise<{ displayRequests?: DisplayRequestsView }>,
+  timeoutMs = 2_000,
 ): () => Promise<Reading<InhibitorState>> {
   return async () => {
-    try {
-      return displayRequestsReading(
-        (await answer({ channel: 'idle:display-requests' })).displayRequests,
-      );
-    } catch (error) {
-      return {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<Reading<InhibitorState>>((resolve) => {
+      timer = setTimeout(() => {
+        resolve({ ok: false, reason: `the service did not answer within ${timeoutMs} ms` });
+      }, timeoutMs);
+    });
+    const asked = answer({ channel: 'idle:display-requests' }).then(
+      (reply) => displayRequestsReading(reply.displayRequests),
+      (error: unknown): Reading<InhibitorState> => ({
         ok: false,
         reason: `the service did not answer: ${brief(error instanceof Error ? error.message : String(error))}`,
-      };
+      }),
+    );
+    try {
+      return await Promise.race([asked, late]);
+    } finally {
+      clearTimeout(timer);
     }
   };
 }

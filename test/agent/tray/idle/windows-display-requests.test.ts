@@ -70,10 +70,11 @@ afterEach(async () => {
 
 /** A service answering idle:display-requests from `stdout` (switchable), and a tray client. */
 async function serviceAndClient(stdout: string, exitCode = 0) {
-  const powercfg = { stdout, exitCode, runs: 0 };
-  const run: Runner = () => {
+  const powercfg = { stdout, exitCode, runs: 0, hold: null as Promise<void> | null };
+  const run: Runner = async () => {
     powercfg.runs++;
-    return Promise.resolve({ stdout: powercfg.stdout, stderr: '', exitCode: powercfg.exitCode });
+    await powercfg.hold;
+    return { stdout: powercfg.stdout, stderr: '', exitCode: powercfg.exitCode };
   };
   // No cache time: each tray reading reaches powercfg's (recorded) output afresh.
   const cache = new DisplayRequestCache({
@@ -209,6 +210,19 @@ describe('the Windows idle desktop with display requests from the service', () =
           'display power requests: the service did not answer: the Hallpass service is not reachable',
       },
     });
+  }, 30_000);
+
+  it('a service slower than the limit is no inhibitor; once powercfg answers, it counts again', async () => {
+    const { client, powercfg } = await serviceAndClient(powercfgOutput('autowall-mpv-display.txt'));
+    let release: () => void = () => undefined;
+    powercfg.hold = new Promise<void>((resolve) => (release = resolve));
+    const ask = serviceDisplayRequests((body) => client.answer(body), 100);
+    expect(await ask()).toEqual({
+      ok: false,
+      reason: 'the service did not answer within 100 ms',
+    });
+    release();
+    expect(await ask()).toMatchObject({ ok: true, value: { inhibited: true } });
   }, 30_000);
 
   it('both sources unknown is unknown, naming both', async () => {
