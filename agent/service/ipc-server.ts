@@ -21,6 +21,7 @@ import {
   validate,
   type AgentStatus,
   type AupPending,
+  type DisplayRequestsView,
   type IdleLockFailureKind,
   type IdleLockView,
   type IpcPeer,
@@ -66,6 +67,11 @@ export interface IpcHandlers {
    */
   /** The idle-lock policy resolved for the console user; absent: idle:policy is refused. */
   idlePolicy?(): Promise<IdleLockView>;
+  /**
+   * The machine's display power requests (idle:display-requests), read on demand and shared for
+   * a few seconds by the handler (display-requests.ts). Absent: the channel is refused.
+   */
+  displayRequests?(): Promise<DisplayRequestsView>;
   aup?: {
     pending(peer: AupPeer): Promise<AupPending>;
     sign(request: Extract<IpcRequest, { channel: 'aup:sign' }>, peer: AupPeer): Promise<AupPending>;
@@ -305,6 +311,23 @@ async function answerLine(
           ok: true,
           status: visibleStatus(handlers.status(), connection.peer),
           idleLock,
+        };
+      }
+      case 'idle:display-requests': {
+        if (handlers.displayRequests === undefined) {
+          return errorAnswer(request.id, 'this service does not read display requests');
+        }
+        // Names the programs someone runs: for the console user's tray (or root) only, like the
+        // other idle channels. The handler runs the command at most once per interval.
+        if (!actsForConsole(connection.peer)) {
+          return errorAnswer(request.id, NEEDS_PROOF);
+        }
+        const displayRequests = await handlers.displayRequests();
+        return {
+          id: request.id,
+          ok: true,
+          status: visibleStatus(handlers.status(), connection.peer),
+          displayRequests,
         };
       }
       case 'aup:pending': {

@@ -10,6 +10,7 @@ import type { CheckDefinition } from '../core/checks/define-check.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
 import { consoleUserSourceFor } from '../core/console-user/index.ts';
 import { idleLockView } from '../core/idle-lock/idle-lock-view.ts';
+import { displayRequestSourceFor } from '../core/idle-lock/power-requests/index.ts';
 import { peerProofFor } from '../core/ipc-peer/index.ts';
 import { networkHoldFor, type NetworkHold } from '../core/network-hold/index.ts';
 import { retireEnrolmentToken, wasTokenUsed } from '../core/config/enrolment-token.ts';
@@ -26,6 +27,7 @@ import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
 import { sessionActionsFor } from '../core/aup/decline/index.ts';
 import { AupRecord } from './aup-record.ts';
 import { AupSessions } from './aup-sessions.ts';
+import { DisplayRequestCache } from './display-requests.ts';
 import { IdleLockFailureRecorder } from './idle-lock-failures.ts';
 import { IdleLockRecorder } from './idle-locks.ts';
 import { NetworkHoldDuty } from './network-hold-duty.ts';
@@ -242,6 +244,11 @@ export async function runService(options: {
       log.error({ error: String(error) }, 'could not queue an idle-lock failure event');
     },
   });
+  // Read only when the tray asks (idle:display-requests), through the fixed-environment runner.
+  const displayRequests = new DisplayRequestCache({
+    source: displayRequestSourceFor(os, host.run),
+    now: () => host.now(),
+  });
   const aupRecord = await AupRecord.open(config.stateDir);
   for (const problem of aupRecord.problems()) {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
@@ -302,6 +309,7 @@ export async function runService(options: {
     // connects and whenever the policy version in the status changes.
     idlePolicy: async () =>
       idleLockView(opened.cache.current().idleLock, await consoleUser.current()),
+    displayRequests: () => displayRequests.read(),
     aup: {
       pending: (peer) => aupSessions.pending(peer),
       sign: (request, peer) => aupSessions.sign(request, peer),

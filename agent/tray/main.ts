@@ -29,6 +29,7 @@ import { IdleFailureReporter } from './idle/failure-report.ts';
 import { idleLockTimings, idleLockViewTimings } from './idle/idle-lock.ts';
 import { IdlePolicySync } from './idle/idle-policy-sync.ts';
 import { osIdleDesktop } from './idle/os-desktop.ts';
+import { serviceDisplayRequests } from './idle/windows.ts';
 import { iconView } from './icon-state.ts';
 import { iconPng } from './icon-images.ts';
 import type { RemediationTarget } from './remediation-targets.ts';
@@ -329,7 +330,13 @@ async function start(): Promise<void> {
   // The built-in default policy locks; the service's answer replaces it (idleSync above).
   const policy = await readDefaultPolicy();
   const fromService = idleSync.current();
-  const osDesktop = await osIdleDesktop(process.platform, sessionEnvironment());
+  // Windows' display power requests come from the service, which may run powercfg.
+  const osDesktop = await osIdleDesktop(
+    process.platform,
+    sessionEnvironment(),
+    undefined,
+    serviceDisplayRequests((body) => client.answer(body)),
+  );
   if (!osDesktop.ok) {
     void idleFailures.noDesktop(`no desktop for this OS: ${osDesktop.reason}`);
   }

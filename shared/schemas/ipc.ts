@@ -22,6 +22,10 @@ export const IpcChannelSchema = Type.Union([
   // The idle-lock policy as it applies to the console user (the service resolves the policy's
   // exemptions with the groups it reads itself): what the tray's idle lock runs on.
   Type.Literal('idle:policy'),
+  // Whether a program holds a display power request (a video, a presentation) on this machine:
+  // read by the service (`powercfg /requests` needs an administrator on Windows), at most once
+  // per few seconds however often it is asked; unknown elsewhere and when it cannot be read.
+  Type.Literal('idle:display-requests'),
   // The AUP documents the console user must sign now, with the hash of each text; also pushed
   // unasked as `aup:required` when a console session starts with documents due.
   Type.Literal('aup:pending'),
@@ -92,6 +96,7 @@ export const IpcRequestSchema = Type.Union([
         Type.Literal('checks:run'),
         Type.Literal('events:subscribe'),
         Type.Literal('idle:policy'),
+        Type.Literal('idle:display-requests'),
         Type.Literal('aup:pending'),
         Type.Literal('peer:challenge'),
         Type.Literal('peer:prove'),
@@ -259,6 +264,31 @@ export const IdleLockViewSchema = Type.Object(
 );
 export type IdleLockView = Static<typeof IdleLockViewSchema>;
 
+/** The longest list of display-request holders the service sends. */
+export const DISPLAY_REQUEST_HOLDERS_MAX = 16;
+
+/**
+ * Display power requests as the service read them (idle:display-requests): held or not, with
+ * who holds them (program file names, never paths), or unknown with the reason. `readAt` is when
+ * the answer was read: answers are shared for a few seconds.
+ */
+export const DisplayRequestsViewSchema = Type.Union([
+  Type.Object(
+    {
+      known: Type.Literal(true),
+      held: Type.Boolean(),
+      holders: Type.Array(Text(200), { maxItems: DISPLAY_REQUEST_HOLDERS_MAX }),
+      readAt: IsoDateTimeSchema,
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { known: Type.Literal(false), reason: Text(500), readAt: IsoDateTimeSchema },
+    { additionalProperties: false },
+  ),
+]);
+export type DisplayRequestsView = Static<typeof DisplayRequestsViewSchema>;
+
 /** Who the service found on the other end of a connection, from the OS. */
 export const IpcPeerSchema = Type.Object(
   {
@@ -286,6 +316,8 @@ export const IpcResponseSchema = Type.Union([
       aup: Type.Optional(AupPendingSchema),
       /** idle:policy: the idle lock as it applies to the console user. */
       idleLock: Type.Optional(IdleLockViewSchema),
+      /** idle:display-requests: the machine's display power requests. */
+      displayRequests: Type.Optional(DisplayRequestsViewSchema),
     },
     { additionalProperties: false },
   ),

@@ -134,7 +134,12 @@ export class IdleLockController {
       return;
     }
     const [idle, inhibitors] = await Promise.all([desktop.readIdleMs(), desktop.readInhibitors()]);
-    this.#failed('inhibitors', inhibitors.ok ? null : inhibitors.reason);
+    // A source that could not be read while another could (display requests the service could
+    // not read) is told too: it counts as not held, so the user should know why nothing waits.
+    this.#failed(
+      'inhibitors',
+      inhibitors.ok ? (inhibitors.value.unread ?? null) : inhibitors.reason,
+    );
     this.#failed('idle', idle.ok ? null : idle.reason);
     if (!idle.ok) {
       // Without idle time nothing can be decided; locking blind would lock people at work.

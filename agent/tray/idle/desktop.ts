@@ -10,6 +10,33 @@ export interface InhibitorState {
   inhibited: boolean;
   /** Who holds them, for the log (program names as the OS lists them). */
   holders: string[];
+  /**
+   * Sources that could not be read while others could, with why: they count as not held (an
+   * unread inhibitor never postpones a lock), and the controller reports the reason.
+   */
+  unread?: string;
+}
+
+/**
+ * One reading from several inhibitor sources: held when any known source holds one; unknown only
+ * when none could be read. Each source is named in the reasons.
+ */
+export function mergeInhibitors(
+  readings: readonly (readonly [string, Reading<InhibitorState>])[],
+): Reading<InhibitorState> {
+  const known = readings.flatMap(([, r]) => (r.ok ? [r.value] : []));
+  const reasons = readings.flatMap(([name, r]) => {
+    const inner = r.ok ? r.value.unread : r.reason;
+    return inner === undefined ? [] : [`${name}: ${inner}`];
+  });
+  if (known.length === 0) {
+    return { ok: false, reason: reasons.join('; ') };
+  }
+  const value: InhibitorState = {
+    inhibited: known.some((k) => k.inhibited),
+    holders: known.flatMap((k) => k.holders),
+  };
+  return { ok: true, value: reasons.length > 0 ? { ...value, unread: reasons.join('; ') } : value };
 }
 
 /** One lock command tried. */

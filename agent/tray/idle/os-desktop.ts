@@ -7,7 +7,7 @@ import { probeEnvironment } from '../../core/probe-environment.ts';
 import { powershellArgs } from '../../core/powershell.ts';
 import { execRunner, type Runner } from '../../core/runner.ts';
 import { darwinIdleDesktop } from './darwin.ts';
-import type { IdleDesktop } from './desktop.ts';
+import type { IdleDesktop, InhibitorState, Reading } from './desktop.ts';
 import { LineChild } from './line-child.ts';
 import { linuxIdleDesktop } from './linux.ts';
 import { spawnLockCommand } from './lock-command.ts';
@@ -25,11 +25,15 @@ const sleep = (ms: number) =>
     setTimeout(resolve, ms);
   });
 
-/** Builds the desktop for `platform`; `sessionEnv` is the Linux session's variables. */
+/**
+ * Builds the desktop for `platform`; `sessionEnv` is the Linux session's variables;
+ * `displayRequests` asks the service for Windows' display power requests (windows.ts).
+ */
 export async function osIdleDesktop(
   platform: NodeJS.Platform,
   sessionEnv: Record<string, string>,
   run: Runner = execRunner,
+  displayRequests?: () => Promise<Reading<InhibitorState>>,
 ): Promise<OsDesktop> {
   const none = () => undefined;
   switch (platform) {
@@ -65,7 +69,7 @@ export async function osIdleDesktop(
       });
       return {
         ok: true,
-        desktop: windowsIdleDesktop({ helper, runLock: spawnLockCommand, sleep }),
+        desktop: windowsIdleDesktop({ helper, runLock: spawnLockCommand, sleep, displayRequests }),
         stop: () => {
           helper.stop();
         },

@@ -3,10 +3,13 @@
 // mode, full-screen video or game) and the session's lock state (WTSSessionInfoEx SessionFlags),
 // and calls LockWorkStation. That call only asks for a lock, which happens later, so the lock
 // counts only once the session reads locked. Idle time comes from Electron's powerMonitor.
-// Display power requests (a video keeping the screen on) are not read: `powercfg /requests`
-// needs an administrator, and the tray runs as the pupil.
+// Display power requests (a video keeping the screen on) come from the service: `powercfg
+// /requests` needs an administrator and the tray runs as the pupil, so the service runs it
+// (idle:display-requests) and an answer it could not read counts as no request.
+import type { DisplayRequestsView } from '../../../shared/index.ts';
 import {
   brief,
+  mergeInhibitors,
   type IdleDesktop,
   type InhibitorState,
   type LockAttempt,
@@ -104,6 +107,55 @@ export function parseLockReply(reply: Record<string, unknown>): LockAttempt {
   return { command, ok: false, detail: error };
 }
 
+/** The service's display-request answer as an inhibitor reading; unknown says why. */
+export function displayRequestsReading(
+  view: DisplayRequestsView | undefined,
+): Reading<InhibitorState> {
+  if (view === undefined) {
+    return { ok: false, reason: 'the service sent no display requests' };
+  }
+  if (!view.known) {
+    return { ok: false, reason: brief(view.reason) };
+  }
+  return {
+    ok: true,
+    value: { inhibited: view.held, holders: view.holders.map((h) => `display: ${brief(h)}`) },
+  };
+}
+
+/**
+ * Asks the service (idle:display-requests); a refusal, no answer, or an answer slower than
+ * `timeoutMs` is unknown with the reason. The limit keeps a slow powercfg (the service allows it
+ * 10 s) from holding up the idle lock's once-a-second readings while its warning shows.
+ */
+export function serviceDisplayRequests(
+  answer: (body: {
+    channel: 'idle:display-requests';
+  }) => Promise<{ displayRequests?: DisplayRequestsView }>,
+  timeoutMs = 2_000,
+): () => Promise<Reading<InhibitorState>> {
+  return async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<Reading<InhibitorState>>((resolve) => {
+      timer = setTimeout(() => {
+        resolve({ ok: false, reason: `the service did not answer within ${timeoutMs} ms` });
+      }, timeoutMs);
+    });
+    const asked = answer({ channel: 'idle:display-requests' }).then(
+      (reply) => displayRequestsReading(reply.displayRequests),
+      (error: unknown): Reading<InhibitorState> => ({
+        ok: false,
+        reason: `the service did not answer: ${brief(error instanceof Error ? error.message : String(error))}`,
+      }),
+    );
+    try {
+      return await Promise.race([asked, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 /** The session helper as the desktop uses it (line-child.ts's LineChild). */
 export interface SessionHelper {
   request(verb: 'state' | 'lock'): Promise<Reading<Record<string, unknown>>>;
@@ -119,6 +171,11 @@ export interface WindowsDesktopOptions {
   /** How often and how many times to read the lock state before calling the lock failed. */
   confirmEveryMs?: number;
   confirmTries?: number;
+  /**
+   * Display power requests (the service reads them: serviceDisplayRequests). Absent: not read,
+   * and the reason says so.
+   */
+  displayRequests?: () => Promise<Reading<InhibitorState>>;
 }
 
 /** The idle lock's view of the Windows session the tray runs in. */
@@ -155,8 +212,16 @@ export function windowsIdleDesktop(options: WindowsDesktopOptions): IdleDesktop 
       }),
 
     async readInhibitors() {
-      const state = await readState();
-      return state.ok ? state.value.inhibitors : state;
+      const [state, display] = await Promise.all([
+        readState(),
+        options.displayRequests?.() ??
+          Promise.resolve({ ok: false as const, reason: 'not read: no service to ask' }),
+      ]);
+      // Either holds the lock off (up to the ceiling); one unread counts as not held and says why.
+      return mergeInhibitors([
+        ['notification state', state.ok ? state.value.inhibitors : state],
+        ['display power requests', display],
+      ]);
     },
 
     async lock() {

@@ -127,6 +127,13 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
             honourInhibitors: false,
             inhibitorCeilingMinutes: 60,
           }),
+        displayRequests: () =>
+          Promise.resolve({
+            known: true,
+            held: true,
+            holders: ['chrome.exe (Video Wake Lock)'],
+            readAt: '2026-12-06T09:00:00.000Z',
+          }),
         consoleUser: { current: () => Promise.resolve({ name: consoleUser.name, groups: [] }) },
         trayHello: (peer) => {
           trayHellos.push(peer);
@@ -165,6 +172,7 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
       { channel: 'idle:locked', idleSeconds: 600 },
       { channel: 'tray:hello' },
       { channel: 'idle:policy' },
+      { channel: 'idle:display-requests' },
       { channel: 'status:get' },
     ]);
     expect(json(lines[0] ?? '')).toMatchObject({
@@ -172,11 +180,11 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
       peer: { id: String(pupil.uid), user: pupil.name, privileged: false, console: false },
     });
     // Not the console user: nothing that acts for the console session (nor names its user and
-    // exemption), but the status.
-    expect(lines.slice(1, 5).map((l) => json(l).ok)).toEqual([false, false, false, false]);
+    // exemption, nor the programs holding the display on), but the status.
+    expect(lines.slice(1, 6).map((l) => json(l).ok)).toEqual([false, false, false, false, false]);
     // The status, without whose trays are connected.
-    expect(json(lines[5] ?? '')).toMatchObject({ ok: true });
-    expect(json(lines[5] ?? '').status).not.toHaveProperty('trays');
+    expect(json(lines[6] ?? '')).toMatchObject({ ok: true });
+    expect(json(lines[6] ?? '').status).not.toHaveProperty('trays');
   });
 
   it('proves the console user as the console user, whose tray may say hello', async () => {
@@ -185,15 +193,17 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
       { channel: 'idle:locked', idleSeconds: 600 },
       { channel: 'status:get' },
       { channel: 'idle:policy' },
+      { channel: 'idle:display-requests' },
     ]);
     expect(json(lines[0] ?? '')).toMatchObject({
       ok: true,
       peer: { id: String(consoleUser.uid), user: consoleUser.name, console: true },
     });
-    expect(lines.slice(1).map((l) => json(l).ok)).toEqual([true, true, true, true]);
+    expect(lines.slice(1).map((l) => json(l).ok)).toEqual([true, true, true, true, true]);
     expect(trayHellos.at(-1)?.user).toBe(consoleUser.name);
     expect(json(lines[3] ?? '').status).toHaveProperty('trays', status.trays);
     expect(json(lines[4] ?? '')).toMatchObject({ idleLock: { user: consoleUser.name, off: null } });
+    expect(json(lines[5] ?? '')).toMatchObject({ displayRequests: { known: true, held: true } });
   });
 
   it('refuses a symbolic link to a root-owned file, and removes it', async () => {

@@ -98,6 +98,22 @@ describe('runService with the USB guard off', () => {
     });
     const { off } = (idle as { idleLock: { off: unknown } }).idleLock;
     expect(defaults.enabled ? [null, 'exempt'] : ['disabled']).toContain(off);
+
+    // Display power requests exist only on Windows: the real service here answers unknown with
+    // the reason, and runs nothing (there is no powercfg to run).
+    const display = await request(
+      await openProven(config.ipcPath),
+      '{"id":7,"channel":"idle:display-requests"}',
+    );
+    expect(validate(IpcResponseSchema, display).ok).toBe(true);
+    expect(display).toMatchObject({
+      id: 7,
+      ok: true,
+      displayRequests: {
+        known: false,
+        reason: expect.stringMatching(/^unsupported: .*not linux$/) as unknown,
+      },
+    });
   }, 60_000);
 });
 

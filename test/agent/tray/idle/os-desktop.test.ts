@@ -12,7 +12,9 @@ describe('osIdleDesktop', () => {
     if (windows.ok) {
       expect(await windows.desktop.readInhibitors()).toEqual({
         ok: false,
-        reason: 'the helper failed: powershell.exe is not installed',
+        reason:
+          'notification state: the helper failed: powershell.exe is not installed; ' +
+          'display power requests: not read: no service to ask',
       });
       windows.stop();
     }
