@@ -1,11 +1,11 @@
 // The Linux USB guard and a system on USB, on a real kernel: Debian's kernel in a QEMU guest with
 // systemd-udevd (test/helpers/usb-guest.ts), three QEMU sticks plugged in before power-on. Before
 // the guard or its rule exists, the boot mounts one at /var (a mount point the system runs from,
-// linux.ts SYSTEM_MOUNTS) and makes another its swap; the third is an ordinary stick nobody
-// approved. Then the guard installs its rule and judges what is attached, and udev replays
+// linux.ts SYSTEM_MOUNTS), makes another its swap, and swaps to a file on a third, mounted where
+// nothing of the system lives; the fourth is an ordinary stick nobody approved. Then the guard installs its rule and judges what is attached, and udev replays
 // coldplug (`udevadm trigger`, as a boot does: the rule leaves synthetic events to the service).
-// The system stick and the swap stick must keep their disks, their storage interfaces stay
-// authorised, /var stays readable and writable and the swap active; the ordinary stick must lose
+// The system stick and the swap sticks must keep their disks, their storage interfaces stay
+// authorised, /var stays readable and writable and both swaps active; the ordinary stick must lose
 // its disk and stay unauthorised. What the kernel shows is read by the observer in the guest
 // (test/helpers/guest/usb-observer.ts), not taken from the guard's word.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,15 @@ import {
 const LINE_TIMEOUT_MS = 300_000;
 /** Every stick not the guard's business otherwise is blocked (the observer's table guard). */
 const ACTIONS = { '*': 'block' } as const;
-const STICKS = { system: 'SYSTEM1', swap: 'SWAP1', plain: 'PLAIN1' } as const;
+const STICKS = {
+  system: 'SYSTEM1',
+  swap: 'SWAP1',
+  swapfile: 'SWAPFILE1',
+  plain: 'PLAIN1',
+} as const;
+/** The sticks the guard must leave alone. */
+const KEPT = ['system', 'swap', 'swapfile'] as const;
+const SWAP_FILE = '/mnt/swapfile-stick/swapfile';
 
 // Runs in the guest's boot after udev's own coldplug, before the guard starts. Each stick's disk
 // is found by its USB serial (the USB device is the first sysfs ancestor with idVendor); the
@@ -60,7 +68,12 @@ const BEFORE_GUARD = [
   'mount -t ext4 /dev/$system /var || { echo "hallpass-boot: mount /var failed"; exit 1; }',
   'echo boot > /var/hallpass-boot && sync',
   'mkswap /dev/$swap > /dev/null && swapon /dev/$swap || { echo "hallpass-boot: swapon failed"; exit 1; }',
-  'echo "hallpass-boot: system=$system swap=$swap plain=$plain"',
+  `swapfile=$(wait_disk ${STICKS.swapfile}) || { echo "hallpass-boot: no ${STICKS.swapfile} disk"; exit 1; }`,
+  // An ordinary mount point: only the swap file on it makes this stick one the system runs from.
+  'mkdir -p /mnt/swapfile-stick && mount -t ext4 /dev/$swapfile /mnt/swapfile-stick || exit 1',
+  `dd if=/dev/zero of=${SWAP_FILE} bs=1M count=8 2> /dev/null && chmod 600 ${SWAP_FILE} || exit 1`,
+  `mkswap ${SWAP_FILE} > /dev/null && swapon ${SWAP_FILE} || { echo "hallpass-boot: swapon file failed"; exit 1; }`,
+  'echo "hallpass-boot: system=$system swap=$swap swapfile=$swapfile plain=$plain"',
 ].join('\n');
 
 const support: GuestSupport = await requireGuest('USB guard system disk guest test');
@@ -118,11 +131,13 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
       return line(reply, mark);
     };
 
-    // The boot mounted /var and turned swap on from the sticks, with no rule in place.
+    // The boot mounted /var and turned swap on from the sticks (a whole stick, and a file on
+    // another), with no rule in place.
     const booted = fields(await lineOf(console, /^hallpass-boot: system=/));
     const disks = {
       system: booted.system ?? '',
       swap: booted.swap ?? '',
+      swapfile: booted.swapfile ?? '',
       plain: booted.plain ?? '',
     };
     for (const disk of Object.values(disks)) {
@@ -136,14 +151,17 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
     const keys = {
       system: await keyOf(STICKS.system),
       swap: await keyOf(STICKS.swap),
+      swapfile: await keyOf(STICKS.swapfile),
       plain: await keyOf(STICKS.plain),
     };
 
     // The guard's own word: the decision module's system-disk rule, and the platform refusing
     // to block such a disk even when asked.
-    for (const which of ['system', 'swap'] as const) {
-      const left = fields(await line(new RegExp(`^left-alone key=${keys[which]} `)));
-      expect(left).toMatchObject({ serial: STICKS[which], basis: 'system-disk' });
+    for (const which of KEPT) {
+      // Whichever the guard says first: a block is a failure to see at once, not to wait out.
+      const judged = await line(new RegExp(`^(left-alone|applied) key=${keys[which]} `));
+      expect(judged).toMatch(/^left-alone /);
+      expect(fields(judged)).toMatchObject({ serial: STICKS[which], basis: 'system-disk' });
       const refused = fields(await line(new RegExp(`^refused key=${keys[which]} `)));
       expect(refused.error).toContain('holds_a_filesystem_the_system_runs_from:_left_alone');
     }
@@ -155,7 +173,7 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
 
     /** What the kernel shows, read in the guest. */
     const expectSystemKeptAndPlainBlocked = async () => {
-      for (const which of ['system', 'swap'] as const) {
+      for (const which of KEPT) {
         expect(fields(await command(`disk ${disks[which]}`, /^disk-now /))).toMatchObject({
           present: '1',
           usb: keys[which],
@@ -170,7 +188,9 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
         write: 'ok',
       });
       const swaps = fields(await command('swaps', /^swaps /));
-      expect(swaps.active?.split(',')).toContain(`/dev/${disks.swap}`);
+      expect(swaps.active?.split(',')).toEqual(
+        expect.arrayContaining([`/dev/${disks.swap}`, SWAP_FILE]),
+      );
       expect(fields(await command(`disk ${disks.plain}`, /^disk-now /)).present).toBe('0');
       expect(fields(await command(`usb ${keys.plain}`, /^usb-now /)).interfaces).toBe('08:0');
     };
@@ -194,7 +214,7 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
       exit: '0',
       settle: '0',
     });
-    for (const which of ['system', 'swap'] as const) {
+    for (const which of KEPT) {
       const announced = fields(
         await line(new RegExp(`^block-udev disk=${disks[which]} `), replayMark),
       );
@@ -207,7 +227,7 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
 
     const all = port.all;
     // Neither system disk went away at any moment, nor was hidden from udisks by the rule.
-    const systemDisks: string[] = [disks.system, disks.swap];
+    const systemDisks: string[] = KEPT.map((which) => disks[which]);
     expect(
       all.filter(
         (text) =>
@@ -223,6 +243,13 @@ describe.skipIf(!support.ok)('Linux USB guard and a system on USB (QEMU guest, u
         .slice(replayMark)
         .filter((text) => /^block-(seen|udev) /.test(text) && fields(text).disk === disks.plain),
     ).toEqual([]);
+    // For the record (README): what the guard said and what udev announced at the replay.
+    const record = all.filter(
+      (text, index) =>
+        /^(left-alone|refused|applied) /.test(text) ||
+        (index >= replayMark && /^(block-udev|triggered) /.test(text)),
+    );
+    process.stdout.write(`system disks on USB: ${record.join(' | ')}\n`);
     expect(
       all.filter((text) =>
         /^(watch-failed|apply-failed|command-failed|unknown-command) |^applied .*system=true/.test(
