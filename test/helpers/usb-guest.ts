@@ -62,6 +62,16 @@ async function filesUnder(dir: string): Promise<string[]> {
     .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
 }
 
+/** Further steps of the guest's boot. */
+export interface UsbGuestBoot {
+  /**
+   * Shell run after the boot's coldplug and before the observer starts the guard (so before
+   * the rule exists): mounting a stick attached at boot where the system runs from, say. Its
+   * output goes to the console; `exit 1` powers the guest off.
+   */
+  beforeGuard?: string;
+}
+
 /**
  * Builds the initramfs, the programs disk and one 16 MB ext4 image per stick name. With
  * `service`, the guarded process is the real service (the `actions` table is unused).
@@ -71,6 +81,7 @@ export async function buildUsbGuest(
   actions: GuestUsbActions,
   stickNames: readonly string[],
   service?: GuestService,
+  boot: UsbGuestBoot = {},
 ): Promise<UsbGuestFiles> {
   // A folder on a real disk, not tmpfs, as the power-cut test does; the images are small.
   const work = await diskBackedFolder('hallpass-usb-');
@@ -157,7 +168,7 @@ ln -s /bin/udevadm /lib/systemd/systemd-udevd
 /lib/systemd/systemd-udevd --daemon
 udevadm trigger --action=add
 udevadm settle
-${network}exec /opt/guest/node /opt/guest/usb-observer.mjs ${observe} < /dev/ttyS1 > /dev/ttyS1 2>&1
+${boot.beforeGuard === undefined ? '' : `${boot.beforeGuard.trimEnd()}\n`}${network}exec /opt/guest/node /opt/guest/usb-observer.mjs ${observe} < /dev/ttyS1 > /dev/ttyS1 2>&1
 `,
   });
   const programs = join(work, 'programs.img');
@@ -176,20 +187,41 @@ ${network}exec /opt/guest/node /opt/guest/usb-observer.mjs ${observe} < /dev/tty
   };
 }
 
+/** A stick plugged in before the guest boots: a drive of UsbGuestFiles.sticks and a serial. */
+export interface StickAtBoot {
+  drive: string;
+  serial: string;
+}
+
 /**
  * Boots the guest with a qemu-xhci controller (`xhci.0`) and the sticks' drives; with
  * `network`, a virtio NIC on QEMU's user network (the host's 127.0.0.1 is 10.0.2.2). Without
  * `attachSticks` the images are left for the test to open over QMP (`blockdev-add`): a drive
  * from `-drive` is deleted with the first device that used it, so a stick plugged in and out
- * again needs one opened that way.
+ * again needs one opened that way. `pluggedAtBoot` sticks are on the controller from power-on
+ * (QEMU's `-device usb-storage`, id = drive name), as a stick the machine boots with.
  */
 export function startUsbGuest(
   kernel: GuestKernel,
   accel: 'kvm' | 'tcg',
   files: UsbGuestFiles,
-  options: { network?: boolean; attachSticks?: boolean } = {},
+  options: {
+    network?: boolean;
+    attachSticks?: boolean;
+    pluggedAtBoot?: readonly StickAtBoot[];
+  } = {},
 ): Promise<QemuGuest> {
   const sticks = options.attachSticks === false ? [] : Object.entries(files.sticks);
+  const atBoot = options.pluggedAtBoot ?? [];
+  for (const { drive, serial } of atBoot) {
+    if (!sticks.some(([name]) => name === drive)) {
+      throw new Error(`no stick image ${JSON.stringify(drive)} attached to plug at boot`);
+    }
+    // Both go into QEMU's comma-separated option list as they are.
+    if (!/^[A-Za-z0-9_-]+$/.test(serial) || !/^[A-Za-z0-9_-]+$/.test(drive)) {
+      throw new Error(`not a plain name: ${JSON.stringify({ drive, serial })}`);
+    }
+  }
   return QemuGuest.start({
     kernel,
     initrd: files.initrd,
@@ -200,6 +232,10 @@ export function startUsbGuest(
     extraArgs: [
       ...['-device', 'qemu-xhci,id=xhci'],
       ...sticks.flatMap(([name, file]) => ['-drive', `if=none,id=${name},file=${file},format=raw`]),
+      ...atBoot.flatMap(({ drive, serial }) => [
+        '-device',
+        `usb-storage,bus=xhci.0,drive=${drive},serial=${serial},id=${drive}`,
+      ]),
       ...(options.network === true
         ? ['-netdev', 'user,id=n', '-device', 'virtio-net-pci,netdev=n']
         : []),

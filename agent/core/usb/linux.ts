@@ -153,6 +153,26 @@ export function parseSwaps(text: string): string[] {
     .filter((path) => path !== '');
 }
 
+/**
+ * The mount a path lives on: the deepest mount point above it, the last mounted of equals (the
+ * one on top). A swap file is shown by its path; this says which filesystem, so which disk, it
+ * is on.
+ */
+export function mountHolding<T extends { mountPoint: string }>(
+  mounts: readonly T[],
+  path: string,
+): T | undefined {
+  let found: T | undefined;
+  for (const mount of mounts) {
+    const point = mount.mountPoint;
+    const under = path === point || path.startsWith(point.endsWith('/') ? point : `${point}/`);
+    if (under && point.length >= (found?.mountPoint.length ?? 0)) {
+      found = mount;
+    }
+  }
+  return found;
+}
+
 const isMissing = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENODEV';
@@ -729,15 +749,18 @@ export class LinuxUsbPlatform implements UsbPlatform {
       (names.has(basename(path)) ||
         (path.startsWith('/dev/mapper/') && mapperNames.has(basename(path))));
     const mountinfo = (await nodeFileReader.readText(join(this.#proc, 'self/mountinfo'))) ?? '';
-    for (const mount of parseMountinfo(mountinfo)) {
-      if (
-        SYSTEM_MOUNTS.has(mount.mountPoint) &&
-        (numbers.has(mount.device) || onStack(mount.source))
-      ) {
-        return true;
-      }
+    const mounts = parseMountinfo(mountinfo);
+    const onDisk = (mount: (typeof mounts)[number]) =>
+      numbers.has(mount.device) || onStack(mount.source);
+    if (mounts.some((mount) => SYSTEM_MOUNTS.has(mount.mountPoint) && onDisk(mount))) {
+      return true;
     }
+    // Swap on the disk itself, or a swap file on a filesystem it holds (mounted anywhere): taking
+    // the disk away would take swapped-out memory with it.
     const swaps = (await nodeFileReader.readText(join(this.#proc, 'swaps'))) ?? '';
-    return parseSwaps(swaps).some(onStack);
+    return parseSwaps(swaps).some((path) => {
+      const home = mountHolding(mounts, path);
+      return onStack(path) || (home !== undefined && onDisk(home));
+    });
   }
 }

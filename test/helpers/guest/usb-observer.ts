@@ -3,13 +3,17 @@
 //
 //   usb-observer.mjs guard '<json actions>'   the guard: installs the fail-closed default, then
 //       watches with LinuxUsbPlatform and applies the action its table gives each stick's serial
-//       (`*` for any other). Until the decision module lands, this table stands in for it.
+//       (`*` for any other). The table stands in for the policy; the decision module's system
+//       disk rule comes first, as in the service: a disk the system runs from is left alone
+//       (`left-alone … basis=system-disk`), and the platform is still asked to block it, to
+//       show that it refuses on its own (`refused …`).
 //   usb-observer.mjs observe '<json actions>' the observer: starts the guard as a child, and
 //       independently of it reports what the kernel shows — every block device from the moment
 //       it appears in /sys/block (polled) and as udev announces it, every USB device (and its
 //       removal) and input device — and runs the host's commands (one per line on stdin):
 //       mount, kill the guard, plug and pull a composite (mass storage + keyboard) gadget on
-//       dummy_hcd, wait, report the guarded process tree's CPU time and RSS (resources).
+//       dummy_hcd, wait, report the guarded process tree's CPU time and RSS (resources),
+//       replay coldplug (trigger), check a mount point, the active swaps and a disk.
 //   usb-observer.mjs observe-service '{"argv":[…],"relay":{…}}' the same observer, but the
 //       guarded child is the real Hallpass service (`node <argv…>`, test/e2e/usb-guard.test.ts),
 //       its log on the console (/dev/ttyS0) so this port carries only the observer's lines.
@@ -20,12 +24,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { LinuxUsbPlatform } from '../../../agent/core/usb/linux.ts';
+import { decideUsb } from '../../../agent/core/usb/decide.ts';
+import { LinuxUsbPlatform, parseMountinfo, parseSwaps } from '../../../agent/core/usb/linux.ts';
 import type { UsbEnforcement } from '../../../agent/core/usb/platform.ts';
 import { UdevMonitorParser } from '../../../agent/core/usb/udev-monitor.ts';
+import type { UsbPolicy } from '../../../shared/index.ts';
 
 const [role, actionsText = '{}'] = process.argv.slice(2);
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -33,6 +39,8 @@ const clean = (text: string) => text.replace(/[^\x21-\x7e]/g, '_');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const actions = role === 'guard' ? (JSON.parse(actionsText) as Record<string, UsbEnforcement>) : {};
+/** For decideUsb's precedence only: the table above decides everything else. */
+const BLOCK_ALL: UsbPolicy = { mode: 'block', allow: [], exempt: { users: [], groups: [] } };
 
 async function guard(): Promise<void> {
   const platform = new LinuxUsbPlatform();
@@ -44,6 +52,20 @@ async function guard(): Promise<void> {
       (key) => key.length > 1 && key.endsWith('*') && serial.startsWith(key.slice(0, -1)),
     );
     const action = actions[serial] ?? actions[prefix ?? '*'] ?? actions['*'] ?? 'block';
+    const verdict = decideUsb(storage, BLOCK_ALL, null, new Date());
+    if (verdict?.action === 'left-alone') {
+      say(
+        `left-alone key=${storage.key} serial=${clean(serial)} basis=${verdict.basis} kind=${storage.device.kind}`,
+      );
+      // The service never asks (usb-guard.ts); the platform must refuse all the same.
+      try {
+        await platform.apply(storage, 'block');
+        say(`applied key=${storage.key} serial=${clean(serial)} action=block system=true`);
+      } catch (error) {
+        say(`refused key=${storage.key} action=block error=${clean(String(error))}`);
+      }
+      return;
+    }
     try {
       await platform.apply(storage, action);
       say(
@@ -373,6 +395,23 @@ async function observe(): Promise<void> {
           }
         }
         say(`authorized key=${key}`);
+      } else if (command === 'trigger') {
+        // A coldplug replay, as a boot (systemd-udev-trigger) does, then udev's queue drained.
+        const triggered = await run('/bin/udevadm', ['trigger', '--action=add']);
+        const settled = await run('/bin/udevadm', ['settle', '--timeout=600']);
+        say(`triggered exit=${triggered} settle=${settled}`);
+      } else if (command === 'mountpoint' && args[0] !== undefined) {
+        say(await checkMount(args[0]));
+      } else if (command === 'swaps') {
+        const active = parseSwaps(await readFile('/proc/swaps', 'utf8'));
+        say(`swaps active=${active.map(clean).join(',') || 'none'}`);
+      } else if (command === 'disk' && args[0] !== undefined) {
+        const disk = args[0];
+        const present = await readdir(`/sys/class/block/${disk}`).then(
+          () => '1',
+          () => '0',
+        );
+        say(`disk-now disk=${disk} present=${present} usb=${await usbKeyOf(disk)}`);
       } else if (command === 'usb' && args[0] !== undefined) {
         say(`usb-now key=${args[0]} interfaces=${await describeInterfaces(args[0])}`);
       } else if (command === 'composite-on') {
@@ -386,6 +425,36 @@ async function observe(): Promise<void> {
       say(`command-failed command=${command ?? ''} error=${clean(String(error))}`);
     }
   }
+}
+
+/** A mount point's device and options, a file the boot left there read back, a new one written. */
+async function checkMount(path: string): Promise<string> {
+  const mount = parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8')).findLast(
+    (entry) => entry.mountPoint === path,
+  );
+  const options =
+    (await readFile('/proc/mounts', 'utf8'))
+      .split('\n')
+      .findLast((entry) => entry.split(' ')[1] === path)
+      ?.split(' ')[3]
+      ?.split(',')[0] ?? 'none';
+  const read = await readFile(join(path, 'hallpass-boot'), 'utf8').then(
+    (text) => (text.trim() === 'boot' ? 'ok' : 'changed'),
+    (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error',
+  );
+  // Through to the disk: a page cache write would succeed on a disk already gone.
+  const file = join(path, `written-in-guest-${String(Date.now())}`);
+  const write = await (async () => {
+    const handle = await open(file, 'w');
+    try {
+      await handle.writeFile('hallpass');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return (await readFile(file, 'utf8')) === 'hallpass' ? 'ok' : 'changed';
+  })().catch((error: unknown) => (error as NodeJS.ErrnoException).code ?? 'error');
+  return `mountpoint path=${clean(path)} device=${mount?.device ?? 'none'} source=${clean(mount?.source ?? 'none')} options=${options} read=${read} write=${write}`;
 }
 
 function run(command: string, args: string[]): Promise<number> {

@@ -256,6 +256,42 @@ describe('LinuxUsbPlatform on a recorded sysfs tree', () => {
     expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('1\n');
   });
 
+  it('recognises the stick as a system disk when a swap file on it is active, wherever it is mounted', async () => {
+    const swaps = (path: string) =>
+      `Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n${path}\tfile\t\t8188\t\t0\t\t-3\n`;
+    // The stick's sda (8:0) at a mount point of no system (the host's own mounts before it).
+    const host = await fixture('debian12-host-mountinfo.txt');
+    const mounted = (line: string) => `${host.trimEnd()}\n${line}\n`;
+    await writeFile(
+      join(proc, 'self/mountinfo'),
+      mounted('90 27 8:0 / /media/usb\\040stick rw,relatime - ext4 /dev/sda rw'),
+    );
+    await writeFile(join(proc, 'swaps'), swaps('/media/usb\\040stick/swapfile'));
+    const [stick] = await platform().listAttached();
+    expect(stick?.systemDisk).toBe(true);
+    await expect(platform().apply(stick as AttachedUsbStorage, 'block')).rejects.toThrow(
+      /system runs from/,
+    );
+    expect(await attribute('bus/usb/devices/2-1:1.0/authorized')).toBe('1\n');
+    // Deleted while active: the kernel appends " (deleted)" to the path.
+    await writeFile(join(proc, 'swaps'), swaps('/media/usb\\040stick/swapfile\\040(deleted)'));
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(true);
+    // A swap file on the host's own disk, or beside the stick's mount point, is not the stick's.
+    await writeFile(join(proc, 'swaps'), swaps('/swapfile'));
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(false);
+    await writeFile(join(proc, 'swaps'), swaps('/media/usb\\040stickier/swapfile'));
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(false);
+    // The stick mounted over by another disk: the file is on the mount on top.
+    await writeFile(
+      join(proc, 'self/mountinfo'),
+      mounted(
+        '90 27 8:0 / /media/usb\\040stick rw - ext4 /dev/sda rw\n91 90 254:1 / /media/usb\\040stick rw - ext4 /dev/vdb rw',
+      ),
+    );
+    await writeFile(join(proc, 'swaps'), swaps('/media/usb\\040stick/swapfile'));
+    expect((await platform().listAttached())[0]?.systemDisk).toBe(false);
+  });
+
   it('reports a device without a serial (an entry for its model may approve it) with serial null', async () => {
     await rm(join(sys, 'devices/pci0000:00/0000:00:02.0/usb2/2-1/serial'));
     const [stick] = await platform().listAttached();
