@@ -20,6 +20,7 @@ import { aupDocumentsDue, type AupDue } from '../core/aup/index.ts';
 import type { SessionActions } from '../core/aup/decline/index.ts';
 import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/console-user.ts';
 import type { AupSignaturesFetch } from '../core/server-client.ts';
+import type { NoTrayEpisode } from './aup-no-tray-episode.ts';
 import type { AupRecord } from './aup-record.ts';
 import type { AupPeer as IpcPeer } from './ipc-server.ts';
 
@@ -81,6 +82,15 @@ export interface AupSessionsOptions {
    * for the tray however long it takes.
    */
   trayConnected?: (user: string) => boolean;
+  /**
+   * Where the no-tray episode is kept across a restart (agent/service/aup-no-tray-episode.ts):
+   * the episode found at start continues, so a restart does not give the allowance again.
+   * Absent: the episode lives only in this process.
+   */
+  noTrayEpisode?: {
+    loaded(): NoTrayEpisode | null;
+    save(episode: NoTrayEpisode | null): Promise<void>;
+  };
   /** How often the console is looked at for a new session. */
   pollMs?: number;
   /** How long a server answer is fresh before a new session asks again. */
@@ -90,6 +100,11 @@ export interface AupSessionsOptions {
 }
 
 const DECLINE_REPEAT_MS = 60_000;
+/**
+ * Least time an episode carried over a restart leaves before the action: one whose allowance ran
+ * out while the service was down (or a stale file) does not act on the first look.
+ */
+const RESUMED_GRACE_MS = 60_000;
 
 /** The AUP duty of the service: start/stop, and the three IPC answers. */
 export class AupSessions {
@@ -97,7 +112,11 @@ export class AupSessions {
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
   /** The console user with an AUP due and no tray, since when, and when the action last ran. */
-  #noTray: { user: string; since: number; appliedAt: number | null } | null = null;
+  #noTray: NoTrayEpisode | null = null;
+  /** The episode as last saved (a change is written, not every look). */
+  #savedNoTray: string = 'null';
+  /** The episode came from the file and is not yet checked against the clock. */
+  #resumed = false;
   #lastUser: string | null = null;
   #unsubscribe: (() => void) | null = null;
   readonly #lookups = new Map<string, Promise<void>>();
@@ -105,6 +124,12 @@ export class AupSessions {
 
   constructor(options: AupSessionsOptions) {
     this.#o = options;
+    const loaded = options.noTrayEpisode?.loaded() ?? null;
+    if (loaded !== null) {
+      this.#noTray = { ...loaded };
+      this.#savedNoTray = JSON.stringify(loaded);
+      this.#resumed = true;
+    }
   }
 
   /** Starts watching the console; the first look happens at once. */
@@ -256,10 +281,35 @@ export class AupSessions {
    * for a decline). One event per episode, not one a minute.
    */
   async #enforceWithoutTray(user: ConsoleUser | null): Promise<void> {
+    await this.#applyWithoutTray(user);
+    await this.#saveEpisode();
+  }
+
+  /** Keeps the episode on disk when it changed; a failed write is logged, never thrown. */
+  async #saveEpisode(): Promise<void> {
+    const store = this.#o.noTrayEpisode;
+    const now = JSON.stringify(this.#noTray);
+    if (store === undefined || now === this.#savedNoTray) {
+      return;
+    }
+    try {
+      await store.save(this.#noTray === null ? null : { ...this.#noTray });
+      this.#savedNoTray = now;
+    } catch (error) {
+      this.#o.log.warn(
+        { error: String(error) },
+        'AUP no-tray episode not saved; a restart would start the tray allowance again',
+      );
+    }
+  }
+
+  async #applyWithoutTray(user: ConsoleUser | null): Promise<void> {
     const trayConnected = this.#o.trayConnected;
     if (trayConnected === undefined) {
       return;
     }
+    const resumed = this.#resumed;
+    this.#resumed = false;
     if (user === null) {
       this.#noTray = null;
       return;
@@ -278,6 +328,26 @@ export class AupSessions {
     const episode = this.#noTray;
     const minutes =
       this.#o.policy.current().tray?.missingAfterMinutes ?? DEFAULT_TRAY_MISSING_AFTER_MINUTES;
+    if (resumed) {
+      // Carried over a restart: the allowance continues from when the episode began, unless the
+      // file's times cannot be (a start in the future), or too little of it is left to act on.
+      if (episode.since > now || (episode.appliedAt ?? now) > now) {
+        this.#o.log.warn(
+          { since: new Date(episode.since).toISOString() },
+          'AUP no-tray episode from before the restart starts in the future; the allowance starts fresh',
+        );
+        this.#noTray = { user: key, since: now, appliedAt: null };
+        return;
+      }
+      const latest = now - minutes * 60_000 + RESUMED_GRACE_MS;
+      if (episode.appliedAt === null && episode.since < latest) {
+        episode.since = latest;
+      }
+      this.#o.log.info(
+        { since: new Date(episode.since).toISOString(), minutes },
+        'AUP no-tray episode continues after the restart',
+      );
+    }
     // A clock set back makes the gap negative: nothing until it has really been that long.
     if (now - episode.since < minutes * 60_000) {
       return;

@@ -25,6 +25,7 @@ import { ServerClient } from '../core/server-client.ts';
 import { assertTrustedStateFolders, serviceUid } from '../core/trusted-path.ts';
 import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
 import { sessionActionsFor } from '../core/aup/decline/index.ts';
+import { AupNoTrayEpisodeFile } from './aup-no-tray-episode.ts';
 import { AupRecord } from './aup-record.ts';
 import { AupSessions } from './aup-sessions.ts';
 import { DisplayRequestCache } from './display-requests.ts';
@@ -253,6 +254,12 @@ export async function runService(options: {
   for (const problem of aupRecord.problems()) {
     log.error({ problem }, 'AUP signature record problem; users may be asked to sign again');
   }
+  const noTrayEpisode = await AupNoTrayEpisodeFile.open(config.stateDir, {
+    now: () => host.now(),
+  });
+  for (const problem of noTrayEpisode.problems()) {
+    log.error({ problem }, 'AUP no-tray episode problem');
+  }
   const networkHold = new NetworkHoldDuty({
     hold: options.networkHold ?? networkHoldFor(os, { run: host.run, stateDir: config.stateDir }),
     serverUrl: () => credential?.serverUrl ?? config.serverUrl,
@@ -271,6 +278,8 @@ export async function runService(options: {
     networkHold,
     // A due AUP that no tray shows within the tray allowance gets the decline action anyway.
     trayConnected: (user) => trays.connectedFor(user),
+    // Kept in the state folder: a restart continues the allowance rather than giving it again.
+    noTrayEpisode,
     // As the server last named it with the policy: rules by device group match on it.
     deviceGroup: () => opened.cache.deviceGroup(),
     consoleUser,

@@ -163,6 +163,8 @@ interface UserRecordRow {
   version: string;
   occurred_at: Date;
   decline_action: string | null;
+  decline_reason: 'declined' | 'no-tray' | null;
+  action_error: string | null;
 }
 
 const seenBy = (type: string): AupSeenBy =>
@@ -193,6 +195,8 @@ async function seenUsers(
         lastSignedAt: null,
         declinedAt: null,
         declineAction: null,
+        declineReason: null,
+        declineActionError: null,
       },
     ]),
   );
@@ -222,7 +226,7 @@ export async function aupRegister(
   ]);
   const records = await db.query<UserRecordRow>(
     `select user_key, outcome, role, document_id, kind, version, text_sha256, occurred_at,
-            decline_action
+            decline_action, decline_reason, left(action_error, 1000) as action_error
        from aup_records where user_key = any($1::text[]) order by occurred_at, event_id`,
     [[...seen.keys()]],
   );
@@ -240,6 +244,9 @@ export async function aupRegister(
       if (at >= seenSince) {
         user.declinedAt = isoRequired(at);
         user.declineAction = record.decline_action;
+        // No reason stored: an agent from before aup.declined carried one.
+        user.declineReason = record.decline_reason ?? 'not-given';
+        user.declineActionError = record.action_error;
       }
       continue;
     }

@@ -85,8 +85,8 @@ const EVENT_CTES = (guard: string, personKeys: string) => `event_claims as (
   -- Typed rows of the AUP register, for the AUP events claimed now only: exactly one per event id.
   insert into aup_records (event_id, device_id, school_id, outcome, user_name, user_key, role,
                            document_id, kind, version, text_sha256, acknowledged, full_name,
-                           tutor_group, parent_carer, decline_action, action_error, occurred_at,
-                           received_at)
+                           tutor_group, parent_carer, decline_action, action_error,
+                           decline_reason, occurred_at, received_at)
   select t.id, $1, dev.school_id,
          case t.type when 'aup.accepted' then 'accepted' else 'declined' end,
          t.data->>'user', t.user_key, t.data->>'role', t.data->>'documentId', t.data->>'kind',
@@ -95,7 +95,11 @@ const EVENT_CTES = (guard: string, personKeys: string) => `event_claims as (
            array(select jsonb_array_elements_text(t.data->'acknowledged')::integer)
          end,
          t.data->>'fullName', t.data->>'tutorGroup', t.data->>'parentCarer', t.data->>'action',
-         t.data->>'actionError', t.occurred_at, $2
+         t.data->>'actionError',
+         -- The event schema allows only these two; anything else (none: an older agent) is null.
+         case when t.type = 'aup.declined' and t.data->>'reason' in ('declined', 'no-tray')
+              then t.data->>'reason' end,
+         t.occurred_at, $2
     from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[], $18::text[])
            as t(id, type, occurred_at, data, user_key)
     join event_claims c using (id)

@@ -59,6 +59,18 @@ export const AupSeenBySchema = Type.Union([
 ]);
 export type AupSeenBy = Static<typeof AupSeenBySchema>;
 
+/**
+ * Why a decline happened: `declined`, the user declined or closed the window; `no-tray`, no
+ * Hallpass tray of theirs showed the window within the policy's tray allowance, so the service
+ * applied the decline action itself; `not-given`, an agent from before `reason` sent none.
+ */
+export const AupDeclineReasonSchema = Type.Union([
+  Type.Literal('declined'),
+  Type.Literal('no-tray'),
+  Type.Literal('not-given'),
+]);
+export type AupDeclineReason = Static<typeof AupDeclineReasonSchema>;
+
 /** A user seen on the school's devices in this cycle without a current signature. */
 export const AupOutstandingRowSchema = Type.Object(
   {
@@ -73,6 +85,10 @@ export const AupOutstandingRowSchema = Type.Object(
     /** Their newest decline in this cycle, and what the device did about it. */
     declinedAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
     declineAction: Type.Union([Text(50), Type.Null()]),
+    /** Why they declined (null when they did not decline this cycle). */
+    declineReason: Type.Union([AupDeclineReasonSchema, Type.Null()]),
+    /** Why the decline's action failed, as the device said it; null when it ran. */
+    declineActionError: Type.Union([Text(1000), Type.Null()]),
   },
   strict,
 );

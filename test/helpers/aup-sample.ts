@@ -79,6 +79,7 @@ export function aupDeclined(
     at?: Date;
     action?: 'sign-out' | 'lock' | 'record-only';
     reason?: 'declined' | 'no-tray';
+    actionError?: string | null;
   },
 ): AgentEvent {
   return {
@@ -94,7 +95,7 @@ export function aupDeclined(
       version: doc.version,
       textSha256: textSha256(doc),
       action: options.action ?? 'sign-out',
-      actionError: null,
+      actionError: options.actionError ?? null,
       ...(options.reason === undefined ? {} : { reason: options.reason }),
     },
   };

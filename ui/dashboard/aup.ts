@@ -5,6 +5,7 @@
 // text and a right-to-left override cannot turn the text around it.
 import type {
   AupCycle,
+  AupDeclineReason,
   AupOutstandingRow,
   AupRegister,
   AupSignatureRow,
@@ -15,6 +16,13 @@ import { byId, h, showError, table, time } from './dom.ts';
 
 /** How a user was seen; the CSV export (server/routes/api/v1/ict/aup-csv.ts) uses the same. */
 const SEEN_BY_WORDS = { aup: 'AUP window', 'idle-lock': 'Idle lock', usb: 'USB decision' };
+
+/** Why a user declined; the CSV export (server/routes/api/v1/ict/aup-csv.ts) says the same. */
+const DECLINE_REASON_WORDS: Record<AupDeclineReason, string> = {
+  declined: 'Declined in the window',
+  'no-tray': 'No Hallpass tray showed the window',
+  'not-given': 'Declined (older agent: no reason given)',
+};
 
 /** A wide table in a region that scrolls by itself, so the page never scrolls sideways. */
 function scrolling(region: HTMLDivElement, id: string): HTMLDivElement {
@@ -71,7 +79,9 @@ function outstandingRow(user: AupOutstandingRow): HTMLTableRowElement {
     h('td', {}, SEEN_BY_WORDS[user.seenBy]),
     h('td', {}, time(user.lastSignedAt, '')),
     h('td', {}, time(user.declinedAt, '')),
+    h('td', {}, user.declineReason === null ? '' : DECLINE_REASON_WORDS[user.declineReason]),
     h('td', {}, user.declineAction ?? ''),
+    h('td', {}, userText(user.declineActionError ?? '')),
   );
 }
 
@@ -155,7 +165,9 @@ function render(register: AupRegister, query: URLSearchParams): void {
               'Seen by',
               'Last signed',
               'Declined',
+              'Why declined',
               'On decline',
+              'Action failed',
             ],
             register.outstanding.map(outstandingRow),
             'outstanding',

@@ -1,7 +1,7 @@
 // A due AUP that no tray shows (the pupil killed it) gets the role's decline action from the
 // service after the tray allowance — on a fake clock, with the session actions observed at the
 // command they run (the real logind actions over a runner that records each command).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import type { ConsoleUser } from '../../../agent/core/console-user/console-user.
 import { Outbox } from '../../../agent/core/outbox/index.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
 import type { Runner } from '../../../agent/core/runner.ts';
+import { AupNoTrayEpisodeFile } from '../../../agent/service/aup-no-tray-episode.ts';
 import { AupRecord } from '../../../agent/service/aup-record.ts';
 import { type AupNetworkHold, AupSessions } from '../../../agent/service/aup-sessions.ts';
 import { AgentEventSchema, type AgentEvent, type Policy } from '../../../shared/index.ts';
@@ -52,10 +53,13 @@ async function setup(
     networkHold?: AupNetworkHold;
     recordEvent?: (event: AgentEvent) => Promise<void>;
     withoutTrayCheck?: boolean;
+    /** Writes the state folder before the service first starts (a file left, or planted). */
+    prepare?: (dir: string, start: number) => Promise<void>;
   } = {},
 ) {
   const dir = await mkdtemp(join(tmpdir(), 'hallpass-aup-notray-'));
   dirs.push(dir);
+  const logs: string[] = [];
   const events: AgentEvent[] = [];
   const commands: string[] = [];
   const state = {
@@ -64,28 +68,48 @@ async function setup(
   };
   const start = new Date(2026, 9, 5, 9).getTime();
   let now = start;
-  const sessions = new AupSessions({
-    consoleUser: { current: () => Promise.resolve(state.user) },
-    policy: { current: () => options.policy ?? example, onChange: () => () => undefined },
-    record: await AupRecord.open(dir),
-    lookup: () => Promise.resolve(null),
-    actions: linuxSessionActions(loginctl(state, commands)),
-    recordEvent:
-      options.recordEvent ??
-      ((event) => {
-        events.push(event);
-        return Promise.resolve();
-      }),
-    push: () => undefined,
-    log: { warn: () => undefined, info: () => undefined },
-    now: () => new Date(now),
-    ...(options.withoutTrayCheck === true ? {} : { trayConnected: () => state.tray }),
-    ...(options.networkHold === undefined ? {} : { networkHold: options.networkHold }),
-  });
+  await options.prepare?.(dir, start);
+  /** The service's AUP duty as it starts: from the state folder, like run-service.ts. */
+  const open = async () => {
+    const episodes = await AupNoTrayEpisodeFile.open(dir, { now: () => new Date(now) });
+    logs.push(...episodes.problems());
+    return new AupSessions({
+      consoleUser: { current: () => Promise.resolve(state.user) },
+      policy: { current: () => options.policy ?? example, onChange: () => () => undefined },
+      record: await AupRecord.open(dir),
+      noTrayEpisode: episodes,
+      lookup: () => Promise.resolve(null),
+      actions: linuxSessionActions(loginctl(state, commands)),
+      recordEvent:
+        options.recordEvent ??
+        ((event) => {
+          events.push(event);
+          return Promise.resolve();
+        }),
+      push: () => undefined,
+      log: {
+        warn: (_, message) => logs.push(message),
+        info: (_, message) => logs.push(message),
+      },
+      now: () => new Date(now),
+      ...(options.withoutTrayCheck === true ? {} : { trayConnected: () => state.tray }),
+      ...(options.networkHold === undefined ? {} : { networkHold: options.networkHold }),
+    });
+  };
+  let sessions = await open();
   return {
-    sessions,
+    get sessions() {
+      return sessions;
+    },
     events,
     state,
+    dir,
+    logs,
+    /** Stops the duty and starts a new one on the same state folder (a crash, a reboot). */
+    async restart() {
+      sessions.stop();
+      sessions = await open();
+    },
     /** The session actions run (the loginctl verb that acts, not the look-ups before it). */
     acted: () => commands.filter((c) => /terminate-session|lock-session/.test(c)),
     /** Looks at the console at `minutes` after the first look. */
@@ -305,6 +329,127 @@ describe('an AUP due with no tray to show it', () => {
     expect(t.acted()).toHaveLength(1);
     await t.at(21);
     expect(t.acted()).toHaveLength(2);
+  });
+
+  it('a restart mid-allowance continues it: the action runs when the original allowance ends', async () => {
+    const t = await setup();
+    await t.at(0);
+    await t.at(6);
+    await t.restart();
+    await t.at(6.5);
+    await t.at(9.9);
+    expect(t.acted()).toEqual([]);
+    await t.at(10);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(t.events.map((e) => (e.type === 'aup.declined' ? e.data.reason : e.type))).toEqual([
+      'no-tray',
+    ]);
+    expect(t.logs).toContain('AUP no-tray episode continues after the restart');
+    // Signed out: the episode is over, on disk too.
+    expect(await readdir(t.dir)).not.toContain('aup-no-tray.json');
+  });
+
+  it('a restart after a lock locks again a minute on, without recording the decline twice', async () => {
+    const t = await setup({ user: staff });
+    await t.at(0);
+    await t.at(10);
+    await t.restart();
+    await t.at(10.5);
+    expect(t.acted()).toHaveLength(1);
+    await t.at(11);
+    expect(t.acted()).toHaveLength(2);
+    // One event per outstanding document, from before the restart only.
+    expect(t.events).toHaveLength(2);
+  });
+
+  it('a restart with another user at the console gives them their own allowance', async () => {
+    const t = await setup();
+    await t.at(0);
+    await t.at(8);
+    await t.restart();
+    t.state.user = { name: '24other', groups: [] };
+    await t.at(9);
+    await t.at(17);
+    expect(t.acted()).toEqual([]);
+    await t.at(19);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+  });
+
+  const iso = (start: number, minutes: number) => new Date(start + minutes * 60_000).toISOString();
+  const episode = (start: number, since: number) =>
+    JSON.stringify({ user: '24jsmith', since: iso(start, since), appliedAt: null });
+  const refused: {
+    name: string;
+    prepare: (dir: string, start: number) => Promise<void>;
+    /** Minute of the first action: 10 is a fresh allowance from the first look. */
+    firstAction: number;
+    log: RegExp;
+  }[] = [
+    {
+      name: 'not JSON',
+      prepare: (dir) => writeFile(join(dir, 'aup-no-tray.json'), '{"user": "24js', { mode: 0o600 }),
+      firstAction: 10,
+      log: /refused \(not JSON\).*moved aside/,
+    },
+    {
+      name: 'the wrong shape (markup for a user, a number for a time)',
+      prepare: (dir) =>
+        writeFile(
+          join(dir, 'aup-no-tray.json'),
+          JSON.stringify({ user: '<b>x</b>', since: 0, appliedAt: null, extra: 1 }),
+          { mode: 0o600 },
+        ),
+      firstAction: 10,
+      log: /refused .*moved aside/,
+    },
+    {
+      name: 'writable by others (planted to hold the allowance off)',
+      prepare: async (dir, start) => {
+        const path = join(dir, 'aup-no-tray.json');
+        await writeFile(path, episode(start, 0));
+        await chmod(path, 0o666);
+      },
+      firstAction: 10,
+      log: /refused .*moved aside/,
+    },
+    {
+      name: 'a link to another file',
+      prepare: async (dir, start) => {
+        await writeFile(join(dir, 'elsewhere.json'), episode(start, 0), { mode: 0o600 });
+        await symlink(join(dir, 'elsewhere.json'), join(dir, 'aup-no-tray.json'));
+      },
+      firstAction: 10,
+      log: /refused .*moved aside/,
+    },
+    {
+      name: 'an episode that begins in the future (it would hold the action off for ever)',
+      prepare: (dir, start) =>
+        writeFile(join(dir, 'aup-no-tray.json'), episode(start, 60 * 24 * 365 * 100), {
+          mode: 0o600,
+        }),
+      firstAction: 10,
+      log: /starts in the future; the allowance starts fresh/,
+    },
+    {
+      name: 'an episode years old: a minute’s grace, never the action on the first look',
+      prepare: (dir, start) =>
+        writeFile(join(dir, 'aup-no-tray.json'), episode(start, -60 * 24 * 365 * 5), {
+          mode: 0o600,
+        }),
+      firstAction: 1,
+      log: /continues after the restart/,
+    },
+  ];
+
+  it.each(refused)('a no-tray file that is $name never crashes nor declines at once', async (c) => {
+    const t = await setup({ prepare: c.prepare });
+    await t.at(0);
+    expect(t.acted()).toEqual([]);
+    await t.at(c.firstAction - 0.1);
+    expect(t.acted()).toEqual([]);
+    await t.at(c.firstAction);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(t.logs.some((line) => c.log.test(line))).toBe(true);
   });
 
   it('the no-tray decline goes through the outbox, valid against the event schema', async () => {

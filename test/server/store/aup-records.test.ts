@@ -197,4 +197,24 @@ describeEachEngine('AUP records', (engine) => {
     );
     expect(event?.data.reason).toBe('no-tray');
   });
+
+  it('keeps why each decline happened: the window, no tray, or not said by an older agent', async () => {
+    const events = [
+      aupDeclined(pupilAup, { user: 'pupil.why', reason: 'declined' }),
+      aupDeclined(pupilAup, { user: 'pupil.why', reason: 'no-tray' }),
+      aupDeclined(pupilAup, { user: 'pupil.why' }),
+    ];
+    expect((await laptop.postBatch(server.app, [], events)).status).toBe(200);
+    const rows = await server.db.query<{ event_id: string; decline_reason: string | null }>(
+      'select event_id, decline_reason from aup_records where user_key = $1',
+      ['pupil.why'],
+    );
+    expect(new Map(rows.map((row) => [row.event_id, row.decline_reason]))).toEqual(
+      new Map([
+        [events[0]?.id, 'declined'],
+        [events[1]?.id, 'no-tray'],
+        [events[2]?.id, null],
+      ]),
+    );
+  });
 });

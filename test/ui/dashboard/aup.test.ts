@@ -24,6 +24,8 @@ import {
 
 /** Markup, a bell, an ANSI escape and a right-to-left override, as a user name. */
 const HOSTILE_USER = '<img src=x onerror=alert(1)>\u0007\u001b[2J\u202Egnp.exe';
+/** Why a decline's action failed, as a device might say: markup and a formula. */
+const HOSTILE_ERROR = '=1+1 <script>alert(3)</script>\u202Edegnahc';
 /** A typed name a spreadsheet would run as a formula. */
 const FORMULA_NAME = '=HYPERLINK("http://evil.example","Click")';
 /** Stored by hand as an older agent might have: 10 kB, cut to 256 by the API. */
@@ -103,7 +105,15 @@ describe('AUP register page (Chromium)', () => {
           acknowledged: [0, 1],
         }),
         idleLocked('pupil.out', ago(30)),
+        // An older agent's decline (no reason), and one the service applied with no tray.
         aupDeclined(pupilAup, { user: 'pupil.dec', at: ago(20), action: 'lock' }),
+        aupDeclined(pupilAup, {
+          user: 'pupil.notray',
+          at: ago(15),
+          action: 'sign-out',
+          reason: 'no-tray',
+          actionError: HOSTILE_ERROR,
+        }),
       ],
     );
     expect(sent.status).toBe(200);
@@ -168,10 +178,23 @@ describe('AUP register page (Chromium)', () => {
       `#progress tr[data-document="${pupilAup.id}@${pupilAup.version}"]`,
     );
     expect(await pupilRow.locator('[data-field="signed"]').innerText()).toBe('1');
-    // pupil.dec declined; pupil.out and the 10 kB user have no known role.
-    expect(await pupilRow.locator('[data-field="outstanding"]').innerText()).toBe('1');
+    // pupil.dec and pupil.notray declined; pupil.out and the 10 kB user have no known role.
+    expect(await pupilRow.locator('[data-field="outstanding"]').innerText()).toBe('2');
     const outstanding = await page.locator('#outstanding tbody th').allInnerTexts();
-    expect(outstanding).toEqual(['pupil.dec', 'pupil.out', 'W'.repeat(256)]);
+    expect(outstanding).toEqual(['pupil.dec', 'pupil.notray', 'pupil.out', 'W'.repeat(256)]);
+    // Why each declined, in words, and why an action failed as the device said it.
+    const headers = await page.locator('#outstanding thead th').allInnerTexts();
+    const cell = async (user: string, header: string) =>
+      page
+        .locator('#outstanding tbody tr')
+        .filter({ has: page.locator('th', { hasText: user }) })
+        .locator('th, td')
+        .nth(headers.indexOf(header))
+        .innerText();
+    expect(await cell('pupil.dec', 'Why declined')).toBe('Declined (older agent: no reason given)');
+    expect(await cell('pupil.notray', 'Why declined')).toBe('No Hallpass tray showed the window');
+    expect(await cell('pupil.notray', 'Action failed')).toBe(HOSTILE_ERROR);
+    expect(await cell('pupil.out', 'Why declined')).toBe('');
     const signature = page.locator('#signatures tbody tr').filter({ hasText: 'gnp.exe' });
     expect(await signature.locator('th').innerText()).toBe(HOSTILE_USER);
     expect(await signature.locator('td').nth(0).innerText()).toBe(FORMULA_NAME);

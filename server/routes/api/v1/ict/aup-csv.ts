@@ -1,7 +1,12 @@
 // The AUP register's two tables as CSV: the same rows and columns, with the same words, as the
 // dashboard's AUP page shows (test/ui/dashboard/aup.test.ts holds the two together); times in
 // ISO 8601 UTC where the page shows them in the reader's zone.
-import type { AupOutstandingRow, AupSeenBy, AupSignatureRow } from '../../../../../shared/index.ts';
+import type {
+  AupDeclineReason,
+  AupOutstandingRow,
+  AupSeenBy,
+  AupSignatureRow,
+} from '../../../../../shared/index.ts';
 import { csvCell } from './devices.ts';
 
 const ROLE_WORDS = { staff: 'Staff', pupil: 'Pupil' } as const;
@@ -10,6 +15,13 @@ const SEEN_BY_WORDS: Record<AupSeenBy, string> = {
   aup: 'AUP window',
   'idle-lock': 'Idle lock',
   usb: 'USB decision',
+};
+
+/** Why a user declined, for the e-safety lead; the page (ui/dashboard/aup.ts) says the same. */
+export const DECLINE_REASON_WORDS: Record<AupDeclineReason, string> = {
+  declined: 'Declined in the window',
+  'no-tray': 'No Hallpass tray showed the window',
+  'not-given': 'Declined (older agent: no reason given)',
 };
 
 function csv(header: readonly string[], rows: readonly (readonly (string | null)[])[]): string {
@@ -55,7 +67,18 @@ export function signaturesCsv(rows: readonly AupSignatureRow[]): string {
 /** The outstanding table as CSV. */
 export function outstandingCsv(rows: readonly AupOutstandingRow[]): string {
   return csv(
-    ['User', 'Role', 'Last seen', 'Device', 'Seen by', 'Last signed', 'Declined', 'On decline'],
+    [
+      'User',
+      'Role',
+      'Last seen',
+      'Device',
+      'Seen by',
+      'Last signed',
+      'Declined',
+      'Why declined',
+      'On decline',
+      'Action failed',
+    ],
     rows.map((u) => [
       u.user,
       u.role === null ? 'Not known yet' : ROLE_WORDS[u.role],
@@ -64,7 +87,9 @@ export function outstandingCsv(rows: readonly AupOutstandingRow[]): string {
       SEEN_BY_WORDS[u.seenBy],
       u.lastSignedAt,
       u.declinedAt,
+      u.declineReason === null ? null : DECLINE_REASON_WORDS[u.declineReason],
       u.declineAction,
+      u.declineActionError,
     ]),
   );
 }

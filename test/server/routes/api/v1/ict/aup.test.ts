@@ -135,8 +135,12 @@ describeEachEngine('ICT AUP register', (engine) => {
       expect(c).toMatchObject({
         declinedAt: thisCycle(3).toISOString(),
         declineAction: 'sign-out',
+        // An agent from before `reason` said none.
+        declineReason: 'not-given',
+        declineActionError: null,
         hostname: laptop.facts.hostname,
       });
+      expect(b).toMatchObject({ declineReason: null, declineActionError: null });
       expect(cycleOf(body, pupilAup)).toMatchObject({
         version: pupilAup.version,
         signed: 1,
@@ -291,8 +295,91 @@ describeEachEngine('ICT AUP register', (engine) => {
       expect(rows.map((line) => line.split(',')[0])).toEqual(body.outstanding.map((u) => u.user));
       expect(rows.find((line) => line.startsWith('pupil.c,'))).toBe(
         `pupil.c,Pupil,${thisCycle(3).toISOString()},${laptop.facts.hostname},AUP window,,` +
-          `${thisCycle(3).toISOString()},sign-out`,
+          `${thisCycle(3).toISOString()},Declined (older agent: no reason given),sign-out,`,
       );
+    });
+  });
+
+  describe('why a decline happened', () => {
+    /** Markup and a formula, as a device might report a failed action. */
+    const hostileError = "=cmd|' /c calc'!A1 <img src=x onerror=alert(1)>";
+
+    it('says whether the user declined in the window or no tray showed it, and why an action failed', async () => {
+      const sent = await laptop.postBatch(
+        server.app,
+        [],
+        [
+          aupDeclined(pupilAup, {
+            user: 'pupil.window',
+            at: thisCycle(10),
+            action: 'lock',
+            reason: 'declined',
+          }),
+          // An earlier decline from the window, then the service's own: the newest counts.
+          aupDeclined(pupilAup, { user: 'pupil.notray', at: thisCycle(11), reason: 'declined' }),
+          aupDeclined(pupilAup, {
+            user: 'pupil.notray',
+            at: thisCycle(12),
+            action: 'sign-out',
+            reason: 'no-tray',
+            actionError: hostileError,
+          }),
+        ],
+      );
+      expect(sent.status).toBe(200);
+      const body = await register();
+      const row = (user: string) => body.outstanding.find((u) => u.user === user);
+      expect(row('pupil.window')).toMatchObject({
+        declinedAt: thisCycle(10).toISOString(),
+        declineAction: 'lock',
+        declineReason: 'declined',
+        declineActionError: null,
+      });
+      expect(row('pupil.notray')).toMatchObject({
+        declinedAt: thisCycle(12).toISOString(),
+        declineAction: 'sign-out',
+        declineReason: 'no-tray',
+        // As the device sent it: the page shows it as text, the CSV defuses the formula.
+        declineActionError: hostileError,
+      });
+      expect(row('pupil.c')?.declineReason).toBe('not-given');
+
+      const csv = await viewer.request({
+        method: 'GET',
+        url: `/api/v1/ict/aup/register/outstanding.csv?school=${server.schoolId}`,
+      });
+      const lines = csv.body.split('\r\n');
+      expect(lines[0]).toBe(
+        'User,Role,Last seen,Device,Seen by,Last signed,Declined,Why declined,On decline,' +
+          'Action failed',
+      );
+      const seen = (at: number) => `${thisCycle(at).toISOString()},${laptop.facts.hostname}`;
+      expect(lines.find((line) => line.startsWith('pupil.window,'))).toBe(
+        `pupil.window,Pupil,${seen(10)},AUP window,,${thisCycle(10).toISOString()},` +
+          'Declined in the window,lock,',
+      );
+      expect(lines.find((line) => line.startsWith('pupil.notray,'))).toBe(
+        `pupil.notray,Pupil,${seen(12)},AUP window,,${thisCycle(12).toISOString()},` +
+          `No Hallpass tray showed the window,sign-out,'=cmd|' /c calc'!A1 <img src=x onerror=alert(1)>`,
+      );
+    });
+
+    it('holds only the reasons the event schema knows, whatever is sent or stored', async () => {
+      const unknown = aupDeclined(pupilAup, { user: 'pupil.unknown', at: thisCycle(13) });
+      Object.assign(unknown.data, { reason: '<b>bored</b>' });
+      expect((await laptop.postBatch(server.app, [], [unknown])).status).toBe(400);
+      // Nor can a row be given a reason by hand, or a signature one at all.
+      await expect(
+        server.db.query(
+          "update aup_records set decline_reason = '<b>bored</b>' where outcome = 'declined'",
+        ),
+      ).rejects.toThrow(/check constraint/);
+      await expect(
+        server.db.query(
+          "update aup_records set decline_reason = 'declined' where outcome = 'accepted'",
+        ),
+      ).rejects.toThrow(/check constraint/);
+      expect((await register()).outstanding.map((u) => u.user)).not.toContain('pupil.unknown');
     });
   });
 
