@@ -5,7 +5,7 @@
 //
 // The client process loads this module too, so the server's modules are imported only inside
 // the functions the server process calls.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess, type Serializable } from 'node:child_process';
 import {
   createHash,
   createPublicKey,
@@ -125,7 +125,7 @@ export function forkClient<ToClient, FromClient extends { type: string }>(
   return {
     pid: child.pid,
     send: (message) => {
-      child.send(message as Parameters<ChildProcess['send']>[0]);
+      child.send(message as Serializable);
     },
     next: async <T extends FromClient['type']>(type: T) => {
       for (;;) {
@@ -183,8 +183,8 @@ export function serveAsClient<Start>(
   });
 }
 
-/** Sends a message to the server process; resolves once it is written. */
-export function sendToServer(message: { type: string }): Promise<void> {
+/** Sends a message (its `type` first) to the server process; resolves once it is written. */
+export function sendToServer(message: Serializable): Promise<void> {
   return new Promise<void>((resolve) => {
     process.send?.(message, () => {
       resolve();
