@@ -8,19 +8,10 @@
 // process.cpuUsage() is the server's CPU), a forked child runs the clients. PostgreSQL's own
 // processes share the same cores.
 //
-// BENCH_INGEST_SECONDS (default 20) sets the measured time of each phase, BENCH_DEVICES
+// BENCH_INGEST_SECONDS (default 20) sets the measured time of each phase, BENCH_INGEST_DEVICES
 // (default 200) and BENCH_CONCURRENCY (default 32) the load.
-import { fork } from 'node:child_process';
-import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  randomUUID,
-  sign,
-  verify,
-} from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   SCHEMA_VERSION,
@@ -30,8 +21,21 @@ import {
   type ComplianceReport,
   type DeviceFacts,
 } from '../shared/index.ts';
-import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
-import { median, recordResults } from './results-file.ts';
+import { generateDeviceKeyPair } from '../agent/core/http-signature/sign.ts';
+import {
+  benchEnrolmentToken,
+  eachDeviceInTurn,
+  enrolDevice,
+  fewAtATime,
+  forkClient,
+  isClientProcess,
+  postSigned,
+  sendToServer,
+  serveAsClient,
+  signatureCheckCost,
+  startIngestServer,
+} from './ingest-harness.ts';
+import { median, percentile, recordResults } from './results-file.ts';
 import { simulatedFacts } from './simulated-facts.ts';
 
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 20);
@@ -103,17 +107,10 @@ function nextReport(device: SimDevice): ComplianceReport {
   };
 }
 
-/** p-th percentile (0–100) of a list, nearest rank. */
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The client process: enrols the devices, then posts signed batches with bounded concurrency.
 
 interface StartMessage {
-  type: 'start';
   url: string;
   token: string;
 }
@@ -126,98 +123,44 @@ interface ClientResult {
   latenciesMs: number[];
   clientCpuSeconds: number;
 }
+type FromClient = { type: 'enrolled' } | { type: 'measuring' } | ClientResult;
 
 async function runClients(start: StartMessage): Promise<void> {
-  const send = (message: unknown) =>
-    new Promise<void>((resolve) => {
-      process.send?.(message, () => {
-        resolve();
-      });
-    });
-  const devices = Array.from({ length: DEVICES }, (_, n) => ({
-    sim: simDevice(n),
-    keys: generateDeviceKeyPair(),
-    id: '',
-  }));
+  const devices = Array.from({ length: DEVICES }, (_, n) => {
+    const keys = generateDeviceKeyPair();
+    return { sim: simDevice(n), keys, privateKey: keys.privateKey, id: '' };
+  });
   // Enrol through the real endpoint, a few at a time.
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let d = devices[next++]; d !== undefined; d = devices[next++]) {
-        const publicKey = Buffer.from(
-          d.keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''),
-          'base64',
-        ).toString('base64url');
-        const response = await fetch(`${start.url}/api/v1/enroll`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            schemaVersion: SCHEMA_VERSION,
-            token: start.token,
-            publicKey,
-            facts: d.sim.facts,
-          }),
-        });
-        if (response.status !== 201) {
-          throw new Error(`enrolment failed: ${String(response.status)} ${await response.text()}`);
-        }
-        d.id = ((await response.json()) as { deviceId: string }).deviceId;
-      }
-    }),
-  );
-  await send({ type: 'enrolled' });
+  await fewAtATime(devices, 8, async (d) => {
+    d.id = await enrolDevice(start.url, start.token, d.keys.publicKeyPem, d.sim.facts);
+  });
+  await sendToServer({ type: 'enrolled' } satisfies FromClient);
 
-  const post = async (device: (typeof devices)[number]) => {
-    const body = JSON.stringify({
-      schemaVersion: SCHEMA_VERSION,
-      reports: Array.from({ length: REPORTS_PER_BATCH }, () => nextReport(device.sim)),
-      events: [],
-    });
-    const url = `${start.url}/api/v1/reports`;
-    const headers = signRequest({
-      method: 'POST',
+  const url = `${start.url}/api/v1/reports`;
+  const post = (device: (typeof devices)[number]) =>
+    postSigned(
       url,
-      body,
-      keyId: device.id,
-      privateKey: device.keys.privateKey,
-      now: new Date(),
-    });
-    const t0 = performance.now();
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body,
-    });
-    await response.arrayBuffer();
-    return { status: response.status, ms: performance.now() - t0 };
-  };
-  // Each worker owns its devices, so no device has two batches in flight (as on a real fleet).
+      JSON.stringify({
+        schemaVersion: SCHEMA_VERSION,
+        reports: Array.from({ length: REPORTS_PER_BATCH }, () => nextReport(device.sim)),
+        events: [],
+      }),
+      device,
+    );
   const run = async (seconds: number) => {
     const latenciesMs: number[] = [];
     const refused: Record<string, number> = {};
     let batches = 0;
-    const until = performance.now() + seconds * 1000;
     const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, w) => {
-        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
-        for (let i = 0; performance.now() < until; i++) {
-          const device = mine[i % mine.length];
-          if (device === undefined) {
-            return;
-          }
-          const { status, ms } = await post(device);
-          if (status === 200) {
-            batches++;
-            latenciesMs.push(ms);
-          } else {
-            refused[String(status)] = (refused[String(status)] ?? 0) + 1;
-          }
-        }
-      }),
-    );
-    const elapsed = (performance.now() - t0) / 1000;
+    const elapsed = await eachDeviceInTurn(devices, CONCURRENCY, seconds, async (device) => {
+      const { status, ms } = await post(device);
+      if (status === 200) {
+        batches++;
+        latenciesMs.push(ms);
+      } else {
+        refused[String(status)] = (refused[String(status)] ?? 0) + 1;
+      }
+    });
     const cpu = process.cpuUsage(cpu0);
     return {
       batches,
@@ -229,23 +172,12 @@ async function runClients(start: StartMessage): Promise<void> {
     };
   };
   await run(WARMUP_SECONDS);
-  await send({ type: 'measuring' });
-  const result: ClientResult = { type: 'done', ...(await run(SECONDS)) };
-  await send(result);
+  await sendToServer({ type: 'measuring' } satisfies FromClient);
+  await sendToServer({ type: 'done', ...(await run(SECONDS)) } satisfies FromClient);
 }
 
-if (process.argv[2] === 'client') {
-  process.once('message', (message: StartMessage) => {
-    runClients(message).then(
-      () => {
-        process.disconnect();
-      },
-      (error: unknown) => {
-        process.stderr.write(`client failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  });
+if (isClientProcess()) {
+  serveAsClient(runClients, 'disconnect');
 } else {
   await main();
 }
@@ -263,72 +195,29 @@ async function main(): Promise<void> {
     topStatements,
   } = await import('./postgres.ts');
   const load = loadNote();
-  const { startServer } = await import('../server/main.ts');
-  const { defaultServerConfig } = await import('../server/config.ts');
-  const { ensureDeviceGroup, ensureSchool } = await import('../server/store/organisation.ts');
-  const { createEnrolmentToken } = await import('../server/store/tokens.ts');
 
   const postgres = await startBenchPostgres();
   try {
-    const server = await startServer({
-      ...defaultServerConfig,
-      databaseUrl: postgres.url,
-      port: 0,
-      // Request logs off: at info, pino writes a line per request (a real, separate cost).
-      logLevel: 'warn',
-    });
-    const school = await ensureSchool(server.db, 'Bench Academy');
-    const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
-    const { token } = await createEnrolmentToken(server.db, {
-      schoolId: school.id,
-      groupId: group.id,
-      label: 'bench',
-      expiresAt: new Date(Date.now() + 86_400_000),
-      maxUses: DEVICES,
-      createdBy: null,
-    });
+    // Request logs off: at info, pino writes a line per request (a real, separate cost).
+    const target = await startIngestServer(postgres.url, 'warn');
+    const { server } = target;
+    const token = await benchEnrolmentToken(target, DEVICES);
 
     // Ingest through the server, clients in a child process.
-    const child = fork(fileURLToPath(import.meta.url), ['client'], {
-      execArgv: [],
-      stdio: 'inherit',
-    });
-    const exited = new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => {
-        if (code === 0) {
-          resolve();
-        } else {
-          reject(new Error(`client process exited with ${String(code)}`));
-        }
-      });
-    });
-    let cpu0 = process.cpuUsage();
-    let pg0 = postgresCpuSeconds(postgres.postmasterPid);
-    let statsReset: Promise<boolean> = Promise.resolve(false);
-    const done = new Promise<{ result: ClientResult; serverCpu: number; pgCpu: number | null }>(
-      (resolve) => {
-        child.on('message', (message: { type: string }) => {
-          if (message.type === 'enrolled') {
-            process.stdout.write(`enrolled ${String(DEVICES)} devices; warming up\n`);
-          } else if (message.type === 'measuring') {
-            cpu0 = process.cpuUsage();
-            pg0 = postgresCpuSeconds(postgres.postmasterPid);
-            statsReset = resetStatementStats(postgres.url);
-          } else if (message.type === 'done') {
-            const cpu = process.cpuUsage(cpu0);
-            const pg1 = postgresCpuSeconds(postgres.postmasterPid);
-            resolve({
-              result: message as ClientResult,
-              serverCpu: (cpu.user + cpu.system) / 1e6,
-              pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
-            });
-          }
-        });
-      },
-    );
-    child.send({ type: 'start', url: server.url, token } satisfies StartMessage);
-    const { result, serverCpu, pgCpu } = await done;
-    await exited;
+    const client = forkClient<StartMessage, FromClient>(import.meta.url);
+    client.send({ url: server.url, token });
+    await client.next('enrolled');
+    process.stdout.write(`enrolled ${String(DEVICES)} devices; warming up\n`);
+    await client.next('measuring');
+    const cpu0 = process.cpuUsage();
+    const pg0 = postgresCpuSeconds(postgres.postmasterPid);
+    const statsReset = resetStatementStats(postgres.url);
+    const result = await client.next('done');
+    const cpu = process.cpuUsage(cpu0);
+    const pg1 = postgresCpuSeconds(postgres.postmasterPid);
+    const serverCpu = (cpu.user + cpu.system) / 1e6;
+    const pgCpu = pg0 === null || pg1 === null ? null : pg1 - pg0;
+    await client.ended();
     // Where PostgreSQL's time went during the measured ingest (pg_stat_statements).
     const statements = (await statsReset) ? await topStatements(postgres.url, 50) : [];
     const ingestRate = result.reports / result.seconds;
@@ -458,22 +347,11 @@ async function insertCeiling(
   };
   const run = async (seconds: number) => {
     let batches = 0;
-    const until = performance.now() + seconds * 1000;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, w) => {
-        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
-        for (let i = 0; performance.now() < until; i++) {
-          const device = mine[i % mine.length];
-          if (device === undefined) {
-            return;
-          }
-          await writeBatch(device);
-          batches++;
-        }
-      }),
-    );
-    return (batches * REPORTS_PER_BATCH) / ((performance.now() - t0) / 1000);
+    const elapsed = await eachDeviceInTurn(devices, CONCURRENCY, seconds, async (device) => {
+      await writeBatch(device);
+      batches++;
+    });
+    return (batches * REPORTS_PER_BATCH) / elapsed;
   };
   try {
     await run(WARMUP_SECONDS);
@@ -491,16 +369,15 @@ async function insertCeiling(
 }
 
 /**
- * CPU seconds this process needs for `requests` signature checks as the server does them: the
- * P-256 verify alone, and with the per-request key import (SPKI DER) and body digest.
+ * CPU seconds this process needs for `requests` signature checks as the server does them, on a
+ * batch like the clients': the P-256 verify alone, and with the per-request key import (SPKI
+ * DER) and body digest; and that batch's size.
  */
 function signatureCost(requests: number): {
   verifySeconds: number;
   allSeconds: number;
   bodyBytes: number;
 } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = publicKey.export({ format: 'der', type: 'spki' });
   const device = simDevice(0);
   const body = Buffer.from(
     JSON.stringify({
@@ -509,28 +386,5 @@ function signatureCost(requests: number): {
       events: [],
     }),
   );
-  const base = Buffer.from(
-    `"@method": POST\n"@path": /api/v1/reports\n"@query": ?\n"content-digest": sha-256=:${createHash('sha256').update(body).digest('base64')}:\n"@signature-params": ("@method" "@path" "@query" "content-digest");created=1700000000;nonce="${randomUUID()}";keyid="${randomUUID()}";alg="ecdsa-p256-sha256"`,
-  );
-  const signature = sign('sha256', base, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  // Warm-up, then time.
-  for (let i = 0; i < 200; i++) {
-    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  let t0 = cpu();
-  for (let i = 0; i < requests; i++) {
-    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  const verifySeconds = cpu() - t0;
-  t0 = cpu();
-  for (let i = 0; i < requests; i++) {
-    createHash('sha256').update(body).digest();
-    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-    verify('sha256', base, { key, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  return { verifySeconds, allSeconds: cpu() - t0, bodyBytes: body.length };
+  return { ...signatureCheckCost(body, requests), bodyBytes: body.length };
 }

@@ -11,10 +11,9 @@
 //
 // BENCH_STORMS (default "5000,30000") sets the storm sizes, BENCH_STEADY_SECONDS (default 15)
 // the measured steady phase.
-import { fork, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID, type KeyObject } from 'node:crypto';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   SCHEMA_VERSION,
@@ -23,9 +22,19 @@ import {
   type ComplianceReport,
   type DeviceFacts,
 } from '../shared/index.ts';
-import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
+import { generateDeviceKeyPair } from '../agent/core/http-signature/sign.ts';
 import { DEFAULT_BACKOFF, RetrySchedule, parseRetryAfter } from '../agent/core/outbox/backoff.ts';
-import { median, recordResults } from './results-file.ts';
+import {
+  eachDeviceInTurn,
+  enrolPublicKey,
+  forkClient,
+  isClientProcess,
+  postSigned,
+  sendToServer,
+  serveAsClient,
+  startIngestServer,
+} from './ingest-harness.ts';
+import { median, percentile, recordResults } from './results-file.ts';
 import { simulatedFacts } from './simulated-facts.ts';
 
 const STORMS = (process.env.BENCH_STORMS ?? '5000,30000').split(',').map(Number);
@@ -59,9 +68,7 @@ function newDevice(n: number): Device {
   return {
     id: randomUUID(),
     privateKey: keys.privateKey,
-    publicKey: Buffer.from(keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64').toString(
-      'base64url',
-    ),
+    publicKey: enrolPublicKey(keys.publicKeyPem),
     facts: simulatedFacts(n),
     clock: Date.now() - 3 * 86_400_000,
   };
@@ -96,29 +103,14 @@ async function post(
   url: string,
   device: Device,
 ): Promise<{ status: number; retryAfter: string | null }> {
-  const body = batchBody(device);
-  const headers = signRequest({
-    method: 'POST',
-    url,
-    body,
-    keyId: device.id,
-    privateKey: device.privateKey,
-    now: new Date(),
-  });
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
-  await response.arrayBuffer();
-  return { status: response.status, retryAfter: response.headers.get('retry-after') };
+  const answer = await postSigned(url, batchBody(device), device);
+  return { status: answer.status, retryAfter: answer.headers.get('retry-after') };
 }
 
-/** p-th percentile (0–100), nearest rank. */
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
+type FromClient =
+  | { type: 'steady'; result: SteadyResult }
+  | { type: 'storm-start'; size: number }
+  | { type: 'storm'; result: StormResult };
 
 interface StartMessage {
   url: string;
@@ -183,29 +175,18 @@ async function steady(url: string, devices: Device[]): Promise<SteadyResult> {
     const latencies: number[] = [];
     let refused = 0;
     let batches = 0;
-    const until = performance.now() + seconds * 1000;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: STEADY_CONCURRENCY }, async (_, w) => {
-        const mine = devices.filter((_d, i) => i % STEADY_CONCURRENCY === w);
-        for (let i = 0; performance.now() < until; i++) {
-          const device = mine[i % mine.length];
-          if (device === undefined) {
-            return;
-          }
-          const t = performance.now();
-          const { status } = await post(url, device);
-          if (status === 200) {
-            batches++;
-            latencies.push(performance.now() - t);
-          } else {
-            refused++;
-          }
-        }
-      }),
-    );
+    const elapsed = await eachDeviceInTurn(devices, STEADY_CONCURRENCY, seconds, async (device) => {
+      const t = performance.now();
+      const { status } = await post(url, device);
+      if (status === 200) {
+        batches++;
+        latencies.push(performance.now() - t);
+      } else {
+        refused++;
+      }
+    });
     return {
-      reportsPerSecond: (batches * REPORTS_PER_BATCH) / ((performance.now() - t0) / 1000),
+      reportsPerSecond: (batches * REPORTS_PER_BATCH) / elapsed,
       refused,
       latencyP50: median(latencies),
       latencyP99: percentile(latencies, 99),
@@ -286,41 +267,25 @@ async function storm(url: string, devices: Device[]): Promise<StormResult> {
 }
 
 async function runClients(message: StartMessage): Promise<void> {
-  const send = (m: unknown) =>
-    new Promise<void>((resolve) => {
-      process.send?.(m, () => {
-        resolve();
-      });
-    });
   const url = `${message.url}/api/v1/reports`;
   const steadyDevices = Array.from({ length: STEADY_DEVICES }, (_, n) => newDevice(n));
   await enrol(message, steadyDevices);
   const capacity = await steady(url, steadyDevices);
-  await send({ type: 'steady', result: capacity });
+  await sendToServer({ type: 'steady', result: capacity } satisfies FromClient);
   let next = STEADY_DEVICES;
   for (const size of STORMS) {
     const devices = Array.from({ length: size }, () => newDevice(next++));
     await enrol(message, devices);
     // Let the server's drain measurement from the last phase age out, as over a weekend.
     await new Promise((resolve) => setTimeout(resolve, 6000));
-    await send({ type: 'storm-start', size });
+    await sendToServer({ type: 'storm-start', size } satisfies FromClient);
     const result = await storm(url, devices);
-    await send({ type: 'storm', result });
+    await sendToServer({ type: 'storm', result } satisfies FromClient);
   }
 }
 
-if (process.argv[2] === 'client') {
-  process.once('message', (message: StartMessage) => {
-    runClients(message).then(
-      () => {
-        process.disconnect();
-      },
-      (error: unknown) => {
-        process.stderr.write(`client failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  });
+if (isClientProcess()) {
+  serveAsClient(runClients, 'disconnect');
 } else {
   await main();
 }
@@ -342,73 +307,35 @@ async function main(): Promise<void> {
   const { loadNote, postgresCpuSeconds, sourceState, startBenchPostgres } =
     await import('./postgres.ts');
   const load = loadNote();
-  const { startServer } = await import('../server/main.ts');
-  const { defaultServerConfig } = await import('../server/config.ts');
-  const { ensureDeviceGroup, ensureSchool } = await import('../server/store/organisation.ts');
   const fileLimit = raiseFileLimit(process.pid);
   const postgres = await startBenchPostgres();
   try {
-    const config = {
-      ...defaultServerConfig,
-      databaseUrl: postgres.url,
-      port: 0,
-      logLevel: 'warn' as const,
-    };
-    const server = await startServer(config);
-    const school = await ensureSchool(server.db, 'Bench Academy');
-    const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
-    const child = fork(fileURLToPath(import.meta.url), ['client'], {
-      execArgv: [],
-      stdio: 'inherit',
-    });
-    if (child.pid !== undefined) {
-      raiseFileLimit(child.pid);
+    const { server, config, schoolId, groupId } = await startIngestServer(postgres.url, 'warn');
+    const client = forkClient<StartMessage, FromClient>(import.meta.url);
+    if (client.pid !== undefined) {
+      raiseFileLimit(client.pid);
     }
-    const exited = new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => {
-        if (code === 0) {
-          resolve();
-        } else {
-          reject(new Error(`client process exited with ${String(code)}`));
-        }
-      });
-    });
-    let capacity: SteadyResult | null = null;
+    client.send({ url: server.url, databaseUrl: postgres.url, schoolId, groupId });
+    const capacity = (await client.next('steady')).result;
+    process.stdout.write(`steady: ${capacity.reportsPerSecond.toFixed(0)} reports/s\n`);
     const storms: (StormResult & { pgCpu: number | null; serverCpu: number })[] = [];
-    let cpu0 = process.cpuUsage();
-    let pg0 = postgresCpuSeconds(postgres.postmasterPid);
-    child.on('message', (m: { type: string; result?: unknown; size?: number }) => {
-      if (m.type === 'steady') {
-        capacity = m.result as SteadyResult;
-        process.stdout.write(`steady: ${capacity.reportsPerSecond.toFixed(0)} reports/s\n`);
-      } else if (m.type === 'storm-start') {
-        process.stdout.write(`storm of ${String(m.size)} devices\n`);
-        cpu0 = process.cpuUsage();
-        pg0 = postgresCpuSeconds(postgres.postmasterPid);
-      } else if (m.type === 'storm') {
-        const cpu = process.cpuUsage(cpu0);
-        const pg1 = postgresCpuSeconds(postgres.postmasterPid);
-        const result = m.result as StormResult;
-        storms.push({
-          ...result,
-          serverCpu: (cpu.user + cpu.system) / 1e6,
-          pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
-        });
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-      }
-    });
-    child.send({
-      url: server.url,
-      databaseUrl: postgres.url,
-      schoolId: school.id,
-      groupId: group.id,
-    } satisfies StartMessage);
-    await exited;
-    await server.stop();
-    const steadyResult = capacity as SteadyResult | null;
-    if (steadyResult === null) {
-      throw new Error('no steady measurement');
+    for (let left = STORMS.length; left > 0; left--) {
+      const { size } = await client.next('storm-start');
+      process.stdout.write(`storm of ${String(size)} devices\n`);
+      const cpu0 = process.cpuUsage();
+      const pg0 = postgresCpuSeconds(postgres.postmasterPid);
+      const { result } = await client.next('storm');
+      const cpu = process.cpuUsage(cpu0);
+      const pg1 = postgresCpuSeconds(postgres.postmasterPid);
+      storms.push({
+        ...result,
+        serverCpu: (cpu.user + cpu.system) / 1e6,
+        pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
     }
+    await client.ended();
+    await server.stop();
     const cores = os.cpus().length;
     const lines = [
       `## Monday-morning storms (\`bench/storm.bench.ts\`, ${new Date().toISOString().slice(0, 10)})`,
@@ -417,13 +344,13 @@ async function main(): Promise<void> {
       `Server: \`startServer\` with the default admission (adaptive limit of 10–${String(config.ingestConcurrency)} batches in flight, starting at 16, queue of ${String(config.ingestQueueLength)} waiting ≤ ${String(config.ingestQueueWaitMs / 1000)} s), pool of 10, in the benchmark process; clients in a forked child; PostgreSQL in its own processes; all on the same ${String(cores)} cores.`,
       `Batches: ${String(REPORTS_PER_BATCH)} reports × ${String(CHECKS.length)} check results, signed (RFC 9421, P-256), one per device. Devices enrolled beforehand with SQL. Steady capacity: ${String(STEADY_DEVICES)} devices, ${String(STEADY_CONCURRENCY)} batches in flight for ${String(STEADY_SECONDS)} s after ${String(WARMUP_SECONDS)} s warm-up. A storm: every device posts at the same moment; on a 429 it waits as the agent does (its RetrySchedule with the server's Retry-After, real time).`,
       '',
-      `Steady capacity, same server and database: **${steadyResult.reportsPerSecond.toFixed(0)} reports/s** (p50 / p99 ${steadyResult.latencyP50.toFixed(0)} / ${steadyResult.latencyP99.toFixed(0)} ms, ${String(steadyResult.refused)} refused).`,
+      `Steady capacity, same server and database: **${capacity.reportsPerSecond.toFixed(0)} reports/s** (p50 / p99 ${capacity.latencyP50.toFixed(0)} / ${capacity.latencyP99.toFixed(0)} ms, ${String(capacity.refused)} refused).`,
       '',
       '| storm | time for all to land | drain | **drain / steady** (goal ≥ 0.8) | 429 answers (devices refused at first) | longest Retry-After given | latest time promised vs storm landed | device landed p50 / p99 | most tries by one device | CPU server / PostgreSQL |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...storms.map(
         (s) =>
-          `| ${s.devices.toLocaleString('en-GB')} devices | ${s.landSeconds.toFixed(1)} s | ${s.reportsPerSecond.toFixed(0)} reports/s | **${(s.reportsPerSecond / steadyResult.reportsPerSecond).toFixed(2)}** | ${s.refusals.toLocaleString('en-GB')} (${s.devicesRefused.toLocaleString('en-GB')}) | ${s.longestRetryAfterSeconds.toFixed(0)} s | ${s.latestPromiseSeconds.toFixed(1)} s vs ${s.landSeconds.toFixed(1)} s | ${s.landP50.toFixed(1)} / ${s.landP99.toFixed(1)} s | ${String(s.maxTries)} | ${s.serverCpu.toFixed(0)} / ${s.pgCpu === null ? 'n/a' : s.pgCpu.toFixed(0)} s${s.errors > 0 ? ` (${String(s.errors)} errors)` : ''} |`,
+          `| ${s.devices.toLocaleString('en-GB')} devices | ${s.landSeconds.toFixed(1)} s | ${s.reportsPerSecond.toFixed(0)} reports/s | **${(s.reportsPerSecond / capacity.reportsPerSecond).toFixed(2)}** | ${s.refusals.toLocaleString('en-GB')} (${s.devicesRefused.toLocaleString('en-GB')}) | ${s.longestRetryAfterSeconds.toFixed(0)} s | ${s.latestPromiseSeconds.toFixed(1)} s vs ${s.landSeconds.toFixed(1)} s | ${s.landP50.toFixed(1)} / ${s.landP99.toFixed(1)} s | ${String(s.maxTries)} | ${s.serverCpu.toFixed(0)} / ${s.pgCpu === null ? 'n/a' : s.pgCpu.toFixed(0)} s${s.errors > 0 ? ` (${String(s.errors)} errors)` : ''} |`,
       ),
     ];
     const markdown = lines.join('\n');

@@ -14,17 +14,8 @@
 //
 // BENCH_UNCHANGED_SECONDS (default 15) sets each phase's measured time, BENCH_UNCHANGED_DEVICES
 // (default 200) and BENCH_UNCHANGED_CONCURRENCY (default 16) the load.
-import { fork } from 'node:child_process';
-import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  randomUUID,
-  sign,
-  verify,
-} from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
   REPORT_DIGEST_HEADER,
@@ -36,8 +27,22 @@ import {
   type DeviceFacts,
   type ReportBatch,
 } from '../shared/index.ts';
-import { generateDeviceKeyPair, signRequest } from '../agent/core/http-signature/sign.ts';
+import { generateDeviceKeyPair } from '../agent/core/http-signature/sign.ts';
 import { deltaFrom, reportDigest } from '../agent/core/report-delta.ts';
+import {
+  benchEnrolmentToken,
+  eachDeviceInTurn,
+  enrolDevice,
+  fewAtATime,
+  forkClient,
+  isClientProcess,
+  postSigned,
+  sendToServer,
+  serveAsClient,
+  signatureCheckCost,
+  startIngestServer,
+  type ClientProcess,
+} from './ingest-harness.ts';
 import { recordResults } from './results-file.ts';
 import { simulatedFacts } from './simulated-facts.ts';
 
@@ -127,45 +132,26 @@ interface PhaseDone {
   bodyBytes: number;
   sampleBody: string;
 }
+type FromClient = { type: 'ready' } | { type: 'measuring' } | PhaseDone;
 
-async function runClients(url: string, token: string): Promise<void> {
-  const send = (message: unknown) =>
-    new Promise<void>((resolve) => {
-      process.send?.(message, () => {
-        resolve();
-      });
-    });
-  const devices = Array.from({ length: DEVICES }, (_, n) => ({
-    sim: simDevice(n),
-    keys: generateDeviceKeyPair(),
-    id: '',
-    base: null as { report: ComplianceReport; digest: string } | null,
-  }));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let d = devices[next++]; d !== undefined; d = devices[next++]) {
-        const publicKey = Buffer.from(
-          d.keys.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''),
-          'base64',
-        ).toString('base64url');
-        const response = await fetch(`${url}/api/v1/enroll`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            schemaVersion: SCHEMA_VERSION,
-            token,
-            publicKey,
-            facts: d.sim.facts,
-          }),
-        });
-        if (response.status !== 201) {
-          throw new Error(`enrolment failed: ${String(response.status)} ${await response.text()}`);
-        }
-        d.id = ((await response.json()) as { deviceId: string }).deviceId;
-      }
-    }),
-  );
+async function runClients(start: ToClient): Promise<void> {
+  if (start.type !== 'start') {
+    throw new Error(`expected the start message, got '${start.type}'`);
+  }
+  const { url, token } = start;
+  const devices = Array.from({ length: DEVICES }, (_, n) => {
+    const keys = generateDeviceKeyPair();
+    return {
+      sim: simDevice(n),
+      keys,
+      privateKey: keys.privateKey,
+      id: '',
+      base: null as { report: ComplianceReport; digest: string } | null,
+    };
+  });
+  await fewAtATime(devices, 8, async (d) => {
+    d.id = await enrolDevice(url, token, d.keys.publicKeyPem, d.sim.facts);
+  });
 
   /** One report in one signed request, in the phase's form; the base follows the answer. */
   const post = async (device: (typeof devices)[number], phase: Phase) => {
@@ -178,21 +164,7 @@ async function runClients(url: string, token: string): Promise<void> {
         ? { schemaVersion: SCHEMA_VERSION, reports: [report], events: [] }
         : { schemaVersion: SCHEMA_VERSION, reports: [], deltas: [delta], events: [] };
     const body = JSON.stringify(batch);
-    const target = `${url}/api/v1/reports`;
-    const headers = signRequest({
-      method: 'POST',
-      url: target,
-      body,
-      keyId: device.id,
-      privateKey: device.keys.privateKey,
-      now: new Date(),
-    });
-    const response = await fetch(target, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body,
-    });
-    await response.arrayBuffer();
+    const response = await postSigned(`${url}/api/v1/reports`, body, device);
     const held = response.headers.get(REPORT_DIGEST_HEADER);
     const digest = delta?.digest ?? reportDigest(report);
     device.base = response.status === 200 && held === digest ? { report, digest } : null;
@@ -204,73 +176,51 @@ async function runClients(url: string, token: string): Promise<void> {
     let requests = 0;
     let bodyBytes = 0;
     let sampleBody = '';
-    const until = performance.now() + seconds * 1000;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, w) => {
-        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
-        for (let i = 0; performance.now() < until; i++) {
-          const device = mine[i % mine.length];
-          if (device === undefined) {
-            return;
-          }
-          const { status, body, wasDelta } = await post(device, phase);
-          // A request in the wrong form (a delta phase without a base) counts as refused.
-          const form = phase === 'full' || wasDelta ? status : `${String(status)} sent in full`;
-          if (form === 200) {
-            requests++;
-            bodyBytes += body.length;
-            sampleBody = body;
-          } else {
-            refused[String(form)] = (refused[String(form)] ?? 0) + 1;
-          }
-        }
-      }),
-    );
-    return { requests, refused, seconds: (performance.now() - t0) / 1000, bodyBytes, sampleBody };
+    const elapsed = await eachDeviceInTurn(devices, CONCURRENCY, seconds, async (device) => {
+      const { status, body, wasDelta } = await post(device, phase);
+      // A request in the wrong form (a delta phase without a base) counts as refused.
+      const form = phase === 'full' || wasDelta ? status : `${String(status)} sent in full`;
+      if (form === 200) {
+        requests++;
+        bodyBytes += body.length;
+        sampleBody = body;
+      } else {
+        refused[String(form)] = (refused[String(form)] ?? 0) + 1;
+      }
+    });
+    return { requests, refused, seconds: elapsed, bodyBytes, sampleBody };
   };
 
   // Every device's first full report gives it a base, before any phase (a few at a time: all at
   // once would meet the ingest admission's 429s).
-  let first = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let d = devices[first++]; d !== undefined; d = devices[first++]) {
-        const { status } = await post(d, 'full');
-        if (status !== 200) {
-          throw new Error(`first report refused: ${String(status)}`);
-        }
-      }
-    }),
-  );
-  await send({ type: 'ready' });
+  await fewAtATime(devices, 8, async (d) => {
+    const { status } = await post(d, 'full');
+    if (status !== 200) {
+      throw new Error(`first report refused: ${String(status)}`);
+    }
+  });
+  await sendToServer({ type: 'ready' } satisfies FromClient);
   process.on('message', (message: ToClient) => {
     if (message.type !== 'phase') {
       return;
     }
     void (async () => {
       await run(message.phase, WARMUP_SECONDS);
-      await send({ type: 'measuring' });
+      await sendToServer({ type: 'measuring' } satisfies FromClient);
       const result = await run(message.phase, SECONDS);
-      await send({
+      await sendToServer({
         type: 'done',
         phase: message.phase,
         ...result,
         bodyBytes: result.requests === 0 ? 0 : result.bodyBytes / result.requests,
-      } satisfies PhaseDone);
+      } satisfies FromClient);
     })();
   });
 }
 
-if (process.argv[2] === 'client') {
-  process.once('message', (message: ToClient) => {
-    if (message.type === 'start') {
-      runClients(message.url, message.token).catch((error: unknown) => {
-        process.stderr.write(`client failed: ${String(error)}\n`);
-        process.exit(1);
-      });
-    }
-  });
+// The clients stay after the start: each phase begins with a message of its own.
+if (isClientProcess()) {
+  serveAsClient(runClients, 'stay');
 } else {
   await main();
 }
@@ -295,60 +245,16 @@ async function main(): Promise<void> {
     topStatements,
   } = await import('./postgres.ts');
   const load = loadNote();
-  const { startServer } = await import('../server/main.ts');
-  const { defaultServerConfig } = await import('../server/config.ts');
-  const { ensureDeviceGroup, ensureSchool } = await import('../server/store/organisation.ts');
-  const { createEnrolmentToken } = await import('../server/store/tokens.ts');
 
   const postgres = await startBenchPostgres();
-  let child: ReturnType<typeof fork> | null = null;
+  let client: ClientProcess<ToClient, FromClient> | null = null;
   try {
-    const server = await startServer({
-      ...defaultServerConfig,
-      databaseUrl: postgres.url,
-      port: 0,
-      logLevel: 'warn',
-    });
-    const school = await ensureSchool(server.db, 'Bench Academy');
-    const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
-    const { token } = await createEnrolmentToken(server.db, {
-      schoolId: school.id,
-      groupId: group.id,
-      label: 'bench',
-      expiresAt: new Date(Date.now() + 86_400_000),
-      maxUses: DEVICES,
-      createdBy: null,
-    });
-    const client = fork(fileURLToPath(import.meta.url), ['client'], {
-      execArgv: [],
-      stdio: 'inherit',
-    });
-    child = client;
-    const messages: { type: string }[] = [];
-    const waiters: (() => void)[] = [];
-    client.on('message', (message: { type: string }) => {
-      messages.push(message);
-      waiters.splice(0).forEach((wake) => {
-        wake();
-      });
-    });
-    client.once('exit', (code) => {
-      if (code !== 0 && code !== null) {
-        process.stderr.write(`client process exited with ${String(code)}\n`);
-        process.exit(1);
-      }
-    });
-    const nextMessage = async (type: string): Promise<{ type: string }> => {
-      for (;;) {
-        const index = messages.findIndex((m) => m.type === type);
-        if (index >= 0) {
-          return messages.splice(index, 1)[0] as { type: string };
-        }
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    };
-    client.send({ type: 'start', url: server.url, token } satisfies ToClient);
-    await nextMessage('ready');
+    const target = await startIngestServer(postgres.url, 'warn');
+    const { server } = target;
+    const token = await benchEnrolmentToken(target, DEVICES);
+    client = forkClient<ToClient, FromClient>(import.meta.url);
+    client.send({ type: 'start', url: server.url, token });
+    await client.next('ready');
     process.stdout.write(`enrolled ${String(DEVICES)} devices, each with a full report held\n`);
 
     const rawCount = async () =>
@@ -357,12 +263,12 @@ async function main(): Promise<void> {
     const figures = new Map<Phase, PhaseFigures>();
     for (const phase of PHASES) {
       rawBefore.set(phase, await rawCount());
-      client.send({ type: 'phase', phase } satisfies ToClient);
-      await nextMessage('measuring');
+      client.send({ type: 'phase', phase });
+      await client.next('measuring');
       const cpu0 = process.cpuUsage();
       const pg0 = postgresCpuSeconds(postgres.postmasterPid);
       const reset = resetStatementStats(postgres.url);
-      const done = (await nextMessage('done')) as PhaseDone;
+      const done = await client.next('done');
       const cpu = process.cpuUsage(cpu0);
       const pg1 = postgresCpuSeconds(postgres.postmasterPid);
       const statements = (await reset) ? await topStatements(postgres.url, 20) : [];
@@ -467,7 +373,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${markdown}\n`);
     await recordResults('unchanged', markdown);
   } finally {
-    child?.kill();
+    client?.kill();
     postgres.stop();
   }
 }
@@ -508,22 +414,11 @@ async function rawCeilings(
     seconds: number,
   ) => {
     let count = 0;
-    const until = performance.now() + seconds * 1000;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, w) => {
-        const mine = devices.filter((_d, i) => i % CONCURRENCY === w);
-        for (let i = 0; performance.now() < until; i++) {
-          const device = mine[i % mine.length];
-          if (device === undefined) {
-            return;
-          }
-          await write(device);
-          count++;
-        }
-      }),
-    );
-    return { count, seconds: (performance.now() - t0) / 1000 };
+    const elapsed = await eachDeviceInTurn(devices, CONCURRENCY, seconds, async (device) => {
+      await write(device);
+      count++;
+    });
+    return { count, seconds: elapsed };
   };
   try {
     const results = [];
@@ -550,30 +445,7 @@ async function rawCeilings(
  * `body`: the P-256 verify alone, and with the key import (SPKI DER) and the body's digest.
  */
 function signatureCost(body: string): { verifySeconds: number; allSeconds: number } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = publicKey.export({ format: 'der', type: 'spki' });
-  const base = Buffer.from(
-    `"@method": POST\n"@path": /api/v1/reports\n"@query": ?\n"content-digest": sha-256=:${createHash('sha256').update(body).digest('base64')}:\n"@signature-params": ("@method" "@path" "@query" "content-digest");created=1700000000;nonce="${randomUUID()}";keyid="${randomUUID()}";alg="ecdsa-p256-sha256"`,
-  );
-  const signature = sign('sha256', base, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
   const rounds = 2000;
-  for (let i = 0; i < 200; i++) {
-    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  let t0 = cpu();
-  for (let i = 0; i < rounds; i++) {
-    verify('sha256', base, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  const verifySeconds = (cpu() - t0) / rounds;
-  t0 = cpu();
-  for (let i = 0; i < rounds; i++) {
-    createHash('sha256').update(body).digest();
-    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-    verify('sha256', base, { key, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  return { verifySeconds, allSeconds: (cpu() - t0) / rounds };
+  const { verifySeconds, allSeconds } = signatureCheckCost(body, rounds);
+  return { verifySeconds: verifySeconds / rounds, allSeconds: allSeconds / rounds };
 }
