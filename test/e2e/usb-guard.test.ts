@@ -188,12 +188,24 @@ describe.skipIf(!support.ok)(
           opened.add(image);
         }
         const mark = port.all.length;
-        await vm.qmp('device_add', {
-          driver: 'usb-storage',
-          bus: 'xhci.0',
-          drive: image,
-          serial,
-          id,
+        // QEMU can still hold the image for the stick just pulled after its device has left
+        // the tree (seen once on a loaded machine: "Permission conflict on node"); try again.
+        await until(`QEMU to plug ${id}`, async () => {
+          try {
+            await vm.qmp('device_add', {
+              driver: 'usb-storage',
+              bus: 'xhci.0',
+              drive: image,
+              serial,
+              id,
+            });
+            return true;
+          } catch (error) {
+            if (/Permission conflict/.test(String(error))) {
+              return undefined;
+            }
+            throw error;
+          }
         });
         const key = fields(await line(new RegExp(`^usb-device .*serial=${serial} `), mark)).key;
         if (key === undefined) {
