@@ -1,46 +1,13 @@
 // idle:locked from the tray, through a real socket to the recorder: the event names the console
 // user the service found, never the client; bad and flooding requests are refused and the
 // service keeps answering.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  validate,
-  AgentEventSchema,
-  type AgentEvent,
-  type AgentStatus,
-} from '../../../shared/index.ts';
+import { describe, expect, it } from 'vitest';
+import { validate, AgentEventSchema, type AgentEvent } from '../../../shared/index.ts';
 import { IdleLockRecorder } from '../../../agent/service/idle-locks.ts';
-import { ipcRequest, startIpcServer } from '../../../agent/service/ipc-server.ts';
-import { openProven } from '../../helpers/ipc-peer.ts';
+import { ipcRequest } from '../../../agent/service/ipc-server.ts';
+import { answersById, exchange, serviceSocketForTest } from '../../helpers/ipc-service.ts';
 import type { ConsoleUser } from '../../../agent/core/console-user/console-user.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
-
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
-};
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) {
-    await cleanup();
-  }
-});
 
 function recorder(clock: ManualClock, user: () => Promise<ConsoleUser | null>) {
   const events: AgentEvent[] = [];
@@ -53,41 +20,6 @@ function recorder(clock: ManualClock, user: () => Promise<ConsoleUser | null>) {
     now: () => clock.now(),
   });
   return { events, idleLocks };
-}
-
-/** Writes lines on one connection, proven (the tray proves first), and collects `count` answers. */
-async function exchange(path: string, lines: string[], count: number): Promise<string[]> {
-  const socket = await openProven(path);
-  return new Promise((resolve, reject) => {
-    socket.write(lines.join(''));
-    socket.resume();
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const answers = buffer.split('\n').filter((line) => line !== '');
-      if (answers.length >= count) {
-        socket.end();
-        resolve(answers);
-      }
-    });
-    socket.on('error', reject);
-  });
-}
-
-async function serve(idleLocked: (s: number) => Promise<boolean>) {
-  const folder = await mkdtemp(join(tmpdir(), 'hallpass-idle-'));
-  const path = join(folder, 'agent.sock');
-  const close = await startIpcServer(path, {
-    status: () => status,
-    runChecks: () => Promise.resolve(),
-    idleLocked,
-  });
-  cleanups.push(async () => {
-    await close();
-    await rm(folder, { recursive: true, force: true });
-  });
-  return path;
 }
 
 describe('IdleLockRecorder', () => {
@@ -133,9 +65,10 @@ describe('idle:locked over the service socket', () => {
     const { events, idleLocks } = recorder(clock, () =>
       Promise.resolve({ name: 'pupil1', groups: [] }),
     );
-    const path = await serve((s) => idleLocks.record(s));
+    const { path } = await serviceSocketForTest({ idleLocked: (s) => idleLocks.record(s) });
     const answers = await exchange(
       path,
+      'proven',
       [
         '{"id":1,"channel":"idle:locked","idleSeconds":600,"user":"headteacher"}\n',
         '{"id":2,"channel":"idle:locked","idleSeconds":-5}\n',
@@ -144,7 +77,7 @@ describe('idle:locked over the service socket', () => {
       ],
       4,
     );
-    const byId = new Map(answers.map((a) => [(JSON.parse(a) as { id: number }).id, a]));
+    const byId = answersById(answers);
     expect(byId.get(1)).toMatch(/"ok":false.*invalid request/);
     expect(byId.get(2)).toMatch(/"ok":false.*invalid request/);
     expect(byId.get(3)).toMatch(/"ok":false.*invalid request/);
@@ -155,12 +88,12 @@ describe('idle:locked over the service socket', () => {
   it('a flood of idle:locked records one event and the service keeps answering', async () => {
     const clock = new ManualClock('2026-12-05T09:00:00Z');
     const { events, idleLocks } = recorder(clock, () => Promise.resolve(null));
-    const path = await serve((s) => idleLocks.record(s));
+    const { path } = await serviceSocketForTest({ idleLocked: (s) => idleLocks.record(s) });
     const flood = Array.from(
       { length: 500 },
       (_, i) => `{"id":${i + 1},"channel":"idle:locked","idleSeconds":60}\n`,
     );
-    const answers = await exchange(path, flood, 500);
+    const answers = await exchange(path, 'proven', flood, 500);
     expect(answers.filter((a) => a.includes('"ok":true'))).toHaveLength(1);
     expect(answers.filter((a) => a.includes('recorded moments ago'))).toHaveLength(499);
     expect(events).toHaveLength(1);
@@ -168,18 +101,10 @@ describe('idle:locked over the service socket', () => {
   });
 
   it('a service without a recorder refuses the channel', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'hallpass-idle-'));
-    const path = join(folder, 'agent.sock');
-    const close = await startIpcServer(path, {
-      status: () => status,
-      runChecks: () => Promise.resolve(),
-    });
-    cleanups.push(async () => {
-      await close();
-      await rm(folder, { recursive: true, force: true });
-    });
+    const { path } = await serviceSocketForTest();
     const [answer] = await exchange(
       path,
+      'proven',
       ['{"id":9,"channel":"idle:locked","idleSeconds":1}\n'],
       1,
     );
