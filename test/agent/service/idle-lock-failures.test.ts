@@ -2,49 +2,20 @@
 // console user the service found, never the client; the reason is inert clipped text; repeats
 // fold into one event per window with the count; bad, oversized and flooding requests are
 // refused or folded and the service keeps answering.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  validate,
-  AgentEventSchema,
-  type AgentEvent,
-  type AgentStatus,
-} from '../../../shared/index.ts';
+import { describe, expect, it } from 'vitest';
+import { validate, AgentEventSchema, type AgentEvent } from '../../../shared/index.ts';
 import { IdleLockFailureRecorder } from '../../../agent/service/idle-lock-failures.ts';
-import { ipcRequest, startIpcServer } from '../../../agent/service/ipc-server.ts';
-import { openProven } from '../../helpers/ipc-peer.ts';
+import { ipcRequest } from '../../../agent/service/ipc-server.ts';
+import {
+  answersById,
+  exchange,
+  firstAnswer,
+  serviceSocketForTest,
+} from '../../helpers/ipc-service.ts';
 import type { ConsoleUser } from '../../../agent/core/console-user/console-user.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
 
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
-};
-
 const WINDOW = 10 * 60_000;
-
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) {
-    await cleanup();
-  }
-});
 
 function recorder(clock: ManualClock, user: () => Promise<ConsoleUser | null>) {
   const events: AgentEvent[] = [];
@@ -63,40 +34,13 @@ function recorder(clock: ManualClock, user: () => Promise<ConsoleUser | null>) {
 
 const pupil = () => Promise.resolve({ name: 'pupil1', groups: [] });
 
-/** Writes lines on one connection, proven (the tray proves first), and collects `count` answers. */
-async function exchange(path: string, lines: string[], count: number): Promise<string[]> {
-  const socket = await openProven(path);
-  return new Promise((resolve, reject) => {
-    socket.write(lines.join(''));
-    socket.resume();
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const answers = buffer.split('\n').filter((line) => line !== '');
-      if (answers.length >= count) {
-        socket.end();
-        resolve(answers);
-      }
-    });
-    socket.on('error', reject);
-  });
-}
-
+/** A service recording idle-lock failures with `failures` (none: the channel refused). */
 async function serve(failures: IdleLockFailureRecorder | undefined) {
-  const folder = await mkdtemp(join(tmpdir(), 'hallpass-idlefail-'));
-  const path = join(folder, 'agent.sock');
-  const close = await startIpcServer(path, {
-    status: () => status,
-    runChecks: () => Promise.resolve(),
-    ...(failures === undefined
+  const { path } = await serviceSocketForTest(
+    failures === undefined
       ? {}
-      : { idleLockFailed: (kind, reason) => failures.record(kind, reason) }),
-  });
-  cleanups.push(async () => {
-    await close();
-    await rm(folder, { recursive: true, force: true });
-  });
+      : { idleLockFailed: (kind, reason) => failures.record(kind, reason) },
+  );
   return path;
 }
 
@@ -200,6 +144,7 @@ describe('idle:lock-failed over the service socket', () => {
     const path = await serve(failures);
     const answers = await exchange(
       path,
+      'proven',
       [
         '{"id":1,"channel":"idle:lock-failed","kind":"lock-failed","reason":"x","user":"head"}\n',
         '{"id":2,"channel":"idle:lock-failed","kind":"everything-fine","reason":"x"}\n',
@@ -210,7 +155,7 @@ describe('idle:lock-failed over the service socket', () => {
       ],
       6,
     );
-    const byId = new Map(answers.map((a) => [(JSON.parse(a) as { id: number }).id, a]));
+    const byId = answersById(answers);
     for (const id of [1, 2, 3, 4, 5]) {
       expect(byId.get(id)).toMatch(/"ok":false.*invalid request/);
     }
@@ -235,7 +180,7 @@ describe('idle:lock-failed over the service socket', () => {
       (_, i) =>
         `{"id":${i + 1},"channel":"idle:lock-failed","kind":"no-desktop","reason":"r${i}"}\n`,
     );
-    const answers = await exchange(path, flood, 500);
+    const answers = await exchange(path, 'proven', flood, 500);
     expect(answers.filter((a) => a.includes('"ok":true'))).toHaveLength(500);
     expect(events).toHaveLength(1);
     expect(await ipcRequest(path, 'status:get')).toMatchObject({ ok: true });
@@ -252,20 +197,11 @@ describe('idle:lock-failed over the service socket', () => {
     const clock = new ManualClock('2026-12-05T09:00:00Z');
     const { events, failures } = recorder(clock, pupil);
     const path = await serve(failures);
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(path);
-      let buffer = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        if (buffer.includes('\n')) {
-          socket.end();
-          resolve(buffer);
-        }
-      });
-      socket.on('error', reject);
-      socket.write('{"id":3,"channel":"idle:lock-failed","kind":"lock-failed","reason":"x"}\n');
-    });
+    const answer = await firstAnswer(
+      path,
+      'plain',
+      '{"id":3,"channel":"idle:lock-failed","kind":"lock-failed","reason":"x"}\n',
+    );
     expect(answer).toMatch(/"id":3,"ok":false.*needs a proven connection/);
     expect(events).toEqual([]);
   });
@@ -274,6 +210,7 @@ describe('idle:lock-failed over the service socket', () => {
     const path = await serve(undefined);
     const [answer] = await exchange(
       path,
+      'proven',
       ['{"id":9,"channel":"idle:lock-failed","kind":"lock-failed","reason":"x"}\n'],
       1,
     );
