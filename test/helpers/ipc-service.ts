@@ -158,6 +158,17 @@ export async function exchange(
   });
 }
 
+/** As `exchange`, each answer parsed. */
+export async function exchangeJson(
+  path: string,
+  kind: ClientKind,
+  lines: string[],
+  count: number,
+): Promise<Record<string, unknown>[]> {
+  const answers = await exchange(path, kind, lines, count);
+  return answers.map((a) => JSON.parse(a) as Record<string, unknown>);
+}
+
 /** Answer lines by the request id each names. */
 export function answersById(answers: string[]): Map<number, string> {
   return new Map(answers.map((a) => [(JSON.parse(a) as { id: number }).id, a]));

@@ -3,41 +3,14 @@
 // flood runs powercfg once per interval, and on Linux the answer is unknown with nothing run.
 // The Runner is recorded (Windows' powercfg cannot run here); everything behind it is real.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  IpcResponseSchema,
-  validate,
-  type AgentStatus,
-  type DisplayRequestsView,
-} from '../../../shared/index.ts';
+import { describe, expect, it } from 'vitest';
+import { IpcResponseSchema, validate, type DisplayRequestsView } from '../../../shared/index.ts';
 import { displayRequestSourceFor } from '../../../agent/core/idle-lock/power-requests/index.ts';
 import type { Runner } from '../../../agent/core/runner.ts';
 import { DisplayRequestCache } from '../../../agent/service/display-requests.ts';
-import { ipcRequest, startIpcServer } from '../../../agent/service/ipc-server.ts';
-import { openProven } from '../../helpers/ipc-peer.ts';
+import { ipcRequest } from '../../../agent/service/ipc-server.ts';
+import { exchangeJson, serviceSocketForTest } from '../../helpers/ipc-service.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
-
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
-};
 
 const fixture = (name: string) =>
   readFileSync(
@@ -57,58 +30,12 @@ function powercfg(stdout: string, exitCode = 0) {
   return { state, run };
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) {
-    await cleanup();
-  }
-});
-
+/** A service answering idle:display-requests with `displayRequests` (none: refused). */
 async function serve(displayRequests?: () => Promise<DisplayRequestsView>) {
-  const folder = await mkdtemp(join(tmpdir(), 'hallpass-display-'));
-  const path = join(folder, 'agent.sock');
-  const close = await startIpcServer(path, {
-    status: () => status,
-    runChecks: () => Promise.resolve(),
-    ...(displayRequests === undefined ? {} : { displayRequests }),
-  });
-  cleanups.push(async () => {
-    await close();
-    await rm(folder, { recursive: true, force: true });
-  });
+  const { path } = await serviceSocketForTest(
+    displayRequests === undefined ? {} : { displayRequests },
+  );
   return path;
-}
-
-/** Writes lines on one connection (proven unless `proven` is false); collects `count` answers. */
-async function exchange(
-  path: string,
-  lines: string[],
-  count: number,
-  proven = true,
-): Promise<Record<string, unknown>[]> {
-  const socket = proven
-    ? await openProven(path)
-    : await new Promise<ReturnType<typeof connect>>((resolve, reject) => {
-        const s = connect(path, () => {
-          resolve(s);
-        });
-        s.on('error', reject);
-      });
-  return new Promise((resolve, reject) => {
-    socket.write(lines.join(''));
-    socket.resume();
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const answers = buffer.split('\n').filter((line) => line !== '');
-      if (answers.length >= count) {
-        socket.end();
-        resolve(answers.map((a) => JSON.parse(a) as Record<string, unknown>));
-      }
-    });
-    socket.on('error', reject);
-  });
 }
 
 describe('DisplayRequestCache', () => {
@@ -178,8 +105,9 @@ describe('idle:display-requests over the service socket', () => {
       now: () => clock.now(),
     });
     const path = await serve(() => cache.read());
-    const answers = await exchange(
+    const answers = await exchangeJson(
       path,
+      'proven',
       [
         '{"id":1,"channel":"idle:display-requests","held":false}\n',
         '{"id":2,"channel":"idle:display-request"}\n',
@@ -211,11 +139,11 @@ describe('idle:display-requests over the service socket', () => {
       now: () => new Date(),
     });
     const path = await serve(() => cache.read());
-    const [answer] = await exchange(
+    const [answer] = await exchangeJson(
       path,
+      'plain',
       ['{"id":4,"channel":"idle:display-requests"}\n'],
       1,
-      false,
     );
     expect(answer).toMatchObject({
       id: 4,
@@ -238,8 +166,8 @@ describe('idle:display-requests over the service socket', () => {
       (_, i) => `{"id":${i + 1},"channel":"idle:display-requests"}\n`,
     );
     const [first, second] = await Promise.all([
-      exchange(path, flood, 300),
-      exchange(path, flood, 300),
+      exchangeJson(path, 'proven', flood, 300),
+      exchangeJson(path, 'proven', flood, 300),
     ]);
     const all = [...first, ...second];
     expect(all).toHaveLength(600);
@@ -265,7 +193,12 @@ describe('idle:display-requests over the service socket', () => {
       now: () => new Date('2026-12-06T09:00:00Z'),
     });
     const path = await serve(() => cache.read());
-    const [answer] = await exchange(path, ['{"id":5,"channel":"idle:display-requests"}\n'], 1);
+    const [answer] = await exchangeJson(
+      path,
+      'proven',
+      ['{"id":5,"channel":"idle:display-requests"}\n'],
+      1,
+    );
     expect(answer).toMatchObject({
       ok: true,
       displayRequests: {
@@ -278,7 +211,12 @@ describe('idle:display-requests over the service socket', () => {
 
   it('a service without the reader refuses the channel', async () => {
     const path = await serve();
-    const [answer] = await exchange(path, ['{"id":6,"channel":"idle:display-requests"}\n'], 1);
+    const [answer] = await exchangeJson(
+      path,
+      'proven',
+      ['{"id":6,"channel":"idle:display-requests"}\n'],
+      1,
+    );
     expect(answer).toMatchObject({
       id: 6,
       ok: false,
