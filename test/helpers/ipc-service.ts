@@ -55,7 +55,7 @@ export interface ServiceSocketOptions {
 export interface ServiceSocket {
   folder: string;
   path: string;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Starts the real IPC server on `agent.sock` in a fresh temporary folder. */

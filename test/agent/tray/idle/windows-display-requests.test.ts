@@ -4,15 +4,11 @@
 // PowerShell stand-in (windows.test.ts). A request held is an inhibitor; an unknown answer is no
 // inhibitor, and says why; the controller still locks at the policy's ceiling.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { displayRequestSourceFor } from '../../../../agent/core/idle-lock/power-requests/index.ts';
 import type { Runner } from '../../../../agent/core/runner.ts';
 import { DisplayRequestCache } from '../../../../agent/service/display-requests.ts';
-import { startIpcServer } from '../../../../agent/service/ipc-server.ts';
 import { IdleLockController } from '../../../../agent/tray/idle/controller.ts';
 import {
   mergeInhibitors,
@@ -30,8 +26,8 @@ import {
 } from '../../../../agent/tray/idle/windows.ts';
 import { ServiceClient } from '../../../../agent/tray/service-client.ts';
 import { trayHandshake } from '../../../../agent/tray/service-handshake.ts';
-import type { AgentStatus } from '../../../../shared/index.ts';
 import { waitFor } from '../../../helpers/agent-process.ts';
+import { startServiceSocket } from '../../../helpers/ipc-service.ts';
 import { ManualClock, settle } from '../../../helpers/manual-clock.ts';
 
 const standin = fileURLToPath(new URL('./powershell-standin.ts', import.meta.url));
@@ -42,24 +38,6 @@ const powercfgOutput = (name: string) =>
     new URL(`../../../fixtures/windows/power-requests/${name}`, import.meta.url),
     'utf8',
   ).replace(/\n/g, '\r\n');
-
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
-};
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -82,17 +60,8 @@ async function serviceAndClient(stdout: string, exitCode = 0) {
     now: () => new Date(),
     cacheMs: 0,
   });
-  const folder = await mkdtemp(join(tmpdir(), 'hallpass-tray-display-'));
-  const path = join(folder, 'agent.sock');
-  const close = await startIpcServer(path, {
-    status: () => status,
-    runChecks: () => Promise.resolve(),
-    displayRequests: () => cache.read(),
-  });
-  cleanups.push(async () => {
-    await close();
-    await rm(folder, { recursive: true, force: true });
-  });
+  const { path, close } = await startServiceSocket({ displayRequests: () => cache.read() });
+  cleanups.push(close);
   const client = new ServiceClient({
     path,
     listener: { state: () => undefined, status: () => undefined, push: () => undefined },
