@@ -1,33 +1,17 @@
 // The AUP channels of the IPC server: requests are checked against the shared schema before
 // the AUP module sees them (a tray cannot name the user, or send more than the event holds),
 // and the module's refusals reach the tray as error answers with their reason.
-import { connect, type Socket } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AupRefusal } from '../../../agent/service/aup-sessions.ts';
-import { startIpcServer } from '../../../agent/service/ipc-server.ts';
-import type { AgentStatus, AupPending } from '../../../shared/index.ts';
-import { openProven } from '../../helpers/ipc-peer.ts';
+import type { AupPending } from '../../../shared/index.ts';
+import {
+  firstAnswer,
+  startServiceSocket,
+  unenrolledStatus,
+  type ServiceSocket,
+} from '../../helpers/ipc-service.ts';
 
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
-};
+const status = unenrolledStatus();
 
 /** Sends `request` on a fresh connection, proven first (as root, this test's user) unless not. */
 async function ask(
@@ -35,27 +19,12 @@ async function ask(
   request: unknown,
   proven = true,
 ): Promise<Record<string, unknown>> {
-  const socket = proven
-    ? await openProven(path)
-    : await new Promise<Socket>((resolve, reject) => {
-        const plain = connect(path, () => {
-          resolve(plain);
-        });
-        plain.on('error', reject);
-      });
-  return new Promise((resolve, reject) => {
-    socket.write(JSON.stringify(request) + '\n');
-    socket.resume();
-    let buffer = '';
-    socket.on('data', (chunk) => {
-      buffer += chunk.toString();
-      if (buffer.includes('\n')) {
-        socket.end();
-        resolve(JSON.parse(buffer.slice(0, buffer.indexOf('\n'))) as Record<string, unknown>);
-      }
-    });
-    socket.on('error', reject);
-  });
+  const answer = await firstAnswer(
+    path,
+    proven ? 'proven' : 'plain',
+    JSON.stringify(request) + '\n',
+  );
+  return JSON.parse(answer) as Record<string, unknown>;
 }
 
 const nothing: AupPending = { user: 'pupil.0042', documents: [] };
@@ -71,43 +40,35 @@ const sign = {
 };
 
 describe('AUP channels over IPC', () => {
-  let dir: string;
   let withAup: string;
   let withoutAup: string;
   const calls: string[] = [];
-  const closers: (() => Promise<void>)[] = [];
+  const served: ServiceSocket[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hallpass-ipc-aup-'));
-    withAup = join(dir, 'aup.sock');
-    withoutAup = join(dir, 'plain.sock');
-    closers.push(
-      await startIpcServer(withAup, {
-        status: () => status,
-        runChecks: () => Promise.resolve(),
-        aup: {
-          pending: () => {
-            calls.push('pending');
-            return Promise.resolve(nothing);
-          },
-          sign: (request, peer) => {
-            calls.push(`sign ${request.fullName} uid=${String(peer.uid)}`);
-            return request.fullName === 'refuse me'
-              ? Promise.reject(new AupRefusal('every statement must be ticked'))
-              : Promise.resolve(nothing);
-          },
-          decline: () => Promise.reject(new Error('disk full')),
+    const aup = await startServiceSocket({
+      status: () => status,
+      aup: {
+        pending: () => {
+          calls.push('pending');
+          return Promise.resolve(nothing);
         },
-      }),
-      await startIpcServer(withoutAup, {
-        status: () => status,
-        runChecks: () => Promise.resolve(),
-      }),
-    );
+        sign: (request, peer) => {
+          calls.push(`sign ${request.fullName} uid=${String(peer.uid)}`);
+          return request.fullName === 'refuse me'
+            ? Promise.reject(new AupRefusal('every statement must be ticked'))
+            : Promise.resolve(nothing);
+        },
+        decline: () => Promise.reject(new Error('disk full')),
+      },
+    });
+    const plain = await startServiceSocket({ status: () => status });
+    served.push(aup, plain);
+    withAup = aup.path;
+    withoutAup = plain.path;
   });
   afterAll(async () => {
-    await Promise.all(closers.map((close) => close()));
-    await rm(dir, { recursive: true, force: true });
+    await Promise.all(served.map((socket) => socket.close()));
   });
 
   it('answers aup:pending with the documents and the status', async () => {
