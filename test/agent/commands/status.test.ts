@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeUsbDecision, renderUsb, statusCommand } from '../../../agent/commands/status.ts';
-import { startIpcServer } from '../../../agent/service/ipc-server.ts';
-import type { AgentStatus, UsbDecision } from '../../../shared/index.ts';
+import type { UsbDecision } from '../../../shared/index.ts';
+import { serviceSocketForTest, unenrolledStatus } from '../../helpers/ipc-service.ts';
 import { usbBlockedData } from '../../helpers/usb-sample.ts';
 
 const decision = (over: Partial<UsbDecision> = {}): UsbDecision => {
@@ -70,48 +69,23 @@ describe('hallpass status: the USB guard in plain words', () => {
 });
 
 describe('hallpass status over a real socket', () => {
-  const status: AgentStatus = {
-    agentVersion: '0.1.0',
-    enrolled: false,
-    deviceId: null,
-    serverUrl: null,
-    policy: { name: 'Hallpass default', version: 0 },
-    lastCheckAt: null,
-    lastReportQueuedAt: null,
-    lastDeliveryAt: null,
-    lastDeliveryError: null,
-    deliveryFailures: 0,
-    nextDeliveryAttemptAt: null,
-    passFailures: null,
-    outbox: { reports: 0, events: 0 },
-    results: [],
-    usb: { mode: 'audit', problem: null, recent: [] },
+  const status = unenrolledStatus({
     trays: [{ user: 'pupil1', since: '2026-12-05T08:00:00.000Z' }],
-  };
+  });
 
   it("proves who asks first: the service's own user sees the trays; with no proof possible, the status without them", async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'hallpass-status-'));
-    const ipcPath = join(folder, 'agent.sock');
-    const close = await startIpcServer(ipcPath, {
-      status: () => status,
-      runChecks: () => Promise.resolve(),
-    });
-    try {
-      let text = '';
-      const write = (chunk: string) => {
-        text += chunk;
-      };
-      expect(await statusCommand({ os: 'linux', ipcPath, json: false, write })).toBe(0);
-      // The service's own user (this process) proves as privileged, like root on a device.
-      expect(text).toContain('Trays connected:\n  pupil1 since 2026-12-05T08:00:00.000Z');
-      // A proof folder that is gone (an older service): the proof fails, the status still comes.
-      await rm(join(folder, 'agent.peers'), { recursive: true, force: true });
-      text = '';
-      expect(await statusCommand({ os: 'linux', ipcPath, json: true, write })).toBe(0);
-      expect(JSON.parse(text)).not.toHaveProperty('trays');
-    } finally {
-      await close();
-      await rm(folder, { recursive: true, force: true });
-    }
+    const { folder, path: ipcPath } = await serviceSocketForTest({ status: () => status });
+    let text = '';
+    const write = (chunk: string) => {
+      text += chunk;
+    };
+    expect(await statusCommand({ os: 'linux', ipcPath, json: false, write })).toBe(0);
+    // The service's own user (this process) proves as privileged, like root on a device.
+    expect(text).toContain('Trays connected:\n  pupil1 since 2026-12-05T08:00:00.000Z');
+    // A proof folder that is gone (an older service): the proof fails, the status still comes.
+    await rm(join(folder, 'agent.peers'), { recursive: true, force: true });
+    text = '';
+    expect(await statusCommand({ os: 'linux', ipcPath, json: true, write })).toBe(0);
+    expect(JSON.parse(text)).not.toHaveProperty('trays');
   });
 });
