@@ -5,34 +5,23 @@
 // before the challenge, never answering), and one holding as many connections as it can
 // while the console user's tray is connected.
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, lstat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realHost } from '../../../agent/core/host.ts';
 import { posixPeerProof } from '../../../agent/core/ipc-peer/posix.ts';
-import { startIpcServer, type IpcLimits } from '../../../agent/service/ipc-server.ts';
-import type { AgentStatus, IpcPeer } from '../../../shared/index.ts';
+import type { IpcLimits } from '../../../agent/service/ipc-server.ts';
+import type { IpcPeer } from '../../../shared/index.ts';
+import {
+  startServiceSocket,
+  unenrolledStatus,
+  type ServiceSocket,
+} from '../../helpers/ipc-service.ts';
 import { canAttackAsPupil, createPupil, type Pupil } from '../../helpers/unprivileged-user.ts';
 
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
+const status = unenrolledStatus({
   trays: [{ user: 'someone', since: '2026-12-05T08:00:00.000Z' }],
-};
+});
 
 /** Runs the client as `user`; each printed line as it comes, and a way to end it. */
 function asUser(user: Pupil, clientFile: string, args: string[]) {
@@ -89,7 +78,7 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
   let path: string;
   let peers: string;
   let clientFile: string;
-  let close: () => Promise<void>;
+  let served: ServiceSocket;
   const trayHellos: IpcPeer[] = [];
   const limits: Partial<IpcLimits> = {
     maxConnections: 6,
@@ -101,21 +90,9 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
   beforeAll(async () => {
     pupil = await createPupil();
     consoleUser = await createPupil();
-    folder = await mkdtemp(join(tmpdir(), 'hallpass-peers-'));
-    await chmod(folder, 0o755);
-    path = join(folder, 'agent.sock');
-    peers = join(folder, 'agent.peers');
-    clientFile = join(folder, 'client.js');
-    await writeFile(
-      clientFile,
-      await readFile(new URL('./ipc-peers-client.cjs.txt', import.meta.url), 'utf8'),
-      { mode: 0o644 },
-    );
-    close = await startIpcServer(
-      path,
+    served = await startServiceSocket(
       {
         status: () => status,
-        runChecks: () => Promise.resolve(),
         pushes: () => () => undefined,
         idleLocked: () => Promise.resolve(true),
         idlePolicy: () =>
@@ -140,15 +117,23 @@ describe.skipIf(!canAttackAsPupil('ipc peer proofs'))('IPC peer proofs under att
           return { release: () => undefined };
         },
       },
-      limits,
+      { limits, folderMode: 0o755 },
+    );
+    folder = served.folder;
+    path = served.path;
+    peers = join(folder, 'agent.peers');
+    clientFile = join(folder, 'client.js');
+    await writeFile(
+      clientFile,
+      await readFile(new URL('./ipc-peers-client.cjs.txt', import.meta.url), 'utf8'),
+      { mode: 0o644 },
     );
   }, 120_000);
 
   afterAll(async () => {
-    await close();
+    await served.close();
     await pupil.remove();
     await consoleUser.remove();
-    await rm(folder, { recursive: true, force: true });
   });
 
   const run = async (user: Pupil, how: string, lines: object[] = []) => {
