@@ -1,69 +1,23 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { chmod, chown, lchown, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { IpcPushSchema, IpcResponseSchema, validate, type IpcPush } from '../../../shared/index.ts';
+import { ipcRequest, startIpcServer } from '../../../agent/service/ipc-server.ts';
 import {
-  IpcPushSchema,
-  IpcResponseSchema,
-  validate,
-  type AgentStatus,
-  type IpcPush,
-} from '../../../shared/index.ts';
-import {
-  ipcRequest,
-  startIpcServer,
-  type IpcHandlers,
-  type IpcLimits,
-} from '../../../agent/service/ipc-server.ts';
-import { openProven } from '../../helpers/ipc-peer.ts';
+  connectPlain,
+  firstAnswer,
+  lineClient,
+  serviceSocketForTest,
+  startServiceSocket,
+  unenrolledStatus,
+} from '../../helpers/ipc-service.ts';
 import { runningAsRoot } from '../../helpers/unprivileged-user.ts';
 import { usbBlockedData } from '../../helpers/usb-sample.ts';
 
-const status: AgentStatus = {
-  agentVersion: '0.1.0',
-  enrolled: false,
-  deviceId: null,
-  serverUrl: null,
-  policy: { name: 'Hallpass default', version: 0 },
-  lastCheckAt: null,
-  lastReportQueuedAt: null,
-  lastDeliveryAt: null,
-  lastDeliveryError: null,
-  deliveryFailures: 0,
-  nextDeliveryAttemptAt: null,
-  passFailures: null,
-  outbox: { reports: 0, events: 0 },
-  results: [],
-  usb: { mode: 'audit', problem: null, recent: [] },
-};
-
-/** Sends raw bytes and returns the first line of the answer. */
-function raw(path: string, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path, () => socket.write(text));
-    let buffer = '';
-    socket.on('data', (chunk) => {
-      buffer += chunk.toString();
-      if (buffer.includes('\n')) {
-        socket.end();
-        resolve(buffer.slice(0, buffer.indexOf('\n')));
-      }
-    });
-    socket.on('error', reject);
-  });
-}
-
-/** Opens a connection and resolves once it is connected. */
-function open(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path, () => {
-      resolve(socket);
-    });
-    socket.on('error', reject);
-  });
-}
+const status = unenrolledStatus();
 
 const closed = (socket: Socket) =>
   new Promise<void>((resolve) => {
@@ -76,41 +30,18 @@ const closed = (socket: Socket) =>
     }
   });
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) {
-    await cleanup();
-  }
-});
-
-/** A server in its own folder, closed after the test. */
-async function server(
-  handlers: IpcHandlers,
-  limits: Partial<IpcLimits> = {},
-): Promise<{ path: string }> {
-  const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
-  const path = join(folder, 'agent.sock');
-  const close = await startIpcServer(path, handlers, limits);
-  cleanups.push(async () => {
-    await close();
-    await rm(folder, { recursive: true, force: true });
-  });
-  return { path };
-}
-
 describe('service IPC', () => {
   let path: string;
   let close: () => Promise<void>;
   let runs = 0;
   beforeAll(async () => {
-    path = join(await mkdtemp(join(tmpdir(), 'hallpass-ipc-')), 'agent.sock');
-    close = await startIpcServer(path, {
+    ({ path, close } = await startServiceSocket({
       status: () => status,
       runChecks: () => {
         runs++;
         return Promise.resolve([]);
       },
-    });
+    }));
   });
   afterAll(() => close());
 
@@ -146,12 +77,12 @@ describe('service IPC', () => {
       /invalid request.*\/as: unknown key/,
     ],
   ])('refuses %s with an error answer, and keeps answering', async (_name, text, expected) => {
-    expect(await raw(path, text)).toMatch(expected);
+    expect(await firstAnswer(path, 'plain', text)).toMatch(expected);
     expect((await ipcRequest(path, 'status:get')).ok).toBe(true);
   });
 
   it('refuses an over-long request without reading it all', async () => {
-    expect(await raw(path, 'x'.repeat(10_000))).toMatch(/too long/);
+    expect(await firstAnswer(path, 'plain', 'x'.repeat(10_000))).toMatch(/too long/);
   });
 
   it('a client asking a socket where nothing listens gets a clear rejection', async () => {
@@ -170,7 +101,7 @@ describe('service IPC', () => {
     );
     await fc.assert(
       fc.asyncProperty(line, async (text) => {
-        const answer = await raw(path, text.replaceAll('\n', ' ') + '\n');
+        const answer = await firstAnswer(path, 'plain', text.replaceAll('\n', ' ') + '\n');
         expect(validate(IpcResponseSchema, JSON.parse(answer)).ok).toBe(true);
       }),
       { numRuns: 300 },
@@ -181,7 +112,7 @@ describe('service IPC', () => {
 
 describe('service IPC under abuse', () => {
   it('answers a failed check pass (a full disk) with an error, and stays up', async () => {
-    const { path } = await server({
+    const { path } = await serviceSocketForTest({
       status: () => status,
       runChecks: () =>
         Promise.reject(new Error("ENOSPC: no space left on device, open 'outbox/x.json'")),
@@ -199,7 +130,7 @@ describe('service IPC under abuse', () => {
     let answered = 0;
     // A realistic answer size: a status with results and evidence runs to a few KB.
     const big = { ...status, lastDeliveryError: 'x'.repeat(1000) };
-    const { path } = await server({
+    const { path } = await serviceSocketForTest({
       status: () => {
         answered++;
         return big;
@@ -207,7 +138,7 @@ describe('service IPC under abuse', () => {
       runChecks: () => Promise.resolve([]),
     });
     const lines = 5000;
-    const socket = await open(path);
+    const socket = await connectPlain(path);
     socket.pause();
     socket.write(`{"id":1,"channel":"status:get"}\n`.repeat(lines));
     // Wait until the server has stopped answering (the count holds still), then compare.
@@ -241,13 +172,13 @@ describe('service IPC under abuse', () => {
   });
 
   it('keeps a place for the tray: a new connection at the cap drops the longest idle one', async () => {
-    const { path } = await server(
+    const { path } = await serviceSocketForTest(
       { status: () => status, runChecks: () => Promise.resolve([]) },
-      { maxConnections: 8 },
+      { limits: { maxConnections: 8 } },
     );
     const idle: Socket[] = [];
     for (let i = 0; i < 40; i++) {
-      idle.push(await open(path));
+      idle.push(await connectPlain(path));
     }
     expect((await ipcRequest(path, 'status:get', 10_000)).ok).toBe(true);
     // The first 33 were dropped one by one as others came; the last 7 (and the tray's) got in.
@@ -259,11 +190,11 @@ describe('service IPC under abuse', () => {
   });
 
   it('closes a connection that stays idle', async () => {
-    const { path } = await server(
+    const { path } = await serviceSocketForTest(
       { status: () => status, runChecks: () => Promise.resolve([]) },
-      { idleTimeoutMs: 200 },
+      { limits: { idleTimeoutMs: 200 } },
     );
-    const socket = await open(path);
+    const socket = await connectPlain(path);
     await closed(socket);
     expect((await ipcRequest(path, 'status:get')).ok).toBe(true);
   });
@@ -272,11 +203,11 @@ describe('service IPC under abuse', () => {
 describe('service IPC, a client that stalls', () => {
   it('drops a connection that never reads its answers once it has been stalled for the idle time', async () => {
     const big = { ...status, lastDeliveryError: 'x'.repeat(1000) };
-    const { path } = await server(
+    const { path } = await serviceSocketForTest(
       { status: () => big, runChecks: () => Promise.resolve([]) },
-      { idleTimeoutMs: 300 },
+      { limits: { idleTimeoutMs: 300 } },
     );
-    const socket = await open(path);
+    const socket = await connectPlain(path);
     socket.pause();
     socket.write(`{"id":1,"channel":"status:get"}\n`.repeat(5000));
     // A paused socket never sees the end of its stream; it learns of the close when a write
@@ -294,7 +225,7 @@ describe('IPC socket folder', () => {
 
   it('refuses a folder others may write to', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
-    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    onTestFinished(() => rm(folder, { recursive: true, force: true }));
     await chmod(folder, 0o777);
     await expect(startIpcServer(join(folder, 'agent.sock'), handlers)).rejects.toThrow(
       /writable by others/,
@@ -303,7 +234,7 @@ describe('IPC socket folder', () => {
 
   it('refuses a link on the way that another user owns, and follows one root owns', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
-    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    onTestFinished(() => rm(folder, { recursive: true, force: true }));
     await mkdir(join(folder, 'real'), { mode: 0o755 });
     await symlink(join(folder, 'real'), join(folder, 'link'));
     const close = await startIpcServer(join(folder, 'link', 'agent.sock'), handlers);
@@ -319,7 +250,7 @@ describe('IPC socket folder', () => {
   // Giving a folder to another user takes root (CI runs as root).
   it.skipIf(!runningAsRoot)('refuses a socket folder that another user owns', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
-    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    onTestFinished(() => rm(folder, { recursive: true, force: true }));
     await chown(folder, 65534, 65534);
     await expect(startIpcServer(join(folder, 'agent.sock'), handlers)).rejects.toThrow(
       /belongs to uid 65534/,
@@ -349,44 +280,10 @@ const decisionPush = (serial: string): IpcPush => {
   return { push: 'usb:decision', decision };
 };
 
-/** A client collecting every line it reads, parsed; proven first, as the tray is. */
-async function lineClient(path: string) {
-  const socket = await openProven(path);
-  const lines: unknown[] = [];
-  let buffer = '';
-  const waiters: { count: number; resolve: () => void }[] = [];
-  socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let newline = buffer.indexOf('\n');
-    while (newline !== -1) {
-      lines.push(JSON.parse(buffer.slice(0, newline)));
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf('\n');
-    }
-    for (const waiter of waiters.filter((w) => lines.length >= w.count)) {
-      waiter.resolve();
-    }
-  });
-  socket.resume();
-  return {
-    socket,
-    lines,
-    send: (request: unknown) => socket.write(JSON.stringify(request) + '\n'),
-    until: (count: number) =>
-      new Promise<void>((resolve) => {
-        if (lines.length >= count) {
-          resolve();
-        } else {
-          waiters.push({ count, resolve });
-        }
-      }),
-  };
-}
-
 describe('service IPC pushes', () => {
   it('answers events:subscribe with the status, then sends each push as a valid line', async () => {
     const source = pushSource();
-    const { path } = await server({
+    const { path } = await serviceSocketForTest({
       status: () => status,
       runChecks: () => Promise.resolve([]),
       pushes: source.pushes,
@@ -408,7 +305,7 @@ describe('service IPC pushes', () => {
 
   it('sends nothing to a connection that did not subscribe, and one copy to one that subscribed twice', async () => {
     const source = pushSource();
-    const { path } = await server({
+    const { path } = await serviceSocketForTest({
       status: () => status,
       runChecks: () => Promise.resolve([]),
       pushes: source.pushes,
@@ -437,9 +334,9 @@ describe('service IPC pushes', () => {
   it('drops pushes to a subscriber that does not read, never queueing them without bound', async () => {
     const source = pushSource();
     const maxBufferedBytes = 16 * 1024;
-    const { path } = await server(
+    const { path } = await serviceSocketForTest(
       { status: () => status, runChecks: () => Promise.resolve([]), pushes: source.pushes },
-      { maxBufferedBytes },
+      { limits: { maxBufferedBytes } },
     );
     const client = await lineClient(path);
     client.send({ id: 1, channel: 'events:subscribe' });
@@ -474,9 +371,9 @@ describe('service IPC pushes', () => {
 
   it('keeps a subscriber that reads everything past the idle time', async () => {
     const source = pushSource();
-    const { path } = await server(
+    const { path } = await serviceSocketForTest(
       { status: () => status, runChecks: () => Promise.resolve([]), pushes: source.pushes },
-      { idleTimeoutMs: 100 },
+      { limits: { idleTimeoutMs: 100 } },
     );
     const client = await lineClient(path);
     client.send({ id: 1, channel: 'events:subscribe' });
@@ -490,22 +387,25 @@ describe('service IPC pushes', () => {
   });
 
   it('refuses events:subscribe when the service has no pushes, and unsubscribes on close', async () => {
-    const { path } = await server({ status: () => status, runChecks: () => Promise.resolve([]) });
-    expect(JSON.parse(await raw(path, '{"id":3,"channel":"events:subscribe"}\n'))).toEqual({
+    const { path } = await serviceSocketForTest({
+      status: () => status,
+      runChecks: () => Promise.resolve([]),
+    });
+    expect(
+      JSON.parse(await firstAnswer(path, 'plain', '{"id":3,"channel":"events:subscribe"}\n')),
+    ).toEqual({
       id: 3,
       ok: false,
       error: 'this service sends no pushes',
     });
     const source = pushSource();
-    const folder = await mkdtemp(join(tmpdir(), 'hallpass-ipc-'));
-    const close = await startIpcServer(join(folder, 'agent.sock'), {
+    const second = await startServiceSocket({
       status: () => status,
       runChecks: () => Promise.resolve([]),
       pushes: source.pushes,
     });
     expect(source.subscribed()).toBe(true);
-    await close();
+    await second.close();
     expect(source.subscribed()).toBe(false);
-    await rm(folder, { recursive: true, force: true });
   });
 });
