@@ -1,11 +1,13 @@
-// When the console user's no-tray episode began (agent/service/aup-sessions.ts: an AUP due and no
-// tray of theirs connected), kept in the state folder so a service restart (a crash, a reboot
-// loop) continues the tray allowance instead of starting it again. Root-only like every state
-// file: a file that is not the service's own (another owner, writable by others, a link) or does
-// not parse is refused, moved aside and reported, and the allowance starts fresh; garbage never
-// makes the service decline at once.
+// The console user's two AUP clocks (agent/service/aup-sessions.ts), kept in the state folder so a
+// service restart (a crash, a reboot loop) continues them instead of starting them again: the
+// no-tray episode (an AUP due and no tray of theirs connected: the tray allowance) and the
+// unanswered window (a tray of theirs was asked to show it and no answer came yet: the answer
+// deadline). Root-only like every state file: a file that is not the service's own (another
+// owner, writable by others, a link) or does not parse is refused, moved aside and reported,
+// and both start fresh; garbage never makes the service decline at once. A file from before the
+// answer deadline (the no-tray episode alone, at the top level) still loads.
 import { join } from 'node:path';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { describeProblems, IsoDateTimeSchema, Text, validate } from '../../shared/index.ts';
 import { moveIfPresent, removeIfPresent, writeFileDurably } from '../core/outbox/durable-fs.ts';
 import { readTrustedFile, serviceUid } from '../core/trusted-path.ts';
@@ -13,42 +15,65 @@ import { readTrustedFile, serviceUid } from '../core/trusted-path.ts';
 const FILE = 'aup-no-tray.json';
 const MAX_BYTES = 4096;
 
-const EpisodeFileSchema = Type.Object(
+const EpisodeSchema = Type.Object(
   {
     /** The console user's name as the episode keys it (lower case). */
     user: Text(256),
-    /** When the service first saw an AUP due for them and no tray. */
+    /** When the clock started: no tray seen, or a tray asked to show the window. */
     since: IsoDateTimeSchema,
-    /** When the decline action last ran in this episode; null before the allowance ran out. */
+    /** When the decline action last ran in this episode; null before the clock ran out. */
     appliedAt: Type.Union([IsoDateTimeSchema, Type.Null()]),
   },
   { additionalProperties: false },
 );
 
-/** A no-tray episode: times in milliseconds since the epoch. */
-export interface NoTrayEpisode {
+const EpisodesFileSchema = Type.Union([
+  Type.Object(
+    {
+      noTray: Type.Union([EpisodeSchema, Type.Null()]),
+      unanswered: Type.Union([EpisodeSchema, Type.Null()]),
+    },
+    { additionalProperties: false },
+  ),
+  // Written by an agent from before the answer deadline: the no-tray episode alone.
+  EpisodeSchema,
+]);
+
+/** One episode: times in milliseconds since the epoch. */
+export interface AupEpisode {
   user: string;
   since: number;
   appliedAt: number | null;
 }
+/** A no-tray episode (an AUP due and no tray of the console user's connected). */
+export type NoTrayEpisode = AupEpisode;
+
+/** Both clocks; null where none runs. */
+export interface AupEpisodes {
+  noTray: AupEpisode | null;
+  /** A tray was asked to show the window at `since` (or the user last signed then). */
+  unanswered: AupEpisode | null;
+}
+
+const NONE: AupEpisodes = { noTray: null, unanswered: null };
 
 /** The episode on disk in the state folder, one at a time (the console has one user). */
 export class AupNoTrayEpisodeFile {
   readonly #dir: string;
-  readonly #loaded: NoTrayEpisode | null;
+  readonly #loaded: AupEpisodes;
   readonly #problems: string[];
   #writes: Promise<unknown> = Promise.resolve();
 
-  private constructor(dir: string, loaded: NoTrayEpisode | null, problems: string[]) {
+  private constructor(dir: string, loaded: AupEpisodes, problems: string[]) {
     this.#dir = dir;
     this.#loaded = loaded;
     this.#problems = problems;
   }
 
   /**
-   * Loads the episode the service was in before it stopped. A file that cannot be trusted or
+   * Loads the episodes the service was in before it stopped. A file that cannot be trusted or
    * parsed, or whose times are not real times, is moved aside and named in problems(); none is
-   * loaded then, so the allowance starts fresh.
+   * loaded then, so the tray allowance and the answer deadline start fresh.
    */
   static async open(
     stateDir: string,
@@ -58,7 +83,7 @@ export class AupNoTrayEpisodeFile {
     const uid = options.uid === undefined ? serviceUid() : options.uid;
     const read = await readTrustedFile(path, { uid, maxBytes: MAX_BYTES });
     if (read.kind === 'missing') {
-      return new AupNoTrayEpisodeFile(stateDir, null, []);
+      return new AupNoTrayEpisodeFile(stateDir, NONE, []);
     }
     let refused: string;
     if (read.kind === 'ok') {
@@ -72,19 +97,22 @@ export class AupNoTrayEpisodeFile {
     }
     const now = (options.now ?? (() => new Date()))();
     const aside = `${path}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
-    let problem = `AUP no-tray episode ${path} refused (${refused}); the tray allowance starts fresh`;
+    let problem = `AUP no-tray episode ${path} refused (${refused}); the tray allowance and the answer deadline start fresh`;
     try {
       await moveIfPresent(path, aside);
       problem += `; moved aside to ${aside}`;
     } catch (error) {
       problem += `; could not move it aside (${error instanceof Error ? error.message : String(error)})`;
     }
-    return new AupNoTrayEpisodeFile(stateDir, null, [problem]);
+    return new AupNoTrayEpisodeFile(stateDir, NONE, [problem]);
   }
 
-  /** The episode found at open; null when there was none or it was refused. */
-  loaded(): NoTrayEpisode | null {
-    return this.#loaded;
+  /** The episodes found at open; null where there was none or the file was refused. */
+  loaded(): AupEpisodes {
+    return {
+      noTray: this.#loaded.noTray === null ? null : { ...this.#loaded.noTray },
+      unanswered: this.#loaded.unanswered === null ? null : { ...this.#loaded.unanswered },
+    };
   }
 
   /** What was wrong with the file at open, for the log. */
@@ -92,45 +120,68 @@ export class AupNoTrayEpisodeFile {
     return this.#problems;
   }
 
-  /** Keeps the episode (null: none), durably; writes go one after another. */
-  save(episode: NoTrayEpisode | null): Promise<void> {
+  /** Keeps the episodes (both null: the file goes), durably; writes go one after another. */
+  save(episodes: AupEpisodes): Promise<void> {
+    const text =
+      episodes.noTray === null && episodes.unanswered === null
+        ? null
+        : JSON.stringify({
+            noTray: episodeText(episodes.noTray),
+            unanswered: episodeText(episodes.unanswered),
+          });
     const write = this.#writes.then(async () => {
-      if (episode === null) {
+      if (text === null) {
         await removeIfPresent(join(this.#dir, FILE));
         return;
       }
-      await writeFileDurably(
-        this.#dir,
-        FILE,
-        `.tmp-${FILE}`,
-        JSON.stringify({
-          user: episode.user,
-          since: new Date(episode.since).toISOString(),
-          appliedAt: episode.appliedAt === null ? null : new Date(episode.appliedAt).toISOString(),
-        }),
-      );
+      await writeFileDurably(this.#dir, FILE, `.tmp-${FILE}`, text);
     });
     this.#writes = write.catch(() => undefined);
     return write;
   }
 }
 
-/** The episode in a file's text, or why it is refused. */
-function parseEpisode(text: string): NoTrayEpisode | string {
+function episodeText(episode: AupEpisode | null): Static<typeof EpisodeSchema> | null {
+  return episode === null
+    ? null
+    : {
+        user: episode.user,
+        since: new Date(episode.since).toISOString(),
+        appliedAt: episode.appliedAt === null ? null : new Date(episode.appliedAt).toISOString(),
+      };
+}
+
+/** The episodes in a file's text, or why it is refused. */
+function parseEpisode(text: string): AupEpisodes | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     return 'not JSON';
   }
-  const checked = validate(EpisodeFileSchema, parsed);
+  const checked = validate(EpisodesFileSchema, parsed);
   if (!checked.ok) {
     return describeProblems(checked.problems);
   }
-  const since = Date.parse(checked.value.since);
-  const appliedAt = checked.value.appliedAt === null ? null : Date.parse(checked.value.appliedAt);
-  if (!Number.isFinite(since) || (appliedAt !== null && !Number.isFinite(appliedAt))) {
+  const file =
+    'user' in checked.value ? { noTray: checked.value, unanswered: null } : checked.value;
+  const noTray = episodeOf(file.noTray);
+  const unanswered = episodeOf(file.unanswered);
+  if (noTray === undefined || unanswered === undefined) {
     return 'a time that is not a real time';
   }
-  return { user: checked.value.user, since, appliedAt };
+  return { noTray, unanswered };
+}
+
+/** An episode in milliseconds; undefined when a time is not a real time. */
+function episodeOf(episode: Static<typeof EpisodeSchema> | null): AupEpisode | null | undefined {
+  if (episode === null) {
+    return null;
+  }
+  const since = Date.parse(episode.since);
+  const appliedAt = episode.appliedAt === null ? null : Date.parse(episode.appliedAt);
+  if (!Number.isFinite(since) || (appliedAt !== null && !Number.isFinite(appliedAt))) {
+    return undefined;
+  }
+  return { user: episode.user, since, appliedAt };
 }

@@ -6,6 +6,7 @@
 // cut and reach the server once however long the device is offline.
 import { randomUUID } from 'node:crypto';
 import {
+  DEFAULT_AUP_ANSWER_WITHIN_MINUTES,
   DEFAULT_TRAY_MISSING_AFTER_MINUTES,
   SCHEMA_VERSION,
   type AgentEvent,
@@ -20,7 +21,7 @@ import { aupDocumentsDue, type AupDue } from '../core/aup/index.ts';
 import type { SessionActions } from '../core/aup/decline/index.ts';
 import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/console-user.ts';
 import type { AupSignaturesFetch } from '../core/server-client.ts';
-import type { NoTrayEpisode } from './aup-no-tray-episode.ts';
+import type { AupEpisode, AupEpisodes } from './aup-no-tray-episode.ts';
 import type { AupRecord } from './aup-record.ts';
 import type { AupPeer as IpcPeer } from './ipc-server.ts';
 
@@ -79,17 +80,19 @@ export interface AupSessionsOptions {
    * due for the console user that no tray shows within the policy's tray allowance
    * (`tray.missingAfterMinutes`) gets the role's decline action from the service itself, as if
    * the user had declined: killing the tray must not skip the AUP. Absent: the service waits
-   * for the tray however long it takes.
+   * for the tray however long it takes. Given, a tray of the user's asked to show the window
+   * starts the answer deadline (`aup.answerWithinMinutes`): no signature or decline by then is
+   * a decline too, so a program that says `tray:hello` and shows nothing cannot hold it off.
    */
   trayConnected?: (user: string) => boolean;
   /**
-   * Where the no-tray episode is kept across a restart (agent/service/aup-no-tray-episode.ts):
-   * the episode found at start continues, so a restart does not give the allowance again.
-   * Absent: the episode lives only in this process.
+   * Where the no-tray episode and the answer deadline are kept across a restart
+   * (agent/service/aup-no-tray-episode.ts): those found at start continue, so a restart does not
+   * give the allowance or the deadline again. Absent: they live only in this process.
    */
   noTrayEpisode?: {
-    loaded(): NoTrayEpisode | null;
-    save(episode: NoTrayEpisode | null): Promise<void>;
+    loaded(): AupEpisodes;
+    save(episodes: AupEpisodes): Promise<void>;
   };
   /** How often the console is looked at for a new session. */
   pollMs?: number;
@@ -112,11 +115,19 @@ export class AupSessions {
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
   /** The console user with an AUP due and no tray, since when, and when the action last ran. */
-  #noTray: NoTrayEpisode | null = null;
-  /** The episode as last saved (a change is written, not every look). */
-  #savedNoTray: string = 'null';
-  /** The episode came from the file and is not yet checked against the clock. */
+  #noTray: AupEpisode | null = null;
+  /**
+   * The console user whose tray was asked to show the window, since when (or since their last
+   * signature), and when the no-answer action ran or they declined (then nothing more this
+   * session).
+   */
+  #unanswered: AupEpisode | null = null;
+  /** The episodes as last saved (a change is written, not every look). */
+  #savedEpisodes: string = JSON.stringify({ noTray: null, unanswered: null });
+  /** The no-tray episode came from the file and is not yet checked against the clock. */
   #resumed = false;
+  /** The answer deadline came from the file and is not yet checked against the clock. */
+  #resumedUnanswered = false;
   #lastUser: string | null = null;
   #unsubscribe: (() => void) | null = null;
   readonly #lookups = new Map<string, Promise<void>>();
@@ -124,11 +135,13 @@ export class AupSessions {
 
   constructor(options: AupSessionsOptions) {
     this.#o = options;
-    const loaded = options.noTrayEpisode?.loaded() ?? null;
-    if (loaded !== null) {
-      this.#noTray = { ...loaded };
-      this.#savedNoTray = JSON.stringify(loaded);
-      this.#resumed = true;
+    const loaded = options.noTrayEpisode?.loaded();
+    if (loaded !== undefined) {
+      this.#noTray = loaded.noTray === null ? null : { ...loaded.noTray };
+      this.#unanswered = loaded.unanswered === null ? null : { ...loaded.unanswered };
+      this.#savedEpisodes = JSON.stringify(this.#episodes());
+      this.#resumed = this.#noTray !== null;
+      this.#resumedUnanswered = this.#unanswered !== null;
     }
   }
 
@@ -232,6 +245,12 @@ export class AupSessions {
     });
     this.#o.log.info({ documentId: document.id, version: document.version }, 'AUP signed');
     const after = this.#due(user);
+    // An answer: whatever is left gets the whole deadline from now (nothing left: none runs).
+    this.#unanswered =
+      after.due.length === 0
+        ? null
+        : { user: user.name.toLowerCase(), since: now.getTime(), appliedAt: null };
+    await this.#saveEpisode();
     // Signed everything due: a network held for their decline opens at once.
     await this.#releaseHoldUnlessDue(user, after);
     return this.#pendingOf(user, after);
@@ -248,6 +267,13 @@ export class AupSessions {
     const action = this.#actionOf(due.role);
     const actionError = await this.#runAction(action, user.name);
     const now = this.#o.now();
+    // An answer: no no-answer decline on top of it this session. Signed out, the next session
+    // (asked again at login) gets the deadline afresh.
+    this.#unanswered =
+      action === 'sign-out' && actionError === null
+        ? null
+        : { user: user.name.toLowerCase(), since: now.getTime(), appliedAt: now.getTime() };
+    await this.#saveEpisode();
     const repeat = `${user.name.toLowerCase()}\n${item.document.id}`;
     const last = this.#lastDecline.get(repeat);
     // A window that is closed again and again (record-only) is one decline a minute, not a
@@ -281,49 +307,155 @@ export class AupSessions {
    * for a decline). One event per episode, not one a minute.
    */
   async #enforceWithoutTray(user: ConsoleUser | null): Promise<void> {
-    await this.#applyWithoutTray(user);
+    const acted = await this.#applyWithoutTray(user);
+    // One decline action a look: a no-tray action just run leaves the deadline to the next.
+    if (!acted) {
+      await this.#applyAnswerDeadline(user);
+    }
     await this.#saveEpisode();
   }
 
-  /** Keeps the episode on disk when it changed; a failed write is logged, never thrown. */
+  #episodes(): AupEpisodes {
+    return {
+      noTray: this.#noTray === null ? null : { ...this.#noTray },
+      unanswered: this.#unanswered === null ? null : { ...this.#unanswered },
+    };
+  }
+
+  /** Keeps the episodes on disk when they changed; a failed write is logged, never thrown. */
   async #saveEpisode(): Promise<void> {
     const store = this.#o.noTrayEpisode;
-    const now = JSON.stringify(this.#noTray);
-    if (store === undefined || now === this.#savedNoTray) {
+    const episodes = this.#episodes();
+    const now = JSON.stringify(episodes);
+    if (store === undefined || now === this.#savedEpisodes) {
       return;
     }
     try {
-      await store.save(this.#noTray === null ? null : { ...this.#noTray });
-      this.#savedNoTray = now;
+      await store.save(episodes);
+      this.#savedEpisodes = now;
     } catch (error) {
       this.#o.log.warn(
         { error: String(error) },
-        'AUP no-tray episode not saved; a restart would start the tray allowance again',
+        'AUP no-tray episode not saved; a restart would start the tray allowance and the answer deadline again',
       );
     }
   }
 
-  async #applyWithoutTray(user: ConsoleUser | null): Promise<void> {
+  /**
+   * A tray of the console user's asked to show a due AUP (it asks `aup:pending` when it
+   * connects, and hears `aup:required`) and no signature or decline within the policy's
+   * `aup.answerWithinMinutes`: the role's decline action, recorded as `aup.declined` with reason
+   * `no-answer`, once, as a decline from the window is (a real window covers the desktop until
+   * answered, so a real user who leaves it that long is not using the machine). The deadline
+   * runs from the first look that finds their tray with something due and is not restarted by
+   * a tray that goes and comes back (that would let a fake tray hold it off by reconnecting);
+   * a signature restarts it for what is left, and another user, nobody at the console, or
+   * nothing due ends it. After the action the user is asked again at their next login: a
+   * sign-out gives the next session the deadline afresh; after a lock, a hold or a record the
+   * rest of this session gets nothing more, as after a decline in the window.
+   */
+  async #applyAnswerDeadline(user: ConsoleUser | null): Promise<void> {
     const trayConnected = this.#o.trayConnected;
     if (trayConnected === undefined) {
       return;
+    }
+    const resumed = this.#resumedUnanswered;
+    this.#resumedUnanswered = false;
+    if (user === null) {
+      this.#unanswered = null;
+      return;
+    }
+    const due = this.#due(user);
+    if (due.due.length === 0 || due.role === null) {
+      this.#unanswered = null;
+      return;
+    }
+    const key = user.name.toLowerCase();
+    const now = this.#o.now().getTime();
+    if (this.#unanswered?.user !== key) {
+      // Asked: their tray is connected, so it heard `aup:required` or asked `aup:pending`.
+      this.#unanswered = trayConnected(user.name)
+        ? { user: key, since: now, appliedAt: null }
+        : null;
+      return;
+    }
+    const episode = this.#unanswered;
+    if (episode.appliedAt !== null) {
+      // Answered by a decline, or the no-answer action ran: nothing more this session.
+      if (episode.appliedAt > now) {
+        episode.appliedAt = now;
+      }
+      return;
+    }
+    const minutes =
+      this.#o.policy.current().aup.answerWithinMinutes ?? DEFAULT_AUP_ANSWER_WITHIN_MINUTES;
+    if (resumed) {
+      // Carried over a restart, like the no-tray episode: a start in the future starts afresh,
+      // and a deadline that passed while the service was down leaves a minute's grace.
+      if (episode.since > now) {
+        this.#o.log.warn(
+          { since: new Date(episode.since).toISOString() },
+          'AUP answer deadline from before the restart starts in the future; it starts fresh',
+        );
+        this.#unanswered = trayConnected(user.name)
+          ? { user: key, since: now, appliedAt: null }
+          : null;
+        return;
+      }
+      episode.since = Math.max(episode.since, now - minutes * 60_000 + RESUMED_GRACE_MS);
+      this.#o.log.info(
+        { since: new Date(episode.since).toISOString(), minutes },
+        'AUP answer deadline continues after the restart',
+      );
+    }
+    // A clock set back makes the gap negative: nothing until it has really been that long.
+    if (now - episode.since < minutes * 60_000) {
+      return;
+    }
+    const action = this.#actionOf(due.role);
+    episode.appliedAt = now;
+    const actionError = await this.#runAction(action, user.name);
+    for (const item of due.due) {
+      await this.#o.recordEvent({
+        schemaVersion: SCHEMA_VERSION,
+        id: randomUUID(),
+        occurredAt: new Date(now).toISOString(),
+        type: 'aup.declined',
+        data: { ...this.#eventBase(user, due, item), action, actionError, reason: 'no-answer' },
+      });
+    }
+    this.#o.log.warn(
+      { action, actionError, minutes },
+      'AUP window unanswered within the deadline: the decline action applied',
+    );
+    if (action === 'sign-out' && actionError === null) {
+      // Signed out: asked again at their next login, with the deadline afresh.
+      this.#unanswered = null;
+    }
+  }
+
+  /** Returns whether the decline action ran in this look. */
+  async #applyWithoutTray(user: ConsoleUser | null): Promise<boolean> {
+    const trayConnected = this.#o.trayConnected;
+    if (trayConnected === undefined) {
+      return false;
     }
     const resumed = this.#resumed;
     this.#resumed = false;
     if (user === null) {
       this.#noTray = null;
-      return;
+      return false;
     }
     const due = this.#due(user);
     if (due.due.length === 0 || due.role === null || trayConnected(user.name)) {
       this.#noTray = null;
-      return;
+      return false;
     }
     const key = user.name.toLowerCase();
     const now = this.#o.now().getTime();
     if (this.#noTray?.user !== key) {
       this.#noTray = { user: key, since: now, appliedAt: null };
-      return;
+      return false;
     }
     const episode = this.#noTray;
     const minutes =
@@ -337,7 +469,7 @@ export class AupSessions {
           'AUP no-tray episode from before the restart starts in the future; the allowance starts fresh',
         );
         this.#noTray = { user: key, since: now, appliedAt: null };
-        return;
+        return false;
       }
       const latest = now - minutes * 60_000 + RESUMED_GRACE_MS;
       if (episode.appliedAt === null && episode.since < latest) {
@@ -350,7 +482,7 @@ export class AupSessions {
     }
     // A clock set back makes the gap negative: nothing until it has really been that long.
     if (now - episode.since < minutes * 60_000) {
-      return;
+      return false;
     }
     const action = this.#actionOf(due.role);
     const first = episode.appliedAt === null;
@@ -362,7 +494,7 @@ export class AupSessions {
         (action === 'hold-network' && held) ||
         (sinceLast >= 0 && sinceLast < DECLINE_REPEAT_MS)
       ) {
-        return;
+        return false;
       }
     }
     episode.appliedAt = now;
@@ -386,6 +518,7 @@ export class AupSessions {
       // Signed out: their next session gets the allowance afresh, for a tray that starts late.
       this.#noTray = null;
     }
+    return true;
   }
 
   async #releaseHoldUnlessDue(user: ConsoleUser, due: AupDue): Promise<void> {

@@ -1,7 +1,7 @@
 // AUP signatures and declines as the server keeps them (table aup_records, filled at ingest from
 // aup.accepted / aup.declined events): the key user names are compared by, one user's whole
 // history in one query (subject access), and what a device needs to know about a user.
-import type { AupSignaturesResponse } from '../../shared/index.ts';
+import type { AupDeclineReason, AupSignaturesResponse } from '../../shared/index.ts';
 import type { Queryable } from '../db/db.ts';
 import { isoRequired } from './read-values.ts';
 
@@ -69,6 +69,8 @@ export interface AupHistoryEntry {
   parentCarer: string | null;
   declineAction: string | null;
   actionError: string | null;
+  /** As the AUP register gives it: `not-given` for a decline an older agent sent no reason for. */
+  declineReason: AupDeclineReason | null;
   occurredAt: string;
   receivedAt: string;
   deviceId: string;
@@ -91,6 +93,7 @@ interface HistoryRow {
   parent_carer: string | null;
   decline_action: string | null;
   action_error: string | null;
+  decline_reason: 'declined' | 'no-tray' | 'no-answer' | null;
   occurred_at: Date;
   received_at: Date;
   device_id: string;
@@ -106,7 +109,7 @@ export async function aupHistory(db: Queryable, user: string): Promise<AupHistor
   const rows = await db.query<HistoryRow>(
     `select r.event_id, r.outcome, r.user_name, r.role, r.document_id, r.kind, r.version,
             r.text_sha256, r.acknowledged, r.full_name, r.tutor_group, r.parent_carer,
-            r.decline_action, r.action_error, r.occurred_at, r.received_at, r.device_id,
+            r.decline_action, r.action_error, r.decline_reason, r.occurred_at, r.received_at, r.device_id,
             d.hostname, s.name as school
        from aup_records r
        join devices d on d.id = r.device_id
@@ -130,6 +133,7 @@ export async function aupHistory(db: Queryable, user: string): Promise<AupHistor
     parentCarer: row.parent_carer,
     declineAction: row.decline_action,
     actionError: row.action_error,
+    declineReason: row.outcome === 'declined' ? (row.decline_reason ?? 'not-given') : null,
     occurredAt: isoRequired(row.occurred_at),
     receivedAt: isoRequired(row.received_at),
     deviceId: row.device_id,

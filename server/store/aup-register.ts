@@ -163,7 +163,7 @@ interface UserRecordRow {
   version: string;
   occurred_at: Date;
   decline_action: string | null;
-  decline_reason: 'declined' | 'no-tray' | null;
+  decline_reason: 'declined' | 'no-tray' | 'no-answer' | null;
   action_error: string | null;
 }
 

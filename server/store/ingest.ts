@@ -96,8 +96,8 @@ const EVENT_CTES = (guard: string, personKeys: string) => `event_claims as (
          end,
          t.data->>'fullName', t.data->>'tutorGroup', t.data->>'parentCarer', t.data->>'action',
          t.data->>'actionError',
-         -- The event schema allows only these two; anything else (none: an older agent) is null.
-         case when t.type = 'aup.declined' and t.data->>'reason' in ('declined', 'no-tray')
+         -- The event schema allows only these three; anything else (none: an older agent) is null.
+         case when t.type = 'aup.declined' and t.data->>'reason' in ('declined', 'no-tray', 'no-answer')
               then t.data->>'reason' end,
          t.occurred_at, $2
     from unnest($14::uuid[], $15::text[], $16::timestamptz[], $17::jsonb[], $18::text[])

@@ -248,6 +248,7 @@ export async function personExport(
         parentCarer: entry.parentCarer,
         declineAction: entry.declineAction,
         actionError: entry.actionError,
+        declineReason: entry.declineReason,
         occurredAt: entry.occurredAt,
         receivedAt: entry.receivedAt,
         deviceId: entry.deviceId,

@@ -62,11 +62,14 @@ export type AupSeenBy = Static<typeof AupSeenBySchema>;
 /**
  * Why a decline happened: `declined`, the user declined or closed the window; `no-tray`, no
  * Hallpass tray of theirs showed the window within the policy's tray allowance, so the service
- * applied the decline action itself; `not-given`, an agent from before `reason` sent none.
+ * applied the decline action itself; `no-answer`, a tray was asked to show the window and no
+ * answer came within the policy's answer deadline, so the service applied it; `not-given`, an
+ * agent from before `reason` sent none.
  */
 export const AupDeclineReasonSchema = Type.Union([
   Type.Literal('declined'),
   Type.Literal('no-tray'),
+  Type.Literal('no-answer'),
   Type.Literal('not-given'),
 ]);
 export type AupDeclineReason = Static<typeof AupDeclineReasonSchema>;

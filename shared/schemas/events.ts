@@ -79,9 +79,13 @@ const aupDeclinedData = Type.Object(
     /**
      * Why: `declined`, the user declined or closed the window; `no-tray`, the AUP was due and no
      * tray showed it within the policy's tray allowance, so the service applied the decline
-     * action itself (a killed tray is a decline). Absent (older agents): `declined`.
+     * action itself (a killed tray is a decline); `no-answer`, a tray was asked to show it and
+     * no answer came within the policy's `aup.answerWithinMinutes` (a tray that shows nothing is
+     * a decline). Absent (older agents): `declined`.
      */
-    reason: Type.Optional(Type.Union([Type.Literal('declined'), Type.Literal('no-tray')])),
+    reason: Type.Optional(
+      Type.Union([Type.Literal('declined'), Type.Literal('no-tray'), Type.Literal('no-answer')]),
+    ),
   },
   { additionalProperties: false },
 );

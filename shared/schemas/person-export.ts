@@ -3,6 +3,7 @@
 // shape is stable: `format` and `formatVersion` name it, and a change that breaks a reader gets a
 // new `formatVersion`. Every text field is what a device sent or a user typed: show it as text.
 import { Type, type Static } from 'typebox';
+import { AupDeclineReasonSchema } from './aup-register.ts';
 import { IsoDateTimeSchema, Text, UuidSchema } from './common.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -66,6 +67,11 @@ export const PersonAupRecordSchema = Type.Object(
     /** What the device did about a decline, and why it failed if it did (declined only). */
     declineAction: Type.Union([Text(50), Type.Null()]),
     actionError: Type.Union([Text(1000), Type.Null()]),
+    /**
+     * Why the decline happened, as the AUP register's `declineReason` gives it: `declined`,
+     * `no-tray`, `no-answer`, `not-given` (an older agent sent none); null for a signature.
+     */
+    declineReason: Type.Union([AupDeclineReasonSchema, Type.Null()]),
     occurredAt: IsoDateTimeSchema,
     receivedAt: IsoDateTimeSchema,
     ...DeviceRefSchema,

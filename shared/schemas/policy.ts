@@ -234,6 +234,12 @@ export const AupRoleRuleSchema = Type.Object(
 );
 export type AupRoleRule = Static<typeof AupRoleRuleSchema>;
 
+/** Minutes to answer the AUP window when the policy does not say (`aup.answerWithinMinutes`). */
+export const DEFAULT_AUP_ANSWER_WITHIN_MINUTES = 20;
+/** Fewer would decline for a user still reading; more would let a fake tray hold it off a day. */
+export const MIN_AUP_ANSWER_WITHIN_MINUTES = 2;
+export const MAX_AUP_ANSWER_WITHIN_MINUTES = 240;
+
 /** When and how users sign. */
 export const AupPolicySchema = Type.Object(
   {
@@ -292,6 +298,17 @@ export const AupPolicySchema = Type.Object(
         },
         { ...strict, description: 'Per role; a role not named here gets onDecline.' },
       ),
+    ),
+    answerWithinMinutes: Type.Optional(
+      Type.Integer({
+        minimum: MIN_AUP_ANSWER_WITHIN_MINUTES,
+        maximum: MAX_AUP_ANSWER_WITHIN_MINUTES,
+        description:
+          'Minutes the user has to answer (sign or decline) once a tray of theirs is asked to ' +
+          "show the window; unanswered by then counts as declined (the role's action runs, " +
+          'aup.declined with reason no-answer), so a program that poses as the tray and shows ' +
+          'nothing cannot hold the decline off. Whole minutes, 2 to 240. Absent: 20.',
+      }),
     ),
   },
   strict,

@@ -78,7 +78,7 @@ export function aupDeclined(
     user: string;
     at?: Date;
     action?: 'sign-out' | 'lock' | 'record-only';
-    reason?: 'declined' | 'no-tray';
+    reason?: 'declined' | 'no-tray' | 'no-answer';
     actionError?: string | null;
   },
 ): AgentEvent {

@@ -127,6 +127,40 @@ describe('AUP policy semantics', () => {
     expect(() => parsePolicyText(JSON.stringify(bad), 'p.json')).toThrow(/userPattern/);
   });
 
+  it('accepts an answer deadline from 2 to 240 whole minutes, and a policy without one', () => {
+    for (const minutes of [2, 20, 240]) {
+      expect(validatePolicy(withAup((aup) => ({ ...aup, answerWithinMinutes: minutes }))).ok).toBe(
+        true,
+      );
+    }
+    expect(example.aup.answerWithinMinutes).toBe(20);
+    const { answerWithinMinutes: _, ...without } = example.aup;
+    expect(validatePolicy({ ...example, aup: without }).ok).toBe(true);
+  });
+
+  it.each([
+    ['0 (declining the moment the window opens)', 0, /must be >= 2/],
+    ['1 minute (too short to read the document)', 1, /must be >= 2/],
+    ['negative', -20, /must be >= 2/],
+    ['241 minutes (a fake tray holding it off half a school day)', 241, /must be <= 240/],
+    ['a year of minutes', 525_600, /must be <= 240/],
+    ['a number past any integer', 1e308, /must be <= 240/],
+    ['a fraction', 2.5, /must be integer/],
+    ['a string', '20', /must be integer/],
+    ['null', null, /must be integer/],
+    ['an object', { minutes: 20 }, /must be integer/],
+  ])('refuses an answer deadline of %s, naming the key', (_name, value, says) => {
+    const bad = withAup((aup) => ({ ...aup, answerWithinMinutes: value as number }));
+    const checked = validatePolicy(bad);
+    expect(checked.ok).toBe(false);
+    const problem = checked.ok
+      ? undefined
+      : checked.problems.find((p) => p.path === '/aup/answerWithinMinutes');
+    expect(problem?.message).toMatch(says);
+    // The agent refuses the policy file with the key in its words.
+    expect(() => parsePolicyText(JSON.stringify(bad), 'p.json')).toThrow(/answerWithinMinutes/);
+  });
+
   it('accepts hold-network, warning that Windows and macOS were checked on recordings only', () => {
     const aup = { ...example.aup, onDecline: 'hold-network' as const };
     expect(aupPolicyProblems(aup)).toEqual([]);

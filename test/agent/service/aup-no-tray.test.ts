@@ -1,6 +1,8 @@
 // A due AUP that no tray shows (the pupil killed it) gets the role's decline action from the
-// service after the tray allowance — on a fake clock, with the session actions observed at the
-// command they run (the real logind actions over a runner that records each command).
+// service after the tray allowance, and so does one a tray was asked to show and nobody answered
+// within the answer deadline (a program posing as the tray that shows nothing) — on a fake
+// clock, with the session actions observed at the command they run (the real logind actions
+// over a runner that records each command) and trays recorded by the real tray registry.
 import { chmod, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,13 @@ import type { Runner } from '../../../agent/core/runner.ts';
 import { AupNoTrayEpisodeFile } from '../../../agent/service/aup-no-tray-episode.ts';
 import { AupRecord } from '../../../agent/service/aup-record.ts';
 import { type AupNetworkHold, AupSessions } from '../../../agent/service/aup-sessions.ts';
-import { AgentEventSchema, type AgentEvent, type Policy } from '../../../shared/index.ts';
+import { TrayRegistry } from '../../../agent/service/tray-registry.ts';
+import {
+  AgentEventSchema,
+  type AgentEvent,
+  type IpcPeer,
+  type Policy,
+} from '../../../shared/index.ts';
 import { Value } from 'typebox/value';
 
 const example = parsePolicyText(
@@ -69,6 +77,13 @@ async function setup(
   const start = new Date(2026, 9, 5, 9).getTime();
   let now = start;
   await options.prepare?.(dir, start);
+  // Trays as the IPC server records them on `tray:hello` (a proven console-user connection).
+  const trays = new TrayRegistry({
+    consoleUser: { current: () => Promise.resolve(state.user) },
+    policy: { current: () => options.policy ?? example },
+    recordEvent: () => Promise.resolve(),
+    now: () => new Date(now),
+  });
   /** The service's AUP duty as it starts: from the state folder, like run-service.ts. */
   const open = async () => {
     const episodes = await AupNoTrayEpisodeFile.open(dir, { now: () => new Date(now) });
@@ -92,7 +107,9 @@ async function setup(
         info: (_, message) => logs.push(message),
       },
       now: () => new Date(now),
-      ...(options.withoutTrayCheck === true ? {} : { trayConnected: () => state.tray }),
+      ...(options.withoutTrayCheck === true
+        ? {}
+        : { trayConnected: (user: string) => state.tray || trays.connectedFor(user) }),
       ...(options.networkHold === undefined ? {} : { networkHold: options.networkHold }),
     });
   };
@@ -105,6 +122,15 @@ async function setup(
     state,
     dir,
     logs,
+    /**
+     * What the IPC server does when the console user's connection says `tray:hello` (a real
+     * tray, or a program that only says hello); `release` is that connection closing.
+     */
+    hello(): { release(): void } {
+      const user = state.user?.name ?? 'nobody';
+      const peer: IpcPeer = { id: '1001', user, privileged: false, console: true };
+      return trays.connected(peer);
+    },
     /** Stops the duty and starts a new one on the same state folder (a crash, a reboot). */
     async restart() {
       sessions.stop();
@@ -146,6 +172,10 @@ async function signAll(sessions: AupSessions): Promise<void> {
 const holdNetwork = { ...example, aup: { ...example.aup, onDecline: 'hold-network' as const } };
 const recordOnly = { ...example, aup: { ...example.aup, onDecline: 'record-only' as const } };
 const threeMinutes = { ...example, tray: { missingAfterMinutes: 3 } };
+const answerWithin = (minutes: number): Policy => ({
+  ...example,
+  aup: { ...example.aup, answerWithinMinutes: minutes },
+});
 const nobodyAsked = {
   ...example,
   aup: { ...example.aup, rules: [], defaultRole: 'none' as const },
@@ -194,9 +224,9 @@ const cases: Case[] = [
     recorded: ['sign-out'],
   },
   {
-    name: 'a tray connected (showing it) holds it off however long',
+    name: 'a tray connected (showing it) holds the no-tray decline off',
     tray: true,
-    looks: [10, 60, 600],
+    looks: [10, 15, 19.9],
     acted: [],
     recorded: [],
   },
@@ -257,7 +287,8 @@ describe('an AUP due with no tray to show it', () => {
   });
 
   it('stops locking once the tray is back, and once the user has signed', async () => {
-    const t = await setup({ user: staff });
+    // The longest answer deadline, so only the tray allowance is at work here.
+    const t = await setup({ user: staff, policy: answerWithin(240) });
     await t.at(0);
     await t.at(10);
     expect(t.acted()).toHaveLength(1);
@@ -475,5 +506,280 @@ describe('an AUP due with no tray to show it', () => {
       type: 'aup.declined',
       data: { user: '24jsmith', role: 'pupil', action: 'sign-out', reason: 'no-tray' },
     });
+  });
+});
+
+/** Declines the first document due, as the window's Decline button would. */
+async function declineFirst(sessions: AupSessions): Promise<void> {
+  const document = (await sessions.pending({ uid: null })).documents[0];
+  if (document === undefined) {
+    throw new Error('nothing is due');
+  }
+  await sessions.decline(
+    { id: 2, channel: 'aup:decline', documentId: document.id, textSha256: document.textSha256 },
+    { uid: null },
+  );
+}
+
+/** The reason of each aup.declined event, and the type of any other. */
+const reasons = (events: AgentEvent[]) =>
+  events.map((e) => (e.type === 'aup.declined' ? `${e.data.reason}:${e.data.action}` : e.type));
+
+describe('an AUP window a tray was asked to show and nobody answered', () => {
+  it('a real tray whose user signs in time: no action, whenever the deadline would have been', async () => {
+    const t = await setup();
+    t.hello();
+    await t.at(0);
+    await t.at(19);
+    await signAll(t.sessions);
+    await t.at(20);
+    await t.at(60);
+    await t.at(600);
+    expect(t.acted()).toEqual([]);
+    expect(reasons(t.events)).toEqual(['aup.accepted']);
+  });
+
+  it('a user who declines in the window gets the action once, not a second one at the deadline', async () => {
+    const t = await setup({ user: staff });
+    t.hello();
+    await t.at(0);
+    await t.at(5);
+    await declineFirst(t.sessions);
+    await t.at(20);
+    await t.at(25);
+    await t.at(120);
+    expect(t.acted()).toEqual(['loginctl lock-session 3']);
+    expect(reasons(t.events)).toEqual(['declined:lock']);
+  });
+
+  it('a fake tray that says hello and never answers: signed out at the deadline, not before', async () => {
+    const t = await setup();
+    t.hello();
+    await t.at(0);
+    await t.at(10);
+    await t.at(19.9);
+    expect(t.acted()).toEqual([]);
+    await t.at(20);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(reasons(t.events)).toEqual(['no-answer:sign-out']);
+    expect(Value.Check(AgentEventSchema, t.events[0])).toBe(true);
+    expect(t.events[0]).toMatchObject({
+      type: 'aup.declined',
+      data: { user: '24jsmith', role: 'pupil', actionError: null, reason: 'no-answer' },
+    });
+    expect(t.logs).toContain(
+      'AUP window unanswered within the deadline: the decline action applied',
+    );
+  });
+
+  it('a signed-out pupil is asked again in their next session, with the deadline afresh', async () => {
+    const t = await setup();
+    t.hello();
+    await t.at(0);
+    await t.at(20);
+    expect(t.acted()).toHaveLength(1);
+    // Back at the console, the fake tray saying hello again: another whole deadline.
+    await t.at(21);
+    await t.at(40.9);
+    expect(t.acted()).toHaveLength(1);
+    await t.at(41);
+    expect(t.acted()).toHaveLength(2);
+    expect(reasons(t.events)).toEqual(['no-answer:sign-out', 'no-answer:sign-out']);
+  });
+
+  it('staff are locked once at the deadline, one event per document, as a decline in the window', async () => {
+    const t = await setup({ user: staff });
+    t.hello();
+    await t.at(0);
+    await t.at(20);
+    await t.at(21);
+    await t.at(60);
+    expect(t.acted()).toEqual(['loginctl lock-session 3']);
+    expect(reasons(t.events)).toEqual(['no-answer:lock', 'no-answer:lock']);
+  });
+
+  it('record-only and hold-network apply as a decline does', async () => {
+    const r = await setup({ policy: { ...recordOnly, aup: { ...recordOnly.aup } } });
+    r.hello();
+    await r.at(0);
+    await r.at(20);
+    await r.at(60);
+    expect(r.acted()).toEqual([]);
+    expect(reasons(r.events)).toEqual(['no-answer:record-only']);
+
+    let heldFor: string | null = null;
+    const hold: AupNetworkHold = {
+      hold: (user) => {
+        heldFor = user;
+        return Promise.resolve(null);
+      },
+      release: () => {
+        heldFor = null;
+        return Promise.resolve();
+      },
+      heldFor: () => heldFor,
+    };
+    const h = await setup({ policy: holdNetwork, networkHold: hold });
+    h.hello();
+    await h.at(0);
+    await h.at(20);
+    expect(heldFor).toBe('24jsmith');
+    expect(reasons(h.events)).toEqual(['no-answer:hold-network']);
+    await signAll(h.sessions);
+    expect(heldFor).toBe(null);
+  });
+
+  it('the deadline comes from the policy’s aup.answerWithinMinutes', async () => {
+    const t = await setup({ policy: answerWithin(5) });
+    t.hello();
+    await t.at(0);
+    await t.at(4.9);
+    expect(t.acted()).toEqual([]);
+    await t.at(5);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+  });
+
+  it('a fake tray that goes and comes back does not restart the deadline', async () => {
+    const t = await setup();
+    const first = t.hello();
+    await t.at(0);
+    await t.at(9);
+    first.release();
+    await t.at(10);
+    await t.at(18);
+    t.hello();
+    await t.at(19);
+    expect(t.acted()).toEqual([]);
+    await t.at(20);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(reasons(t.events)).toEqual(['no-answer:sign-out']);
+  });
+
+  it('a signature restarts the deadline for what is left to sign', async () => {
+    const t = await setup({ user: staff });
+    t.hello();
+    await t.at(0);
+    await t.at(15);
+    // The first of two documents signed at minute 15: the second has until minute 35.
+    const document = (await t.sessions.pending({ uid: null })).documents[0];
+    if (document === undefined) {
+      throw new Error('nothing is due');
+    }
+    await t.sessions.sign(
+      {
+        id: 1,
+        channel: 'aup:sign',
+        documentId: document.id,
+        textSha256: document.textSha256,
+        acknowledged: document.statements.map((_, i) => i),
+        fullName: 'A Teacher',
+        tutorGroup: null,
+        parentCarer: null,
+      },
+      { uid: null },
+    );
+    await t.at(20);
+    await t.at(34.9);
+    expect(t.acted()).toEqual([]);
+    await t.at(35);
+    expect(t.acted()).toEqual(['loginctl lock-session 3']);
+    expect(reasons(t.events)).toEqual(['aup.accepted', 'no-answer:lock']);
+  });
+
+  it('a clock set back does not count as time passed', async () => {
+    const t = await setup();
+    t.hello();
+    await t.at(0);
+    await t.at(-120);
+    await t.at(-60);
+    expect(t.acted()).toEqual([]);
+  });
+
+  it('a restart mid-deadline continues it: the action runs when the original deadline ends', async () => {
+    const t = await setup();
+    t.hello();
+    await t.at(0);
+    await t.at(12);
+    expect(JSON.parse(await readFile(join(t.dir, 'aup-no-tray.json'), 'utf8'))).toMatchObject({
+      noTray: null,
+      unanswered: { user: '24jsmith', appliedAt: null },
+    });
+    await t.restart();
+    await t.at(12.5);
+    await t.at(19.9);
+    expect(t.acted()).toEqual([]);
+    await t.at(20);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(t.logs).toContain('AUP answer deadline continues after the restart');
+    // Signed out: nothing left on disk for a fresh session to inherit.
+    expect(await readdir(t.dir)).not.toContain('aup-no-tray.json');
+  });
+
+  it('a restart after the lock neither locks again nor records the decline twice', async () => {
+    const t = await setup({ user: staff });
+    t.hello();
+    await t.at(0);
+    await t.at(20);
+    await t.restart();
+    await t.at(20.5);
+    await t.at(45);
+    expect(t.acted()).toEqual(['loginctl lock-session 3']);
+    expect(reasons(t.events)).toEqual(['no-answer:lock', 'no-answer:lock']);
+  });
+
+  const iso = (start: number, minutes: number) => new Date(start + minutes * 60_000).toISOString();
+  it.each([
+    {
+      name: 'begins in the future (it would hold the action off for ever)',
+      since: 60 * 24 * 365 * 100,
+      firstAction: 20,
+      log: /answer deadline from before the restart starts in the future/,
+    },
+    {
+      name: 'is years old: a minute’s grace, never the action on the first look',
+      since: -60 * 24 * 365 * 5,
+      firstAction: 1,
+      log: /answer deadline continues after the restart/,
+    },
+  ])('an answer deadline in the file that $name', async (c) => {
+    const t = await setup({
+      prepare: (dir, start) =>
+        writeFile(
+          join(dir, 'aup-no-tray.json'),
+          JSON.stringify({
+            noTray: null,
+            unanswered: { user: '24jsmith', since: iso(start, c.since), appliedAt: null },
+          }),
+          { mode: 0o600 },
+        ),
+    });
+    t.hello();
+    await t.at(0);
+    expect(t.acted()).toEqual([]);
+    await t.at(c.firstAction - 0.1);
+    expect(t.acted()).toEqual([]);
+    await t.at(c.firstAction);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(t.logs.some((line) => c.log.test(line))).toBe(true);
+  });
+
+  it('a file of the wrong shape for the answer deadline is refused, moved aside, never declines at once', async () => {
+    const t = await setup({
+      prepare: (dir) =>
+        writeFile(
+          join(dir, 'aup-no-tray.json'),
+          JSON.stringify({ noTray: null, unanswered: { user: '24jsmith', since: 0 } }),
+          { mode: 0o600 },
+        ),
+    });
+    t.hello();
+    await t.at(0);
+    await t.at(19.9);
+    expect(t.acted()).toEqual([]);
+    await t.at(20);
+    expect(t.acted()).toEqual(['loginctl terminate-session 3']);
+    expect(
+      t.logs.some((line) => /refused .*answer deadline start fresh; moved aside/.test(line)),
+    ).toBe(true);
   });
 });

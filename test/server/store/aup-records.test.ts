@@ -198,11 +198,12 @@ describeEachEngine('AUP records', (engine) => {
     expect(event?.data.reason).toBe('no-tray');
   });
 
-  it('keeps why each decline happened: the window, no tray, or not said by an older agent', async () => {
+  it('keeps why each decline happened: the window, no tray, no answer, or not said by an older agent', async () => {
     const events = [
       aupDeclined(pupilAup, { user: 'pupil.why', reason: 'declined' }),
       aupDeclined(pupilAup, { user: 'pupil.why', reason: 'no-tray' }),
       aupDeclined(pupilAup, { user: 'pupil.why' }),
+      aupDeclined(pupilAup, { user: 'pupil.why', reason: 'no-answer' }),
     ];
     expect((await laptop.postBatch(server.app, [], events)).status).toBe(200);
     const rows = await server.db.query<{ event_id: string; decline_reason: string | null }>(
@@ -214,6 +215,7 @@ describeEachEngine('AUP records', (engine) => {
         [events[0]?.id, 'declined'],
         [events[1]?.id, 'no-tray'],
         [events[2]?.id, null],
+        [events[3]?.id, 'no-answer'],
       ]),
     );
   });

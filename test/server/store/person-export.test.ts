@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEMA_VERSION, type AgentEvent, type PersonExport } from '../../../shared/index.ts';
 import { ensureSchool } from '../../../server/store/organisation.ts';
+import { aupRegister } from '../../../server/store/aup-register.ts';
 import { accountPart, personExport, relatedNames } from '../../../server/store/person-export.ts';
 import { purgeOldHistory } from '../../../server/store/history-retention.ts';
 import { describeEachEngine } from '../../helpers/databases.ts';
@@ -139,6 +140,8 @@ describeEachEngine('subject access export', (engine) => {
         outcome: 'declined',
         user: 'northgate\\jsmith',
         declineAction: 'lock',
+        // Sent without a reason, as an agent from before `reason` did.
+        declineReason: 'not-given',
         deviceId: laptop.id,
         school: 'Northgate Primary',
       }),
@@ -153,6 +156,7 @@ describeEachEngine('subject access export', (engine) => {
         fullName: `Jo ${HOSTILE}`,
         tutorGroup: '4B',
         parentCarer: 'Sam Smith',
+        declineReason: null,
         deviceId: laptop.id,
         hostname: laptop.facts.hostname,
         occurredAt: t(1).toISOString(),
@@ -164,6 +168,46 @@ describeEachEngine('subject access export', (engine) => {
         deviceId: riverside.id,
         school: 'Riverside Academy',
       }),
+    ]);
+  });
+
+  it('says why each decline happened, with the AUP register’s values; null for a signature', async () => {
+    const reasons = {
+      'reason.window': 'declined',
+      'reason.notray': 'no-tray',
+      'reason.noanswer': 'no-answer',
+      'reason.older': undefined,
+    } as const;
+    const declines = Object.entries(reasons).map(([user, reason], i) =>
+      aupDeclined(pupilAup, {
+        user,
+        at: t(40 + i),
+        action: 'lock',
+        ...(reason === undefined ? {} : { reason }),
+        actionError: user === 'reason.noanswer' ? `the lock action failed: ${HOSTILE}` : null,
+      }),
+    );
+    const signed = aupAccepted(pupilAup, { user: 'reason.signed', at: t(45) });
+    expect((await laptop.postBatch(server.app, [], [...declines, signed])).status).toBe(200);
+    const register = await aupRegister(
+      server.db,
+      { id: server.schoolId, name: 'Northgate Primary' },
+      {},
+      new Date(Date.UTC(2026, 11, 6)),
+    );
+    for (const [user, reason] of Object.entries(reasons)) {
+      const [item] = (await exportOf(user)).aup.items;
+      const row = register.outstanding.find((u) => u.user === user);
+      expect(item).toMatchObject({ outcome: 'declined', declineReason: reason ?? 'not-given' });
+      // The same words the register gives the e-safety lead, for the same decline.
+      expect(row?.declineReason).toBe(item?.declineReason);
+      expect(row?.declineActionError).toBe(item?.actionError);
+    }
+    expect((await exportOf('reason.noanswer')).aup.items[0]?.actionError).toBe(
+      `the lock action failed: ${HOSTILE}`,
+    );
+    expect((await exportOf('reason.signed')).aup.items).toEqual([
+      expect.objectContaining({ outcome: 'accepted', declineReason: null }),
     ]);
   });
 

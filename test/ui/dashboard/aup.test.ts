@@ -114,6 +114,13 @@ describe('AUP register page (Chromium)', () => {
           reason: 'no-tray',
           actionError: HOSTILE_ERROR,
         }),
+        // And one applied because a tray was asked to show it and nobody answered in time.
+        aupDeclined(pupilAup, {
+          user: 'pupil.noanswer',
+          at: ago(12),
+          action: 'lock',
+          reason: 'no-answer',
+        }),
       ],
     );
     expect(sent.status).toBe(200);
@@ -178,10 +185,17 @@ describe('AUP register page (Chromium)', () => {
       `#progress tr[data-document="${pupilAup.id}@${pupilAup.version}"]`,
     );
     expect(await pupilRow.locator('[data-field="signed"]').innerText()).toBe('1');
-    // pupil.dec and pupil.notray declined; pupil.out and the 10 kB user have no known role.
-    expect(await pupilRow.locator('[data-field="outstanding"]').innerText()).toBe('2');
+    // pupil.dec, pupil.noanswer and pupil.notray declined; pupil.out and the 10 kB user have no
+    // known role.
+    expect(await pupilRow.locator('[data-field="outstanding"]').innerText()).toBe('3');
     const outstanding = await page.locator('#outstanding tbody th').allInnerTexts();
-    expect(outstanding).toEqual(['pupil.dec', 'pupil.notray', 'pupil.out', 'W'.repeat(256)]);
+    expect(outstanding).toEqual([
+      'pupil.dec',
+      'pupil.noanswer',
+      'pupil.notray',
+      'pupil.out',
+      'W'.repeat(256),
+    ]);
     // Why each declined, in words, and why an action failed as the device said it.
     const headers = await page.locator('#outstanding thead th').allInnerTexts();
     const cell = async (user: string, header: string) =>
@@ -194,6 +208,9 @@ describe('AUP register page (Chromium)', () => {
     expect(await cell('pupil.dec', 'Why declined')).toBe('Declined (older agent: no reason given)');
     expect(await cell('pupil.notray', 'Why declined')).toBe('No Hallpass tray showed the window');
     expect(await cell('pupil.notray', 'Action failed')).toBe(HOSTILE_ERROR);
+    expect(await cell('pupil.noanswer', 'Why declined')).toBe(
+      'No answer in the window within the time allowed',
+    );
     expect(await cell('pupil.out', 'Why declined')).toBe('');
     const signature = page.locator('#signatures tbody tr').filter({ hasText: 'gnp.exe' });
     expect(await signature.locator('th').innerText()).toBe(HOSTILE_USER);

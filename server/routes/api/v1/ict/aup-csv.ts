@@ -21,6 +21,7 @@ const SEEN_BY_WORDS: Record<AupSeenBy, string> = {
 export const DECLINE_REASON_WORDS: Record<AupDeclineReason, string> = {
   declined: 'Declined in the window',
   'no-tray': 'No Hallpass tray showed the window',
+  'no-answer': 'No answer in the window within the time allowed',
   'not-given': 'Declined (older agent: no reason given)',
 };
 

@@ -324,6 +324,13 @@ describeEachEngine('ICT AUP register', (engine) => {
             reason: 'no-tray',
             actionError: hostileError,
           }),
+          // A tray was asked to show it and nobody answered within the deadline.
+          aupDeclined(pupilAup, {
+            user: 'pupil.noanswer',
+            at: thisCycle(14),
+            action: 'lock',
+            reason: 'no-answer',
+          }),
         ],
       );
       expect(sent.status).toBe(200);
@@ -341,6 +348,12 @@ describeEachEngine('ICT AUP register', (engine) => {
         declineReason: 'no-tray',
         // As the device sent it: the page shows it as text, the CSV defuses the formula.
         declineActionError: hostileError,
+      });
+      expect(row('pupil.noanswer')).toMatchObject({
+        declinedAt: thisCycle(14).toISOString(),
+        declineAction: 'lock',
+        declineReason: 'no-answer',
+        declineActionError: null,
       });
       expect(row('pupil.c')?.declineReason).toBe('not-given');
 
@@ -361,6 +374,10 @@ describeEachEngine('ICT AUP register', (engine) => {
       expect(lines.find((line) => line.startsWith('pupil.notray,'))).toBe(
         `pupil.notray,Pupil,${seen(12)},AUP window,,${thisCycle(12).toISOString()},` +
           `No Hallpass tray showed the window,sign-out,'=cmd|' /c calc'!A1 <img src=x onerror=alert(1)>`,
+      );
+      expect(lines.find((line) => line.startsWith('pupil.noanswer,'))).toBe(
+        `pupil.noanswer,Pupil,${seen(14)},AUP window,,${thisCycle(14).toISOString()},` +
+          'No answer in the window within the time allowed,lock,',
       );
     });
 
