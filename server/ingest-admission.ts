@@ -10,6 +10,13 @@
 // then with a Retry-After computed from the measured drain rate and the work already promised,
 // so each refused device is given its own slot: none is told to wait longer than the drain needs,
 // and they do not all return in the same second.
+//
+// The drain rate is what the places give when all are taken: by Little's law, places in use
+// over the time a batch takes, from batches that started with every place taken. Counted as
+// batches finished per second it is the rate devices happen to arrive at, not what the database
+// can take: refused devices return at the pace they were promised, that pace is measured again,
+// and a storm once promised slow slots drains slowly to the end with the database mostly idle
+// (seen in bench/storm.bench.ts: 0.11 of the steady capacity).
 
 /** Settings; see defaultAdmissionOptions. */
 export interface AdmissionOptions {
@@ -27,8 +34,12 @@ export interface AdmissionOptions {
   decrease: number;
   /** The baseline is the lowest latency seen in the last one to two windows of this length. */
   baselineWindowMs: number;
-  /** The drain rate counts batches finished within this window. */
+  /** The drain rate is measured from batches that started with every place taken and finished within this window. */
   rateWindowMs: number;
+  /** Fewest such batches that make a measure. */
+  minBusyFinishes: number;
+  /** Retry-After plans with the highest rate of this many of the last windows that measured one. */
+  peakWindows: number;
   /** Upper bound of any Retry-After given. */
   maxRetryAfterSeconds: number;
 }
@@ -43,6 +54,8 @@ export const defaultAdmissionOptions: AdmissionOptions = {
   decrease: 0.9,
   baselineWindowMs: 30_000,
   rateWindowMs: 5_000,
+  minBusyFinishes: 5,
+  peakWindows: 12,
   maxRetryAfterSeconds: 600,
 };
 
@@ -72,7 +85,10 @@ export interface AdmissionStats {
   limit: number;
   inFlight: number;
   queued: number;
-  /** Batches finished per second over the rate window; null before any finished. */
+  /**
+   * Batches a second the places give when all are taken, measured over the rate window; null
+   * when too few batches in it started with every place taken (the last measure then stands in).
+   */
   drainRate: number | null;
   baselineMs: number | null;
   admitted: number;
@@ -93,18 +109,27 @@ export class IngestAdmission {
   #limit: number;
   #inFlight = 0;
   readonly #queue: Waiter[] = [];
-  /** Finish times within the rate window, oldest first. */
-  readonly #finished: number[] = [];
-  /** When the finishes now in the rate window began (after the last gap that emptied it). */
-  #busySince: number | null = null;
-  /** The last rate measured over a full window, for a storm that arrives after a quiet spell. */
-  #lastRate: number | null = null;
+  /**
+   * Batches that started with every place taken and finished within the rate window, oldest
+   * first: when they finished, the places taken with them and how long they took.
+   */
+  readonly #busyFinishes: { at: number; places: number; ms: number }[] = [];
+  #busyPlaces = 0;
+  #busyMs = 0;
+  /**
+   * The highest rate measured in each of the last rate windows that measured one, newest last,
+   * however long ago (a weekend): what the places gave before, when the database was not also
+   * waiting for this process to take a storm's requests in.
+   */
+  readonly #recentPeaks: { window: number; rate: number }[] = [];
   #baselineNow = Infinity;
   #baselinePrevious = Infinity;
   #baselineWindowStart: number;
   #lastDecreaseAt = -Infinity;
-  /** The slot after the last one promised to a refused device. */
-  #promisedUntil = -Infinity;
+  /** Slots promised to refused devices still to come, counted by the second they fall in. */
+  readonly #promised = new Map<number, number>();
+  #promisedCount = 0;
+  #promisedPrunedAt = -Infinity;
   #admitted = 0;
   #refused = 0;
   #longestRetryAfter = 0;
@@ -124,6 +149,9 @@ export class IngestAdmission {
     if (!(o.decrease > 0 && o.decrease < 1 && o.rateWindowMs > 0 && o.baselineWindowMs > 0)) {
       throw new RangeError('admission needs 0 < decrease < 1 and positive windows');
     }
+    if (!(o.minBusyFinishes >= 1 && o.peakWindows >= 1)) {
+      throw new RangeError('admission needs minBusyFinishes ≥ 1 and peakWindows ≥ 1');
+    }
     this.#options = o;
     this.#clock = clock;
     this.#random = random;
@@ -139,15 +167,9 @@ export class IngestAdmission {
     if (this.#queue.length === 0 && this.#inFlight < Math.floor(this.#limit)) {
       return Promise.resolve(this.#start());
     }
-    const rate = this.#drainRate();
-    // A batch that could not get a place within the deadline is refused now rather than after
-    // holding a connection for nothing.
-    const expectedWaitMs = rate === null ? 0 : ((this.#queue.length + 1) / rate) * 1000;
-    if (
-      this.#queue.length >= this.#options.queueLength ||
-      expectedWaitMs > this.#options.queueWaitMs
-    ) {
-      return Promise.resolve(this.#refuse('queue-full'));
+    const refused = this.refuseNow();
+    if (refused !== null) {
+      return Promise.resolve(refused);
     }
     return new Promise((resolve) => {
       const waiter: Waiter = {
@@ -164,15 +186,36 @@ export class IngestAdmission {
     });
   }
 
+  /**
+   * The refusal a batch arriving now would get at once (the queue is full, or could not give it
+   * a place within the deadline at the measured rate), or null if it would get a place or a
+   * place in the queue. Lets the route refuse before it reads and checks the body.
+   */
+  refuseNow(): Refused | null {
+    if (this.#queue.length === 0 && this.#inFlight < Math.floor(this.#limit)) {
+      return null;
+    }
+    const rate = this.#rate();
+    // A batch that could not get a place within the deadline is refused now rather than after
+    // holding a connection for nothing.
+    const expectedWaitMs = rate === null ? 0 : ((this.#queue.length + 1) / rate) * 1000;
+    if (
+      this.#queue.length >= this.#options.queueLength ||
+      expectedWaitMs > this.#options.queueWaitMs
+    ) {
+      return this.#refuse('queue-full');
+    }
+    return null;
+  }
+
   /** The current figures. */
   stats(): AdmissionStats {
-    const rate = this.#drainRate();
     const baseline = Math.min(this.#baselineNow, this.#baselinePrevious);
     return {
       limit: Math.floor(this.#limit),
       inFlight: this.#inFlight,
       queued: this.#queue.length,
-      drainRate: rate,
+      drainRate: this.#measuredRate(this.#clock.now()),
       baselineMs: Number.isFinite(baseline) ? baseline : null,
       admitted: this.#admitted,
       refused: this.#refused,
@@ -184,25 +227,27 @@ export class IngestAdmission {
     this.#inFlight++;
     this.#admitted++;
     const startedAt = this.#clock.now();
+    // Started with every place taken: its time is what a full set of places takes per batch.
+    const placesIfFull = this.#inFlight >= Math.floor(this.#limit) ? this.#inFlight : null;
     let finished = false;
     return {
       admitted: true,
       done: () => {
         if (!finished) {
           finished = true;
-          this.#finish(this.#clock.now() - startedAt);
+          this.#finish(this.#clock.now() - startedAt, placesIfFull);
         }
       },
     };
   }
 
-  #finish(latencyMs: number): void {
+  #finish(latencyMs: number, placesIfFull: number | null): void {
     const now = this.#clock.now();
-    this.#prune(now);
-    if (this.#finished.length === 0) {
-      this.#busySince = now;
+    if (placesIfFull !== null) {
+      this.#busyFinishes.push({ at: now, places: placesIfFull, ms: latencyMs });
+      this.#busyPlaces += placesIfFull;
+      this.#busyMs += latencyMs;
     }
-    this.#finished.push(now);
     if (now - this.#baselineWindowStart >= this.#options.baselineWindowMs) {
       // The baseline forgets old minima, so a database that became slower for good (bigger
       // tables, another instance's load) is not judged against a latency it can no longer give.
@@ -233,53 +278,87 @@ export class IngestAdmission {
     }
   }
 
-  /** Batches finished per second over the rate window, or null before there is a measure. */
-  #drainRate(): number | null {
-    const now = this.#clock.now();
-    this.#prune(now);
-    if (this.#busySince === null || this.#finished.length === 0) {
+  /**
+   * Batches a second the places give when all are taken (places over the time a batch takes,
+   * from batches that started with every place taken), over the rate window; null when the
+   * window holds too few such batches to say.
+   */
+  #measuredRate(now: number): number | null {
+    const from = now - this.#options.rateWindowMs;
+    for (let head = this.#busyFinishes[0]; head !== undefined && head.at <= from;) {
+      this.#busyPlaces -= head.places;
+      this.#busyMs -= head.ms;
+      this.#busyFinishes.shift();
+      head = this.#busyFinishes[0];
+    }
+    if (this.#busyFinishes.length === 0) {
+      // No drift from adding and taking away the same figures a million times.
+      this.#busyPlaces = 0;
+      this.#busyMs = 0;
+    }
+    if (this.#busyFinishes.length < this.#options.minBusyFinishes || this.#busyMs < 1) {
       return null;
     }
-    // At the start of a busy spell (a storm after a quiet weekend) the window is not yet full:
-    // divide by the time actually observed, or the first seconds of a storm would look slow and
-    // be refused with long waits. A quarter second at least, so a handful of finishes in the
-    // same instant does not look like an unbounded rate.
-    const observedMs = now - this.#busySince;
-    const rate =
-      (this.#finished.length / Math.min(this.#options.rateWindowMs, Math.max(observedMs, 250))) *
-      1000;
-    if (observedMs >= this.#options.rateWindowMs) {
-      this.#lastRate = rate;
-      return rate;
+    const rate = (this.#busyPlaces / this.#busyMs) * 1000;
+    const window = Math.floor(now / this.#options.rateWindowMs);
+    const last = this.#recentPeaks.at(-1);
+    if (last !== undefined && last.window === window) {
+      last.rate = Math.max(last.rate, rate);
+    } else {
+      this.#recentPeaks.push({ window, rate });
+      if (this.#recentPeaks.length > this.#options.peakWindows) {
+        this.#recentPeaks.shift();
+      }
     }
-    // The first seconds of a storm understate the drain (this process is busy taking in the
-    // storm's requests before their batches finish): until the window is full, the rate of the
-    // last full window stands as a floor. Too short a wait costs one more request; too long
-    // leaves the database idle.
-    return Math.max(rate, this.#lastRate ?? 0);
-  }
-
-  #prune(now: number): void {
-    const from = now - this.#options.rateWindowMs;
-    while (this.#finished.length > 0 && (this.#finished[0] ?? now) <= from) {
-      this.#finished.shift();
-    }
+    return rate;
   }
 
   /**
-   * Refuses with a slot: after everything in flight and queued has drained at the measured
-   * rate, and after every slot already promised, one slot (1 / rate) apart from the last. The
-   * second count is rounded up or down at random in proportion, so devices in the same second
-   * are spread over its neighbours and the average is exact.
+   * The rate to plan with: the highest of the last measured windows, the one now included. The
+   * first seconds of a storm measure low (this process is taking in thousands of requests while
+   * few batches finish), and slots promised at that rate would leave the database idle once the
+   * intake is done; a slot promised too early costs its device one more request. A database that
+   * became slower for good is planned at its new rate once the older windows have passed. Null
+   * before any measure.
+   */
+  #rate(): number | null {
+    const now = this.#measuredRate(this.#clock.now());
+    const peak = Math.max(...this.#recentPeaks.map((p) => p.rate));
+    return Number.isFinite(peak) ? Math.max(peak, now ?? 0) : now;
+  }
+
+  /** Slots promised that are still to come (of the current second, all of them). */
+  #promisedAhead(now: number): number {
+    const second = Math.floor(now / 1000);
+    if (second !== this.#promisedPrunedAt) {
+      this.#promisedPrunedAt = second;
+      for (const [at, count] of this.#promised) {
+        if (at < second) {
+          this.#promised.delete(at);
+          this.#promisedCount -= count;
+        }
+      }
+    }
+    return this.#promisedCount;
+  }
+
+  /**
+   * Refuses with a slot: after everything in flight, queued and already promised has drained at
+   * the rate measured now. A device told to come back earlier than it was promised and not yet
+   * returned still counts, so slots follow the rate as it is measured again and none is given
+   * twice. The second count is rounded up or down at random in proportion, so devices in the same
+   * second are spread over its neighbours and the average is exact.
    */
   #refuse(reason: Refused['reason']): Refused {
     const now = this.#clock.now();
     // After a quiet spell (a storm after the weekend) the last rate measured is the best guess;
     // before any, assume each place frees once a second. The next measurement replaces either.
-    const rate = this.#drainRate() ?? this.#lastRate ?? Math.max(1, Math.floor(this.#limit));
-    const drainedAt = now + ((this.#inFlight + this.#queue.length) / rate) * 1000;
-    const slot = Math.max(drainedAt, this.#promisedUntil);
-    this.#promisedUntil = slot + 1000 / rate;
+    const rate = this.#rate() ?? Math.max(1, Math.floor(this.#limit));
+    const ahead = this.#inFlight + this.#queue.length + this.#promisedAhead(now);
+    const slot = now + (ahead / rate) * 1000;
+    const second = Math.floor(slot / 1000);
+    this.#promised.set(second, (this.#promised.get(second) ?? 0) + 1);
+    this.#promisedCount++;
     const seconds = (slot - now) / 1000;
     const whole = Math.floor(seconds);
     const rounded = whole + (this.#random() < seconds - whole ? 1 : 0);

@@ -340,4 +340,72 @@ describe('IngestAdmission: Retry-After', () => {
     const given = await refusals(200);
     expect(Math.max(...given)).toBe(5);
   });
+
+  it('is not lowered by devices returning slower than the places could take them', async () => {
+    // The failure this guards against: counted as batches finished a second, the rate is the
+    // pace refused devices return at, which is the pace they were promised, and a storm once
+    // promised slow slots stays slow to the end.
+    const { clock, admission, refusals } = await measuredAtTenPerSecond(() => 0.5);
+    await clock.advance(200); // the batch in flight finishes
+    for (let n = 0; n < 20; n++) {
+      // A batch every 500 ms, 100 ms each: a place is free most of the time.
+      const ticket = (await admission.admit()) as Admitted;
+      await clock.advance(100);
+      ticket.done();
+      await clock.advance(400);
+    }
+    const held = (await admission.admit()) as Admitted;
+    // Planned at the 10 a second the place gives, not the 2 a second that came.
+    const given = await refusals(20);
+    expect(Math.max(...given)).toBe(2);
+    held.done();
+  });
+
+  it("plans with the best of the last windows while a storm's first seconds measure low", async () => {
+    const { clock, admission, refusals } = await measuredAtTenPerSecond(() => 0.5);
+    // Taking a storm in, this process finishes batches 5× slower, for longer than the window.
+    await drive(clock, admission, 1, () => 500, 6000);
+    expect(admission.stats().drainRate).toBeCloseTo(2, 0);
+    const given = await refusals(20);
+    expect(Math.max(...given)).toBe(2);
+  });
+
+  it('follows a database that became slower for good once the older windows have passed', async () => {
+    const { clock, admission } = setup(
+      {
+        minLimit: 1,
+        initialLimit: 1,
+        maxLimit: 1,
+        queueLength: 0,
+        rateWindowMs: 1000,
+        minBusyFinishes: 1,
+      },
+      () => 0.5,
+    );
+    await drive(clock, admission, 1, () => 100, 3050); // 10 a second
+    // Then 1 a second for good: longer than the 12 windows of 1 s kept.
+    await drive(clock, admission, 1, () => 1000, 15_050);
+    expect(admission.stats().drainRate).toBeCloseTo(1, 0);
+    if (admission.stats().inFlight === 0) {
+      await admission.admit(); // the place is taken, as in a storm
+    }
+    const given: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      given.push(((await admission.admit()) as Refused).retryAfterSeconds);
+    }
+    // Slot k is (1 in flight + k) / 1 a second: 1, 2, 3, 4, 5 s.
+    expect(given).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe('IngestAdmission: refusing before the body is read', () => {
+  it('has no refusal while a place is free or the queue has room', async () => {
+    const { admission } = setup({ minLimit: 1, initialLimit: 1, maxLimit: 1, queueLength: 1 });
+    expect(admission.refuseNow()).toBeNull();
+    await admission.admit(); // the place
+    expect(admission.refuseNow()).toBeNull();
+    void admission.admit(); // the queue's one room
+    expect(admission.refuseNow()).toMatchObject({ admitted: false, reason: 'queue-full' });
+    expect(admission.stats().refused).toBe(1);
+  });
 });

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import {
   ApiErrorSchema,
   IngestResponseSchema,
@@ -8,6 +9,16 @@ import {
 import { requireDevice } from '../../../auth/device-auth.ts';
 import { IngestAdmission } from '../../../ingest-admission.ts';
 import { chainProblem, ingestDeltaBatch, ingestFullBatch } from '../../../store/ingest.ts';
+import { TurnGate } from '../../../turn-gate.ts';
+
+/** Requests of a storm read and checked per turn of the event loop (about 1 ms each here). */
+const INTAKE_PER_TURN = 16;
+
+/** The 429 for a batch the admission refused, with when to come back. */
+function busy(reply: FastifyReply, retryAfterSeconds: number): FastifyReply {
+  void reply.header('retry-after', String(retryAfterSeconds));
+  return reply.status(429).send({ error: 'busy', message: 'The server is busy; retry later.' });
+}
 
 /**
  * `POST /reports`: a batch of reports (full, or as deltas from the last report the server holds)
@@ -39,9 +50,26 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
   );
+  // At most a few storm requests are read and checked per turn of the event loop, so PostgreSQL's
+  // answers for admitted batches are not held up behind thousands of them (server/turn-gate.ts).
+  const intake = new TurnGate(
+    INTAKE_PER_TURN,
+    () => new Promise<void>((resolve) => setImmediate(resolve)),
+  );
   app.post(
     '/reports',
     {
+      // Before the body is read: wait for a turn with room, then refuse at once, without reading
+      // or checking the body, a batch the queue could not hold. Such a refusal costs little more
+      // than its headers, and that is most of a storm's first second.
+      preParsing: async (_request, reply, payload) => {
+        await intake.pass();
+        const refused = admission.refuseNow();
+        if (refused !== null) {
+          busy(reply, refused.retryAfterSeconds);
+        }
+        return payload;
+      },
       preValidation: requireDevice,
       schema: {
         summary: 'Deliver reports and events from the outbox',
@@ -67,10 +95,7 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const ticket = await admission.admit();
       if (!ticket.admitted) {
-        void reply.header('retry-after', String(ticket.retryAfterSeconds));
-        return reply
-          .status(429)
-          .send({ error: 'busy', message: 'The server is busy; retry later.' });
+        return busy(reply, ticket.retryAfterSeconds);
       }
       try {
         const now = app.now();

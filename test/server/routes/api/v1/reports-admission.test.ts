@@ -1,8 +1,9 @@
 // Admission on the real route: a busy instance queues batches for a place instead of refusing
 // them, and what it refuses carries a Retry-After of whole seconds from its own drain estimate.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../../../helpers/databases.ts';
-import { report, result, TestDevice } from '../../../../helpers/device-client.ts';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachEngine, testEngines } from '../../../../helpers/databases.ts';
+import { report, result, send, TestDevice } from '../../../../helpers/device-client.ts';
 import { startTestServer, type TestServer } from '../../../../helpers/test-server.ts';
 
 describeEachEngine('POST /api/v1/reports under load', (engine) => {
@@ -51,3 +52,55 @@ describeEachEngine('POST /api/v1/reports under load', (engine) => {
     expect(answers.some((a) => a.status === 200)).toBe(true);
   });
 });
+
+// A batch held in its place by a row lock in PostgreSQL (PGlite has one connection: a lock there
+// would hold the request before it reaches a place, in the signature check's key lookup).
+describe.each(testEngines.filter((e) => e.name === 'postgresql'))(
+  'POST /api/v1/reports while every place is taken, on $name',
+  (engine) => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(engine, { ingestConcurrency: 1, ingestQueueLength: 0 });
+    });
+    afterAll(async () => {
+      await server.close();
+    });
+
+    it('refuses before reading the body: a 429 with Retry-After, not a verdict on the body', async () => {
+      const holder = new TestDevice();
+      await holder.enrol(server.app, server.token);
+      const lock = new pg.Client({ connectionString: server.db.url ?? '' });
+      await lock.connect();
+      try {
+        await lock.query('begin');
+        await lock.query('select 1 from devices where id = $1 for no key update', [holder.id]);
+        const held = holder.postBatch(server.app, [
+          report(holder.facts, [result('firewall', 'pass')]),
+        ]);
+        // Wait until the held batch is in its place, blocked on the lock.
+        for (;;) {
+          const waiting = await lock.query(
+            "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+          );
+          if ((waiting.rows[0] as { n: number }).n > 0) {
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        // Neither JSON nor signed: read and checked, it would get 400 or 401.
+        const answer = await send(server.app, 'POST', '/api/v1/reports', 'not json {', {});
+        expect(answer.status).toBe(429);
+        expect(answer.headers['retry-after']).toMatch(/^[1-9][0-9]*$/);
+        expect(answer.json()).toMatchObject({ error: 'busy' });
+        await lock.query('commit');
+        expect((await held).status).toBe(200);
+        // With the place free again the same request is read and judged.
+        const judged = await send(server.app, 'POST', '/api/v1/reports', 'not json {', {});
+        expect([400, 401]).toContain(judged.status);
+      } finally {
+        await lock.query('rollback').catch(() => undefined);
+        await lock.end();
+      }
+    });
+  },
+);
