@@ -17,7 +17,7 @@ import {
 import type { KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { SCHEMA_VERSION, type DeviceFacts } from '../shared/index.ts';
-import { signRequest } from '../agent/core/http-signature/sign.ts';
+import { signRequest, type SignedRequestHeaders } from '../agent/core/http-signature/sign.ts';
 import type { ServerConfig } from '../server/config.ts';
 import type { RunningServer } from '../server/main.ts';
 
@@ -254,6 +254,22 @@ export async function postSigned(
   body: string,
   device: { id: string; privateKey: KeyObject },
 ): Promise<SignedAnswer> {
+  return postPrepared(prepareSigned(url, body, device));
+}
+
+/** A signed request ready to post: a device's batch waiting in its outbox, signed. */
+export interface PreparedRequest {
+  url: string;
+  body: string;
+  headers: SignedRequestHeaders;
+}
+
+/** Signs `body` as `device` would now, to post later with postPrepared. */
+export function prepareSigned(
+  url: string,
+  body: string,
+  device: { id: string; privateKey: KeyObject },
+): PreparedRequest {
   const headers = signRequest({
     method: 'POST',
     url,
@@ -262,11 +278,16 @@ export async function postSigned(
     privateKey: device.privateKey,
     now: new Date(),
   });
+  return { url, body, headers };
+}
+
+/** Posts a request prepared by prepareSigned. */
+export async function postPrepared(request: PreparedRequest): Promise<SignedAnswer> {
   const t0 = performance.now();
-  const response = await fetch(url, {
+  const response = await fetch(request.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
+    headers: { 'content-type': 'application/json', ...request.headers },
+    body: request.body,
   });
   await response.arrayBuffer();
   return { status: response.status, headers: response.headers, ms: performance.now() - t0 };
