@@ -1,6 +1,6 @@
 // Builds the Linux package (issue 17) with Debian's own tools: the single executable from
-// scripts/build-agent.ts, the systemd unit, the USB guard's static udev rule, /etc/hallpass/, the
-// tray's XDG autostart entry and the maintainer scripts in installers/linux/, laid out in a
+// scripts/build-agent.ts, the systemd unit, the USB guard's static udev rule and its initramfs-tools
+// hook, /etc/hallpass/, the tray's XDG autostart entry and the maintainer scripts in installers/linux/, laid out in a
 // staging tree; dpkg-shlibdeps works out the library dependencies; dpkg-deb builds the .deb.
 // `npm run build:deb` → dist/deb/hallpass_<version>_amd64.deb (installers/linux/README.md).
 import { execFile } from 'node:child_process';
@@ -76,6 +76,9 @@ export async function buildDeb(options: DebBuildOptions = {}): Promise<string> {
       'lib/udev/rules.d/70-hallpass-usb-storage.rules',
       0o644,
     );
+    // initramfs-tools runs it at every update-initramfs: the rule in the initramfs too, unless the
+    // root file system is on USB (installers/linux/README.md).
+    await put(join(linux, 'initramfs-hook'), 'usr/share/initramfs-tools/hooks/hallpass', 0o755);
     await put(
       join(linux, 'hallpass-tray.desktop'),
       'etc/xdg/autostart/hallpass-tray.desktop',

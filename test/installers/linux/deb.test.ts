@@ -154,6 +154,12 @@ describe.skipIf(!isRoot || process.platform !== 'linux')(
         `hallpass\t${older}`,
       );
       expect(await exists('lib/udev/rules.d/70-hallpass-usb-storage.rules')).toBe(true);
+      // The initramfs-tools hook, executable as initramfs-tools runs hooks (initramfs-tools(7)).
+      // This root has no initramfs-tools, so postinst's `update-initramfs -u` is skipped here;
+      // the hook itself is tested on a real kernel in initramfs-hook.test.ts.
+      expect((await stat(at('usr/share/initramfs-tools/hooks/hallpass'))).mode & 0o7777).toBe(
+        0o755,
+      );
       expect(await exists('etc/xdg/autostart/hallpass-tray.desktop')).toBe(true);
       // Enabled as deb-systemd-helper enables a unit where systemd is not running.
       expect(await exists('etc/systemd/system/multi-user.target.wants/hallpass.service')).toBe(
@@ -216,6 +222,7 @@ describe.skipIf(!isRoot || process.platform !== 'linux')(
         'usr/bin/hallpass',
         'lib/systemd/system/hallpass.service',
         'lib/udev/rules.d/70-hallpass-usb-storage.rules',
+        'usr/share/initramfs-tools/hooks/hallpass',
         'etc/xdg/autostart/hallpass-tray.desktop',
         'etc/hallpass',
         'var/lib/hallpass',
