@@ -189,20 +189,19 @@ export class IngestAdmission {
   /**
    * The refusal a batch arriving now would get at once (the queue is full, or could not give it
    * a place within the deadline at the measured rate), or null if it would get a place or a
-   * place in the queue. Lets the route refuse before it reads and checks the body.
+   * place in the queue. Lets the route refuse before it reads and checks the body. `arriving`
+   * batches not yet asking (being read) are counted as queued ahead of it.
    */
-  refuseNow(): Refused | null {
+  refuseNow(arriving = 0): Refused | null {
     if (this.#queue.length === 0 && this.#inFlight < Math.floor(this.#limit)) {
       return null;
     }
     const rate = this.#rate();
+    const ahead = this.#queue.length + arriving;
     // A batch that could not get a place within the deadline is refused now rather than after
     // holding a connection for nothing.
-    const expectedWaitMs = rate === null ? 0 : ((this.#queue.length + 1) / rate) * 1000;
-    if (
-      this.#queue.length >= this.#options.queueLength ||
-      expectedWaitMs > this.#options.queueWaitMs
-    ) {
+    const expectedWaitMs = rate === null ? 0 : ((ahead + 1) / rate) * 1000;
+    if (ahead >= this.#options.queueLength || expectedWaitMs > this.#options.queueWaitMs) {
       return this.#refuse('queue-full');
     }
     return null;

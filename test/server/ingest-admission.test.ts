@@ -408,4 +408,11 @@ describe('IngestAdmission: refusing before the body is read', () => {
     expect(admission.refuseNow()).toMatchObject({ admitted: false, reason: 'queue-full' });
     expect(admission.stats().refused).toBe(1);
   });
+
+  it('counts batches still being read as queued ahead', async () => {
+    const { admission } = setup({ minLimit: 1, initialLimit: 1, maxLimit: 1, queueLength: 3 });
+    await admission.admit(); // the place
+    expect(admission.refuseNow(2)).toBeNull(); // two arriving, room for a third
+    expect(admission.refuseNow(3)).toMatchObject({ admitted: false, reason: 'queue-full' });
+  });
 });

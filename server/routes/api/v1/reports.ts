@@ -63,6 +63,13 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // or checking the body, a batch the queue could not hold. Such a refusal costs little more
       // than its headers, and that is most of a storm's first second.
       preParsing: async (_request, reply, payload) => {
+        // Those waiting for a turn count as queued: when they already fill the queue, this one
+        // is refused on arrival instead of after waiting its turn to be told so.
+        const refusedOnArrival = admission.refuseNow(intake.waiting);
+        if (refusedOnArrival !== null) {
+          busy(reply, refusedOnArrival.retryAfterSeconds);
+          return payload;
+        }
         await intake.pass();
         const refused = admission.refuseNow();
         if (refused !== null) {
