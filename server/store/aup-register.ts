@@ -168,7 +168,7 @@ interface UserRecordRow {
 }
 
 const seenBy = (type: string): AupSeenBy =>
-  type.startsWith('aup.') ? 'aup' : type === 'idle.locked' ? 'idle-lock' : 'usb';
+  type.startsWith('aup.') ? 'aup' : type.startsWith('idle.') ? 'idle-lock' : 'usb';
 
 /** Users seen on the school's devices since `since` (aup_seen_users, kept at ingest). */
 async function seenUsers(

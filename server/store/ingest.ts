@@ -232,6 +232,7 @@ function seenUser(event: AgentEvent): string | null {
     case 'aup.accepted':
     case 'aup.declined':
     case 'idle.locked':
+    case 'idle.lock-failed':
     case 'usb.blocked':
     case 'usb.allowed':
       return event.data.user === null || event.data.user === '' ? null : event.data.user;

@@ -1,5 +1,6 @@
 // The server takes the agent's `idle.lock-failed` events: stored as sent (the tray's reason as
-// inert text) and, since they name the console user, found by that user's subject access export.
+// inert text) and, since they name the console user, found by that user's subject access export
+// and counted as seen by the AUP register.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SCHEMA_VERSION, type AgentEvent } from '../../../shared/index.ts';
@@ -47,5 +48,11 @@ describeEachEngine('idle.lock-failed ingest', (engine) => {
       now: new Date(Date.UTC(2026, 11, 6)),
     });
     expect(found.events.items.map((e) => e.id)).toEqual([named.id]);
+    // A user at the console whose screen would not lock is a user of the school's devices: the
+    // AUP register counts them as seen (outstanding until they sign).
+    const seen = await server.db.query<{ user_name: string; event_type: string }>(
+      "select user_name, event_type from aup_seen_users where user_key = 'northgate\\jsmith'",
+    );
+    expect(seen).toEqual([{ user_name: 'NORTHGATE\\jsmith', event_type: 'idle.lock-failed' }]);
   });
 });
