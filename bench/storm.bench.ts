@@ -9,7 +9,9 @@
 // does: the agent's own RetrySchedule with the server's Retry-After (time is not compressed).
 // Server in this process (startServer, default admission settings), clients in a forked child.
 //
-// BENCH_STORMS (default "5000,30000") sets the storm sizes, BENCH_STEADY_SECONDS (default 15)
+// BENCH_STORMS (default "1000,5000,15000,30000") sets the storm sizes; a storm needs a socket per
+// device in both the server and the client process, so one bigger than the open-file limit
+// allows is reported as not run, BENCH_STEADY_SECONDS (default 15)
 // the measured steady phase.
 import { execFileSync } from 'node:child_process';
 import { randomUUID, type KeyObject } from 'node:crypto';
@@ -40,7 +42,9 @@ import {
 import { median, percentile, recordResults } from './results-file.ts';
 import { simulatedFacts } from './simulated-facts.ts';
 
-const STORMS = (process.env.BENCH_STORMS ?? '5000,30000').split(',').map(Number);
+const STORMS = (process.env.BENCH_STORMS ?? '1000,5000,15000,30000').split(',').map(Number);
+/** Descriptors a process needs besides one socket per device (PostgreSQL, files, the pipe). */
+const SPARE_FILES = 1000;
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
 const STEADY_DEVICES = 200;
 const STEADY_CONCURRENCY = 32;
@@ -119,6 +123,8 @@ type FromClient =
   | { type: 'storm'; result: StormResult };
 
 interface StartMessage {
+  /** The storm sizes this machine's open-file limit allows. */
+  storms: number[];
   url: string;
   databaseUrl: string;
   schoolId: string;
@@ -284,7 +290,7 @@ async function runClients(message: StartMessage): Promise<void> {
   const capacity = await steady(url, steadyDevices);
   await sendToServer({ type: 'steady', result: capacity } satisfies FromClient);
   let next = STEADY_DEVICES;
-  for (const size of STORMS) {
+  for (const size of message.storms) {
     const devices = Array.from({ length: size }, () => newDevice(next++));
     await enrol(message, devices);
     // Let the server's drain measurement from the last phase age out, as over a weekend.
@@ -314,11 +320,25 @@ function raiseFileLimit(pid: number): string {
   }
 }
 
+/** A process's open-file limit (soft), or null if prlimit cannot say. */
+function fileLimit(pid: number): number | null {
+  try {
+    const out = execFileSync(
+      'prlimit',
+      ['--pid', String(pid), '--nofile', '--raw', '--noheadings', '--output', 'SOFT'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    ).trim();
+    return /^[0-9]+$/.test(out) ? Number(out) : null;
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const { loadNote, postgresCpuSeconds, sourceState, startBenchPostgres } =
     await import('./postgres.ts');
   const load = loadNote();
-  const fileLimit = raiseFileLimit(process.pid);
+  const raisedTo = raiseFileLimit(process.pid);
   const postgres = await startBenchPostgres();
   try {
     const { server, config, schoolId, groupId } = await startIngestServer(postgres.url, 'warn');
@@ -326,22 +346,39 @@ async function main(): Promise<void> {
     if (client.pid !== undefined) {
       raiseFileLimit(client.pid);
     }
-    client.send({ url: server.url, databaseUrl: postgres.url, schoolId, groupId });
+    const limits = [process.pid, client.pid ?? -1].map(fileLimit);
+    const allowed = Math.min(...limits.map((l) => (l === null ? Infinity : l))) - SPARE_FILES;
+    const runnable = STORMS.filter((size) => size <= allowed);
+    const notRun = STORMS.filter((size) => size > allowed);
+    client.send({
+      url: server.url,
+      databaseUrl: postgres.url,
+      schoolId,
+      groupId,
+      storms: runnable,
+    });
     const capacity = (await client.next('steady')).result;
     process.stdout.write(`steady: ${capacity.reportsPerSecond.toFixed(0)} reports/s\n`);
-    const storms: (StormResult & { pgCpu: number | null; serverCpu: number })[] = [];
-    for (let left = STORMS.length; left > 0; left--) {
+    const storms: (StormResult & { pgCpu: number | null; serverCpu: number; rssMb: number })[] = [];
+    for (let left = runnable.length; left > 0; left--) {
       const { size } = await client.next('storm-start');
       process.stdout.write(`storm of ${String(size)} devices\n`);
+      // The server's memory at its highest: what a queue of held batches costs.
+      let rss = process.memoryUsage.rss();
+      const sampler = setInterval(() => {
+        rss = Math.max(rss, process.memoryUsage.rss());
+      }, 100);
       const cpu0 = process.cpuUsage();
       const pg0 = postgresCpuSeconds(postgres.postmasterPid);
       const { result } = await client.next('storm');
+      clearInterval(sampler);
       const cpu = process.cpuUsage(cpu0);
       const pg1 = postgresCpuSeconds(postgres.postmasterPid);
       storms.push({
         ...result,
         serverCpu: (cpu.user + cpu.system) / 1e6,
         pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+        rssMb: rss / 1048576,
       });
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }
@@ -351,17 +388,21 @@ async function main(): Promise<void> {
     const lines = [
       `## Monday-morning storms (\`bench/storm.bench.ts\`, ${new Date().toISOString().slice(0, 10)})`,
       '',
-      `Machine: ${String(cores)} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; ${load}; ${sourceState()}; ${postgres.description} (fsync on). Open-file limit raised to ${fileLimit}.`,
-      `Server: \`startServer\` with the default admission (adaptive limit of 10–${String(config.ingestConcurrency)} batches in flight, starting at 16, queue of ${String(config.ingestQueueLength)} waiting ≤ ${String(config.ingestQueueWaitMs / 1000)} s), pool of 10, in the benchmark process; clients in a forked child; PostgreSQL in its own processes; all on the same ${String(cores)} cores.`,
+      `Machine: ${String(cores)} × ${os.cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}; ${load}; ${sourceState()}; ${postgres.description} (fsync on). Open-file limit raised to ${raisedTo}.`,
+      `Server: \`startServer\` with the default admission (adaptive limit of 10–${String(config.ingestConcurrency)} batches in flight, starting at 16, queue of ${String(config.ingestQueueLength)} waiting ≤ ${String(config.ingestQueueWaitMs / 1000)} s, 16 requests read per turn of the event loop, a request the queue cannot hold refused before its body is read), pool of 10, in the benchmark process; clients in a forked child; PostgreSQL in its own processes; all on the same ${String(cores)} cores.`,
       `Batches: ${String(REPORTS_PER_BATCH)} reports × ${String(CHECKS.length)} check results, signed (RFC 9421, P-256), one per device. Devices enrolled beforehand with SQL. Steady capacity: ${String(STEADY_DEVICES)} devices, ${String(STEADY_CONCURRENCY)} batches in flight for ${String(STEADY_SECONDS)} s after ${String(WARMUP_SECONDS)} s warm-up. A storm: every device posts at the same moment its batch signed beforehand (the devices' own CPU is not the server's; retries are signed afresh); on a 429 it waits as the agent does (its RetrySchedule with the server's Retry-After, real time).`,
       '',
       `Steady capacity, same server and database: **${capacity.reportsPerSecond.toFixed(0)} reports/s** (p50 / p99 ${capacity.latencyP50.toFixed(0)} / ${capacity.latencyP99.toFixed(0)} ms, ${String(capacity.refused)} refused).`,
       '',
-      '| storm | time for all to land | drain | **drain / steady** (goal ≥ 0.8) | 429 answers (devices refused at first) | longest Retry-After given | latest time promised vs storm landed | device landed p50 / p99 | most tries by one device | CPU server / PostgreSQL |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| storm | time for all to land | drain | **drain / steady** (goal ≥ 0.8) | 429 answers (devices refused at first) | longest Retry-After given | latest time promised vs storm landed | device landed p50 / p99 | most tries by one device | CPU server / PostgreSQL | server RSS at most |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...storms.map(
         (s) =>
-          `| ${s.devices.toLocaleString('en-GB')} devices | ${s.landSeconds.toFixed(1)} s | ${s.reportsPerSecond.toFixed(0)} reports/s | **${(s.reportsPerSecond / capacity.reportsPerSecond).toFixed(2)}** | ${s.refusals.toLocaleString('en-GB')} (${s.devicesRefused.toLocaleString('en-GB')}) | ${s.longestRetryAfterSeconds.toFixed(0)} s | ${s.latestPromiseSeconds.toFixed(1)} s vs ${s.landSeconds.toFixed(1)} s | ${s.landP50.toFixed(1)} / ${s.landP99.toFixed(1)} s | ${String(s.maxTries)} | ${s.serverCpu.toFixed(0)} / ${s.pgCpu === null ? 'n/a' : s.pgCpu.toFixed(0)} s${s.errors > 0 ? ` (${String(s.errors)} errors)` : ''} |`,
+          `| ${s.devices.toLocaleString('en-GB')} devices | ${s.landSeconds.toFixed(1)} s | ${s.reportsPerSecond.toFixed(0)} reports/s | **${(s.reportsPerSecond / capacity.reportsPerSecond).toFixed(2)}** | ${s.refusals.toLocaleString('en-GB')} (${s.devicesRefused.toLocaleString('en-GB')}) | ${s.longestRetryAfterSeconds.toFixed(0)} s | ${s.latestPromiseSeconds.toFixed(1)} s vs ${s.landSeconds.toFixed(1)} s | ${s.landP50.toFixed(1)} / ${s.landP99.toFixed(1)} s | ${String(s.maxTries)} | ${s.serverCpu.toFixed(0)} / ${s.pgCpu === null ? 'n/a' : s.pgCpu.toFixed(0)} s${s.errors > 0 ? ` (${String(s.errors)} errors)` : ''} | ${s.rssMb.toFixed(0)} MB |`,
+      ),
+      ...notRun.map(
+        (size) =>
+          `| ${size.toLocaleString('en-GB')} devices | not run: a socket per device in the server and in the client process, and the open-file limit here is ${limits.map((l) => (l === null ? 'unknown' : l.toLocaleString('en-GB'))).join(' / ')} (server / client) | | | | | | | | | |`,
       ),
     ];
     const markdown = lines.join('\n');
