@@ -11,6 +11,9 @@
 // device there. Without it (the control): the stick gets its sd disk, and that run also judges
 // real mounts with the hook's decision (`hallpass check`: the USB stick, a device-mapper disk on
 // it, a virtio disk) and runs the rule's block-level shell text in the initramfs's /bin/sh.
+// And the rule only in /etc/udev/rules.d (the service's copy, no package): Debian's own udev hook
+// copies it in, and without the Hallpass hook's marker it does nothing there, so a root file
+// system on a USB disk would still appear.
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, chmod, copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +35,8 @@ const ruleFile = new URL('../../../agent/core/usb/70-hallpass-usb-storage.rules'
 const RULE = '70-hallpass-usb-storage.rules';
 const STICK_SERIAL = 'HPSTICK1';
 const MARK = 'hallpass-probe:';
+/** The file the Hallpass hook writes next to the rule; without it the rule is inert there. */
+const MARKER = 'conf/hallpass-usb-guard';
 /** Generous: mkinitramfs (MODULES=most, zstd) and a TCG boot on a loaded 2-core machine. */
 const BUILD_TIMEOUT_MS = 900_000;
 const BOOT_TIMEOUT_MS = 900_000;
@@ -87,8 +92,11 @@ function ruleShellText(rule: string, sys = '/sys'): string {
     .replaceAll('%%', '%');
 }
 
-/** The test-only init-premount script: reports what the kernel shows, then powers off. */
-function probeScript(ruleText: string): string {
+/**
+ * The test-only init-premount script: reports what the kernel shows, then powers off. With
+ * `extras`, and an sd disk there, it also judges mounts and runs the rule's shell text.
+ */
+function probeScript(ruleText: string, extras: boolean): string {
   return `#!/bin/sh
 PREREQ=""
 prereqs() { echo "$PREREQ"; }
@@ -98,7 +106,7 @@ esac
 say() { echo "${MARK} $*"; }
 udevadm settle --timeout=600 || say "settle timed out"
 is_busybox() { cmp -s "$1" /bin/busybox && echo busybox; }
-say "shell sh=$(is_busybox /bin/sh || echo other) rules=$(ls /lib/udev/rules.d | grep -c hallpass) blockdev=$(is_busybox /sbin/blockdev || echo util-linux)"
+say "shell sh=$(is_busybox /bin/sh || echo other) rules=$(ls /lib/udev/rules.d | grep -c hallpass) blockdev=$(is_busybox /sbin/blockdev || echo util-linux) marker=$([ -e /${MARKER} ] && echo yes || echo no)"
 usbdev() {
   for d in /sys/bus/usb/devices/*; do
     [ "$(cat "$d/$1" 2>/dev/null)" = "$2" ] && { echo "\${d##*/}"; return 0; }
@@ -135,7 +143,7 @@ say "dmesg storage=$(dmesg | grep -c 'USB Mass Storage device detected') sd=$(dm
 # A shell in the initramfs: the expansions the rule's RUN uses.
 p=/sys/devices/a/b
 say "expansions length=\${#p} parent=\${p%/*}"
-if [ -b /dev/sda ]; then
+if [ -b /dev/sda ] && [ ${extras ? 'yes' : 'no'} = yes ]; then
   mkdir -p /mnt/stick /mnt/vd /mnt/dm
   out=$(sh /hallpass-hook check); code=$?
   say "check-default code=$code line=$out"
@@ -209,12 +217,15 @@ describe.skipIf(!support.ok || !isRoot || !hasMkinitramfs)(
     });
 
     /**
-     * Runs this host's mkinitramfs for the harness's kernel; `hook` puts the Hallpass hook in.
-     * Returns the image and the paths in it (lsinitramfs).
+     * Runs this host's mkinitramfs for the harness's kernel; `hook` puts the Hallpass hook in,
+     * `ruleIn` says which rule folder holds the rule ('lib': the package's, 'etc': only the
+     * service's). Returns the image and the paths in it (lsinitramfs).
      */
     async function buildInitrd(
       name: string,
       hook: boolean,
+      ruleIn: 'lib' | 'etc' = 'lib',
+      extras = true,
     ): Promise<{ image: string; paths: string[] }> {
       if (!support.ok) {
         throw new Error('no guest');
@@ -240,22 +251,23 @@ describe.skipIf(!support.ok || !isRoot || !hasMkinitramfs)(
       await copyFile(hookFile, join(conf, 'hallpass-hook'));
       await writeFile(
         join(conf, 'scripts/init-premount/hallpass-probe'),
-        probeScript(ruleShellText(rule.text)),
+        probeScript(ruleShellText(rule.text), extras),
         { mode: 0o755 },
       );
-      // The rule where the package puts it, and no copy in /etc/udev/rules.d (the service's, which
-      // udev's own hook would copy when /lib has none): this host's rule folders stay untouched.
+      // The rule where the package puts it (no copy in /etc/udev/rules.d), or only where the
+      // service writes it, which udev's own hook copies when /lib has no namesake: copies of this
+      // host's rule folders with the host's own rule left out, so they stay untouched.
       const libRules = join(dir, 'lib-rules');
       const etcRules = join(dir, 'etc-rules');
       await exec('cp', ['-a', '/lib/udev/rules.d/.', libRules]);
-      await copyFile(ruleFile, join(libRules, RULE));
       await mkdir(etcRules, { recursive: true });
       const hostEtc = await readdir('/etc/udev/rules.d').catch(() => null);
       for (const file of hostEtc ?? []) {
-        if (file !== RULE) {
-          await exec('cp', ['-a', join('/etc/udev/rules.d', file), etcRules]);
-        }
+        await exec('cp', ['-a', join('/etc/udev/rules.d', file), etcRules]);
       }
+      await rm(join(libRules, RULE), { force: true });
+      await rm(join(etcRules, RULE), { force: true });
+      await copyFile(ruleFile, join(ruleIn === 'lib' ? libRules : etcRules, RULE));
       const image = join(dir, 'initrd.img');
       const script = [
         'set -e',
@@ -382,9 +394,10 @@ describe.skipIf(!support.ok || !isRoot || !hasMkinitramfs)(
       }
       expect(inImage(`lib/udev/rules.d/${RULE}`)).toBe(true);
       expect(inImage('sbin/blockdev')).toBe(true);
+      expect(inImage(MARKER)).toBe(true);
       const seen = await boot('with-hook', image);
       // initramfs-tools links busybox as /bin/sh when busybox is installed (BUSYBOX=auto).
-      expect(seen.shell).toMatchObject({ sh: BUSYBOX_SH, rules: '1' });
+      expect(seen.shell).toMatchObject({ sh: BUSYBOX_SH, rules: '1', marker: 'yes' });
       // util-linux's, or busybox's where busybox's hook ran first (tsort's order): both work.
       expect(['util-linux', 'busybox']).toContain(seen.shell?.blockdev);
       expect(seen.blockdev).toEqual({ setro_getro: '1' });
@@ -402,7 +415,7 @@ describe.skipIf(!support.ok || !isRoot || !hasMkinitramfs)(
       const { image, paths } = await buildInitrd('without-hook', false);
       expect(paths.some((path) => path.endsWith(`lib/udev/rules.d/${RULE}`))).toBe(false);
       const seen = await boot('without-hook', image);
-      expect(seen.shell?.rules).toBe('0');
+      expect(seen.shell).toMatchObject({ rules: '0', marker: 'no' });
       expect(seen.expansions).toEqual({ length: '16', parent: '/sys/devices/a' });
       expect(seen.block?.disks).toMatch(/(^|,)sda,/);
       expect(seen.stick).toMatchObject({ interface_authorized: '1', driver: 'usb-storage' });
@@ -424,6 +437,21 @@ describe.skipIf(!support.ok || !isRoot || !hasMkinitramfs)(
       // unauthorises the interface the disk hangs under, and the disk goes.
       expect(seen['rule-run']).toMatchObject({ code: '0', interface_authorized: '0' });
       expect(seen['rule-run']?.disks).not.toMatch(/(^|,)sd/);
+    });
+
+    it("the service's rule copied in by Debian's udev hook, without the Hallpass hook: inert there, the stick gets its sd disk (a root on USB would appear)", async () => {
+      const { image, paths } = await buildInitrd('etc-only', false, 'etc', false);
+      const inImage = (suffix: string) => paths.some((path) => path.endsWith(suffix));
+      // Debian's udev hook copied it (its /etc/udev/rules.d loop); nobody wrote the marker.
+      expect(inImage(`lib/udev/rules.d/${RULE}`)).toBe(true);
+      expect(inImage(MARKER)).toBe(false);
+      const seen = await boot('etc-only', image);
+      expect(seen.shell).toMatchObject({ rules: '1', marker: 'no' });
+      expect(seen.block?.disks).toMatch(/(^|,)sda,/);
+      expect(seen.stick).toMatchObject({ interface_authorized: '1', driver: 'usb-storage' });
+      expect(seen.dmesg?.storage).toBe('1');
+      expect(seen.keyboard?.interface_authorized).toBe('1');
+      expect(seen.keyboard?.input).toMatch(/^input[0-9]+$/);
     });
   },
 );
