@@ -21,6 +21,8 @@ const exec = promisify(execFile);
 /** Generous: debootstrap the first time, mkinitramfs (MODULES=most) on a loaded 2-core machine. */
 const TIMEOUT_MS = 1_200_000;
 const RULE = 'lib/udev/rules.d/70-hallpass-usb-storage.rules';
+/** Left by the hook beside the rule it copies; without it the rule is inert in an initramfs. */
+const MARKER = 'conf/hallpass-usb-guard';
 
 const INITRAMFS_ROOT: RootRecipe = {
   name: 'debian-bookworm-minbase-initramfs.tar',
@@ -141,18 +143,22 @@ describe.skipIf(!ready)('the hallpass .deb and initramfs-tools', { timeout: TIME
       expect(installed).not.toContain('hallpass: USB storage rule left out');
       expect(withHook.some((path) => path.endsWith(RULE))).toBe(true);
       expect(withHook.some((path) => path.endsWith('sbin/blockdev'))).toBe(true);
+      expect(withHook.some((path) => path.endsWith(MARKER))).toBe(true);
     } else {
       expect(decision).toMatch(/^cannot tell: /);
       expect(installed).toContain(
         'hallpass: USB storage rule left out of the initramfs (cannot tell',
       );
       expect(withHook.some((path) => path.endsWith(RULE))).toBe(false);
+      expect(withHook.some((path) => path.endsWith(MARKER))).toBe(false);
     }
 
     const removed = await inInitramfsRoot('dpkg -r hallpass');
     expect(removed).toMatch(
       /Processing triggers for initramfs-tools .*\nupdate-initramfs: Generating/,
     );
-    expect((await imagePaths()).some((path) => path.endsWith(RULE))).toBe(false);
+    const afterRemoval = await imagePaths();
+    expect(afterRemoval.some((path) => path.endsWith(RULE))).toBe(false);
+    expect(afterRemoval.some((path) => path.endsWith(MARKER))).toBe(false);
   });
 });
