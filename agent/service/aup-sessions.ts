@@ -280,12 +280,10 @@ export class AupSessions {
     // flood of events; the action itself runs every time.
     if (last === undefined || now.getTime() - last >= DECLINE_REPEAT_MS || now.getTime() < last) {
       this.#lastDecline.set(repeat, now.getTime());
-      await this.#o.recordEvent({
-        schemaVersion: SCHEMA_VERSION,
-        id: randomUUID(),
-        occurredAt: now.toISOString(),
-        type: 'aup.declined',
-        data: { ...this.#eventBase(user, due, item), action, actionError, reason: 'declined' },
+      await this.#recordDecline(user, due, item, now.getTime(), {
+        action,
+        actionError,
+        reason: 'declined',
       });
     }
     if (actionError !== null) {
@@ -416,13 +414,7 @@ export class AupSessions {
     episode.appliedAt = now;
     const actionError = await this.#runAction(action, user.name);
     for (const item of due.due) {
-      await this.#o.recordEvent({
-        schemaVersion: SCHEMA_VERSION,
-        id: randomUUID(),
-        occurredAt: new Date(now).toISOString(),
-        type: 'aup.declined',
-        data: { ...this.#eventBase(user, due, item), action, actionError, reason: 'no-answer' },
-      });
+      await this.#recordDecline(user, due, item, now, { action, actionError, reason: 'no-answer' });
     }
     this.#o.log.warn(
       { action, actionError, minutes },
@@ -501,13 +493,7 @@ export class AupSessions {
     const actionError = await this.#runAction(action, user.name);
     if (first) {
       for (const item of due.due) {
-        await this.#o.recordEvent({
-          schemaVersion: SCHEMA_VERSION,
-          id: randomUUID(),
-          occurredAt: new Date(now).toISOString(),
-          type: 'aup.declined',
-          data: { ...this.#eventBase(user, due, item), action, actionError, reason: 'no-tray' },
-        });
+        await this.#recordDecline(user, due, item, now, { action, actionError, reason: 'no-tray' });
       }
     }
     this.#o.log.warn(
@@ -561,6 +547,27 @@ export class AupSessions {
         1000,
       );
     }
+  }
+
+  /** Records an `aup.declined` event for one document: how it was declined, and what followed. */
+  async #recordDecline(
+    user: ConsoleUser,
+    due: AupDue,
+    item: AupDue['due'][number],
+    at: number,
+    outcome: {
+      action: AupDeclineAction;
+      actionError: string | null;
+      reason: 'declined' | 'no-tray' | 'no-answer';
+    },
+  ): Promise<void> {
+    await this.#o.recordEvent({
+      schemaVersion: SCHEMA_VERSION,
+      id: randomUUID(),
+      occurredAt: new Date(at).toISOString(),
+      type: 'aup.declined',
+      data: { ...this.#eventBase(user, due, item), ...outcome },
+    });
   }
 
   #eventBase(
