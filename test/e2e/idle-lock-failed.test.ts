@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consoleUserSourceFor } from '../../agent/core/console-user/index.ts';
 import { realHost } from '../../agent/core/host.ts';
-import { openProven } from '../helpers/ipc-peer.ts';
+import { exchange } from '../helpers/ipc-service.ts';
 import { readOutboxFolder } from '../helpers/outbox-folder.ts';
 import {
   agentHome,
@@ -16,26 +16,6 @@ import {
   waitFor,
   type AgentHome,
 } from '../helpers/agent-process.ts';
-
-/** Sends lines on one proven connection (this test runs as root) and collects `count` answers. */
-async function exchange(path: string, lines: string[], count: number): Promise<string[]> {
-  const socket = await openProven(path);
-  return new Promise((resolve, reject) => {
-    socket.write(lines.join(''));
-    socket.resume();
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const answers = buffer.split('\n').filter((line) => line !== '');
-      if (answers.length >= count) {
-        socket.end();
-        resolve(answers);
-      }
-    });
-    socket.on('error', reject);
-  });
-}
 
 describe.skipIf(process.platform !== 'linux')('idle:lock-failed to the real service', () => {
   let home: AgentHome | undefined;
@@ -58,6 +38,7 @@ describe.skipIf(process.platform !== 'linux')('idle:lock-failed to the real serv
       await waitFor('the service to answer', async () => (await agentStatus(ready)) ?? null);
       const answers = await exchange(
         ready.ipcPath,
+        'proven',
         [
           '{"id":1,"channel":"idle:lock-failed","kind":"lock-failed","reason":"x","user":"head"}\n',
           ...Array.from(

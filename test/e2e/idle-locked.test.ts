@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consoleUserSourceFor } from '../../agent/core/console-user/index.ts';
 import { realHost } from '../../agent/core/host.ts';
-import { openProven } from '../helpers/ipc-peer.ts';
+import { exchange } from '../helpers/ipc-service.ts';
 import { readOutboxFolder } from '../helpers/outbox-folder.ts';
 import {
   agentHome,
@@ -16,29 +16,6 @@ import {
   waitFor,
   type AgentHome,
 } from '../helpers/agent-process.ts';
-
-/**
- * Sends lines on one connection, proven first (idle:locked needs the console user or root; this
- * test runs as root), and resolves with `count` answer lines.
- */
-async function exchange(path: string, lines: string[], count: number): Promise<string[]> {
-  const socket = await openProven(path);
-  return new Promise((resolve, reject) => {
-    socket.write(lines.join(''));
-    socket.resume();
-    let buffer = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      const answers = buffer.split('\n').filter((line) => line !== '');
-      if (answers.length >= count) {
-        socket.end();
-        resolve(answers);
-      }
-    });
-    socket.on('error', reject);
-  });
-}
 
 describe.skipIf(process.platform !== 'linux')('idle:locked to the real service', () => {
   let home: AgentHome | undefined;
@@ -56,6 +33,7 @@ describe.skipIf(process.platform !== 'linux')('idle:locked to the real service',
       await waitFor('the service to answer', async () => (await agentStatus(ready)) ?? null);
       const answers = await exchange(
         home.ipcPath,
+        'proven',
         [
           '{"id":1,"channel":"idle:locked","idleSeconds":900,"user":"headteacher"}\n',
           ...Array.from(
