@@ -7,7 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/postgres.ts'],
+    // host-usb.ts fails the run if a test changed this host's USB enforcement (and undoes it).
+    globalSetup: ['test/setup/postgres.ts', 'test/setup/host-usb.ts'],
     testTimeout: 300_000,
     // Vitest's default is one worker less than the cores: a single worker on a 2-core machine,
     // where the QEMU suites (one CPU-bound guest for minutes) then hold up every other file.

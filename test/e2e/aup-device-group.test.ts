@@ -7,11 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAgentConfig } from '../../agent/core/config/agent-config.ts';
 import { readPolicyFile } from '../../agent/core/policy/policy-file.ts';
 import { runService, type RunningService } from '../../agent/service/run-service.ts';
 import { uploadPolicy } from '../../server/store/policies.ts';
-import { waitFor } from '../helpers/agent-process.ts';
+import { waitFor, hostAgentConfig } from '../helpers/agent-process.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../helpers/console-session.ts';
 import { testEngines } from '../helpers/databases.ts';
 import { askProven } from '../helpers/ipc-peer.ts';
@@ -66,17 +65,13 @@ describe.skipIf(process.platform !== 'linux')(
       runService({
         os: 'linux',
         host: await consoleSessionHost([]),
-        config: {
-          ...defaultAgentConfig('linux'),
+        config: hostAgentConfig({
           serverUrl: url,
           enrolmentToken: server.token,
           stateDir: join(home, 'state'),
           ipcPath: join(home, 'agent.sock'),
-          logLevel: 'silent',
-          usbGuard: false,
-          startupJitterSeconds: 0,
           heartbeatMinutes: 1,
-        },
+        }),
         agentVersion: '0.0.0-test',
         checks: [],
       });

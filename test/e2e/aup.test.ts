@@ -7,7 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAgentConfig } from '../../agent/core/config/agent-config.ts';
 import { runService, type RunningService } from '../../agent/service/run-service.ts';
 import { aupTextSha256 } from '../../shared/index.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../helpers/console-session.ts';
@@ -16,7 +15,7 @@ import { startControlledLink, type ControlledLink } from '../helpers/controlled-
 import { testEngines } from '../helpers/databases.ts';
 import { readOutboxFolder } from '../helpers/outbox-folder.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
-import { waitFor } from '../helpers/agent-process.ts';
+import { waitFor, hostAgentConfig } from '../helpers/agent-process.ts';
 
 const engine = testEngines.find((e) => e.name === 'pglite');
 
@@ -64,19 +63,15 @@ describe.skipIf(process.platform !== 'linux')(
       running = await runService({
         os: 'linux',
         host: await consoleSessionHost([]),
-        config: {
-          ...defaultAgentConfig('linux'),
+        config: hostAgentConfig({
           serverUrl: link.url,
           enrolmentToken: server.token,
           stateDir: join(home, 'state'),
           ipcPath,
-          logLevel: 'silent',
-          usbGuard: false,
-          startupJitterSeconds: 0,
           deliveryRetryBaseSeconds: 1,
           deliveryRetryCapSeconds: 2,
           heartbeatMinutes: 1,
-        },
+        }),
         agentVersion: '0.0.0-test',
         checks: [],
       });

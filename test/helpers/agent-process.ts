@@ -5,6 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentStatus } from '../../shared/index.ts';
+import { defaultAgentConfig, type AgentConfig } from '../../agent/core/config/agent-config.ts';
 import { ipcRequest } from '../../agent/service/ipc-server.ts';
 
 const cli = new URL('../../agent/cli.ts', import.meta.url).pathname;
@@ -26,6 +27,18 @@ export async function agentHome(settings: Record<string, unknown>): Promise<Agen
     configFile: join(dir, 'agent.json'),
     ipcPath: join(dir, 'agent.sock'),
   };
+  await writeAgentConfig(home, settings);
+  return home;
+}
+
+/**
+ * Writes the home's agent.json: `settings` over the test defaults. Every config file a test
+ * gives the real service on this host is written here, so none turns the USB guard on.
+ */
+export async function writeAgentConfig(
+  home: Pick<AgentHome, 'configFile' | 'ipcPath'>,
+  settings: Record<string, unknown>,
+): Promise<void> {
   await writeFile(
     home.configFile,
     JSON.stringify({
@@ -33,16 +46,31 @@ export async function agentHome(settings: Record<string, unknown>): Promise<Agen
       startupJitterSeconds: 0,
       deliveryRetryBaseSeconds: 1,
       deliveryRetryCapSeconds: 2,
-      // Tests run the real service on the developer's host: it must never change the host's
-      // USB authorisation. The guard is tested with its own stand-in platform and in QEMU.
-      usbGuard: false,
       logLevel: 'warn',
       ...settings,
+      // Tests run the real service on the developer's host: it must never change the host's
+      // USB authorisation (test/setup/host-usb.ts fails the run if one does). The guard is
+      // tested with its own stand-in platform and in QEMU, where the config is built apart.
+      usbGuard: false,
     }),
     // Root-only, as the installer leaves it: the service refuses a readable file with a token.
     { mode: 0o600 },
   );
-  return home;
+}
+
+/**
+ * The config for a service a test composes in-process (runService) on this host: Linux defaults,
+ * quiet, no start-up jitter, `settings` over them, and the USB guard off whatever they say (see
+ * writeAgentConfig).
+ */
+export function hostAgentConfig(settings: Partial<AgentConfig>): AgentConfig {
+  return {
+    ...defaultAgentConfig('linux'),
+    logLevel: 'silent',
+    startupJitterSeconds: 0,
+    ...settings,
+    usbGuard: false,
+  };
 }
 
 /** Runs a `hallpass` command for this home and waits for it. */

@@ -7,7 +7,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { LinuxNetworkHold } from '../../../agent/core/network-hold/linux.ts';
 import { HOLD_TABLE } from '../../../agent/core/network-hold/nft-script.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
@@ -25,6 +24,7 @@ import {
   type Namespace,
 } from '../../helpers/netns.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
+import { hostAgentConfig } from '../../helpers/agent-process.ts';
 
 const example = parsePolicyText(
   await readFile(
@@ -53,15 +53,11 @@ describe.skipIf(!namespacesUsable)('hold-network through the service', () => {
     return runService({
       os: 'linux',
       host: await consoleSessionHost([]),
-      config: {
-        ...defaultAgentConfig('linux'),
+      config: hostAgentConfig({
         stateDir: join(home, 'state'),
         ipcPath,
         serverUrl: `http://${SERVER.address}:${String(SERVER.port)}`,
-        logLevel: 'silent',
-        usbGuard: false,
-        startupJitterSeconds: 0,
-      },
+      }),
       agentVersion: '0.0.0-test',
       checks: [],
       networkHold: new LinuxNetworkHold({ nft: [...ns.inside, 'nft'] }),

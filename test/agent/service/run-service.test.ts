@@ -14,6 +14,7 @@ import { runService, type RunningService } from '../../../agent/service/run-serv
 import { IpcResponseSchema, validate } from '../../../shared/index.ts';
 import { openProven } from '../../helpers/ipc-peer.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
+import { hostAgentConfig } from '../../helpers/agent-process.ts';
 
 let running: RunningService | null = null;
 let folder: string | null = null;
@@ -127,13 +128,10 @@ describe.skipIf(process.platform === 'win32')('runService start-up reports', () 
     const running = await runService({
       os: 'linux',
       host: realHost,
-      config: {
-        ...defaultAgentConfig('linux'),
+      config: hostAgentConfig({
         stateDir,
         ipcPath: join(dir, 'agent.sock'),
-        logLevel: 'silent',
-        usbGuard: false,
-      },
+      }),
       agentVersion: '0.1.0',
       checks: [],
       untrustedSettings: ['/etc/hallpass/managed.json has mode 0666; its settings were ignored'],

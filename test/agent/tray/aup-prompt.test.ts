@@ -7,14 +7,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { AupPrompt } from '../../../agent/tray/aup-prompt.ts';
 import { ServiceClient } from '../../../agent/tray/service-client.ts';
 import { trayHandshake } from '../../../agent/tray/service-handshake.ts';
 import type { AgentEvent, AupPending } from '../../../shared/index.ts';
-import { waitFor } from '../../helpers/agent-process.ts';
+import { waitFor, hostAgentConfig } from '../../helpers/agent-process.ts';
 import { completeSignature, writeCachedPolicy } from '../../helpers/aup.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../../helpers/console-session.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
@@ -45,14 +44,10 @@ describe.skipIf(process.platform !== 'linux')('AupPrompt against the real servic
     const running: RunningService = await runService({
       os: 'linux',
       host: await consoleSessionHost(commands),
-      config: {
-        ...defaultAgentConfig('linux'),
+      config: hostAgentConfig({
         stateDir,
         ipcPath,
-        logLevel: 'silent',
-        usbGuard: false,
-        startupJitterSeconds: 0,
-      },
+      }),
       agentVersion: '0.0.0-test',
       checks: [],
     });

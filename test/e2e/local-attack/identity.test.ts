@@ -4,7 +4,7 @@
 // to replace the device with `hallpass enroll --replace` and with a hand-made request. It fails,
 // and the real device keeps reporting. Root's own replacement, proved by the key, still works,
 // and the replaced service then says so.
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import {
   startAgent,
   stopAgent,
   waitFor,
+  writeAgentConfig,
   type AgentHome,
 } from '../../helpers/agent-process.ts';
 import { testEngines } from '../../helpers/databases.ts';
@@ -37,21 +38,7 @@ async function deviceHome(settings: Record<string, unknown>): Promise<AgentHome>
     configFile: join(dir, 'agent.json'),
     ipcPath: join(dir, 'agent.sock'),
   };
-  await writeFile(
-    home.configFile,
-    JSON.stringify({
-      ipcPath: home.ipcPath,
-      startupJitterSeconds: 0,
-      deliveryRetryBaseSeconds: 1,
-      deliveryRetryCapSeconds: 2,
-      // Tests run the real service on the developer's host: it must never change the host's
-      // USB authorisation. The guard is tested with its own stand-in platform and in QEMU.
-      usbGuard: false,
-      logLevel: 'warn',
-      ...settings,
-    }),
-    { mode: 0o600 },
-  );
+  await writeAgentConfig(home, settings);
   return home;
 }
 
@@ -281,9 +268,7 @@ describe('a spent enrolment token', { timeout: 240_000 }, () => {
       await stopAgent(agent);
       // The credential is lost and the old agent.json (token and all) comes back.
       await rm(join(home.stateDir, 'device-credential.json'));
-      await writeFile(home.configFile, JSON.stringify({ ...settings, ipcPath: home.ipcPath }), {
-        mode: 0o600,
-      });
+      await writeAgentConfig(home, settings);
       agent = startAgent(home);
       try {
         const status = await waitFor(

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultAgentConfig } from '../../../agent/core/config/agent-config.ts';
 import { parsePolicyText } from '../../../agent/core/policy/policy-file.ts';
 import { runService, type RunningService } from '../../../agent/service/run-service.ts';
 import { AssetCache } from '../../../server/routes/dashboard/assets.ts';
@@ -19,6 +18,7 @@ import { launchBrowser } from '../../helpers/browser.ts';
 import { CONSOLE_SESSION, consoleSessionHost } from '../../helpers/console-session.ts';
 import { askProven } from '../../helpers/ipc-peer.ts';
 import { readOutboxFolder } from '../../helpers/outbox-folder.ts';
+import { hostAgentConfig } from '../../helpers/agent-process.ts';
 
 const repo = new URL('../../../', import.meta.url);
 const policy = parsePolicyText(
@@ -70,14 +70,10 @@ describe.skipIf(process.platform !== 'linux')('the AUP window against the real s
     running = await runService({
       os: 'linux',
       host,
-      config: {
-        ...defaultAgentConfig('linux'),
+      config: hostAgentConfig({
         stateDir,
         ipcPath,
-        logLevel: 'silent',
-        usbGuard: false,
-        startupJitterSeconds: 0,
-      },
+      }),
       agentVersion: '0.0.0-test',
       checks: [],
     });
