@@ -7,24 +7,19 @@
 // process it started (the guard's `udevadm monitor`) from /proc at the start and end of a
 // window of BENCH_USB_IDLE_SECONDS (default 120). Nothing is plugged during the window: this is
 // the guard watching an idle bus. Writes bench/RESULTS.md.
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import os, { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readPolicyFile } from '../agent/core/policy/policy-file.ts';
-import { defaultServerConfig } from '../server/config.ts';
-import { startServer } from '../server/main.ts';
-import { ensureDeviceGroup, ensureSchool } from '../server/store/organisation.ts';
-import { uploadPolicy } from '../server/store/policies.ts';
-import { createEnrolmentToken } from '../server/store/tokens.ts';
+import os from 'node:os';
 import { requireGuest } from '../test/helpers/qemu-guest.ts';
 import { buildUsbGuest, observerFields, startUsbGuest } from '../test/helpers/usb-guest.ts';
 import { median, recordResults } from './results-file.ts';
+import {
+  SETTLE_SECONDS,
+  serviceSettled,
+  startUsbBenchServer,
+  until as untilWithin,
+} from './usb-service-guest.ts';
 
 const ROUNDS = Number(process.env.BENCH_USB_IDLE_ROUNDS ?? 2);
 const WINDOW_SECONDS = Number(process.env.BENCH_USB_IDLE_SECONDS ?? 120);
-/** After the first delivery: the first pass's children (probes) have exited by then. */
-const SETTLE_SECONDS = 20;
 const TIMEOUT_MS = 300_000;
 /** The guest's USER_HZ (Debian's kernel). */
 const TICKS_PER_SECOND = 100;
@@ -34,41 +29,11 @@ if (!found.ok) {
   process.exit(0);
 }
 const support = found;
-const work = await mkdtemp(join(tmpdir(), 'hallpass-usb-idle-'));
-const server = await startServer({
-  ...defaultServerConfig,
-  host: '127.0.0.1',
-  port: 0,
-  dataDir: join(work, 'server'),
-  logLevel: 'silent',
-  // Every report kept raw, so the benchmark can count what was delivered.
-  reportStorage: 'all',
+const server = await startUsbBenchServer('USB idle benchmark', {
+  mode: 'block',
+  allow: [],
+  exempt: { users: [], groups: [] },
 });
-const serverPort = (server.app.server.address() as AddressInfo).port;
-const school = await ensureSchool(server.db, 'Northgate Primary');
-const group = await ensureDeviceGroup(server.db, 'Pupil laptops');
-const { token } = await createEnrolmentToken(server.db, {
-  schoolId: school.id,
-  groupId: group.id,
-  label: 'bench',
-  expiresAt: new Date(Date.now() + 86_400_000),
-  maxUses: 100,
-  createdBy: null,
-});
-const example = await readPolicyFile(
-  new URL('../agent/core/policy/example-policy.yaml', import.meta.url).pathname,
-);
-await server.db.transaction((tx) =>
-  uploadPolicy(tx, {
-    groupId: group.id,
-    policy: {
-      ...example,
-      name: 'USB idle benchmark',
-      usb: { mode: 'block', allow: [], exempt: { users: [], groups: [] } },
-    },
-    uploadedBy: null,
-  }),
-);
 
 interface Sample {
   ticks: number;
@@ -89,43 +54,19 @@ interface Round {
 }
 type Measure = 'cpuPercent' | 'treeCpuPercent' | 'rssMb' | 'treeRssMb' | 'treePssMb';
 
-const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) => {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) {
-      return found;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out: ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-};
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined) =>
+  untilWithin(what, probe, TIMEOUT_MS);
 
 async function measure(guard: boolean): Promise<Round> {
-  const files = await buildUsbGuest(support.kernel, {}, [], {
-    config: {
-      serverUrl: `http://127.0.0.1:${String(serverPort)}`,
-      enrolmentToken: token,
-      stateDir: '/var/lib/hallpass',
-      ipcPath: '/run/hallpass/agent.sock',
-      usbGuard: guard,
-      startupJitterSeconds: 0,
-    },
-    serverPort,
-  });
-  const reportsBefore = await countReports();
+  const files = await buildUsbGuest(support.kernel, {}, [], server.guestService(guard));
+  const reportsBefore = await server.countReports();
   const vm = await startUsbGuest(support.kernel, support.accel, files, { network: true });
   try {
     const port = vm.serial[1];
     if (port === undefined) {
       throw new Error('no second serial port');
     }
-    await until('the first report', async () =>
-      (await countReports()) > reportsBefore ? true : undefined,
-    );
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
+    await serviceSettled(server, reportsBefore, TIMEOUT_MS);
     const sample = async (): Promise<Sample> => {
       const mark = port.all.length;
       await vm.write(1, 'resources\n');
@@ -164,11 +105,6 @@ async function measure(guard: boolean): Promise<Round> {
     await vm.stop();
     await files.remove();
   }
-}
-
-async function countReports(): Promise<number> {
-  const rows = await server.db.query<{ n: number | string }>('select count(*) as n from reports');
-  return Number(rows[0]?.n ?? 0);
 }
 
 try {
@@ -217,5 +153,4 @@ Processes counted: guard off ${procsOff}; guard on ${procsOn}.`;
   process.stdout.write(`${markdown}\n`);
 } finally {
   await server.stop();
-  await rm(work, { recursive: true, force: true });
 }

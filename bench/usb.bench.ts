@@ -5,10 +5,11 @@
 // allowed ones also the time until udev announces its disk. Each stick is pulled again
 // (`device_del`) before the next. Figures are from the host's clock, so they include QEMU and
 // the serial port; the guest is TCG or KVM as the harness chose. Writes bench/RESULTS.md.
+// bench/usb-service.bench.ts times the same plugs with the real service as the guard.
 import os from 'node:os';
 import { requireGuest } from '../test/helpers/qemu-guest.ts';
 import { buildUsbGuest, observerFields, startUsbGuest } from '../test/helpers/usb-guest.ts';
-import { median, recordResults } from './results-file.ts';
+import { median, percentile, recordResults } from './results-file.ts';
 
 const PLUGS = Number(process.env.BENCH_USB_PLUGS ?? 200);
 const LINE_TIMEOUT_MS = 300_000;
@@ -38,11 +39,6 @@ const line = async (pattern: RegExp, from: number): Promise<string> => {
     // A short poll: the figures are milliseconds to seconds.
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-};
-
-const percentile = (values: readonly number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 };
 
 try {

@@ -10,10 +10,12 @@
 //   usb-observer.mjs observe '<json actions>' the observer: starts the guard as a child, and
 //       independently of it reports what the kernel shows — every block device from the moment
 //       it appears in /sys/block (polled) and as udev announces it, every USB device (and its
-//       removal) and input device — and runs the host's commands (one per line on stdin):
-//       mount, kill the guard, plug and pull a composite (mass storage + keyboard) gadget on
-//       dummy_hcd, wait, report the guarded process tree's CPU time and RSS (resources),
-//       replay coldplug (trigger), check a mount point, the active swaps and a disk.
+//       removal), each storage interface's authorisation and driver as they change
+//       (`usb-interface … authorized=1 driver=usb-storage`) and every input device — and runs
+//       the host's commands (one per line on stdin): mount, kill the guard, plug and pull a
+//       composite (mass storage + keyboard) gadget on dummy_hcd, wait, report the guarded
+//       process tree's CPU time and RSS (resources), replay coldplug (trigger), check a mount
+//       point, the active swaps and a disk.
 //   usb-observer.mjs observe-service '{"argv":[…],"relay":{…}}' the same observer, but the
 //       guarded child is the real Hallpass service (`node <argv…>`, test/e2e/usb-guard.test.ts),
 //       its log on the console (/dev/ttyS0) so this port carries only the observer's lines.
@@ -139,9 +141,49 @@ async function describeInterfaces(key: string): Promise<string> {
   return described.sort().join(',');
 }
 
+/**
+ * Each storage interface's (class 08) authorisation and bound driver as they change: the guard's
+ * decision as the kernel shows it, whoever made it (the table guard or the real service).
+ * `states` holds the last state said per interface; gone interfaces are forgotten.
+ */
+async function reportStorageInterfaces(
+  entries: readonly string[],
+  states: Map<string, string>,
+): Promise<void> {
+  const present = new Set<string>();
+  for (const entry of entries) {
+    if (!/^[0-9]+-[0-9.]+:[0-9]+\.[0-9]+$/.test(entry)) {
+      continue;
+    }
+    present.add(entry);
+    const dir = `/sys/bus/usb/devices/${entry}`;
+    const state = states.get(entry);
+    if (state === undefined && (await readText(`${dir}/bInterfaceClass`)) !== '08') {
+      states.set(entry, 'other');
+      continue;
+    }
+    if (state === 'other') {
+      continue;
+    }
+    const authorized = await readText(`${dir}/authorized`);
+    const driver = basename(await readlink(`${dir}/driver`).catch(() => 'none'));
+    const now = `authorized=${authorized || 'unknown'} driver=${clean(driver)}`;
+    if (now !== state) {
+      states.set(entry, now);
+      say(`usb-interface iface=${entry} key=${entry.split(':')[0] ?? ''} class=08 ${now}`);
+    }
+  }
+  for (const entry of states.keys()) {
+    if (!present.has(entry)) {
+      states.delete(entry);
+    }
+  }
+}
+
 async function pollUsbAndInput(): Promise<void> {
   const usb = new Set<string>();
   const input = new Set<string>();
+  const storageInterfaces = new Map<string, string>();
   for (;;) {
     for (const name of await readdir('/sys/bus/usb/devices').catch((): string[] => [])) {
       if (!usb.has(name) && /^[0-9]+-[0-9.]+$/.test(name)) {
@@ -154,6 +196,7 @@ async function pollUsbAndInput(): Promise<void> {
     }
     // Names come back when a device is pulled and another plugged: forget the gone ones.
     const usbNow = await readdir('/sys/bus/usb/devices').catch((): string[] => []);
+    await reportStorageInterfaces(usbNow, storageInterfaces);
     for (const name of usb) {
       if (!usbNow.includes(name)) {
         usb.delete(name);
