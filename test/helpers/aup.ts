@@ -2,6 +2,7 @@
 // a complete signature of a pending document as a user who ticked everything would send it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AupNetworkHold } from '../../agent/service/aup-sessions.ts';
 import type { AupPendingDocument, AupSignature, Policy } from '../../shared/index.ts';
 
 /** Writes `policy` as the cached server policy of the service whose state is `stateDir`. */
@@ -23,5 +24,27 @@ export function completeSignature(document: AupPendingDocument): AupSignature {
     fullName: 'Jo Smith',
     tutorGroup: document.askTutorGroup ? '3B' : null,
     parentCarer: document.askParentCarer ? 'Sam Smith' : null,
+  };
+}
+
+/**
+ * A network hold that remembers whose hold is in force and every user it held: for tests of when
+ * the AUP module holds and lifts it (the OS hold itself: test/agent/service/network-hold.test.ts).
+ */
+export function recordingNetworkHold(): AupNetworkHold & { readonly holds: string[] } {
+  let heldFor: string | null = null;
+  const holds: string[] = [];
+  return {
+    holds,
+    hold: (user) => {
+      holds.push(user);
+      heldFor = user;
+      return Promise.resolve(null);
+    },
+    release: () => {
+      heldFor = null;
+      return Promise.resolve();
+    },
+    heldFor: () => heldFor,
   };
 }

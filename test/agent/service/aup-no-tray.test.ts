@@ -23,6 +23,7 @@ import {
   type Policy,
 } from '../../../shared/index.ts';
 import { Value } from 'typebox/value';
+import { recordingNetworkHold } from '../../helpers/aup.ts';
 
 const example = parsePolicyText(
   await readFile(
@@ -322,30 +323,17 @@ describe('an AUP due with no tray to show it', () => {
   });
 
   it('holds the network with no tray, and opens it the moment the user signs', async () => {
-    let heldFor: string | null = null;
-    const holds: string[] = [];
-    const hold: AupNetworkHold = {
-      hold: (user) => {
-        holds.push(user);
-        heldFor = user;
-        return Promise.resolve(null);
-      },
-      release: () => {
-        heldFor = null;
-        return Promise.resolve();
-      },
-      heldFor: () => heldFor,
-    };
+    const hold = recordingNetworkHold();
     const t = await setup({ policy: holdNetwork, networkHold: hold });
     await t.at(0);
     await t.at(10);
     await t.at(12);
-    expect(holds).toEqual(['24jsmith']);
+    expect(hold.holds).toEqual(['24jsmith']);
     expect(t.events[0]).toMatchObject({ data: { action: 'hold-network', reason: 'no-tray' } });
     await signAll(t.sessions);
-    expect(heldFor).toBe(null);
+    expect(hold.heldFor()).toBe(null);
     await t.at(20);
-    expect(holds).toEqual(['24jsmith']);
+    expect(hold.holds).toEqual(['24jsmith']);
   });
 
   it('a signed-out pupil’s next session gets the allowance afresh', async () => {
@@ -607,26 +595,15 @@ describe('an AUP window a tray was asked to show and nobody answered', () => {
     expect(r.acted()).toEqual([]);
     expect(reasons(r.events)).toEqual(['no-answer:record-only']);
 
-    let heldFor: string | null = null;
-    const hold: AupNetworkHold = {
-      hold: (user) => {
-        heldFor = user;
-        return Promise.resolve(null);
-      },
-      release: () => {
-        heldFor = null;
-        return Promise.resolve();
-      },
-      heldFor: () => heldFor,
-    };
+    const hold = recordingNetworkHold();
     const h = await setup({ policy: holdNetwork, networkHold: hold });
     h.hello();
     await h.at(0);
     await h.at(20);
-    expect(heldFor).toBe('24jsmith');
+    expect(hold.heldFor()).toBe('24jsmith');
     expect(reasons(h.events)).toEqual(['no-answer:hold-network']);
     await signAll(h.sessions);
-    expect(heldFor).toBe(null);
+    expect(hold.heldFor()).toBe(null);
   });
 
   it('the deadline comes from the policy’s aup.answerWithinMinutes', async () => {

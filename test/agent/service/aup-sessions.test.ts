@@ -12,6 +12,7 @@ import {
   type AupSignRequest,
 } from '../../../agent/service/aup-sessions.ts';
 import type { AgentEvent, AupPending, Policy } from '../../../shared/index.ts';
+import { recordingNetworkHold } from '../../helpers/aup.ts';
 
 const example = parsePolicyText(
   await readFile(
@@ -305,18 +306,7 @@ describe('AUP sessions in the service', () => {
   it('a network hold opens when the decliner is no longer at the console', async () => {
     // The OS hold is tested for real (test/agent/service/network-hold.test.ts); here, when
     // this module lifts it. This one records whose hold is in force.
-    let heldFor: string | null = null;
-    const hold: AupNetworkHold = {
-      hold: (user) => {
-        heldFor = user;
-        return Promise.resolve(null);
-      },
-      release: () => {
-        heldFor = null;
-        return Promise.resolve();
-      },
-      heldFor: () => heldFor,
-    };
+    const hold = recordingNetworkHold();
     const t = await setup({
       policy: { ...example, aup: { ...example.aup, onDecline: 'hold-network' } },
       networkHold: hold,
@@ -331,12 +321,12 @@ describe('AUP sessions in the service', () => {
       unproven,
     );
     expect(declined.declined).toEqual({ action: 'hold-network', actionError: null });
-    expect(heldFor).toBe(t.state.user?.name);
+    expect(hold.heldFor()).toBe(t.state.user?.name);
     // The pupil signs out; the login screen (nobody at the console) opens the network.
     t.state.user = null;
     t.sessions.start();
     try {
-      await expect.poll(() => heldFor, { timeout: 10_000 }).toBe(null);
+      await expect.poll(() => hold.heldFor(), { timeout: 10_000 }).toBe(null);
     } finally {
       t.sessions.stop();
     }
