@@ -150,7 +150,10 @@ describeEachEngine('alerts', (engine) => {
     await post('ng-lt-002', 'pass');
 
     // Two runs at once (two instances on PostgreSQL, each its own pool) and another later that day.
-    const now = new Date();
+    // Noon UTC of today, so "later that day" (+1 h, +2 h) never crosses midnight: with the digest
+    // hour at 0, a run just after midnight is the next day's digest (empty, so nothing is sent)
+    // and the test's "next day" would find that day's digest already done.
+    const now = new Date(Math.floor(Date.now() / DAY) * DAY + 12 * 3_600_000);
     const others =
       server.db.url === null
         ? []
