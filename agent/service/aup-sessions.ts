@@ -23,7 +23,7 @@ import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/consol
 import type { AupSignaturesFetch } from '../core/server-client.ts';
 import type { AupEpisode, AupEpisodes } from './aup-no-tray-episode.ts';
 import type { AupRecord } from './aup-record.ts';
-import type { AupPeer as IpcPeer } from './ipc-server.ts';
+import type { AupPeer as IpcPeer } from './ipc-channels.ts';
 
 /** A sign request as the IPC server validated it. */
 export type AupSignRequest = Extract<IpcRequest, { channel: 'aup:sign' }>;
