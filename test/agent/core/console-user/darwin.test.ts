@@ -55,9 +55,12 @@ describe('parseIdGroups', () => {
 });
 
 describe('groupsAllNamed', () => {
-  it.each(['id-gn-ci-runner.txt', 'id-gn-david.txt'])('every group of %s is named', async (name) => {
-    expect(groupsAllNamed(parseIdGroups(await fixture(name)))).toBe(true);
-  });
+  it.each(['id-gn-ci-runner.txt', 'id-gn-david.txt'])(
+    'every group of %s is named',
+    async (name) => {
+      expect(groupsAllNamed(parseIdGroups(await fixture(name)))).toBe(true);
+    },
+  );
 
   it('a group id could only print as its number is not named: the list is incomplete', async () => {
     // BSD id prints a group getgrgid cannot name as its number (a directory group, offline).
