@@ -227,6 +227,29 @@ describe('the AUP role when the groups cannot all be read', () => {
     expect((await rolesFile(t.dir)).roles).toEqual([]);
   });
 
+  it('a later complete read replaces the remembered role (no longer staff)', async () => {
+    const t = await setup();
+    await t.look(outputs.staff, 0);
+    // The staff fixture with HALLPASS\\Staff taken out: a domain controller says they left it.
+    const left = outputs.staff.replace(',"HALLPASS\\\\Staff"', '');
+    expect(left).not.toBe(outputs.staff);
+    await t.look(left, 60);
+    await t.look(outputs.noDc, 120);
+    expect((await t.sessions.pending(unproven)).role).toBe('pupil');
+    expect((await rolesFile(t.dir)).roles.map((r) => [r.role, r.ruleId])).toEqual([
+      ['pupil', null],
+    ]);
+  });
+
+  it('a role memory that cannot be written is logged; the role still holds for this run', async () => {
+    const t = await setup();
+    await rm(t.dir, { recursive: true, force: true });
+    await t.look(outputs.staff, 0);
+    expect(t.logs.some((l) => /AUP role memory not saved/.test(l))).toBe(true);
+    await t.look(outputs.noDc, 1);
+    expect((await t.sessions.pending(unproven)).role).toBe('staff');
+  });
+
   it('an Entra ID account, never complete, waits too', async () => {
     const t = await setup();
     await t.look(outputs.entra, 0);
