@@ -27,6 +27,7 @@ import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
 import { sessionActionsFor } from '../core/aup/decline/index.ts';
 import { AupNoTrayEpisodeFile } from './aup-no-tray-episode.ts';
 import { AupRecord } from './aup-record.ts';
+import { AupRoleMemory } from './aup-role-memory.ts';
 import { AupSessions } from './aup-sessions.ts';
 import { DisplayRequestCache } from './display-requests.ts';
 import { IdleLockFailureRecorder } from './idle-lock-failures.ts';
@@ -260,6 +261,10 @@ export async function runService(options: {
   for (const problem of noTrayEpisode.problems()) {
     log.error({ problem }, 'AUP no-tray episode problem');
   }
+  const roleMemory = await AupRoleMemory.open(config.stateDir, { now: () => host.now() });
+  for (const problem of roleMemory.problems()) {
+    log.error({ problem }, 'AUP role memory problem');
+  }
   const networkHold = new NetworkHoldDuty({
     hold: options.networkHold ?? networkHoldFor(os, { run: host.run, stateDir: config.stateDir }),
     serverUrl: () => credential?.serverUrl ?? config.serverUrl,
@@ -280,6 +285,8 @@ export async function runService(options: {
     trayConnected: (user) => trays.connectedFor(user),
     // Kept in the state folder: a restart continues the allowance rather than giving it again.
     noTrayEpisode,
+    // Kept in the state folder: a user whose directory groups cannot be read keeps their role.
+    roleMemory,
     // As the server last named it with the policy: rules by device group match on it.
     deviceGroup: () => opened.cache.deviceGroup(),
     consoleUser,
