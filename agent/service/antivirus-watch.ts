@@ -3,7 +3,9 @@
 // (the check's evidence lists the products and their real-time state on every OS, and
 // Gatekeeper on macOS) and records one `tamper.antivirus-disabled` event per product whose
 // protection was on at the last observation and is now off (snoozed, expired, passive, or gone
-// from a list the probe read in full). A product that comes back on arms it again. A result
+// from a list the probe read in full, having been seen on in one: on Windows Defender's name
+// differs when Security Center cannot be read, and a name only seen in such a partial list
+// proves nothing by its absence). A product that comes back on arms it again. A result
 // that could not tell (`unknown`) is no observation: the last known state stands. The products
 // last known on are kept in the state folder, so stopping the service, turning the anti-virus
 // off and starting it again is noticed by the first pass after the start. Root-only like every
@@ -34,11 +36,24 @@ export const GATEKEEPER = 'Gatekeeper';
 
 const StateFileSchema = Type.Object(
   {
-    /** Products whose protection was on at the last observation, by name. */
-    on: Type.Array(Text(PRODUCT_NAME_KEPT), { maxItems: MAX_PRODUCTS_KEPT }),
+    /** Products whose protection was on at the last observation. */
+    on: Type.Array(
+      Type.Object(
+        {
+          name: Text(PRODUCT_NAME_KEPT),
+          /** Seen on in a list the probe read in full: its absence from one means it is gone. */
+          fullList: Type.Boolean(),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: MAX_PRODUCTS_KEPT },
+    ),
   },
   { additionalProperties: false },
 );
+
+/** Products last known on, by name: whether one was seen on in a list read in full. */
+export type LastKnownOn = ReadonlyMap<string, boolean>;
 
 /** One product's protection as a pass saw it. */
 export type SeenState = 'on' | 'off' | 'unknown';
@@ -118,26 +133,27 @@ export function observeAntivirus(result: CheckResult): AntivirusObservation | st
 
 /**
  * From the products last known on and a new observation: which are on now and which were
- * turned off since. A product in an unknown state, or missing from an incomplete list, keeps
- * its last known state.
+ * turned off since. A product in an unknown state keeps its last known state; so does one
+ * missing from an incomplete list, or missing from a full one when it was only ever seen on in
+ * incomplete lists (a name that may have changed, never proof that it is gone).
  */
 export function antivirusTransition(
-  lastOn: ReadonlySet<string>,
+  lastOn: LastKnownOn,
   seen: AntivirusObservation,
-): { on: Set<string>; disabled: string[] } {
-  const on = new Set<string>();
+): { on: Map<string, boolean>; disabled: string[] } {
+  const on = new Map<string, boolean>();
   const disabled: string[] = [];
-  for (const name of lastOn) {
+  for (const [name, fullList] of lastOn) {
     const state = seen.products.get(name);
-    if (state === 'off' || (state === undefined && seen.complete)) {
+    if (state === 'off' || (state === undefined && seen.complete && fullList)) {
       disabled.push(name);
     } else {
-      on.add(name);
+      on.set(name, fullList || (state === 'on' && seen.complete));
     }
   }
   for (const [name, state] of seen.products) {
-    if (state === 'on' && on.size < MAX_PRODUCTS_KEPT) {
-      on.add(name);
+    if (state === 'on' && !on.has(name) && on.size < MAX_PRODUCTS_KEPT) {
+      on.set(name, seen.complete);
     }
   }
   return { on, disabled };
@@ -163,14 +179,14 @@ export class AntivirusWatch {
   readonly #dir: string;
   readonly #options: AntivirusWatchOptions;
   readonly #problems: string[];
-  #on: Set<string>;
+  #on: Map<string, boolean>;
   /** Observations are handled one after another, in the order of the passes. */
   #work: Promise<void> = Promise.resolve();
   #stopped = false;
 
   private constructor(
     dir: string,
-    on: Set<string>,
+    on: Map<string, boolean>,
     problems: string[],
     options: AntivirusWatchOptions,
   ) {
@@ -189,7 +205,7 @@ export class AntivirusWatch {
     const uid = options.uid === undefined ? serviceUid() : options.uid;
     const read = await readTrustedFile(path, { uid, maxBytes: MAX_BYTES });
     if (read.kind === 'missing') {
-      return new AntivirusWatch(stateDir, new Set(), [], options);
+      return new AntivirusWatch(stateDir, new Map(), [], options);
     }
     let refused: string;
     if (read.kind === 'ok') {
@@ -210,7 +226,7 @@ export class AntivirusWatch {
     } catch (error) {
       problem += `; could not move it aside (${errorText(error)})`;
     }
-    return new AntivirusWatch(stateDir, new Set(), [problem], options);
+    return new AntivirusWatch(stateDir, new Map(), [problem], options);
   }
 
   /** What was wrong with the file at open, for the log. */
@@ -220,7 +236,7 @@ export class AntivirusWatch {
 
   /** The products last known on, sorted (status and tests). */
   lastKnownOn(): string[] {
-    return [...this.#on].sort();
+    return [...this.#on.keys()].sort();
   }
 
   /**
@@ -271,7 +287,7 @@ export class AntivirusWatch {
         });
       } catch (error) {
         // Not queued (a full disk): it stays "on", so the next pass that sees it off tries again.
-        next.on.add(product);
+        next.on.set(product, this.#on.get(product) ?? false);
         this.#options.log.error(
           { product, error: errorText(error) },
           'could not queue tamper.antivirus-disabled',
@@ -279,7 +295,8 @@ export class AntivirusWatch {
       }
     }
     const changed =
-      next.on.size !== this.#on.size || [...next.on].some((name) => !this.#on.has(name));
+      next.on.size !== this.#on.size ||
+      [...next.on].some(([name, fullList]) => this.#on.get(name) !== fullList);
     this.#on = next.on;
     if (changed) {
       try {
@@ -287,7 +304,11 @@ export class AntivirusWatch {
           this.#dir,
           FILE,
           `.tmp-${FILE}`,
-          JSON.stringify({ on: [...next.on].sort() }),
+          JSON.stringify({
+            on: [...next.on]
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([name, fullList]) => ({ name, fullList })),
+          }),
         );
       } catch (error) {
         // Kept in memory: only a restart before the next good write could repeat or miss one.
@@ -301,7 +322,7 @@ export class AntivirusWatch {
 }
 
 /** The products last known on in a file's text, or why it is refused. */
-function parseStateFile(text: string): Set<string> | string {
+function parseStateFile(text: string): Map<string, boolean> | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -312,11 +333,15 @@ function parseStateFile(text: string): Set<string> | string {
   if (!checked.ok) {
     return describeProblems(checked.problems);
   }
-  const names = checked.value.on.map(productName);
-  if (names.some((name, index) => name === '' || names.indexOf(name) !== index)) {
-    return 'an empty or repeated product name';
+  const on = new Map<string, boolean>();
+  for (const entry of checked.value.on) {
+    const name = productName(entry.name);
+    if (name === '' || on.has(name)) {
+      return 'an empty or repeated product name';
+    }
+    on.set(name, entry.fullList);
   }
-  return new Set(names);
+  return on;
 }
 
 function errorText(error: unknown): string {

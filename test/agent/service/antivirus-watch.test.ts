@@ -224,6 +224,22 @@ describe('AntivirusWatch on Windows (Defender)', () => {
     expect(disabled()).toEqual(['Windows Defender']);
   });
 
+  it('Defender named differently when Security Center could not be read is not "gone"', async () => {
+    // Security Center failed (the French Windows Server message), Get-MpComputerStatus read:
+    // the parser names Defender itself, and the list is partial.
+    const partial = JSON.stringify({
+      securityCenter: { error: 'Espace de noms non valide' },
+      defender: section('mp-normal-2024.defender.json'),
+    });
+    expect((await windowsResult(partial)).status).toBe('pass');
+    const { see, disabled } = await openWatch(await stateDir());
+    await see(await windowsResult(partial));
+    await see(await windowsResult(DEFENDER_ON));
+    expect(disabled()).toEqual([]);
+    await see(await windowsResult(DEFENDER_RTP_OFF));
+    expect(disabled()).toEqual(['Windows Defender']);
+  });
+
   it('an event that could not be queued is tried again at the next pass', async () => {
     let full = true;
     const { see, disabled, log } = await openWatch(await stateDir(), { failEvents: () => full });
@@ -281,14 +297,26 @@ describe('product names from the OS', () => {
 
 describe('antivirusTransition', () => {
   it('keeps a product missing from a list the probe could not read in full', () => {
-    const lastOn = new Set(['Sentinel Agent']);
+    const lastOn = new Map([['Sentinel Agent', true]]);
     expect(antivirusTransition(lastOn, { products: new Map(), complete: false })).toEqual({
-      on: new Set(['Sentinel Agent']),
+      on: new Map([['Sentinel Agent', true]]),
       disabled: [],
     });
     expect(antivirusTransition(lastOn, { products: new Map(), complete: true })).toEqual({
-      on: new Set(),
+      on: new Map(),
       disabled: ['Sentinel Agent'],
+    });
+  });
+
+  it('keeps a product only ever seen on in a partial list when a full one lacks it', () => {
+    const lastOn = new Map([['Microsoft Defender Antivirus', false]]);
+    const full = { products: new Map([['Windows Defender', 'on' as const]]), complete: true };
+    expect(antivirusTransition(lastOn, full)).toEqual({
+      on: new Map([
+        ['Microsoft Defender Antivirus', false],
+        ['Windows Defender', true],
+      ]),
+      disabled: [],
     });
   });
 });
@@ -300,7 +328,7 @@ describe('AntivirusWatch across a restart (a real state file)', () => {
     await first.see(await windowsResult(DEFENDER_ON));
     await first.watch.stop();
     expect(JSON.parse(await readFile(join(dir, 'antivirus-watch.json'), 'utf8'))).toEqual({
-      on: ['Windows Defender'],
+      on: [{ name: 'Windows Defender', fullList: true }],
     });
     // Observations after stop are not taken.
     first.watch.observe([await windowsResult(DEFENDER_RTP_OFF)]);
@@ -320,13 +348,20 @@ describe('AntivirusWatch across a restart (a real state file)', () => {
   });
 
   it.each([
-    ['not JSON', '{"on":["Windows Defender"', /not JSON/],
+    ['not JSON', '{"on":[{"name":"Windows Defender"', /not JSON/],
     ['the wrong shape', '{"on":"Windows Defender"}', /on/],
+    ['bare names', '{"on":["Windows Defender"]}', /on/],
     ['an unknown key', '{"on":[],"armed":true}', /armed|additional/i],
-    ['a repeated name', '{"on":["Windows Defender","Windows Defender"]}', /repeated/],
+    [
+      'a repeated name',
+      JSON.stringify({ on: [1, 2].map(() => ({ name: 'Windows Defender', fullList: true })) }),
+      /repeated/,
+    ],
     [
       'too many names',
-      JSON.stringify({ on: Array.from({ length: 17 }, (_, i) => `AV ${i}`) }),
+      JSON.stringify({
+        on: Array.from({ length: 17 }, (_, i) => ({ name: `AV ${i}`, fullList: true })),
+      }),
       /on/,
     ],
   ])('a file with %s is moved aside and logged; the watch starts afresh', async (_l, text, why) => {
@@ -351,16 +386,20 @@ describe('AntivirusWatch across a restart (a real state file)', () => {
     async () => {
       const dir = await stateDir();
       const path = join(dir, 'antivirus-watch.json');
-      await writeFile(path, '{"on":["Windows Defender"]}');
+      await writeFile(path, '{"on":[{"name":"Windows Defender","fullList":true}]}');
       await chmod(path, 0o666);
       const writable = await openWatch(dir);
       expect(writable.watch.problems()[0]).toMatch(/writable|mode/i);
       expect(writable.watch.lastKnownOn()).toEqual([]);
 
       const other = await stateDir();
-      await writeFile(join(other, 'elsewhere.json'), '{"on":["Windows Defender"]}', {
-        mode: 0o600,
-      });
+      await writeFile(
+        join(other, 'elsewhere.json'),
+        '{"on":[{"name":"Windows Defender","fullList":true}]}',
+        {
+          mode: 0o600,
+        },
+      );
       await symlink(join(other, 'elsewhere.json'), path);
       const linked = await openWatch(dir);
       expect(linked.watch.problems()[0]).toMatch(/symbolic link/);
