@@ -109,8 +109,18 @@ const installed: LinuxRaw = {
   processes: [],
   accounts: { clamav: CLAMAV_UID },
 };
-const CLAMD_RUNNING: LinuxRaw = { ...installed, processes: [clamd] };
-const CLAMD_STOPPED: LinuxRaw = installed;
+/** The on-access scanner, as Debian's clamav-clamonacc unit runs it (root). */
+const clamonacc = {
+  ...clamd,
+  pid: 813,
+  name: 'clamonacc',
+  exe: '/usr/sbin/clamonacc',
+  uids: [0, 0, 0, 0],
+};
+/** Real-time protection on Linux: clamd and its on-access scanner both running. */
+const CLAMAV_REAL_TIME: LinuxRaw = { ...installed, processes: [clamd, clamonacc] };
+/** clamd alone: no on-access scanning, so no real-time protection. */
+const CLAMD_ONLY: LinuxRaw = { ...installed, processes: [clamd] };
 const CLAMAV_REMOVED: LinuxRaw = { binaries: [], databases: [], processes: [], accounts: {} };
 
 async function linuxResult(raw: LinuxRaw): Promise<CheckResult> {
@@ -157,8 +167,8 @@ describe('the recorded results the watch reads', () => {
     expect((await windowsResult(null)).reason?.code).toBe('command-missing');
     expect((await darwinResult('disabled')).status).toBe('fail');
     // On, with the recorded 2021 database: its signatures are out of date by `now`.
-    expect((await linuxResult(CLAMD_RUNNING)).summary).toMatch(/^ClamAV is on, but/);
-    expect((await linuxResult(CLAMD_STOPPED)).status).toBe('fail');
+    expect((await linuxResult(CLAMAV_REAL_TIME)).summary).toMatch(/^ClamAV is on, but/);
+    expect((await linuxResult(CLAMD_ONLY)).status).toBe('fail');
     expect((await linuxResult(CLAMAV_REMOVED)).status).toBe('fail');
   });
 
@@ -262,13 +272,13 @@ describe('AntivirusWatch on macOS and Linux', () => {
     expect(disabled()).toEqual(['Gatekeeper']);
   });
 
-  it('Linux: clamd stopped is raised once; ClamAV removed after being on is raised too', async () => {
+  it('Linux: on-access scanning stopped is raised once; ClamAV removed after being on is raised too', async () => {
     const { see, disabled } = await openWatch(await stateDir());
-    await see(await linuxResult(CLAMD_RUNNING));
-    await see(await linuxResult(CLAMD_STOPPED));
+    await see(await linuxResult(CLAMAV_REAL_TIME));
+    await see(await linuxResult(CLAMD_ONLY));
     await see(await linuxResult(CLAMAV_REMOVED));
     expect(disabled()).toEqual(['ClamAV']);
-    await see(await linuxResult(CLAMD_RUNNING));
+    await see(await linuxResult(CLAMAV_REAL_TIME));
     await see(await linuxResult(CLAMAV_REMOVED));
     expect(disabled()).toEqual(['ClamAV', 'ClamAV']);
   });
