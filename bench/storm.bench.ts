@@ -557,6 +557,24 @@ function processRss(pid: number): number | null {
   }
 }
 
+/**
+ * TCP connections dropped because a listening socket's accept queue was full (TcpExt
+ * ListenOverflows in /proc/net/netstat: this network namespace, every process); null if
+ * unreadable. A storm's devices whose connections are dropped see resets and time-outs.
+ */
+function listenOverflows(): number | null {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:') && /[A-Za-z]/.test(l.slice(7)));
+    const values = lines.find((l) => l.startsWith('TcpExt:') && /^TcpExt:[\s\d]+$/.test(l));
+    const index = names?.split(/\s+/).indexOf('ListenOverflows') ?? -1;
+    const value = index < 0 ? undefined : values?.split(/\s+/)[index];
+    return value === undefined ? null : Number(value);
+  } catch {
+    return null;
+  }
+}
+
 /** A server the storm posts to: the benchmark process itself, or a forked instance. */
 interface Instance {
   url: string;
@@ -575,6 +593,8 @@ type StormRow = StormResult &
     steady: number;
     serverCpu: (number | null)[];
     pgCpu: number | null;
+    /** Connections the kernel dropped from full accept queues during the storm (any process). */
+    listenOverflows: number | null;
     rssMb: (number | null)[];
   };
 
@@ -717,6 +737,7 @@ async function main(): Promise<void> {
       }, 100);
       const cpu0 = instances.map((i) => processCpuSeconds(i.pid));
       const pg0 = postgresCpuSeconds(postgres.postmasterPid);
+      const overflows0 = listenOverflows();
       const at = Date.now() + 500;
       clients.forEach((client) => {
         client.send({ type: 'go', at });
@@ -725,6 +746,7 @@ async function main(): Promise<void> {
       clearInterval(sampler);
       const cpu1 = instances.map((i) => processCpuSeconds(i.pid));
       const pg1 = postgresCpuSeconds(postgres.postmasterPid);
+      const overflows1 = listenOverflows();
       lastEnd = performance.now();
       await Promise.all(clients.map((c) => c.ended()));
       const result = mergeStorm(parts);
@@ -737,6 +759,8 @@ async function main(): Promise<void> {
           return c0 === null || c1 === null || c1 === undefined ? null : c1 - c0;
         }),
         pgCpu: pg0 === null || pg1 === null ? null : pg1 - pg0,
+        listenOverflows:
+          overflows0 === null || overflows1 === null ? null : overflows1 - overflows0,
         rssMb: rss.map((r) => (r === null ? null : r / 1048576)),
       });
       process.stdout.write(`${JSON.stringify({ ...result, instances: p.instances })}\n`);
@@ -799,6 +823,11 @@ async function main(): Promise<void> {
           ? []
           : [
               `${String(total)} errors: ${entries.map(([kind, c]) => `${String(c)} ${kind}`).join(', ')}`,
+            ]),
+        ...(s.listenOverflows === null || s.listenOverflows === 0
+          ? []
+          : [
+              `${s.listenOverflows.toLocaleString('en-GB')} connections dropped from full accept queues (TcpExt ListenOverflows, the whole machine)`,
             ]),
         ...(s.gaveUp === 0
           ? []
