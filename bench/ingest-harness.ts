@@ -84,14 +84,16 @@ export interface ClientProcess<ToClient, FromClient extends { type: string }> {
 }
 
 /**
- * Forks `benchFile` (the benchmark's own `import.meta.url`) with the argument `client`, which
- * `isClientProcess` sees; no exec arguments, the console shared. The process counts as ended on
- * its 'close' (exited, and every message it sent read).
+ * Forks `benchFile` (the benchmark's own `import.meta.url`) with the argument `role` (`client`,
+ * which `isClientProcess` sees, unless the benchmark forks other children, e.g. server
+ * instances); no exec arguments, the console shared. The process counts as ended on its 'close'
+ * (exited, and every message it sent read).
  */
 export function forkClient<ToClient, FromClient extends { type: string }>(
   benchFile: string,
+  role = 'client',
 ): ClientProcess<ToClient, FromClient> {
-  const child: ChildProcess = fork(fileURLToPath(benchFile), ['client'], {
+  const child: ChildProcess = fork(fileURLToPath(benchFile), [role], {
     execArgv: [],
     stdio: 'inherit',
   });

@@ -53,8 +53,9 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
 }
 
 /**
- * CPU seconds (user + system) of the postmaster and its live children (the backends), read from
- * /proc. Differences between two readings give the database's share of a run; null off Linux.
+ * CPU seconds (user + system) of the postmaster, its live children (the backends) and the
+ * children it has reaped (its cutime and cstime: a backend that exits keeps its time there), read
+ * from /proc. Differences between two readings give the database's share of a run; null off Linux.
  */
 export function postgresCpuSeconds(postmasterPid: number | null): number | null {
   if (postmasterPid === null || !existsSync('/proc')) {
@@ -78,6 +79,9 @@ export function postgresCpuSeconds(postmasterPid: number | null): number | null 
     const ppid = Number(fields[1]);
     if (pid === postmasterPid || ppid === postmasterPid) {
       total += Number(fields[11]) + Number(fields[12]);
+    }
+    if (pid === postmasterPid) {
+      total += Number(fields[13]) + Number(fields[14]);
     }
   }
   return total / ticks;

@@ -17,13 +17,19 @@ import {
   type IpcRequest,
   type Policy,
 } from '../../shared/index.ts';
-import { aupDocumentsDue, type AupDue } from '../core/aup/index.ts';
+import {
+  aupDocumentsDue,
+  aupRoleDecision,
+  type AupDue,
+  type AupRoleMatch,
+} from '../core/aup/index.ts';
 import type { SessionActions } from '../core/aup/decline/index.ts';
 import type { ConsoleUser, ConsoleUserSource } from '../core/console-user/console-user.ts';
 import type { AupSignaturesFetch } from '../core/server-client.ts';
 import type { AupEpisode, AupEpisodes } from './aup-no-tray-episode.ts';
 import type { AupRecord } from './aup-record.ts';
-import type { AupPeer as IpcPeer } from './ipc-server.ts';
+import { AupRoleMemory } from './aup-role-memory.ts';
+import type { AupPeer as IpcPeer } from './ipc-channels.ts';
 
 /** A sign request as the IPC server validated it. */
 export type AupSignRequest = Extract<IpcRequest, { channel: 'aup:sign' }>;
@@ -94,6 +100,17 @@ export interface AupSessionsOptions {
     loaded(): AupEpisodes;
     save(episodes: AupEpisodes): Promise<void>;
   };
+  /**
+   * The role each user last had from a complete group list, and since when a user has waited
+   * for one (agent/service/aup-role-memory.ts, in the state folder). Absent: kept only in this
+   * process.
+   */
+  roleMemory?: AupRoleMemory;
+  /**
+   * How long a user whose groups cannot all be read, and whose role is not remembered, waits
+   * for a readable group list before the policy's `defaultRole` is used. Absent: 30 minutes.
+   */
+  roleWaitMs?: number;
   /** How often the console is looked at for a new session. */
   pollMs?: number;
   /** How long a server answer is fresh before a new session asks again. */
@@ -103,6 +120,18 @@ export interface AupSessionsOptions {
 }
 
 const DECLINE_REPEAT_MS = 60_000;
+/** How long a user with an undecidable role and none remembered waits before `defaultRole`. */
+export const DEFAULT_AUP_ROLE_WAIT_MS = 30 * 60_000;
+
+/**
+ * How a user's AUP role was decided: `groups` (the rules on a group list that says it for
+ * certain), `remembered` (groups incomplete: the role they last had for certain), `waiting`
+ * (groups incomplete, nothing remembered: no role yet) or `default-after-wait` (still so after
+ * the wait: the policy's `defaultRole`).
+ */
+export type AupRoleState =
+  | { kind: 'decided'; match: AupRoleMatch; source: 'groups' | 'remembered' | 'default-after-wait' }
+  | { kind: 'waiting'; since: number };
 /**
  * Least time an episode carried over a restart leaves before the action: one whose allowance ran
  * out while the service was down (or a stale file) does not act on the first look.
@@ -132,9 +161,13 @@ export class AupSessions {
   #unsubscribe: (() => void) | null = null;
   readonly #lookups = new Map<string, Promise<void>>();
   readonly #lastDecline = new Map<string, number>();
+  readonly #roles: AupRoleMemory;
+  /** The last role state logged (user and how it was decided): a change is logged, not each look. */
+  #roleLogged: string | null = null;
 
   constructor(options: AupSessionsOptions) {
     this.#o = options;
+    this.#roles = options.roleMemory ?? AupRoleMemory.inMemory();
     const loaded = options.noTrayEpisode?.loaded();
     if (loaded !== undefined) {
       this.#noTray = loaded.noTray === null ? null : { ...loaded.noTray };
@@ -617,9 +650,101 @@ export class AupSessions {
     return item;
   }
 
+  /**
+   * The role `user` has for the AUP now. From the groups when the group list says it for certain
+   * (complete, or the missing groups could not change it); otherwise the role they last had for
+   * certain; otherwise none yet (nothing is shown, as when the console user cannot be read) until
+   * they have waited `roleWaitMs`, then the policy's `defaultRole`. Never guessed from an
+   * incomplete list: that would show a member of staff at home the pupil AUP, sign them out for
+   * declining it and record them as a pupil.
+   */
+  roleOf(user: ConsoleUser): AupRoleState {
+    const decision = aupRoleDecision(
+      user,
+      this.#o.deviceGroup?.() ?? null,
+      this.#o.policy.current().aup,
+    );
+    if (decision.certain) {
+      return {
+        kind: 'decided',
+        match: { role: decision.role, ruleId: decision.ruleId },
+        source: 'groups',
+      };
+    }
+    const remembered = this.#roles.roleOf(user.name);
+    if (remembered !== null) {
+      return {
+        kind: 'decided',
+        match: { role: remembered.role, ruleId: remembered.ruleId },
+        source: 'remembered',
+      };
+    }
+    const now = this.#o.now().getTime();
+    const stored = this.#roles.waitingSince(user.name);
+    // Not yet noted by a look, or a start in the future (a clock set back, a stale file): now.
+    const since = stored === null || stored > now ? now : stored;
+    if (now - since < (this.#o.roleWaitMs ?? DEFAULT_AUP_ROLE_WAIT_MS)) {
+      return { kind: 'waiting', since };
+    }
+    return {
+      kind: 'decided',
+      match: { role: decision.role, ruleId: decision.ruleId },
+      source: 'default-after-wait',
+    };
+  }
+
+  /** Keeps what a look found about the user's role (remembered, or the wait), and logs a change. */
+  async #noteRole(user: ConsoleUser): Promise<AupRoleState> {
+    const state = this.roleOf(user);
+    const now = this.#o.now();
+    try {
+      if (state.kind === 'decided' && state.source === 'groups') {
+        await this.#roles.remember(user.name, state.match, now);
+      } else if (state.kind === 'waiting') {
+        const stored = this.#roles.waitingSince(user.name);
+        if (stored === null || stored !== state.since) {
+          await this.#roles.startWaiting(user.name, new Date(state.since), { restart: true });
+        }
+      }
+    } catch (error) {
+      this.#o.log.warn(
+        { error: String(error) },
+        'AUP role memory not saved; a restart would not remember this role or wait',
+      );
+    }
+    const source = state.kind === 'waiting' ? 'waiting' : state.source;
+    const logged = `${user.name.toLowerCase()}\n${source}`;
+    if (logged !== this.#roleLogged) {
+      this.#roleLogged = logged;
+      const minutes = (this.#o.roleWaitMs ?? DEFAULT_AUP_ROLE_WAIT_MS) / 60_000;
+      if (state.kind === 'waiting') {
+        this.#o.log.warn(
+          { user: user.name, since: new Date(state.since).toISOString(), minutes },
+          "AUP: the user's groups cannot all be read and no role is remembered; nothing is shown until they can, or the wait ends",
+        );
+      } else if (state.source === 'remembered') {
+        this.#o.log.info(
+          { user: user.name, role: state.match.role, ruleId: state.match.ruleId },
+          "AUP: the user's groups cannot all be read; using the role they last had",
+        );
+      } else if (state.source === 'default-after-wait') {
+        this.#o.log.warn(
+          { user: user.name, role: state.match.role, minutes },
+          "AUP: the user's groups could not all be read for the whole wait and no role is remembered; the policy's defaultRole applies",
+        );
+      }
+    }
+    return state;
+  }
+
   #due(user: ConsoleUser): AupDue {
+    const state = this.roleOf(user);
+    if (state.kind === 'waiting') {
+      return { role: null, ruleId: null, due: [] };
+    }
     return aupDocumentsDue({
       user,
+      role: state.match,
       deviceGroup: this.#o.deviceGroup?.() ?? null,
       aup: this.#o.policy.current().aup,
       local: this.#o.record.signaturesOf(user.name),
@@ -679,7 +804,9 @@ export class AupSessions {
       } catch {
         user = null;
       }
-      const name = user?.name ?? null;
+      // A user whose role is not decided yet counts as not seen: when it is, the tray is told.
+      const decided = user === null || (await this.#noteRole(user)).kind === 'decided';
+      const name = decided ? (user?.name ?? null) : null;
       // A hold is for the decliner's session while they still have something to sign: another
       // user at the console, nobody, or nothing left due (signed elsewhere, a new policy) opens it.
       const heldFor = this.#o.networkHold?.heldFor() ?? null;
@@ -692,7 +819,7 @@ export class AupSessions {
       }
       if (name !== this.#lastUser) {
         this.#lastUser = name;
-        if (user !== null) {
+        if (user !== null && decided) {
           await this.#refresh(user.name);
           const pending = this.#pendingOf(user, this.#due(user));
           if (pending.documents.length > 0) {

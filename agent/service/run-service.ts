@@ -25,8 +25,10 @@ import { ServerClient } from '../core/server-client.ts';
 import { assertTrustedStateFolders, serviceUid } from '../core/trusted-path.ts';
 import { usbPlatformFor, usbPlatformMissing } from '../core/usb/index.ts';
 import { sessionActionsFor } from '../core/aup/decline/index.ts';
+import { AntivirusWatch } from './antivirus-watch.ts';
 import { AupNoTrayEpisodeFile } from './aup-no-tray-episode.ts';
 import { AupRecord } from './aup-record.ts';
+import { AupRoleMemory } from './aup-role-memory.ts';
 import { AupSessions } from './aup-sessions.ts';
 import { DisplayRequestCache } from './display-requests.ts';
 import { IdleLockFailureRecorder } from './idle-lock-failures.ts';
@@ -124,6 +126,16 @@ export async function runService(options: {
     log.error({ problem }, 'slow-check cache problem; the slow checks run again');
   }
   const collectFacts = async () => (await collectDeviceFacts(os, options.agentVersion)).facts;
+  // Each pass's antivirus result is watched for protection turned off (tamper.antivirus-disabled);
+  // the products last known on are kept in the state folder, so a restart does not hide one.
+  const antivirusWatch = await AntivirusWatch.open(config.stateDir, {
+    recordEvent: (event) => service.recordEvent(event),
+    log,
+    now: () => host.now(),
+  });
+  for (const problem of antivirusWatch.problems()) {
+    log.error({ problem }, 'anti-virus watch state problem; starting with no previous state');
+  }
 
   // The token is spent once: off the disk after enrolment, and never sent again (issue 12).
   const spendToken = async (token: string): Promise<void> => {
@@ -225,6 +237,9 @@ export async function runService(options: {
         problem: 'the USB guard is off in the agent configuration (usbGuard: false)',
         recent: [],
       },
+    observePass: (results) => {
+      antivirusWatch.observe(results);
+    },
   });
   // No process-wide 'unhandledRejection' handler that carries on: a rejection nobody handled is
   // a bug, and a bug is logged and ends the process so the service manager restarts it (STYLE
@@ -260,6 +275,10 @@ export async function runService(options: {
   for (const problem of noTrayEpisode.problems()) {
     log.error({ problem }, 'AUP no-tray episode problem');
   }
+  const roleMemory = await AupRoleMemory.open(config.stateDir, { now: () => host.now() });
+  for (const problem of roleMemory.problems()) {
+    log.error({ problem }, 'AUP role memory problem');
+  }
   const networkHold = new NetworkHoldDuty({
     hold: options.networkHold ?? networkHoldFor(os, { run: host.run, stateDir: config.stateDir }),
     serverUrl: () => credential?.serverUrl ?? config.serverUrl,
@@ -280,6 +299,8 @@ export async function runService(options: {
     trayConnected: (user) => trays.connectedFor(user),
     // Kept in the state folder: a restart continues the allowance rather than giving it again.
     noTrayEpisode,
+    // Kept in the state folder: a user whose directory groups cannot be read keeps their role.
+    roleMemory,
     // As the server last named it with the policy: rules by device group match on it.
     deviceGroup: () => opened.cache.deviceGroup(),
     consoleUser,
@@ -378,6 +399,9 @@ export async function runService(options: {
       await usbGuard?.stop();
       await idleLockFailures.stop();
       await service.stop(stopOptions);
+      // After the service (its pass in flight may still hand the watch a result), before the
+      // outbox closes: an event for protection turned off is queued, never lost on the way out.
+      await antivirusWatch.stop();
       await outbox.close();
       log.info({}, 'service stopped');
     },

@@ -63,6 +63,11 @@ export interface ServiceParts {
   random?: () => number;
   /** The USB guard's part of the status (usb-guard.ts); absent when no guard runs. */
   usbStatus?: () => AgentStatus['usb'];
+  /**
+   * Told every pass's results, requested or scheduled, before the report is queued: duties
+   * composed in run-service.ts watch them (antivirus-watch.ts). Must return at once.
+   */
+  observePass?: (results: readonly CheckResult[]) => void;
 }
 
 const MINUTE = 60_000;
@@ -247,6 +252,11 @@ export class AgentService {
       ...this.#parts.checks.flatMap((c) => byId.get(c.id) ?? []),
       agentHealthResult(this.#passFailures, now),
     ];
+    try {
+      this.#parts.observePass?.(results);
+    } catch (error) {
+      log.error({ error: errorText(error) }, 'a pass observer failed');
+    }
     const changed = results.some((r) => this.#queuedStatuses.get(r.checkId) !== r.status);
     const mustReport = this.#passMustReport;
     this.#passMustReport = false;

@@ -7,11 +7,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import {
-  startIpcServer,
-  type IpcHandlers,
-  type IpcLimits,
-} from '../../agent/service/ipc-server.ts';
+import type { IpcHandlers } from '../../agent/service/ipc-channels.ts';
+import { startIpcServer, type IpcLimits } from '../../agent/service/ipc-server.ts';
 import type { AgentStatus } from '../../shared/index.ts';
 import { openProven } from './ipc-peer.ts';
 

@@ -1,5 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORT_DIGEST_HEADER } from '../../shared/index.ts';
 import { testEngines } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 
@@ -9,7 +10,13 @@ describe('the published OpenAPI document', () => {
     openapi: string;
     paths: Record<
       string,
-      Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>
+      Record<
+        string,
+        {
+          requestBody?: unknown;
+          responses?: Record<string, { headers?: Record<string, { schema?: unknown }> }>;
+        }
+      >
     >;
   };
   beforeAll(async () => {
@@ -38,5 +45,18 @@ describe('the published OpenAPI document', () => {
     expect(Object.keys(document.paths['/api/v1/policy']?.get?.responses ?? {})).toEqual(
       expect.arrayContaining(['200', '304', '401', '404']),
     );
+  });
+
+  it('names the headers a device reads from /reports: the digest it may send deltas from, and when to come back', () => {
+    const responses = document.paths['/api/v1/reports']?.post?.responses ?? {};
+    for (const status of ['200', '409']) {
+      expect(responses[status]?.headers?.[REPORT_DIGEST_HEADER]?.schema).toMatchObject({
+        type: 'string',
+      });
+    }
+    expect(responses['429']?.headers?.['retry-after']?.schema).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+    });
   });
 });

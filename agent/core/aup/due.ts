@@ -9,7 +9,7 @@ import {
   type AupRole,
   type AupSignaturesResponse,
 } from '../../../shared/index.ts';
-import { aupRoleFor } from './role.ts';
+import { aupRoleFor, type AupRoleMatch } from './role.ts';
 
 /** One signature this device recorded itself. */
 export interface LocalAupSignature {
@@ -60,9 +60,14 @@ export function academicYearStart(now: Date, startsOn = '09-01'): Date {
 const sameUser = (a: string, b: string) =>
   a.localeCompare(b, 'en', { sensitivity: 'accent' }) === 0;
 
-/** What the user must sign now. `remote` is the server's answer (maybe cached), null if none. */
+/**
+ * What the user must sign now. `remote` is the server's answer (maybe cached), null if none.
+ * `role`, given, is the role already decided for the user (the service's, when their groups
+ * could not all be read); absent, it comes from the policy's rules.
+ */
 export function aupDocumentsDue(input: {
   user: { name: string; groups: readonly string[] };
+  role?: AupRoleMatch;
   deviceGroup: string | null;
   aup: AupPolicy;
   local: readonly LocalAupSignature[];
@@ -70,7 +75,7 @@ export function aupDocumentsDue(input: {
   now: Date;
 }): AupDue {
   const { user, aup, now } = input;
-  const { role, ruleId } = aupRoleFor(user, input.deviceGroup, aup);
+  const { role, ruleId } = input.role ?? aupRoleFor(user, input.deviceGroup, aup);
   if (role === null) {
     return { role, ruleId, due: [] };
   }

@@ -8,6 +8,15 @@ export interface AupRoleMatch {
   ruleId: string | null;
 }
 
+/**
+ * A role, and whether the groups the OS could not read might have given another one. `certain`
+ * is false only when the group list is incomplete and a rule that names groups comes before
+ * the one that matched (or before the default): a group that was not read might match it.
+ */
+export interface AupRoleDecision extends AupRoleMatch {
+  certain: boolean;
+}
+
 /** Group and device-group names compare ignoring case: Windows and directories do. */
 const same = (a: string, b: string) => a.localeCompare(b, 'en', { sensitivity: 'accent' }) === 0;
 
@@ -42,6 +51,38 @@ export function aupRoleFor(
   }
   const fallback = aup.defaultRole ?? 'none';
   return { role: fallback === 'none' ? null : fallback, ruleId: null };
+}
+
+/**
+ * The role of `user` as aupRoleFor gives it, and whether the missing groups of an incomplete
+ * read (`groupsComplete: false`) could change it. The groups that were read are the user's
+ * (Windows lists local groups even without a domain controller), so a rule they match matches;
+ * a rule naming groups none of them match is undecided, unless another of its conditions
+ * already fails, and an undecided rule before the first match makes the answer uncertain.
+ */
+export function aupRoleDecision(
+  user: { name: string; groups: readonly string[]; groupsComplete?: boolean },
+  deviceGroup: string | null,
+  aup: Pick<AupPolicy, 'rules' | 'defaultRole'>,
+): AupRoleDecision {
+  const match = aupRoleFor(user, deviceGroup, aup);
+  if (user.groupsComplete !== false) {
+    return { ...match, certain: true };
+  }
+  for (const rule of aup.rules ?? []) {
+    if (rule.id === match.ruleId) {
+      break;
+    }
+    const otherwiseMatches =
+      (rule.userPattern === undefined || patternMatches(rule.userPattern, user.name)) &&
+      (rule.deviceGroups === undefined ||
+        (deviceGroup !== null && rule.deviceGroups.some((g) => same(g, deviceGroup))));
+    // It did not match; with its other conditions met, only an unread group could make it.
+    if (rule.groups !== undefined && otherwiseMatches) {
+      return { ...match, certain: false };
+    }
+  }
+  return { ...match, certain: true };
 }
 
 function patternMatches(pattern: string, name: string): boolean {

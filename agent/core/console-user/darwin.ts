@@ -58,6 +58,15 @@ export function parseIdGroups(raw: string): string[] {
   );
 }
 
+/**
+ * Whether `id -Gn` named every group: BSD `id` prints a group it cannot name (a directory group
+ * while the directory does not answer and nothing is cached) as its number, so a group that is
+ * only digits means the names are incomplete.
+ */
+export function groupsAllNamed(groups: readonly string[]): boolean {
+  return !groups.some((group) => /^[0-9]+$/.test(group));
+}
+
 /** The console user on macOS. */
 export function darwinConsoleUser(host: Host): ConsoleUserSource {
   return {
@@ -77,7 +86,8 @@ export function darwinConsoleUser(host: Host): ConsoleUserSource {
           `id -Gn ${name} exited ${id.exitCode}: ${deviceText(id.stderr, 200)}`,
         );
       }
-      return { name, groups: parseIdGroups(id.stdout) };
+      const groups = parseIdGroups(id.stdout);
+      return { name, groups, groupsComplete: groupsAllNamed(groups) };
     },
   };
 }

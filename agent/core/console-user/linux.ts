@@ -139,8 +139,9 @@ export async function readLinuxConsoleUser(run: Runner): Promise<LinuxConsoleRea
       return { kind: 'nobody' };
     }
     const { groups, problem } = await linuxGroupsOf(run, name);
-    // Without groups the user is still the user; a group exemption just does not apply.
-    return { kind: 'user', user: { name, groups }, problem };
+    // Without groups the user is still the user; a group exemption just does not apply, and
+    // the groups are marked incomplete so no AUP role is decided from them.
+    return { kind: 'user', user: { name, groups, groupsComplete: problem === null }, problem };
   } catch (error) {
     return { kind: 'unknown', reason: errorText(error) };
   }

@@ -3,7 +3,8 @@
 # (DOMAIN\user; empty at the sign-in screen and for Remote Desktop-only sessions), never the
 # caller. Groups: the local groups that list the user's SID (Get-LocalGroupMember), plus, for a
 # domain account, the groups in an S4U token for the user (WindowsIdentity by UPN; needs a
-# domain controller). groupsComplete says whether the directory groups could be read.
+# domain controller). groupsComplete says whether the directory groups could be read: false with
+# no domain controller answering, and always for an Entra ID (AzureAD\) account.
 $ErrorActionPreference = 'Stop'
 [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
 
@@ -32,7 +33,11 @@ try {
       }
     }
     $complete = $true
-    if ([bool]$system.PartOfDomain) {
+    if ($userName.Split('\')[0] -eq 'AzureAD') {
+      # An Entra ID account (Entra-joined PC): its directory groups are in Entra ID, which
+      # nothing here can ask; only the local groups above are known.
+      $complete = $false
+    } elseif ([bool]$system.PartOfDomain) {
       $complete = $false
       try {
         $upn = $userName.Split('\')[-1] + '@' + [string]$system.Domain

@@ -1,8 +1,9 @@
 // The Windows console user (PLATFORMS.md §7), asked as SYSTEM through windows.ps1:
 // Win32_ComputerSystem.UserName (the physical console's DOMAIN\user) and the groups Windows
 // lists for that user. quser is localised and not used. A user whose directory groups could
-// not be read is still returned with the groups that were: an exemption by a directory group
-// then does not apply (stricter, never looser).
+// not be read is still returned with the groups that were, marked `groupsComplete: false`: an
+// exemption by a directory group then does not apply (stricter, never looser), and the AUP role
+// is not decided from them (agent/service/aup-sessions.ts).
 import { Type } from 'typebox';
 import { describeProblems, validate } from '../../../shared/index.ts';
 import type { Host } from '../host.ts';
@@ -62,7 +63,7 @@ export function windowsConsoleUser(host: Host): ConsoleUserSource {
   return {
     async current() {
       const parsed = parseConsoleUser(await runPowerShellScript(host, SCRIPT, TIMEOUT_MS));
-      return parsed === null ? null : { name: parsed.name, groups: parsed.groups };
+      return parsed;
     },
   };
 }

@@ -350,7 +350,12 @@ describeEachEngine('alerts', (engine) => {
     const created = await addDestination({ kind: 'webhook', target: hook.url });
     hook.secret = created.secret ?? '';
     await api(admin, 'POST', `/alerts/destinations/${created.destination.id}/test`);
-    const later = new Date(Date.now() + (ALERT_RETENTION_DAYS + 1) * DAY);
+    // Past the retention of everything the file's tests made, whatever the time of day: the
+    // digest test's items are at noon today and tomorrow (at 01:40, "now + retention + 1 day"
+    // kept tomorrow's noon item). A noon scan, so that day's digest is due.
+    const later = new Date(
+      Math.floor(Date.now() / DAY) * DAY + (ALERT_RETENTION_DAYS + 3) * DAY + DAY / 2,
+    );
     expect(await deliveries()).toHaveLength(1);
     const [items] = await server.db.query<{ n: number }>(
       'select count(*)::int as n from alert_items',

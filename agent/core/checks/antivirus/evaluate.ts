@@ -119,7 +119,10 @@ function strictVerdict(
     return {
       status: 'fail',
       summary: 'Anti-virus is installed but not protecting this device.',
-      remediation: `Turn real-time protection back on: ${names(facts.products)}.`,
+      remediation:
+        context.os === 'linux'
+          ? 'Start ClamAV’s daemon and its on-access scanner: systemctl enable --now clamav-daemon clamav-clamonacc (on-access scanning needs OnAccessIncludePath in clamd.conf). Without it, files are not scanned as they are opened.'
+          : `Turn real-time protection back on: ${names(facts.products)}.`,
     };
   }
   return {
@@ -127,7 +130,7 @@ function strictVerdict(
     summary: 'No anti-virus found on this device.',
     remediation:
       context.os === 'linux'
-        ? 'Install ClamAV (clamav-daemon and clamav-freshclam) and start both services.'
+        ? 'Install ClamAV (clamav-daemon and clamav-freshclam) and start clamav-daemon, clamav-freshclam and clamav-clamonacc, its on-access scanner.'
         : 'Install or re-enable the trust’s anti-virus product.',
   };
 }

@@ -273,7 +273,10 @@ export function parse(raw: LinuxRaw): Parsed<AntivirusFacts> {
       newest = { ...header, file: database.file };
     }
   }
-  const daemon = running.has('clamd') || running.has('clamonacc');
+  // Real-time protection is on-access scanning: clamonacc watches file opens and has clamd scan
+  // them. clamd alone scans only what something asks it to (clamdscan, a mail filter), and
+  // clamonacc without clamd has nothing to scan with: either alone is not protection.
+  const realTime = running.has('clamd') && running.has('clamonacc');
   const parts = [
     `clamd ${running.has('clamd') ? 'running' : 'not running'}`,
     `freshclam ${running.has('freshclam') ? 'running' : 'not running'}`,
@@ -288,7 +291,7 @@ export function parse(raw: LinuxRaw): Parsed<AntivirusFacts> {
     ok: true,
     facts: {
       products: [
-        product('ClamAV', 'clamav', daemon ? 'on' : 'off', {
+        product('ClamAV', 'clamav', realTime ? 'on' : 'off', {
           // No daily database at all: clamd cannot even start (Debian's unit waits for one),
           // so its signatures count as out of date rather than unknown.
           signaturesOutOfDate: newest === null ? true : null,
@@ -298,8 +301,9 @@ export function parse(raw: LinuxRaw): Parsed<AntivirusFacts> {
         }),
       ],
       gatekeeper: null,
-      // When no genuine daemon was seen, a process that could not be examined may be one.
-      errors: daemon ? [] : errors,
+      // Without both genuine daemons seen, a process that could not be examined may be the
+      // missing one.
+      errors: realTime ? [] : errors,
     },
   };
 }

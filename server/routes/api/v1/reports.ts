@@ -14,6 +14,26 @@ import { TurnGate } from '../../../turn-gate.ts';
 /** Requests of a storm read and checked per turn of the event loop (about 1 ms each here). */
 const INTAKE_PER_TURN = 16;
 
+// Response headers, for the OpenAPI document (@fastify/swagger reads `headers` beside a response's
+// schema; the serialiser ignores it).
+const DIGEST_HEADER = {
+  [REPORT_DIGEST_HEADER]: {
+    type: 'string',
+    pattern: '^[0-9a-f]{64}$',
+    description:
+      "The SHA-256 (hex) of the device's last report the server now holds, when it takes deltas: " +
+      'the base for the next delta. Absent while the server keeps every report in full.',
+  },
+} as const;
+const RETRY_AFTER_HEADER = {
+  'retry-after': {
+    type: 'integer',
+    minimum: 1,
+    description:
+      'Seconds to wait before sending the batch again, planned from the measured drain rate.',
+  },
+} as const;
+
 /** The 429 for a batch the admission refused, with when to come back. */
 function busy(reply: FastifyReply, retryAfterSeconds: number): FastifyReply {
   void reply.header('retry-after', String(retryAfterSeconds));
@@ -82,11 +102,11 @@ export const reportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Deliver reports and events from the outbox',
         body: ReportBatchSchema,
         response: {
-          200: IngestResponseSchema,
+          200: { ...IngestResponseSchema, headers: DIGEST_HEADER },
           400: ApiErrorSchema,
           401: ApiErrorSchema,
-          409: ApiErrorSchema,
-          429: ApiErrorSchema,
+          409: { ...ApiErrorSchema, headers: DIGEST_HEADER },
+          429: { ...ApiErrorSchema, headers: RETRY_AFTER_HEADER },
         },
       },
     },

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import {
   darwinConsoleUser,
+  groupsAllNamed,
   parseIdGroups,
   parseScutilConsoleUser,
 } from '../../../../agent/core/console-user/darwin.ts';
@@ -53,6 +54,21 @@ describe('parseIdGroups', () => {
   });
 });
 
+describe('groupsAllNamed', () => {
+  it.each(['id-gn-ci-runner.txt', 'id-gn-david.txt'])(
+    'every group of %s is named',
+    async (name) => {
+      expect(groupsAllNamed(parseIdGroups(await fixture(name)))).toBe(true);
+    },
+  );
+
+  it('a group id could only print as its number is not named: the list is incomplete', async () => {
+    // BSD id prints a group getgrgid cannot name as its number (a directory group, offline).
+    const line = (await fixture('id-gn-david.txt')).trim() + ' 1594193470\n';
+    expect(groupsAllNamed(parseIdGroups(line))).toBe(false);
+  });
+});
+
 describe('darwinConsoleUser', () => {
   it('asks scutil through stdin, then id -Gn for that user', async () => {
     const host = fakeHost({
@@ -64,6 +80,7 @@ describe('darwinConsoleUser', () => {
     const user = await darwinConsoleUser(host).current();
     expect(user?.name).toBe('erikberglund');
     expect(user?.groups).toContain('admin');
+    expect(user?.groupsComplete).toBe(true);
     expect(host.calls).toEqual([
       { command: 'scutil', args: [] },
       { command: 'id', args: ['-Gn', 'erikberglund'] },

@@ -54,7 +54,11 @@ describe('readLinuxConsoleUser on recorded outputs', () => {
     });
     expect(await readLinuxConsoleUser(host.run)).toEqual({
       kind: 'user',
-      user: { name: 'pupil.0042', groups: ['pupil.0042', 'pupils', 'year9', 'domain users'] },
+      user: {
+        name: 'pupil.0042',
+        groups: ['pupil.0042', 'pupils', 'year9', 'domain users'],
+        groupsComplete: true,
+      },
       problem: null,
     });
     expect(host.calls.map((c) => [c.command, ...c.args].join(' '))).toEqual([
@@ -109,7 +113,7 @@ describe('readLinuxConsoleUser on recorded outputs', () => {
     });
   });
 
-  it('groups that cannot be read leave the user without groups, with the reason', async () => {
+  it('groups that cannot be read leave the user without groups, marked incomplete, with the reason', async () => {
     const host = logind({
       seat: ok('2\n'),
       session: ok(fixture('constructed-show-session-user.txt')),
@@ -117,7 +121,7 @@ describe('readLinuxConsoleUser on recorded outputs', () => {
     });
     expect(await readLinuxConsoleUser(host.run)).toEqual({
       kind: 'user',
-      user: { name: 'pupil.0042', groups: [] },
+      user: { name: 'pupil.0042', groups: [], groupsComplete: false },
       problem: "id failed for pupil.0042: id: 'pupil.0042': no such user",
     });
   });

@@ -30,6 +30,14 @@ describe('parseConsoleUser', () => {
     });
   });
 
+  it('an Entra ID account: local groups only, marked incomplete', async () => {
+    expect(parseConsoleUser(await fixture('constructed-entra-user.json'))).toEqual({
+      name: 'AzureAD\\JoSmith',
+      groups: ['Users'],
+      groupsComplete: false,
+    });
+  });
+
   it('the script failed: an error, not a user', async () => {
     const raw = await fixture('constructed-error.json');
     expect(() => parseConsoleUser(raw)).toThrow(/Access denied/);
@@ -47,7 +55,7 @@ describe('parseConsoleUser', () => {
 });
 
 describe('windowsConsoleUser', () => {
-  it('runs windows.ps1 and drops the completeness flag from the answer', async () => {
+  it('runs windows.ps1 and passes the completeness flag on', async () => {
     const host = fakeHost({
       commands: {
         'powershell.exe': {
@@ -60,7 +68,25 @@ describe('windowsConsoleUser', () => {
     expect(await windowsConsoleUser(host).current()).toEqual({
       name: 'HALLPASS\\pupil.0042',
       groups: ['Users', 'HALLPASS\\Domain Users', 'Everyone', 'HALLPASS\\Year 9', 'BUILTIN\\Users'],
+      groupsComplete: true,
     });
     expect(host.calls[0]?.args).toContain('-EncodedCommand');
+  });
+
+  it('no domain controller: the user with the groups read, marked incomplete', async () => {
+    const host = fakeHost({
+      commands: {
+        'powershell.exe': {
+          stdout: await fixture('constructed-no-domain-controller.json'),
+          stderr: '',
+          exitCode: 0,
+        },
+      },
+    });
+    expect(await windowsConsoleUser(host).current()).toEqual({
+      name: 'HALLPASS\\teacher.7',
+      groups: ['Administrators'],
+      groupsComplete: false,
+    });
   });
 });

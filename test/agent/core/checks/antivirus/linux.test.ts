@@ -97,10 +97,14 @@ describe('parse (Linux raw → facts)', () => {
 
   it.each([
     [
-      'daemon and updater running, cld',
+      'daemon, on-access scanner and updater running, cld',
       raw({
         databases: [db('daily.cld', 'daily-26165-2021.cld.header')],
-        processes: [genuine('clamd'), genuine('freshclam')],
+        processes: [
+          genuine('clamd'),
+          genuine('clamonacc', { uids: [0, 0, 0, 0] }),
+          genuine('freshclam'),
+        ],
       }),
       {
         state: 'on',
@@ -116,9 +120,24 @@ describe('parse (Linux raw → facts)', () => {
           db('daily.cld', 'daily-26165-2021.cld.header'),
           db('daily.cvd', 'daily-25784-2020.cvd.header'),
         ],
-        processes: [genuine('clamd')],
+        processes: [genuine('clamd'), genuine('clamonacc', { uids: [0, 0, 0, 0] })],
       }),
       { state: 'on', version: 'daily 26165' },
+    ],
+    [
+      // clamd scans only what it is asked to: no file is scanned as it is opened.
+      'daemon without the on-access scanner: no real-time protection',
+      raw({
+        databases: [db('daily.cld', 'daily-26165-2021.cld.header')],
+        processes: [genuine('clamd'), genuine('freshclam')],
+      }),
+      {
+        state: 'off',
+        version: 'daily 26165',
+        detail: expect.stringContaining(
+          'clamd running; freshclam running; on-access scanning off',
+        ) as unknown,
+      },
     ],
     [
       'installed, database present, no daemon',
@@ -134,12 +153,13 @@ describe('parse (Linux raw → facts)', () => {
       { state: 'off', signaturesOutOfDate: true, signaturesUpdatedAt: null },
     ],
     [
-      'on-access scanner only',
+      // clamonacc hands every file to clamd: without clamd it has nothing to scan with.
+      'on-access scanner without the daemon',
       raw({
         databases: [db('daily.cvd', 'test-6-2021.cvd.header')],
         processes: [genuine('clamonacc', { uids: [0, 0, 0, 0] })],
       }),
-      { state: 'on', detail: expect.stringContaining('on-access scanning on') as unknown },
+      { state: 'off', detail: expect.stringContaining('clamd not running') as unknown },
     ],
   ])('%s', (_label, input, expected) => {
     const parsed = parse(input);
@@ -186,15 +206,26 @@ describe('a process named like ClamAV is judged by its program and user, not its
     });
   };
 
-  it('the genuine daemon protects', async () => {
-    expect(await verdict([genuine('clamd')])).toMatchObject({ status: 'pass' });
+  /** clamonacc, the on-access scanner, runs as root (Debian's clamav-clamonacc unit). */
+  const scanner = genuine('clamonacc', { pid: 813, uids: [0, 0, 0, 0] });
+
+  it('the genuine daemon with its on-access scanner protects', async () => {
+    expect(await verdict([genuine('clamd'), scanner])).toMatchObject({ status: 'pass' });
+  });
+
+  it('the genuine daemon alone does not: nothing scans files as they are opened', async () => {
+    expect(await verdict([genuine('clamd')])).toMatchObject({
+      status: 'fail',
+      summary: 'Anti-virus is installed but not protecting this device.',
+      remediation: expect.stringContaining('clamav-clamonacc') as unknown,
+    });
   });
 
   it('a pupil’s copy of sleep called clamd does not (issue 12)', async () => {
     expect(impostorReason(pupilsCopy, accounts)).toBe(
       'runs /home/pupil/clamd, not /usr/sbin/clamd',
     );
-    expect(await verdict([pupilsCopy])).toMatchObject({
+    expect(await verdict([pupilsCopy, scanner])).toMatchObject({
       status: 'fail',
       summary: 'Anti-virus is installed but not protecting this device.',
     });
@@ -248,18 +279,20 @@ describe('a process named like ClamAV is judged by its program and user, not its
     ],
   ])('not protecting: %s', async (_label, process, reason) => {
     expect(impostorReason(process, accounts)).toBe(reason);
-    expect(await verdict([process])).toMatchObject({ status: 'fail' });
+    // Beside a genuine on-access scanner, so that only the impostor can be what fails.
+    expect(await verdict([process, scanner])).toMatchObject({ status: 'fail' });
+    expect(await verdict([genuine('clamd'), scanner])).toMatchObject({ status: 'pass' });
   });
 
   it('a daemon whose program was replaced by an upgrade since it started still counts', async () => {
     const upgraded = genuine('clamd', { exe: '/usr/sbin/clamd (deleted)' });
     expect(impostorReason(upgraded, accounts)).toBeNull();
-    expect(await verdict([upgraded])).toMatchObject({ status: 'pass' });
+    expect(await verdict([upgraded, scanner])).toMatchObject({ status: 'pass' });
   });
 
   it('a daemon that could not be examined (not root) is unknown, never on or off', async () => {
     const hidden = genuine('clamd', { exe: null, exeFile: null, error: 'not allowed' });
-    expect(await verdict([hidden])).toMatchObject({
+    expect(await verdict([hidden, scanner])).toMatchObject({
       status: 'unknown',
       reason: {
         code: 'probe-failed',
@@ -269,7 +302,18 @@ describe('a process named like ClamAV is judged by its program and user, not its
   });
 
   it('a fake daemon beside the genuine one changes nothing', async () => {
-    expect(await verdict([pupilsCopy, genuine('clamd')])).toMatchObject({ status: 'pass' });
+    expect(await verdict([pupilsCopy, genuine('clamd'), scanner])).toMatchObject({
+      status: 'pass',
+    });
+  });
+
+  it('a pupil’s fake on-access scanner beside the genuine daemon does not make it protect', async () => {
+    const fakeScanner: ClamProcess = {
+      ...pupilsCopy,
+      name: 'clamonacc',
+      exe: '/home/pupil/clamonacc',
+    };
+    expect(await verdict([genuine('clamd'), fakeScanner])).toMatchObject({ status: 'fail' });
   });
 
   it('with no ClamAV installed, a fake clamd is still no anti-virus', () => {
@@ -309,17 +353,21 @@ describe('Linux probe through a recorded host', () => {
       '/proc/812/status': 'Name:\tclamd\nUid:\t110\t110\t110\t110\n',
       '/proc/813/comm': 'freshclam\n',
       '/proc/813/status': 'Name:\tfreshclam\nUid:\t110\t110\t110\t110\n',
+      '/proc/814/comm': 'clamonacc\n',
+      '/proc/814/status': 'Name:\tclamonacc\nUid:\t0\t0\t0\t0\n',
       '/proc/4242/comm': 'clamd\n',
       '/proc/4242/status': `Name:\tclamd\nUid:\t${PUPIL_UID}\t${PUPIL_UID}\t${PUPIL_UID}\t${PUPIL_UID}\n`,
     };
     const links: Record<string, string> = {
       '/proc/812/exe': '/usr/sbin/clamd',
       '/proc/813/exe': '/usr/bin/freshclam',
+      '/proc/814/exe': '/usr/sbin/clamonacc',
       '/proc/4242/exe': '/home/pupil/clamd',
     };
     const statuses: Record<string, FileStatus> = {
       '/proc/812/exe': rootFile,
       '/proc/813/exe': rootFile,
+      '/proc/814/exe': rootFile,
       '/proc/4242/exe': { uid: PUPIL_UID, gid: PUPIL_UID, mode: 0o755, kind: 'file' },
       '/': rootDir,
       '/usr': rootDir,
@@ -339,7 +387,7 @@ describe('Linux probe through a recorded host', () => {
         mtime: (path) => Promise.resolve(path === '/usr/sbin/clamd' ? new Date(0) : null),
         list: (path) =>
           Promise.resolve(
-            path === '/proc' ? ['1', '812', '813', '999', '4242', 'self', 'cpuinfo'] : null,
+            path === '/proc' ? ['1', '812', '813', '814', '999', '4242', 'self', 'cpuinfo'] : null,
           ),
         status: (path) => Promise.resolve(statuses[path] ?? null),
         linkTarget: (path) => Promise.resolve(links[path] ?? null),
@@ -355,6 +403,7 @@ describe('Linux probe through a recorded host', () => {
     expect(raw.processes.map((p) => [p.pid, p.name, p.exe, p.uids?.[0], p.error])).toEqual([
       [812, 'clamd', '/usr/sbin/clamd', 110, null],
       [813, 'freshclam', '/usr/bin/freshclam', 110, null],
+      [814, 'clamonacc', '/usr/sbin/clamonacc', 0, null],
       [4242, 'clamd', '/home/pupil/clamd', PUPIL_UID, null],
     ]);
     expect(raw.processes[0]?.exeFolders.map((f) => f.path)).toEqual(['/', '/usr', '/usr/sbin']);
@@ -438,7 +487,7 @@ describe('Linux probe on this machine (real host)', () => {
     const evidence = result.evidence as { products: { state: string; detail: string }[] };
     const clam = evidence.products[0];
     expect(clam?.state).toBe(
-      running.includes('clamd') || running.includes('clamonacc') ? 'on' : 'off',
+      running.includes('clamd') && running.includes('clamonacc') ? 'on' : 'off',
     );
     for (const name of ['clamd', 'freshclam']) {
       expect(clam?.detail).toContain(
