@@ -46,3 +46,21 @@ export function describeProblems(problems: readonly SchemaProblem[], max = 5): s
   const more = problems.length > max ? ` (and ${problems.length - max} more)` : '';
   return shown.join('; ') + more;
 }
+
+/**
+ * `text` parsed as JSON and checked against `schema`: the value, or why not in one line (a state
+ * file, a message: anything read from where someone else could have written it).
+ */
+export function parseJsonAs<S extends TSchema>(
+  schema: S,
+  text: string,
+): { ok: true; value: Static<S> } | { ok: false; reason: string } {
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const checked = validate(schema, input);
+  return checked.ok ? checked : { ok: false, reason: describeProblems(checked.problems) };
+}

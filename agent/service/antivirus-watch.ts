@@ -15,10 +15,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Type } from 'typebox';
 import {
-  describeProblems,
+  parseJsonAs,
   SCHEMA_VERSION,
   Text,
-  validate,
   type AgentEvent,
   type CheckResult,
 } from '../../shared/index.ts';
@@ -323,15 +322,9 @@ export class AntivirusWatch {
 
 /** The products last known on in a file's text, or why it is refused. */
 function parseStateFile(text: string): Map<string, boolean> | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const checked = validate(StateFileSchema, parsed);
+  const checked = parseJsonAs(StateFileSchema, text);
   if (!checked.ok) {
-    return describeProblems(checked.problems);
+    return checked.reason;
   }
   const on = new Map<string, boolean>();
   for (const entry of checked.value.on) {

@@ -8,7 +8,7 @@
 // answer deadline (the no-tray episode alone, at the top level) still loads.
 import { join } from 'node:path';
 import { Type, type Static } from 'typebox';
-import { describeProblems, IsoDateTimeSchema, Text, validate } from '../../shared/index.ts';
+import { IsoDateTimeSchema, parseJsonAs, Text } from '../../shared/index.ts';
 import { moveIfPresent, removeIfPresent, writeFileDurably } from '../core/outbox/durable-fs.ts';
 import { readTrustedFile, serviceUid } from '../core/trusted-path.ts';
 
@@ -153,15 +153,9 @@ function episodeText(episode: AupEpisode | null): Static<typeof EpisodeSchema> |
 
 /** The episodes in a file's text, or why it is refused. */
 function parseEpisode(text: string): AupEpisodes | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  const checked = validate(EpisodesFileSchema, parsed);
+  const checked = parseJsonAs(EpisodesFileSchema, text);
   if (!checked.ok) {
-    return describeProblems(checked.problems);
+    return checked.reason;
   }
   const file =
     'user' in checked.value ? { noTray: checked.value, unanswered: null } : checked.value;

@@ -7,7 +7,7 @@
 // planted file never crashes the service.
 import { join } from 'node:path';
 import { Type, type Static } from 'typebox';
-import { describeProblems, IsoDateTimeSchema, Text, validate } from '../../shared/index.ts';
+import { IsoDateTimeSchema, parseJsonAs, Text } from '../../shared/index.ts';
 import type { AupRoleMatch } from '../core/aup/index.ts';
 import { moveIfPresent, writeFileDurably } from '../core/outbox/durable-fs.ts';
 import { readTrustedFile, serviceUid } from '../core/trusted-path.ts';
@@ -185,15 +185,9 @@ export class AupRoleMemory {
 
   /** Fills the memory from a file's text; the reason it is refused, or null. */
   #load(text: string): string | null {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return 'not JSON';
-    }
-    const checked = validate(RoleFileSchema, parsed);
+    const checked = parseJsonAs(RoleFileSchema, text);
     if (!checked.ok) {
-      return describeProblems(checked.problems);
+      return checked.reason;
     }
     const entries = [...checked.value.roles].sort(
       (a, b) => Date.parse(a.decidedAt) - Date.parse(b.decidedAt),

@@ -4,6 +4,7 @@ import {
   CheckResultSchema,
   ComplianceReportSchema,
   describeProblems,
+  parseJsonAs,
   validate,
 } from '../../shared/index.ts';
 
@@ -50,5 +51,28 @@ describe('validate', () => {
     const result = validate(ComplianceReportSchema, {});
     expect(result.ok ? [] : result.problems.map((p) => p.path)).toContain('/');
     expect(result.ok ? '' : describeProblems(result.problems, 50)).toMatch(/schemaVersion/);
+  });
+});
+
+describe('parseJsonAs', () => {
+  const Schema = Type.Object({ on: Type.Array(Type.String()) }, { additionalProperties: false });
+
+  it('gives the value of JSON text that fits the schema', () => {
+    expect(parseJsonAs(Schema, '{"on":["ClamAV"]}')).toEqual({
+      ok: true,
+      value: { on: ['ClamAV'] },
+    });
+  });
+
+  it('says in one line why text is not JSON, or not of the schema', () => {
+    expect(parseJsonAs(Schema, '{"on":[')).toEqual({ ok: false, reason: 'not JSON' });
+    expect(parseJsonAs(Schema, '')).toEqual({ ok: false, reason: 'not JSON' });
+    expect(parseJsonAs(Schema, '{"on":[1],"extra":true}')).toEqual({
+      ok: false,
+      reason: describeProblems([
+        { path: '/on/0', message: 'must be string' },
+        { path: '/extra', message: 'unknown key' },
+      ]),
+    });
   });
 });

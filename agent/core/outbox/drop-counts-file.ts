@@ -4,7 +4,7 @@
 // small JSON file beside the outbox (whose every file must be an item), replaced atomically.
 import { basename, dirname } from 'node:path';
 import { Type, type Static } from 'typebox';
-import { UuidSchema, describeProblems, validate } from '../../../shared/index.ts';
+import { UuidSchema, parseJsonAs } from '../../../shared/index.ts';
 import { readTrustedFile } from '../trusted-path.ts';
 import { writeFileDurably } from './durable-fs.ts';
 
@@ -48,15 +48,9 @@ export async function readDropCounts(path: string, uid: number | null): Promise<
   if (read.kind !== 'ok') {
     return { ok: false, reason: `not trusted: ${read.reason}` };
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(read.text);
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  const checked = validate(DropCountsSchema, value);
+  const checked = parseJsonAs(DropCountsSchema, read.text);
   if (!checked.ok) {
-    return { ok: false, reason: describeProblems(checked.problems) };
+    return checked;
   }
   for (const drops of [checked.value.reports, checked.value.events]) {
     if (drops !== null && drops.lastAt < drops.firstAt) {

@@ -3,7 +3,7 @@
 // not sound is reported and removed by the outbox, never trusted and never fatal.
 import { basename, dirname } from 'node:path';
 import { Type } from 'typebox';
-import { describeProblems, validate } from '../../../shared/index.ts';
+import { parseJsonAs } from '../../../shared/index.ts';
 import type { RetryState } from './backoff.ts';
 import { readTrustedFile } from '../trusted-path.ts';
 import { writeFileDurably } from './durable-fs.ts';
@@ -34,16 +34,9 @@ export async function readRetryState(path: string, uid: number | null): Promise<
   if (read.kind !== 'ok') {
     return { ok: false, reason: `not trusted: ${read.reason}` };
   }
-  const text = read.text;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  const checked = validate(RetryStateSchema, value);
+  const checked = parseJsonAs(RetryStateSchema, read.text);
   if (!checked.ok) {
-    return { ok: false, reason: describeProblems(checked.problems) };
+    return checked;
   }
   const state = checked.value;
   if ((state.failures === 0) !== (state.nextAt === null)) {
