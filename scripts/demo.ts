@@ -81,8 +81,12 @@ agent.stdout.on('data', (chunk: Buffer) => {
 });
 
 const stopAll = async (code: number) => {
-  agent.kill('SIGTERM');
-  await new Promise((resolve) => agent.once('exit', resolve));
+  // The agent may have gone already (a signal that reached both at once): waiting for its exit
+  // then would wait for ever and leave the server running.
+  if (agent.exitCode === null && agent.signalCode === null) {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+  }
   await server.stop();
   process.exit(code);
 };
